@@ -1,0 +1,441 @@
+#!/usr/bin/env python3
+"""Demo upstream for consent-gateway: the website of the fictional "Arbeidsro AS".
+
+Serves ./www over HTTP/1.1 with keep-alive and behaves like a typical
+PHP/WordPress site regarding cookies, so the gateway has something to block:
+
+  HTML responses (200 pages and the 404 page) set
+    PHPSESSID=<26 chars>; Path=/; HttpOnly; SameSite=Lax   (only if the request has none)
+    _ga=GA1.1.<rand>.<unix time>; Max-Age=63072000; Path=/            (analytics)
+    _ga_ABC123DEF=GS1.1.<start>.<n>.1.<now>.0.0.0; Max-Age=63072000; Path=/  (analytics)
+    _fbp=fb.1.<unix ms>.<rand>; Max-Age=7776000; Path=/               (marketing)
+    visitor_pref=nb.light.<hex>; Max-Age=31536000; Path=/             (not in any catalogue)
+  The tracking cookies are sent on every HTML response; an existing value sent
+  back by the browser is kept (only the expiry is refreshed), as server-side
+  tagging does.
+
+  Non-HTML responses (CSS, JS, SVG, /api/status, the 303 after POST /kontakt)
+  set no cookies.
+
+Routes:
+  GET/HEAD /            -> index.html; /name and /name.html both serve name.html
+  POST /kontakt         -> reads the form body, 303 See Other to /takk.html
+  GET/HEAD /api/status  -> small JSON document
+  anything else         -> 404.html with status 404
+
+Every response carries Content-Length. One log line per request goes to
+stderr, without the client address or query string. Stops cleanly on SIGINT
+or SIGTERM.
+
+Usage: python3 server.py [--host 127.0.0.1] [--port 8081] [--root DIR]
+       (--port 0 picks a free port; the chosen port is printed on stderr)
+"""
+
+import argparse
+import json
+import os
+import posixpath
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+import urllib.parse
+from http import HTTPStatus
+from http.cookies import CookieError, SimpleCookie
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+DEFAULT_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "www")
+MAX_BODY = 1024 * 1024  # request bodies larger than this are refused (413)
+GA_STREAM_ID = "ABC123DEF"  # matches the gtag id G-ABC123DEF used in the pages
+STARTED = time.time()
+
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".ico": "image/x-icon",
+    ".txt": "text/plain; charset=utf-8",
+    ".xml": "application/xml",
+    ".woff2": "font/woff2",
+}
+
+SESSION_ALPHABET = "0123456789abcdefghijklmnopqrstuv"  # PHP's default sid charset
+
+
+class BadRequest(Exception):
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.0"  # so even garbage gets headers + Content-Length
+    server_version = "Apache"
+    timeout = 30  # idle keep-alive connections are closed after this many seconds
+    root = DEFAULT_ROOT
+
+    # ------------------------------------------------------------------ logging
+
+    def version_string(self):
+        return self.server_version
+
+    def log_message(self, format, *args):
+        # Deliberately no client address: the demo logs no personal data.
+        ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        sys.stderr.write("%s %s\n" % (ts, format % args))
+
+    def log_error(self, format, *args):
+        if format.startswith(("Request timed out", "code %d, message")):
+            return  # idle keep-alive timeout / duplicate of the send_error() access line
+        self.log_message(format, *args)
+
+    def log_request(self, code="-", size="-"):
+        # Only reached through send_error() (malformed requests, handled by
+        # http.server itself); our own responses are logged in _send().
+        if isinstance(code, HTTPStatus):
+            code = code.value
+        if self.command:
+            self.log_message('"%s %s" %s %s', self.command, self._log_path(), code, size)
+        else:
+            self.log_message('"-" %s %s (malformed request)', code, size)
+
+    def _log_path(self):
+        raw = getattr(self, "path", "") or "-"
+        path = urllib.parse.urlsplit(raw).path or raw
+        return path + ("?..." if "?" in raw else "")
+
+    # ----------------------------------------------------------------- methods
+
+    def do_GET(self):
+        self._dispatch(head=False)
+
+    def do_HEAD(self):
+        self._dispatch(head=True)
+
+    def do_POST(self):
+        try:
+            body = self._read_body()
+        except BadRequest as e:
+            return self._error_plain(e.status, str(e))
+        path = self._url_path()
+        if path in ("/kontakt", "/kontakt/", "/kontakt.html"):
+            return self._contact(body)
+        self._send(405, b"Method Not Allowed\n", "text/plain; charset=utf-8",
+                   extra=[("Allow", "GET, HEAD")])
+
+    def do_OPTIONS(self):
+        try:
+            self._read_body()
+        except BadRequest as e:
+            return self._error_plain(e.status, str(e))
+        self._send(200, b"", "text/plain; charset=utf-8",
+                   extra=[("Allow", "GET, HEAD, POST, OPTIONS")])
+
+    def _not_allowed(self):
+        try:
+            self._read_body()
+        except BadRequest as e:
+            return self._error_plain(e.status, str(e))
+        self._send(405, b"Method Not Allowed\n", "text/plain; charset=utf-8",
+                   extra=[("Allow", "GET, HEAD, POST, OPTIONS")])
+
+    do_PUT = do_DELETE = do_PATCH = _not_allowed
+
+    # ---------------------------------------------------------------- routing
+
+    def _dispatch(self, head):
+        try:
+            self._read_body()  # keep the connection in sync if a GET has a body
+        except BadRequest as e:
+            return self._error_plain(e.status, str(e), head)
+        path = self._url_path()
+        if path is None:
+            return self._not_found(head)
+        if path in ("/api/status", "/api/status/"):
+            return self._status(head)
+        file_path = self._resolve(path)
+        if file_path is None:
+            return self._not_found(head)
+        try:
+            with open(file_path, "rb") as f:
+                body = f.read()
+        except OSError:
+            return self._not_found(head)
+        ctype = self._content_type(file_path)
+        if ctype.startswith("text/html"):
+            self._send_html(200, body, head)
+        else:
+            self._send(200, body, ctype, head,
+                       extra=[("Cache-Control", "public, max-age=3600")])
+
+    def _url_path(self):
+        """Decoded, normalised URL path, or None if it is unusable."""
+        raw = urllib.parse.urlsplit(self.path).path or "/"
+        try:
+            path = urllib.parse.unquote(raw, errors="strict") if "%" in raw else raw
+        except UnicodeDecodeError:
+            return None
+        if "\x00" in path or "\\" in path:
+            return None
+        trailing = path.endswith("/")
+        path = posixpath.normpath("/" + path.lstrip("/"))
+        if trailing and path != "/":
+            path += "/"
+        return path
+
+    def _resolve(self, path):
+        """Map a URL path to a file below the web root, or None."""
+        parts = [p for p in path.split("/") if p]
+        if any(p.startswith(".") for p in parts):
+            return None
+        root = os.path.realpath(self.root)
+        candidate = os.path.join(root, *parts) if parts else root
+        options = []
+        if path.endswith("/") or not parts:
+            options.append(os.path.join(candidate, "index.html"))
+        else:
+            options.append(candidate)
+            if not os.path.splitext(parts[-1])[1]:
+                options.append(candidate + ".html")  # pretty URLs: /om-oss
+        for option in options:
+            real = os.path.realpath(option)
+            if real.startswith(root + os.sep) and os.path.isfile(real):
+                return real
+        return None
+
+    @staticmethod
+    def _content_type(file_path):
+        ext = os.path.splitext(file_path)[1].lower()
+        return CONTENT_TYPES.get(ext, "application/octet-stream")
+
+    # --------------------------------------------------------------- handlers
+
+    def _not_found(self, head=False):
+        try:
+            with open(os.path.join(self.root, "404.html"), "rb") as f:
+                body = f.read()
+        except OSError:
+            body = b"<!DOCTYPE html><title>404</title><h1>Siden finnes ikke</h1>\n"
+        self._send_html(404, body, head)
+
+    def _status(self, head):
+        doc = {
+            "status": "ok",
+            "site": "Arbeidsro AS",
+            "server": "consent-gateway demo site",
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "uptime_seconds": int(time.time() - STARTED),
+        }
+        body = (json.dumps(doc) + "\n").encode("utf-8")
+        self._send(200, body, "application/json", head,
+                   extra=[("Cache-Control", "no-store")])
+
+    def _contact(self, body):
+        ctype = self.headers.get("Content-Type", "")
+        fields = {}
+        if ctype.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+            fields = urllib.parse.parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        # Log only which fields arrived, never their contents (personal data).
+        self.log_message("contact form: %d bytes, fields: %s", len(body),
+                         ",".join(sorted(fields)) or "-")
+        page = (b'<!DOCTYPE html><html lang="nb"><meta charset="utf-8"><title>Takk</title>'
+                b'<p>Takk! Se <a href="/takk.html">/takk.html</a>.</p></html>\n')
+        self._send(303, page, "text/html; charset=utf-8",
+                   extra=[("Location", "/takk.html"), ("Cache-Control", "no-store")])
+
+    # ---------------------------------------------------------------- cookies
+
+    def _request_cookies(self):
+        jar = {}
+        for header in self.headers.get_all("Cookie") or []:
+            for part in header.split(";"):
+                name, sep, value = part.strip().partition("=")
+                if sep and name and name not in jar:
+                    jar[name] = value.strip()
+        return jar
+
+    def _tracking_cookies(self):
+        """Set-Cookie values a PHP/WordPress site with GA4, Meta Pixel and a
+        theme plugin would send on an HTML page."""
+        jar = self._request_cookies()
+        now = int(time.time())
+        out = []
+
+        if not jar.get("PHPSESSID"):
+            sid = "".join(secrets.choice(SESSION_ALPHABET) for _ in range(26))
+            out.append("PHPSESSID=%s; Path=/; HttpOnly; SameSite=Lax" % sid)
+
+        ga = jar.get("_ga")
+        if not (ga and ga.startswith("GA1.")):
+            ga = "GA1.1.%d.%d" % (secrets.randbelow(9 * 10**9) + 10**9, now)
+        out.append("_ga=%s; Max-Age=63072000; Path=/" % ga)
+
+        name = "_ga_" + GA_STREAM_ID
+        start, count = now, 1
+        old = jar.get(name, "").split(".")
+        if len(old) >= 4 and old[0] == "GS1" and old[2].isdigit() and old[3].isdigit():
+            start, count = int(old[2]), int(old[3])
+            if now - start > 1800:  # GA's 30 minute session timeout
+                start, count = now, count + 1
+        out.append("%s=GS1.1.%d.%d.1.%d.0.0.0; Max-Age=63072000; Path=/" % (name, start, count, now))
+
+        fbp = jar.get("_fbp")
+        if not (fbp and fbp.startswith("fb.")):
+            fbp = "fb.1.%d.%d" % (int(time.time() * 1000), secrets.randbelow(9 * 10**9) + 10**9)
+        out.append("_fbp=%s; Max-Age=7776000; Path=/" % fbp)
+
+        pref = jar.get("visitor_pref")
+        if not pref:
+            pref = "nb.light.%s" % secrets.token_hex(4)
+        out.append("visitor_pref=%s; Max-Age=31536000; Path=/" % pref)
+        return out
+
+    # --------------------------------------------------------------- plumbing
+
+    def _read_body(self):
+        """Read (and return) the request body so keep-alive stays in sync."""
+        te = self.headers.get("Transfer-Encoding", "")
+        if te:
+            if te.strip().lower() != "chunked":
+                self.close_connection = True
+                raise BadRequest(501, "Unsupported Transfer-Encoding")
+            return self._read_chunked()
+        length = self.headers.get("Content-Length")
+        if length is None:
+            return b""
+        try:
+            n = int(length.strip())
+            if n < 0:
+                raise ValueError
+        except ValueError:
+            self.close_connection = True
+            raise BadRequest(400, "Bad Content-Length")
+        if n > MAX_BODY:
+            self.close_connection = True
+            raise BadRequest(413, "Request body too large")
+        body = self.rfile.read(n)
+        if len(body) != n:
+            self.close_connection = True
+            raise BadRequest(400, "Incomplete request body")
+        return body
+
+    def _read_chunked(self):
+        chunks, total = [], 0
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                self.close_connection = True
+                raise BadRequest(400, "Bad chunk size")
+            if size < 0:
+                self.close_connection = True
+                raise BadRequest(400, "Bad chunk size")
+            if size == 0:
+                while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
+                    pass  # discard trailers
+                return b"".join(chunks)
+            total += size
+            if total > MAX_BODY:
+                self.close_connection = True
+                raise BadRequest(413, "Request body too large")
+            data = self.rfile.read(size)
+            if len(data) != size:
+                self.close_connection = True
+                raise BadRequest(400, "Incomplete chunk")
+            chunks.append(data)
+            self.rfile.readline(16)  # CRLF after the chunk
+
+    def _send_html(self, status, body, head):
+        extra = [("Set-Cookie", c) for c in self._tracking_cookies()]
+        extra += [
+            ("X-Powered-By", "PHP/8.2.12"),
+            ("Cache-Control", "no-store, no-cache, must-revalidate"),
+            ("Expires", "Thu, 19 Nov 1981 08:52:00 GMT"),
+            ("Pragma", "no-cache"),
+        ]
+        self._send(status, body, "text/html; charset=utf-8", head, extra=extra)
+
+    def _error_plain(self, status, message, head=False):
+        self._send(status, (message + "\n").encode("utf-8"), "text/plain; charset=utf-8", head)
+
+    def _send(self, status, body, ctype, head=False, extra=()):
+        self.send_response_only(status)
+        self.send_header("Server", self.version_string())
+        self.send_header("Date", self.date_time_string())
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in extra:
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if not head and body:
+            self.wfile.write(body)
+        self.wfile.flush()
+        self.log_message('"%s %s" %d %d', self.command, self._log_path(), status,
+                         0 if head else len(body))
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        # The default prints the client address; log the error without it.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, socket.timeout)):
+            return
+        sys.stderr.write("%s error while handling a request: %r\n"
+                         % (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), exc))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Arbeidsro AS demo website (upstream for consent-gateway)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8081, help="port to listen on (default 8081, 0 = any free port)")
+    parser.add_argument("--root", default=DEFAULT_ROOT, help="directory to serve (default: www/ next to this file)")
+    args = parser.parse_args(argv)
+
+    if not os.path.isdir(args.root):
+        parser.error("root directory not found: %s" % args.root)
+    Handler.root = os.path.realpath(args.root)
+    if ":" in args.host:
+        Server.address_family = socket.AF_INET6
+
+    try:
+        httpd = Server((args.host, args.port), Handler)
+    except OSError as e:
+        sys.stderr.write("demo-site: cannot listen on %s:%d: %s\n" % (args.host, args.port, e))
+        return 1
+
+    host, port = httpd.server_address[:2]
+    shown = "[%s]" % host if ":" in host else host
+    sys.stderr.write("demo-site: serving %s on http://%s:%d/\n" % (Handler.root, shown, port))
+    sys.stderr.flush()
+
+    def stop(signum, _frame):
+        sys.stderr.write("demo-site: %s received, shutting down\n" % signal.Signals(signum).name)
+        # shutdown() waits for serve_forever() to return, so call it from another thread.
+        threading.Thread(target=httpd.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        httpd.serve_forever(poll_interval=0.5)
+    finally:
+        httpd.server_close()
+    sys.stderr.write("demo-site: stopped\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

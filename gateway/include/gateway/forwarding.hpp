@@ -1,0 +1,29 @@
+#pragma once
+#include <string_view>
+
+#include <boost/beast/http/fields.hpp>
+
+namespace cg::gateway {
+
+/// What the gateway knows about the client connection a request came in on.
+struct client_info {
+    std::string_view address;   ///< peer address as text (never logged or stored)
+    bool trusted = false;       ///< peer is in config::trusted_proxies
+};
+
+/// RFC 9110 §7.6.1: removes Connection, every field Connection names, and the fixed hop-by-hop
+/// set (Keep-Alive, TE, Trailer, Upgrade, Proxy-Connection, Proxy-Authenticate,
+/// Proxy-Authorization). With `keep_upgrade` the Upgrade field and a `Connection: upgrade` are
+/// kept, for a WebSocket handshake or a 101 answer. Input is untrusted. No I/O.
+void strip_hop_by_hop(boost::beast::http::fields& f, bool keep_upgrade);
+
+/// Sets X-Forwarded-For, -Proto and -Host for the upstream. Incoming values (and Forwarded,
+/// X-Real-IP) are kept only from a trusted proxy; from anyone else they are replaced, so a
+/// client cannot forge its address. `host` is the request's Host. No I/O.
+void set_forwarded(boost::beast::http::fields& f, const client_info& client, std::string_view host);
+
+/// True when the request asks for a protocol switch to WebSocket (Connection: upgrade and
+/// Upgrade: websocket). Input is untrusted.
+bool is_websocket_upgrade(const boost::beast::http::fields& f);
+
+}  // namespace cg::gateway

@@ -1,0 +1,106 @@
+#include "gateway/forwarding.hpp"
+
+#include <array>
+#include <string>
+
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/rfc7230.hpp>
+
+namespace cg::gateway {
+
+namespace http = boost::beast::http;
+
+namespace {
+
+constexpr std::array hop_by_hop{
+    http::field::keep_alive,          http::field::te,
+    http::field::trailer,             http::field::proxy_connection,
+    http::field::proxy_authenticate,  http::field::proxy_authorization,
+};
+
+// Visits every value of `name`. Beast's equal_range spans the insertion-ordered list from the
+// first to the last match, so it can include other fields in between; walk the list instead.
+template <class Fn>
+void for_each_value(const http::fields& f, std::string_view name, Fn&& fn) {
+    for (const auto& field : f) {
+        if (boost::beast::iequals(field.name_string(), name)) {
+            fn(field.value());
+        }
+    }
+}
+
+constexpr std::string_view x_forwarded_for = "X-Forwarded-For";
+
+bool list_contains(std::string_view list, std::string_view token) {
+    for (auto t : http::token_list{list}) {
+        if (boost::beast::iequals(t, token)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+void strip_hop_by_hop(http::fields& f, bool keep_upgrade) {
+    // Collect the names first: erasing while iterating the Connection values would invalidate
+    // them. Several Connection fields are one comma-separated list (RFC 9110 §5.3).
+    std::string named;
+    bool upgrade_named = false;
+    for_each_value(f, "Connection", [&](std::string_view value) {
+        for (auto token : http::token_list{value}) {
+            if (boost::beast::iequals(token, "upgrade")) {
+                upgrade_named = true;
+            } else {
+                named.append(token).push_back(',');
+            }
+        }
+    });
+    for (auto token : http::token_list{named}) {
+        f.erase(token);
+    }
+    f.erase(http::field::connection);
+    for (auto name : hop_by_hop) {
+        f.erase(name);
+    }
+    if (keep_upgrade && upgrade_named && f.count(http::field::upgrade) != 0) {
+        f.set(http::field::connection, "upgrade");
+    } else {
+        f.erase(http::field::upgrade);
+    }
+}
+
+void set_forwarded(http::fields& f, const client_info& client, std::string_view host) {
+    if (client.trusted) {
+        // Append this hop to the chain the trusted proxy reported (several fields are one list).
+        std::string chain;
+        for_each_value(f, x_forwarded_for, [&](std::string_view value) {
+            chain.append(value).append(", ");
+        });
+        chain.append(client.address);
+        f.set(x_forwarded_for, chain);
+        if (f.count("X-Forwarded-Proto") == 0) {
+            f.set("X-Forwarded-Proto", "http");
+        }
+        if (f.count("X-Forwarded-Host") == 0) {
+            f.set("X-Forwarded-Host", host);
+        }
+        return;
+    }
+    f.erase(http::field::forwarded);
+    f.erase("X-Real-IP");
+    f.set(x_forwarded_for, client.address);
+    f.set("X-Forwarded-Proto", "http");
+    f.set("X-Forwarded-Host", host);
+}
+
+bool is_websocket_upgrade(const http::fields& f) {
+    bool connection_upgrade = false;
+    for_each_value(f, "Connection", [&](std::string_view value) {
+        connection_upgrade = connection_upgrade || list_contains(value, "upgrade");
+    });
+    auto up = f.find(http::field::upgrade);
+    return connection_upgrade && up != f.end() && list_contains(up->value(), "websocket");
+}
+
+}  // namespace cg::gateway

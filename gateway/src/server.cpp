@@ -1,0 +1,269 @@
+#include "gateway/server.hpp"
+
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "admin.hpp"
+#include "session.hpp"
+#include "worker.hpp"
+
+namespace cg::gateway {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using tcp = net::ip::tcp;
+using clock = std::chrono::steady_clock;
+inline constexpr auto use_ec = net::as_tuple(net::use_awaitable);
+
+shared_state::shared_state(std::shared_ptr<const config> c, std::size_t workers)
+    : cfg(std::move(c)),
+      stats(workers, cfg->sites.size()),
+      log(1, cfg->log.level, stats.log_lines_dropped) {}
+
+worker::worker(std::size_t i, shared_state& s)
+    : index(i), shared(s), cfg(*s.cfg), routes(cfg.sites), access_log(s.log) {
+    pools.reserve(cfg.sites.size());
+    for (std::size_t site = 0; site < cfg.sites.size(); ++site) {
+        pools.push_back(std::make_unique<upstream_pool>(ioc.get_executor(), cfg.sites[site].upstream,
+                                                        counters(site)));
+    }
+    acceptor.emplace(ioc);
+}
+
+worker::~worker() {
+    acceptor.reset();
+    pools.clear();
+}
+
+namespace {
+
+// A connection over limits.max_connections gets a short 503 instead of silence.
+net::awaitable<void> refuse(tcp::socket socket) {
+    static constexpr std::string_view busy =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 31\r\n"
+        "Connection: close\r\nRetry-After: 1\r\n\r\nThe gateway is at its limit.\r\n\r\n";
+    co_await net::async_write(socket, net::buffer(busy), use_ec);
+    beast::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+}
+
+net::awaitable<void> accept_loop(worker& w) {
+    auto& open = w.shared.stats.open_connections;
+    const auto max = static_cast<std::int64_t>(w.cfg.limits.max_connections);
+    for (;;) {
+        auto [ec, socket] = co_await w.acceptor->async_accept(use_ec);
+        if (!w.acceptor->is_open() || ec == net::error::operation_aborted) {
+            co_return;
+        }
+        if (ec) {
+            // Out of file descriptors and the like: back off instead of spinning.
+            log_line line{log_level::warn, "accept failed"};
+            line.str("error", ec.message());
+            w.shared.log.write(log_level::warn, line);
+            net::steady_timer pause(w.ioc, std::chrono::milliseconds(50));
+            co_await pause.async_wait(use_ec);
+            continue;
+        }
+        if (open.fetch_add(1, std::memory_order_relaxed) >= max) {
+            open.fetch_sub(1, std::memory_order_relaxed);
+            w.shared.stats.refused_connections.fetch_add(1, std::memory_order_relaxed);
+            net::co_spawn(w.ioc, refuse(std::move(socket)), net::detached);
+            continue;
+        }
+        net::co_spawn(w.ioc, serve(w, std::move(socket)), net::detached);
+    }
+}
+
+// Flushes the access-log batch a few times a second and closes expired pooled connections.
+net::awaitable<void> housekeeping(worker& w) {
+    net::steady_timer timer(w.ioc);
+    for (unsigned tick = 0;; ++tick) {
+        timer.expires_after(std::chrono::milliseconds(250));
+        auto [ec] = co_await timer.async_wait(use_ec);
+        if (ec) {
+            co_return;
+        }
+        w.access_log.flush();
+        if (tick % 4 == 0) {
+            for (auto& pool : w.pools) {
+                pool->sweep();
+            }
+        }
+    }
+}
+
+void log_listening(log_sink& log, std::string_view listener, const tcp::endpoint& ep) {
+    log_line line{log_level::info, "listening"};
+    line.str("listener", listener)
+        .str("address", ep.address().to_string())
+        .num("port", ep.port());
+    log.write(log_level::info, line);
+}
+
+}  // namespace
+
+static std::size_t worker_count(const config& cfg) {
+    if (cfg.workers != 0) {
+        return cfg.workers;
+    }
+    return std::max(1U, std::thread::hardware_concurrency());
+}
+
+struct server::impl {
+    explicit impl(std::shared_ptr<const config> c)
+        : shared(c, worker_count(*c)), admin(admin_ioc, shared) {}
+
+    net::awaitable<void> drain();
+    void post_to_workers(auto fn) {
+        for (auto& w : workers) {
+            net::post(w->ioc, [&w = *w, fn] { fn(w); });
+        }
+    }
+
+    shared_state shared;
+    std::vector<std::unique_ptr<worker>> workers;
+    net::io_context admin_ioc{1};
+    admin_listener admin;
+    std::optional<net::executor_work_guard<net::io_context::executor_type>> admin_work;
+    std::optional<net::signal_set> signals;
+    std::vector<std::thread> threads;
+    std::atomic<bool> stopping{false};
+};
+
+// Runs on the admin thread: waits for in-flight requests up to the deadline, then closes what
+// is left and stops every loop.
+net::awaitable<void> server::impl::drain() {
+    const auto deadline = clock::now() + shared.cfg->shutdown_timeout;
+    post_to_workers([](worker& w) {
+        w.acceptor->close();
+        for (auto* c : w.connections) {
+            if (c->idle) {
+                c->stream.cancel();  // keep-alive connections waiting for a request: close now
+            }
+        }
+    });
+    net::steady_timer timer(admin_ioc);
+    auto& open = shared.stats.open_connections;
+    while (open.load() > 0 && clock::now() < deadline) {
+        timer.expires_after(std::chrono::milliseconds(20));
+        co_await timer.async_wait(use_ec);
+    }
+    if (open.load() > 0) {
+        log_line line{log_level::warn, "shutdown deadline reached; closing connections"};
+        line.num("open", open.load());
+        shared.log.write(log_level::warn, line);
+        post_to_workers([](worker& w) {
+            for (auto* c : w.connections) {
+                c->stream.close();
+            }
+        });
+        for (int i = 0; i < 50 && open.load() > 0; ++i) {
+            timer.expires_after(std::chrono::milliseconds(20));
+            co_await timer.async_wait(use_ec);
+        }
+    }
+    post_to_workers([](worker& w) {
+        for (auto& pool : w.pools) {
+            pool->clear();
+        }
+        w.access_log.flush();
+        w.ioc.stop();
+    });
+    admin.close();
+    signals.reset();
+    admin_work.reset();
+    log_line line{log_level::info, "stopped"};
+    shared.log.write(log_level::info, line);
+}
+
+server::server(std::shared_ptr<const config> cfg) : impl_(std::make_unique<impl>(std::move(cfg))) {}
+
+server::~server() {
+    if (!impl_->threads.empty()) {
+        shutdown();
+        wait();
+    }
+}
+
+void server::start() {
+    auto& m = *impl_;
+    const auto& cfg = *m.shared.cfg;
+    const auto n = worker_count(cfg);
+    tcp::endpoint ep{net::ip::make_address(cfg.listen.address), cfg.listen.port};
+    for (std::size_t i = 0; i < n; ++i) {
+        auto w = std::make_unique<worker>(i, m.shared);
+        // SO_REUSEPORT: each worker has its own accept queue and the kernel spreads
+        // connections, like nginx's `listen ... reuseport`. With port 0 the first bind picks
+        // the port and the others join it.
+        w->acceptor->open(ep.protocol());
+        w->acceptor->set_option(net::socket_base::reuse_address(true));
+        w->acceptor->set_option(net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
+        w->acceptor->bind(ep);
+        w->acceptor->listen(net::socket_base::max_listen_connections);
+        ep = w->acceptor->local_endpoint();
+        m.workers.push_back(std::move(w));
+    }
+    m.admin.open();
+    log_listening(m.shared.log, "proxy", ep);
+    log_listening(m.shared.log, "admin", m.admin.endpoint());
+
+    m.admin_work.emplace(m.admin_ioc.get_executor());
+    m.admin.start();
+    for (auto& w : m.workers) {
+        net::co_spawn(w->ioc, accept_loop(*w), net::detached);
+        net::co_spawn(w->ioc, housekeeping(*w), net::detached);
+        m.threads.emplace_back([&ioc = w->ioc] { ioc.run(); });
+    }
+    m.threads.emplace_back([&m] { m.admin_ioc.run(); });
+}
+
+tcp::endpoint server::proxy_endpoint() const {
+    return impl_->workers.front()->acceptor->local_endpoint();
+}
+
+tcp::endpoint server::admin_endpoint() const { return impl_->admin.endpoint(); }
+
+void server::handle_signals() {
+    auto& m = *impl_;
+    m.signals.emplace(m.admin_ioc, SIGINT, SIGTERM);
+    m.signals->async_wait([this](const beast::error_code& ec, int) {
+        if (!ec) {
+            shutdown();
+        }
+    });
+}
+
+void server::shutdown() {
+    auto& m = *impl_;
+    if (m.stopping.exchange(true)) {
+        return;
+    }
+    m.shared.draining.store(true);
+    log_line line{log_level::info, "shutting down"};
+    line.num("open_connections", m.shared.stats.open_connections.load());
+    m.shared.log.write(log_level::info, line);
+    net::co_spawn(m.admin_ioc, m.drain(), net::detached);
+}
+
+void server::wait() {
+    for (auto& t : impl_->threads) {
+        if (t.joinable()) {
+            t.join();
+        }
+    }
+    impl_->shared.log.flush();
+}
+
+}  // namespace cg::gateway

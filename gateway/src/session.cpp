@@ -1,0 +1,225 @@
+#include "session.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "gateway/request_guard.hpp"
+#include "proxy.hpp"
+
+namespace cg::gateway {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using clock = std::chrono::steady_clock;
+inline constexpr auto use_ec = net::as_tuple(net::use_awaitable);
+
+namespace {
+
+constexpr std::size_t read_chunk = 8 * 1024;
+
+// Keeps the worker's connection registry and the open-connection gauge true for the lifetime
+// of a session, whichever way it ends.
+class registration {
+public:
+    registration(worker& w, connection& c) : w_(w), c_(c) { w_.connections.insert(&c_); }
+    ~registration() {
+        w_.connections.erase(&c_);
+        w_.shared.stats.open_connections.fetch_sub(1, std::memory_order_relaxed);
+    }
+    registration(const registration&) = delete;
+    registration& operator=(const registration&) = delete;
+
+private:
+    worker& w_;
+    connection& c_;
+};
+
+// Reads until the buffer holds a complete, well-framed request head. The first request on a
+// connection gets limits.header_timeout in all; later ones may idle for limits.idle_timeout
+// and then get header_timeout from their first byte (slowloris defence).
+net::awaitable<beast::error_code> read_head(connection& c, const limits_config& lim, bool first,
+                                            head_scan& scan) {
+    if (c.buffer.size() != 0) {
+        scan = scan_request_head({static_cast<const char*>(c.buffer.data().data()),
+                                  c.buffer.size()},
+                                 lim.header_bytes, lim.header_count);
+        if (scan.error || scan.head_bytes != 0) {
+            co_return scan.error;
+        }
+    }
+    bool timed = first || c.buffer.size() != 0;
+    c.stream.expires_after(timed ? lim.header_timeout : lim.idle_timeout);
+    for (;;) {
+        auto [ec, n] = co_await c.stream.async_read_some(c.buffer.prepare(read_chunk), use_ec);
+        if (ec) {
+            co_return ec;
+        }
+        c.buffer.commit(n);
+        if (!timed) {
+            c.stream.expires_after(lim.header_timeout);
+            timed = true;
+        }
+        scan = scan_request_head({static_cast<const char*>(c.buffer.data().data()),
+                                  c.buffer.size()},
+                                 lim.header_bytes, lim.header_count);
+        if (scan.error || scan.head_bytes != 0) {
+            co_return scan.error;
+        }
+    }
+}
+
+// Half-closes, then reads and discards what the client is still sending for a short while:
+// closing a socket with unread input sends RST, which can destroy the error page we just wrote
+// before the client has read it (the reason for nginx's lingering_close).
+net::awaitable<void> lingering_close(connection& c) {
+    beast::error_code ignored;
+    c.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    std::array<char, 4096> sink;
+    c.stream.expires_after(std::chrono::seconds(2));
+    for (std::size_t total = 0; total < (1U << 20);) {
+        auto [ec, n] = co_await c.stream.async_read_some(net::buffer(sink), use_ec);
+        if (ec) {
+            break;
+        }
+        total += n;
+    }
+    c.stream.close();
+}
+
+std::string_view path_of(std::string_view target) {
+    return target.substr(0, target.find('?'));  // query strings may hold personal data
+}
+
+bool trusted(const config& cfg, const net::ip::address& a) {
+    return std::any_of(cfg.trusted_proxies.begin(), cfg.trusted_proxies.end(),
+                       [&](const cidr& c) { return c.contains(a); });
+}
+
+net::ip::address unmapped(const net::ip::address& a) {
+    if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+        return net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6());
+    }
+    return a;
+}
+
+}  // namespace
+
+net::awaitable<void> serve(worker& w, tcp::socket socket) {
+    connection c{std::move(socket)};
+    registration reg{w, c};
+    const auto& cfg = w.cfg;
+    {
+        beast::error_code ec;
+        const auto remote = c.stream.socket().remote_endpoint(ec);
+        if (ec) {
+            co_return;
+        }
+        const auto addr = unmapped(remote.address());
+        c.peer = addr.to_string();
+        c.info = client_info{c.peer, trusted(cfg, addr)};
+        c.stream.socket().set_option(tcp::no_delay(true), ec);
+    }
+
+    for (bool first = true;; first = false) {
+        if (w.draining()) {
+            break;
+        }
+        c.idle = true;
+        head_scan scan;
+        const auto ec = co_await read_head(c, cfg.limits, first, scan);
+        c.idle = false;
+        const auto started = clock::now();
+        if (ec) {
+            unsigned status = 0;
+            if (ec.category() == error_category()) {
+                status = status_for(static_cast<errc>(ec.value()));
+            } else if (ec == beast::error::timeout && c.buffer.size() != 0) {
+                status = 408;  // a head that started but never finished
+            }
+            if (status != 0) {
+                w.counters(w.shared.stats.unrouted()).record(status, clock::now() - started);
+                co_await write_error(c, status, 11, false);
+            }
+            break;  // or: EOF, reset, idle timeout, cancelled by drain
+        }
+
+        request_parser req;
+        req.header_limit(static_cast<std::uint32_t>(cfg.limits.header_bytes + 4));
+        req.body_limit(cfg.limits.body_bytes);
+        beast::error_code parse_ec;
+        const auto* head_start = static_cast<const char*>(c.buffer.data().data()) + scan.skipped;
+        req.put(net::buffer(head_start, scan.head_bytes), parse_ec);
+        c.buffer.consume(scan.skipped + scan.head_bytes);
+        request_target target;
+        beast::error_code check_ec = parse_ec ? parse_ec : check_request(req.get(), target);
+
+        std::size_t site_index = w.shared.stats.unrouted();
+        if (!check_ec) {
+            const std::string_view host = target.authority.empty()
+                                             ? std::string_view{req.get()[http::field::host]}
+                                             : target.authority;
+            if (w.routes.find(host, &site_index) == nullptr) {
+                check_ec = errc::unknown_host;
+            }
+        }
+        if (check_ec) {
+            const unsigned status = check_ec == http::error::body_limit ? 413
+                                    : check_ec.category() == error_category()
+                                        ? status_for(static_cast<errc>(check_ec.value()))
+                                        : 400;
+            // Keep the connection only when nothing of the request is left unread.
+            const bool keep = !parse_ec && req.is_done() && req.keep_alive() && !w.draining();
+            w.counters(site_index).record(status, clock::now() - started);
+            if (!co_await write_error(c, status, parse_ec ? 11 : req.get().version(), keep) ||
+                !keep) {
+                break;
+            }
+            continue;
+        }
+
+        // What the access log needs is copied now: forward() takes the head away.
+        const std::string method{req.get().method_string()};
+        std::string path;
+        if (cfg.log.access) {
+            path = path_of(target.authority.empty() ? std::string_view{req.get().target()}
+                                                   : target.origin);
+        }
+        const exchange ex = co_await forward(w, site_index, c, req, target);
+        const auto took = clock::now() - started;
+        w.counters(site_index).record(ex.status, took);
+        if (cfg.log.access && w.shared.log.enabled(log_level::info)) {
+            log_line line{log_level::info, "request"};
+            line.str("site", cfg.sites[site_index].name)
+                .str("method", method)
+                .str("path", path)
+                .num("status", ex.status)
+                .num("bytes", static_cast<std::int64_t>(ex.bytes))
+                .ms("duration_ms", std::chrono::duration<double, std::milli>(took).count())
+                .ms("upstream_ms",
+                    std::chrono::duration<double, std::milli>(ex.upstream_time).count());
+            if (ex.failure != upstream_failure::none) {
+                static constexpr std::array<std::string_view, upstream_failure_kinds> names{
+                    "none", "connect", "timeout", "reset", "bad_response"};
+                line.str("upstream_error", names[static_cast<std::size_t>(ex.failure)]);
+            }
+            w.access_log.add(line.finish());
+        }
+        if (!ex.keep_client) {
+            break;
+        }
+        if (c.buffer.size() == 0 && c.buffer.capacity() > 16 * 1024) {
+            c.buffer.shrink_to_fit();  // idle keep-alive connections stay small
+        }
+    }
+    co_await lingering_close(c);
+}
+
+}  // namespace cg::gateway

@@ -1,0 +1,28 @@
+#pragma once
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include "gateway/forwarding.hpp"
+#include "worker.hpp"
+
+namespace cg::gateway {
+
+/// A client connection, living on its session coroutine's frame.
+struct connection {
+    explicit connection(boost::asio::ip::tcp::socket s) : stream(std::move(s)) {}
+    boost::beast::tcp_stream stream;
+    boost::beast::flat_buffer buffer;
+    std::string peer;       ///< address text, for X-Forwarded-For only: never logged or stored
+    client_info info;
+    bool idle = true;       ///< waiting for a request head (may be closed at once on drain)
+};
+
+/// Serves one client connection until it closes: reads each request head strictly, routes it,
+/// forwards it and relays the answer. Runs on the worker's thread.
+boost::asio::awaitable<void> serve(worker& w, boost::asio::ip::tcp::socket socket);
+
+}  // namespace cg::gateway

@@ -1,0 +1,65 @@
+#pragma once
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include "gateway/config.hpp"
+#include "metrics.hpp"
+
+namespace cg::gateway {
+
+/// One connection to an upstream, with the read buffer that belongs to it.
+struct upstream_connection {
+    explicit upstream_connection(const boost::asio::any_io_executor& ex) : stream(ex) {}
+    boost::beast::tcp_stream stream;
+    boost::beast::flat_buffer buffer;
+    bool reused = false;   ///< taken from the pool rather than freshly connected
+};
+
+/// Keep-alive connections to one upstream, owned by one worker thread (not thread-safe: every
+/// call happens on that worker's io_context). Idle connections are reused most-recent first and
+/// closed after upstream_config::idle_timeout or when the upstream has closed them.
+class upstream_pool {
+public:
+    upstream_pool(boost::asio::any_io_executor ex, const upstream_config& cfg, site_counters& stats);
+
+    /// A healthy pooled connection if there is one (unless `fresh`), else a new connection made
+    /// within connect_timeout. On failure returns null and sets `failure` (connect or timeout).
+    boost::asio::awaitable<std::unique_ptr<upstream_connection>> acquire(bool fresh,
+                                                                         upstream_failure& failure);
+
+    /// Returns a connection whose last exchange ended cleanly; keeps it if there is room.
+    void release(std::unique_ptr<upstream_connection> c);
+
+    /// Closes idle connections older than the idle timeout. Called from a worker timer.
+    void sweep();
+
+    /// Closes every idle connection (shutdown).
+    void clear();
+
+    std::size_t idle() const noexcept { return idle_.size(); }
+
+private:
+    struct idle_entry {
+        std::unique_ptr<upstream_connection> conn;
+        std::chrono::steady_clock::time_point since;
+    };
+
+    boost::asio::awaitable<std::unique_ptr<upstream_connection>> connect(upstream_failure& failure);
+    void publish() noexcept;
+
+    boost::asio::any_io_executor ex_;
+    const upstream_config& cfg_;
+    site_counters& stats_;
+    std::vector<idle_entry> idle_;
+    boost::asio::ip::tcp::endpoint literal_;   ///< set when the host is an IP literal
+    bool host_is_literal_ = false;
+};
+
+}  // namespace cg::gateway
