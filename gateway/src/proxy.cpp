@@ -1,6 +1,7 @@
 #include "proxy.hpp"
 
 #include <array>
+#include <charconv>
 #include <memory>
 #include <optional>
 #include <span>
@@ -12,14 +13,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 
 #include "gateway/forwarding.hpp"
 #include "responses.hpp"
+#include "wire.hpp"
 
 namespace cg::gateway {
 
@@ -32,7 +32,6 @@ inline constexpr auto use_ec = net::as_tuple(net::use_awaitable);
 
 namespace {
 
-constexpr std::size_t relay_chunk = 64 * 1024;
 constexpr std::uint32_t upstream_header_limit = 64 * 1024;
 
 enum class relay_end { done, read_failed, write_failed };
@@ -42,53 +41,125 @@ struct relay_result {
     beast::error_code ec;
 };
 
-// Streams a message body from `from` (parsed by `p`) to `to` (serialised from `out`) through
-// a fixed scratch buffer: bounded memory whatever the body size. Writes the head first, with
-// the first body piece. Chunked framing is re-encoded by the serializer, never copied.
+// A Content-Length body needs no decoding, so it is copied socket to socket: what is already
+// buffered goes out with the head, the rest through `scratch`, read no further than the body.
+net::awaitable<relay_result> relay_length(beast::tcp_stream& from, beast::flat_buffer& from_buffer,
+                                          std::uint64_t remaining, beast::tcp_stream& to,
+                                          std::string_view head, std::span<char> scratch,
+                                          millis read_timeout, millis write_timeout,
+                                          std::uint64_t& bytes) {
+    const auto buffered = static_cast<std::size_t>(
+        std::min<std::uint64_t>(from_buffer.size(), remaining));
+    if (buffered != 0 || remaining == 0) {
+        const std::array<net::const_buffer, 2> pieces{
+            net::buffer(head), net::buffer(from_buffer.data().data(), buffered)};
+        to.expires_after(write_timeout);
+        auto [ec, n] = co_await net::async_write(to, pieces, use_ec);
+        if (ec) {
+            co_return relay_result{relay_end::write_failed, ec};
+        }
+        from_buffer.consume(buffered);
+        remaining -= buffered;
+        bytes += buffered;
+        head = {};
+    }
+    while (remaining != 0) {
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(scratch.size(), remaining));
+        from.expires_after(read_timeout);
+        auto [ec, n] = co_await from.async_read_some(net::buffer(scratch.data(), want), use_ec);
+        if (ec) {
+            co_return relay_result{relay_end::read_failed,
+                                   ec == net::error::eof ? http::error::partial_message : ec};
+        }
+        const std::array<net::const_buffer, 2> pieces{net::buffer(head),
+                                                      net::buffer(scratch.data(), n)};
+        to.expires_after(write_timeout);
+        auto [wec, wn] = co_await net::async_write(to, pieces, use_ec);
+        if (wec) {
+            co_return relay_result{relay_end::write_failed, wec};
+        }
+        remaining -= n;
+        bytes += n;
+        head = {};
+    }
+    co_return relay_result{};
+}
+
+// Sends `head`, then streams the body from `from` (parsed by `p`) to `to` through a fixed
+// scratch buffer: bounded memory whatever the body size. The head goes out with the first body
+// piece in one gather write. With `chunked_out` the body is framed as chunks here (RFC 9112
+// §7.1); incoming chunk framing is decoded by the parser, never copied through.
 template <bool IsRequest>
 net::awaitable<relay_result> relay(beast::tcp_stream& from, beast::flat_buffer& from_buffer,
                                    http::parser<IsRequest, http::buffer_body>& p,
-                                   beast::tcp_stream& to,
-                                   http::message<IsRequest, http::buffer_body>& out,
+                                   beast::tcp_stream& to, std::string_view head, bool chunked_out,
                                    std::span<char> scratch, millis read_timeout,
                                    millis write_timeout, std::uint64_t& bytes) {
-    http::serializer<IsRequest, http::buffer_body> sr{out};
+    if (!p.chunked() && p.content_length_remaining()) {
+        co_return co_await relay_length(from, from_buffer, *p.content_length_remaining(), to, head,
+                                        scratch, read_timeout, write_timeout, bytes);
+    }
+    // Beast sizes each read by the buffer's free capacity (512 bytes when empty): reserve a
+    // full chunk so a body moves in a few large reads, not hundreds of small ones.
+    if (!p.is_done() && from_buffer.capacity() < scratch.size()) {
+        from_buffer.reserve(scratch.size());
+    }
+    static constexpr std::string_view crlf = "\r\n";
+    static constexpr std::string_view last_chunk = "0\r\n\r\n";
+    bool head_pending = true;
     for (;;) {
+        std::size_t n = 0;
+        bool more = false;
         if (!p.is_done()) {
             p.get().body().data = scratch.data();
             p.get().body().size = scratch.size();
             from.expires_after(read_timeout);
-            auto [ec, n] = co_await http::async_read_some(from, from_buffer, p, use_ec);
+            auto [ec, ignored] = co_await http::async_read_some(from, from_buffer, p, use_ec);
             if (ec == http::error::need_buffer) {
                 ec = {};
             }
             if (ec) {
                 co_return relay_result{relay_end::read_failed, ec};
             }
-            out.body().data = scratch.data();
-            out.body().size = scratch.size() - p.get().body().size;
-            out.body().more = !p.is_done();
-            if (out.body().size == 0 && out.body().more) {
+            n = scratch.size() - p.get().body().size;
+            more = !p.is_done();
+            if (n == 0 && more) {
                 continue;  // only framing was parsed (a chunk header); nothing to send yet
             }
-        } else {
-            out.body().data = nullptr;
-            out.body().size = 0;
-            out.body().more = false;
         }
-        bytes += out.body().size;
+        char size_line[24];
+        std::size_t size_len = 0;
+        if (chunked_out && n != 0) {
+            size_len = static_cast<std::size_t>(
+                std::to_chars(size_line, size_line + 16, n, 16).ptr - size_line);
+            size_line[size_len++] = '\r';
+            size_line[size_len++] = '\n';
+        }
+        const std::array<net::const_buffer, 5> pieces{
+            net::buffer(head.data(), head_pending ? head.size() : 0),
+            net::buffer(size_line, size_len),
+            net::buffer(scratch.data(), n),
+            net::buffer(crlf.data(), chunked_out && n != 0 ? crlf.size() : 0),
+            net::buffer(last_chunk.data(), chunked_out && !more ? last_chunk.size() : 0)};
         to.expires_after(write_timeout);
-        auto [ec, n] = co_await http::async_write(to, sr, use_ec);
-        if (ec == http::error::need_buffer) {
-            ec = {};
-        }
+        auto [ec, ignored] = co_await net::async_write(to, pieces, use_ec);
         if (ec) {
             co_return relay_result{relay_end::write_failed, ec};
         }
-        if (sr.is_done()) {
+        head_pending = false;
+        bytes += n;
+        if (!more) {
             co_return relay_result{};
         }
     }
+}
+
+// Writes a head alone (interim answers, bodiless answers).
+net::awaitable<beast::error_code> write_head(beast::tcp_stream& to, std::string_view head,
+                                             millis timeout) {
+    to.expires_after(timeout);
+    auto [ec, n] = co_await net::async_write(to, net::buffer(head), use_ec);
+    co_return ec;
 }
 
 // Copies bytes one way until EOF or error, then half-closes the other side so the peer sees
@@ -224,7 +295,8 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
         origin = target.origin;  // absolute-form: the upstream gets origin-form
     }
 
-    http::request<http::buffer_body> up{std::move(req.get().base())};
+    const bool chunked_request = req.chunked();
+    http::request_header<> up{std::move(req.get().base())};
     if (!target.authority.empty()) {
         up.target(origin);
         up.set(http::field::host, host);  // RFC 9112 §3.2.2: the authority replaces Host
@@ -236,14 +308,18 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
         up.set(http::field::host, site.upstream.host + ":" + std::to_string(site.upstream.port));
     }
     up.version(11);
+    std::string head_text;
+    head_text.reserve(1024);
+    serialize_head(up, head_text);
 
-    auto scratch = std::make_unique_for_overwrite<char[]>(relay_chunk);
-    const std::span<char> buf{scratch.get(), relay_chunk};
+    const auto scratch = w.scratch.get();
+    const std::span<char> buf = scratch.span();
     const auto started = clock::now();
 
     std::unique_ptr<upstream_connection> conn;
     std::optional<http::response_parser<http::buffer_body>> rp;
     bool sent_continue = false;
+    bool request_sent = false;  // head and whole body are with the upstream
     for (int attempt = 0;; ++attempt) {
         conn = co_await w.pools[site_index]->acquire(attempt > 0, ex.failure);
         if (!conn) {
@@ -268,8 +344,10 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
         }
 
         std::uint64_t sent = 0;
-        const auto r = co_await relay(client.stream, client.buffer, req, conn->stream, up, buf,
-                                      lim.body_timeout, site.upstream.read_timeout, sent);
+        const auto r =
+            co_await relay(client.stream, client.buffer, req, conn->stream, head_text,
+                           chunked_request, buf, lim.body_timeout, site.upstream.read_timeout, sent);
+        request_sent = r.end == relay_end::done;
         if (r.end == relay_end::read_failed) {
             // The client's body failed: it sent too much, broke the chunk framing, went quiet
             // or went away. The upstream connection is mid-request, so it is dropped.
@@ -311,11 +389,10 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
                 }
                 if (status == 103 && client_version >= 11) {
                     // Early Hints are useful to the browser; 100 and 102 are ours to swallow.
-                    http::response<http::empty_body> hints{std::move(rp->get().base())};
+                    http::response_header<> hints{std::move(rp->get().base())};
                     strip_hop_by_hop(hints, false);
-                    client.stream.expires_after(lim.body_timeout);
-                    auto [wec, wn] = co_await http::async_write(client.stream, hints, use_ec);
-                    if (wec) {
+                    serialize_head(hints, head_text);
+                    if (co_await write_head(client.stream, head_text, lim.body_timeout)) {
                         ex.status = 499;
                         co_return ex;
                     }
@@ -333,7 +410,7 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
         ex.failure = classify(ec);
         stats.fail(ex.failure);
         ex.status = status_for_failure(ex.failure);
-        ex.keep_client = client_keep_alive && req.is_done() && !w.draining();
+        ex.keep_client = client_keep_alive && request_sent && !w.draining();
         if (!co_await write_error(client, ex.status, client_version, ex.keep_client)) {
             ex.keep_client = false;
         }
@@ -352,11 +429,10 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
             co_await write_error(client, 502, client_version, false);
             co_return ex;
         }
-        http::response<http::empty_body> switching{std::move(answer.base())};
+        http::response_header<> switching{std::move(answer.base())};
         strip_hop_by_hop(switching, true);
-        client.stream.expires_after(lim.body_timeout);
-        auto [wec, wn] = co_await http::async_write(client.stream, switching, use_ec);
-        if (!wec) {
+        serialize_head(switching, head_text);
+        if (!co_await write_head(client.stream, head_text, lim.body_timeout)) {
             co_await tunnel(client, *conn, lim.tunnel_idle_timeout);
         }
         co_return ex;
@@ -364,28 +440,37 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
 
     const bool body_allowed = !head && ex.status != 204 && ex.status != 304;
     const bool known_length = rp->content_length().has_value();
-    bool keep = client_keep_alive && req.is_done() && !w.draining();
-    http::response<http::buffer_body> res{std::move(answer.base())};
+    bool keep = client_keep_alive && request_sent && !w.draining();
+    http::response_header<> res{std::move(answer.base())};
     strip_hop_by_hop(res, false);
     res.version(client_version);
+    bool chunked_out = false;
     if (client_version < 11) {
         res.erase(http::field::transfer_encoding);  // HTTP/1.0 has no chunked coding
         keep = keep && (!body_allowed || known_length);
     } else if (body_allowed && !known_length) {
-        res.chunked(true);  // upstream chunked, or delimited by close: re-chunk for the client
+        // Upstream chunked, or delimited by its close: the client gets chunks either way.
+        chunked_out = true;
+        if (!rp->chunked()) {
+            const auto te = res[http::field::transfer_encoding];
+            res.set(http::field::transfer_encoding,
+                    te.empty() ? std::string{"chunked"} : std::string{te} + ", chunked");
+        }
     }
-    res.keep_alive(keep);
+    if (!keep) {
+        res.set(http::field::connection, "close");
+    } else if (client_version < 11) {
+        res.set(http::field::connection, "keep-alive");
+    }
+    serialize_head(res, head_text);
 
     relay_result sent;
     if (body_allowed) {
-        sent = co_await relay(conn->stream, conn->buffer, *rp, client.stream, res, buf,
-                              site.upstream.read_timeout, lim.body_timeout, ex.bytes);
-    } else {
-        http::response_serializer<http::buffer_body> sr{res};
-        client.stream.expires_after(lim.body_timeout);
-        auto [wec, wn] = co_await http::async_write_header(client.stream, sr, use_ec);
-        sent.end = wec ? relay_end::write_failed : relay_end::done;
-        sent.ec = wec;
+        sent = co_await relay(conn->stream, conn->buffer, *rp, client.stream, head_text,
+                              chunked_out, buf, site.upstream.read_timeout, lim.body_timeout,
+                              ex.bytes);
+    } else if (const auto wec = co_await write_head(client.stream, head_text, lim.body_timeout)) {
+        sent = relay_result{relay_end::write_failed, wec};
     }
     if (sent.end == relay_end::read_failed) {
         // Head already sent: all that is left is to cut the connection so the client sees an
@@ -397,7 +482,7 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
     if (sent.end == relay_end::write_failed) {
         co_return ex;  // the client went away mid-answer
     }
-    if (rp->is_done() && rp->keep_alive()) {
+    if (sent.end == relay_end::done && rp->keep_alive()) {
         w.pools[site_index]->release(std::move(conn));
     }
     ex.keep_client = keep;

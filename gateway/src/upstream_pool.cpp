@@ -86,9 +86,6 @@ void upstream_pool::release(std::unique_ptr<upstream_connection> c) {
         return;  // full, or the upstream sent bytes past its response: not safe to reuse
     }
     c->stream.expires_never();
-    if (c->buffer.capacity() > 16 * 1024) {
-        c->buffer.shrink_to_fit();
-    }
     idle_.push_back({std::move(c), std::chrono::steady_clock::now()});
     publish();
 }

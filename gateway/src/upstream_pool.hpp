@@ -16,7 +16,13 @@ namespace cg::gateway {
 
 /// One connection to an upstream, with the read buffer that belongs to it.
 struct upstream_connection {
-    explicit upstream_connection(const boost::asio::any_io_executor& ex) : stream(ex) {}
+    /// Capacity of `buffer`: Beast sizes each read by the free capacity, so a small response
+    /// arrives head and body in one read, and a large one in a few.
+    static constexpr std::size_t buffer_bytes = 64 * 1024;
+
+    explicit upstream_connection(const boost::asio::any_io_executor& ex) : stream(ex) {
+        buffer.reserve(buffer_bytes);
+    }
     boost::beast::tcp_stream stream;
     boost::beast::flat_buffer buffer;
     bool reused = false;   ///< taken from the pool rather than freshly connected

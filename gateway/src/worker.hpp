@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <span>
 #include <unordered_set>
 #include <vector>
 
@@ -29,6 +30,44 @@ struct shared_state {
     std::atomic<bool> draining{false};
 };
 
+/// Relay buffers of one size, recycled per worker: a 64 KiB malloc and free per request showed
+/// up in profiles (glibc consolidates such frees). Not thread-safe (one per worker).
+class scratch_pool {
+public:
+    static constexpr std::size_t buffer_bytes = 64 * 1024;
+
+    /// A buffer on loan; goes back to the pool when destroyed.
+    class lease {
+    public:
+        lease(scratch_pool& pool, std::unique_ptr<char[]> b) : pool_(pool), buf_(std::move(b)) {}
+        ~lease() { pool_.put(std::move(buf_)); }
+        lease(const lease&) = delete;
+        lease& operator=(const lease&) = delete;
+        std::span<char> span() const noexcept { return {buf_.get(), buffer_bytes}; }
+
+    private:
+        scratch_pool& pool_;
+        std::unique_ptr<char[]> buf_;
+    };
+
+    lease get() {
+        if (free_.empty()) {
+            return lease{*this, std::make_unique_for_overwrite<char[]>(buffer_bytes)};
+        }
+        auto b = std::move(free_.back());
+        free_.pop_back();
+        return lease{*this, std::move(b)};
+    }
+
+private:
+    void put(std::unique_ptr<char[]> b) {
+        if (free_.size() < 32) {
+            free_.push_back(std::move(b));
+        }
+    }
+    std::vector<std::unique_ptr<char[]>> free_;
+};
+
 /// One event loop on one thread (DESIGN §7): its own acceptor (SO_REUSEPORT), upstream pools,
 /// counters shard and access-log batch. Everything but `shared` is touched only by its thread.
 struct worker {
@@ -45,12 +84,14 @@ struct worker {
     const config& cfg;
     router routes;
     log_batch access_log;
+    scratch_pool scratch;
     std::unordered_set<connection*> connections;          ///< live client connections
     std::vector<std::unique_ptr<upstream_pool>> pools;   ///< one per site
     std::optional<boost::asio::ip::tcp::acceptor> acceptor;
     // Last, so it is destroyed first: abandoned session frames it destroys still find the
     // members above alive (pools and acceptor are released in ~worker before that).
-    boost::asio::io_context ioc{1};
+    // One thread runs it, other threads only post to it: the reactor needs no locks.
+    boost::asio::io_context ioc{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
 };
 
 }  // namespace cg::gateway

@@ -124,8 +124,8 @@ child_process::child_process(std::string exe, std::vector<std::string> args,
     sigset_t all;
     sigemptyset(&none);
     sigfillset(&all);
-    check(posix_spawnattr_setflags(&spawn.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                                    POSIX_SPAWN_SETSIGDEF),
+    check(posix_spawnattr_setflags(
+              &spawn.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF),
           "posix_spawnattr_setflags");
     check(posix_spawnattr_setpgroup(&spawn.attr, 0), "posix_spawnattr_setpgroup");
     check(posix_spawnattr_setsigmask(&spawn.attr, &none), "posix_spawnattr_setsigmask");
@@ -194,11 +194,17 @@ std::optional<int> child_process::wait_exit(std::chrono::milliseconds timeout) {
     return exit_;
 }
 
-bool child_process::running() { return !wait_exit(std::chrono::milliseconds{0}); }
+bool child_process::running() {
+    return !wait_exit(std::chrono::milliseconds{0});
+}
 
-std::string child_process::stdout_text() const { return read_file(stdout_path_); }
+std::string child_process::stdout_text() const {
+    return read_file(stdout_path_);
+}
 
-std::string child_process::stderr_text() const { return read_file(stderr_path_); }
+std::string child_process::stderr_text() const {
+    return read_file(stderr_path_);
+}
 
 long child_process::rss_kib() const {
     std::ifstream in{"/proc/" + std::to_string(pid_) + "/status"};

@@ -25,7 +25,7 @@ namespace cg::test {
 /// then sends SIGKILL to the group and reaps the child: nothing is left behind.
 /// Not thread safe; not copyable or movable (hold it in std::optional to start it late).
 class child_process {
-public:
+  public:
     /// Spawns `exe` with argv = {exe, args...}. Throws std::system_error if spawning fails.
     child_process(std::string exe, std::vector<std::string> args, std::filesystem::path workdir,
                   std::string name = {});
@@ -58,7 +58,7 @@ public:
     /// exits first (its output is checked one last time).
     bool wait_for_stdout(std::string_view needle, std::chrono::milliseconds deadline);
 
-private:
+  private:
     pid_t pid_ = -1;
     std::optional<int> exit_;
     std::filesystem::path stdout_path_;

@@ -26,7 +26,9 @@ void fnv1a::update(const void* data, std::size_t n) noexcept {
     hash_ = h;
 }
 
-void fnv1a::update(std::string_view bytes) noexcept { update(bytes.data(), bytes.size()); }
+void fnv1a::update(std::string_view bytes) noexcept {
+    update(bytes.data(), bytes.size());
+}
 
 std::uint64_t pattern_fnv1a(std::uint64_t n) {
     std::array<char, 64 * 1024> piece{};

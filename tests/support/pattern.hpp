@@ -14,7 +14,7 @@ void pattern_fill(char* dst, std::size_t offset, std::size_t n) noexcept;
 
 /// Incremental FNV-1a 64-bit hash, as test_upstream's /upload route computes it.
 class fnv1a {
-public:
+  public:
     static constexpr std::uint64_t offset_basis = 0xcbf29ce484222325ULL;
     static constexpr std::uint64_t prime = 0x100000001b3ULL;
 
@@ -22,7 +22,7 @@ public:
     void update(const void* data, std::size_t n) noexcept;
     std::uint64_t value() const noexcept { return hash_; }
 
-private:
+  private:
     std::uint64_t hash_ = offset_basis;
 };
 

@@ -57,8 +57,9 @@ std::optional<std::string> raw_response::header(std::string_view name) const {
 }
 
 std::size_t raw_response::header_count(std::string_view name) const {
-    return static_cast<std::size_t>(std::count_if(
-        headers.begin(), headers.end(), [&](const auto& kv) { return beast::iequals(kv.first, name); }));
+    return static_cast<std::size_t>(
+        std::count_if(headers.begin(), headers.end(),
+                      [&](const auto& kv) { return beast::iequals(kv.first, name); }));
 }
 
 struct raw_client::impl {
@@ -112,9 +113,11 @@ struct raw_client::impl {
         std::vector<char> buf(std::max<std::size_t>(piece, 1));
         std::uint64_t sent = 0;
         while (sent < n) {
-            const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), n - sent));
+            const auto len =
+                static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), n - sent));
             pattern_fill(buf.data(), static_cast<std::size_t>(offset + sent), len);
-            auto [ec, written] = co_await net::async_write(socket, net::buffer(buf.data(), len), use_ec);
+            auto [ec, written] =
+                co_await net::async_write(socket, net::buffer(buf.data(), len), use_ec);
             if (ec) {
                 co_return ec;
             }
@@ -127,7 +130,8 @@ struct raw_client::impl {
         std::vector<char> buf(std::max<std::size_t>(chunk, 1));
         std::uint64_t sent = 0;
         while (sent < n) {
-            const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), n - sent));
+            const auto len =
+                static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), n - sent));
             pattern_fill(buf.data(), static_cast<std::size_t>(sent), len);
             std::array<char, 32> size_line{};
             const int size_len = std::snprintf(size_line.data(), size_line.size(), "%zx\r\n", len);
@@ -146,8 +150,8 @@ struct raw_client::impl {
 
     net::awaitable<error_code> read_kept(raw_response& out, const read_options& options) {
         http::response_parser<http::string_body> parser;
-        parser.header_limit(static_cast<std::uint32_t>(
-            std::min<std::size_t>(options.header_limit, std::numeric_limits<std::uint32_t>::max())));
+        parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
+            options.header_limit, std::numeric_limits<std::uint32_t>::max())));
         parser.body_limit(options.body_limit);
         parser.skip(options.head);
         {
@@ -173,8 +177,8 @@ struct raw_client::impl {
 
     net::awaitable<error_code> read_counted(raw_response& out, const read_options& options) {
         http::response_parser<http::buffer_body> parser;
-        parser.header_limit(static_cast<std::uint32_t>(
-            std::min<std::size_t>(options.header_limit, std::numeric_limits<std::uint32_t>::max())));
+        parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
+            options.header_limit, std::numeric_limits<std::uint32_t>::max())));
         parser.body_limit(std::numeric_limits<std::uint64_t>::max());
         parser.skip(options.head);
         {
@@ -215,8 +219,8 @@ struct raw_client::impl {
 raw_client::raw_client(std::uint16_t port) : impl_(std::make_unique<impl>()) {
     const tcp::endpoint endpoint{net::ip::make_address_v4("127.0.0.1"), port};
     if (const auto ec = impl_->run(impl_->connect(endpoint), std::chrono::seconds{5})) {
-        throw boost::system::system_error(ec, "raw_client connect 127.0.0.1:" +
-                                                  std::to_string(port));
+        throw boost::system::system_error(ec,
+                                          "raw_client connect 127.0.0.1:" + std::to_string(port));
     }
     impl_->socket.set_option(tcp::no_delay{true});
 }

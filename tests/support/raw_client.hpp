@@ -56,7 +56,7 @@ struct read_options {
 /// read_response the connection's parse state is lost: use a new client.
 /// Not thread safe; one test thread at a time.
 class raw_client {
-public:
+  public:
     /// Connects to 127.0.0.1:port. Throws boost::system::system_error if it cannot.
     explicit raw_client(std::uint16_t port);
     ~raw_client();
@@ -102,7 +102,7 @@ public:
     /// The local port, to tell connections apart in logs.
     std::uint16_t local_port() const;
 
-private:
+  private:
     struct impl;
     std::unique_ptr<impl> impl_;
 };

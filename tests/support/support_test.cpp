@@ -5,6 +5,7 @@
 #include <string>
 #include <thread>
 
+#include <gtest/gtest.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -12,7 +13,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/system/system_error.hpp>
-#include <gtest/gtest.h>
 
 #include "support/child_process.hpp"
 #include "support/raw_client.hpp"
@@ -33,8 +33,7 @@ using cg::test::test_upstream;
 using headers = std::vector<std::pair<std::string, std::string>>;
 
 std::string get(std::string_view target, std::string_view extra = "") {
-    return "GET " + std::string{target} + " HTTP/1.1\r\nHost: up\r\n" + std::string{extra} +
-           "\r\n";
+    return "GET " + std::string{target} + " HTTP/1.1\r\nHost: up\r\n" + std::string{extra} + "\r\n";
 }
 
 /// True when `pid` no longer runs: gone, or a zombie nobody has reaped yet.
@@ -66,15 +65,16 @@ TEST(TestUpstream, EchoListsMethodTargetHeadersInOrderAndBodySize) {
     const auto last = upstream.last_request();
     EXPECT_EQ(last.method, "POST");
     EXPECT_EQ(last.target, "/echo?x=1");
-    EXPECT_EQ(last.headers, (headers{{"Host", "up"}, {"X-B", "2"}, {"X-A", "1"},
-                                     {"Content-Length", "5"}}));
+    EXPECT_EQ(last.headers,
+              (headers{{"Host", "up"}, {"X-B", "2"}, {"X-A", "1"}, {"Content-Length", "5"}}));
     EXPECT_EQ(last.body_bytes, 5U);
 }
 
 TEST(TestUpstream, EchoCountsAChunkedRequestBody) {
     test_upstream upstream;
     raw_client client{upstream.port()};
-    ASSERT_FALSE(client.send("PUT /echo HTTP/1.1\r\nHost: up\r\nTransfer-Encoding: chunked\r\n\r\n"));
+    ASSERT_FALSE(
+        client.send("PUT /echo HTTP/1.1\r\nHost: up\r\nTransfer-Encoding: chunked\r\n\r\n"));
     ASSERT_FALSE(client.send_pattern_chunked(10000, 3000));
 
     const auto res = client.read_response();

@@ -8,7 +8,7 @@ namespace cg::test {
 /// A fresh directory under /tmp (mkdtemp), removed recursively on destruction.
 /// Throws std::system_error if it cannot be created. Not copyable or movable.
 class temp_dir {
-public:
+  public:
     /// Creates /tmp/PREFIX-XXXXXX.
     explicit temp_dir(std::string_view prefix = "cg-test");
     ~temp_dir();
@@ -17,9 +17,11 @@ public:
 
     const std::filesystem::path& path() const noexcept { return path_; }
     /// path() / name.
-    std::filesystem::path operator/(const std::filesystem::path& name) const { return path_ / name; }
+    std::filesystem::path operator/(const std::filesystem::path& name) const {
+        return path_ / name;
+    }
 
-private:
+  private:
     std::filesystem::path path_;
 };
 

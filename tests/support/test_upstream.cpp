@@ -66,13 +66,13 @@ std::optional<std::string_view> query_param(std::string_view query, std::string_
 /// Keeps test_upstream::open_connections() right however a connection coroutine ends,
 /// including destruction while suspended when the server stops.
 class open_count_guard {
-public:
+  public:
     explicit open_count_guard(std::atomic<std::size_t>& count) : count_(count) { ++count_; }
     ~open_count_guard() { --count_; }
     open_count_guard(const open_count_guard&) = delete;
     open_count_guard& operator=(const open_count_guard&) = delete;
 
-private:
+  private:
     std::atomic<std::size_t>& count_;
 };
 
@@ -244,22 +244,27 @@ void test_upstream::set_idle_close(std::chrono::milliseconds idle) {
     idle_close_ms_ = idle.count();
 }
 
-void test_upstream::set_max_requests_per_connection(std::size_t n) { max_requests_ = n; }
+void test_upstream::set_max_requests_per_connection(std::size_t n) {
+    max_requests_ = n;
+}
 
 recorded_request test_upstream::last_request() const {
     std::lock_guard lock{last_mutex_};
     return last_;
 }
 
-net::awaitable<void> test_upstream::impl::accept_loop(test_upstream& self,
-                                                      tcp::acceptor acceptor) {
+net::awaitable<void> test_upstream::impl::accept_loop(test_upstream& self, tcp::acceptor acceptor) {
     for (;;) {
         auto [ec, socket] = co_await acceptor.async_accept(use_ec);
         if (ec == net::error::operation_aborted) {
             co_return;
         }
         if (ec) {
-            continue;  // e.g. ECONNABORTED from a client that gave up; keep listening
+            // ECONNABORTED from a client that gave up, or EMFILE: keep listening, but without
+            // spinning on an error that repeats at once.
+            net::steady_timer pause{acceptor.get_executor(), std::chrono::milliseconds{10}};
+            co_await pause.async_wait(use_ec);
+            continue;
         }
         ++self.connections_accepted_;
         net::co_spawn(acceptor.get_executor(), serve(self, std::move(socket)),
@@ -395,16 +400,15 @@ net::awaitable<void> test_upstream::impl::serve(test_upstream& self, tcp::socket
                 } else {
                     res.content_length(*n);
                 }
-                const auto piece = chunked ? static_cast<std::size_t>(std::min<std::uint64_t>(
-                                                 *size, max_chunk))
-                                           : body_piece;
+                const auto piece =
+                    chunked ? static_cast<std::size_t>(std::min<std::uint64_t>(*size, max_chunk))
+                            : body_piece;
                 ec = co_await send_pattern(stream, res, *n, piece);
             }
         } else if (path == "/upload") {
-            auto res = text_response(http::status::ok,
-                                     "bytes=" + std::to_string(body_bytes) +
-                                         " fnv1a=" + hex64(hash.value()),
-                                     ex);
+            auto res = text_response(
+                http::status::ok,
+                "bytes=" + std::to_string(body_bytes) + " fnv1a=" + hex64(hash.value()), ex);
             ec = co_await send(stream, res, ex);
         } else if (path.starts_with("/sleep/")) {
             const auto ms = parse_u64(path.substr(7));

@@ -65,7 +65,7 @@ struct test_upstream_options {
 ///
 /// Thread safety: every public member may be called from any thread.
 class test_upstream {
-public:
+  public:
     /// Binds 127.0.0.1:0 and starts serving. Throws boost::system::system_error if it cannot.
     explicit test_upstream(test_upstream_options options = {});
     ~test_upstream();
@@ -90,7 +90,7 @@ public:
     /// A copy of the last completely read request (empty before the first).
     recorded_request last_request() const;
 
-private:
+  private:
     struct impl;
     friend struct impl;
 
