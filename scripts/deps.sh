@@ -1,0 +1,30 @@
+# Sourced by scripts/demo and scripts/test: installs the Debian packages that are missing.
+# Every package is named with the reason it is needed; see README "Dependencies".
+
+build_packages=(
+    cmake ninja-build g++ pkg-config   # the build
+    libboost1.81-dev                   # Asio (event loop, sockets, timers) and Beast (HTTP/1.1, WebSocket)
+    nlohmann-json3-dev                 # configuration parsing
+)
+test_packages=(
+    libgtest-dev                       # unit and integration tests
+)
+demo_packages=(
+    redis-server                       # consent records (the demo starts one for the gateway)
+    python3                            # the bundled demo website
+    curl                               # the demo script's readiness check
+)
+
+# install_missing PACKAGE...: apt-get installs those not yet installed (root, or via sudo).
+install_missing() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing: ${missing[*]}" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
