@@ -1,5 +1,6 @@
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -19,7 +20,8 @@ public:
     log_line(log_level level, std::string_view msg);
     log_line& str(std::string_view key, std::string_view value);
     log_line& num(std::string_view key, std::int64_t value);
-    log_line& ms(std::string_view key, double milliseconds);
+    /// A duration as milliseconds with three decimals.
+    log_line& ms(std::string_view key, std::chrono::nanoseconds d);
     /// The finished line, with a trailing newline.
     std::string& finish();
 

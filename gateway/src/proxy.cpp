@@ -41,6 +41,24 @@ struct relay_result {
     beast::error_code ec;
 };
 
+// Reads what has already arrived, without waiting, into `into`: fewer, fuller writes when an
+// answer arrives in several segments (nginx's proxy buffering gathers for the same reason).
+// The socket is in non-blocking mode, so read_some reports would_block instead of waiting.
+std::size_t read_available(tcp::socket& s, std::span<char> into, beast::error_code& ec) {
+    std::size_t filled = 0;
+    while (filled < into.size()) {
+        const auto n = s.read_some(net::buffer(into.data() + filled, into.size() - filled), ec);
+        filled += n;
+        if (ec) {
+            break;
+        }
+    }
+    if (ec == net::error::would_block || (ec && filled != 0)) {
+        ec = {};  // a real error shows again on the next read
+    }
+    return filled;
+}
+
 // A Content-Length body needs no decoding, so it is copied socket to socket: what is already
 // buffered goes out with the head, the rest through `scratch`, read no further than the body.
 net::awaitable<relay_result> relay_length(beast::tcp_stream& from, beast::flat_buffer& from_buffer,
@@ -48,41 +66,38 @@ net::awaitable<relay_result> relay_length(beast::tcp_stream& from, beast::flat_b
                                           std::string_view head, std::span<char> scratch,
                                           millis read_timeout, millis write_timeout,
                                           std::uint64_t& bytes) {
-    const auto buffered = static_cast<std::size_t>(
-        std::min<std::uint64_t>(from_buffer.size(), remaining));
-    if (buffered != 0 || remaining == 0) {
-        const std::array<net::const_buffer, 2> pieces{
-            net::buffer(head), net::buffer(from_buffer.data().data(), buffered)};
-        to.expires_after(write_timeout);
-        auto [ec, n] = co_await net::async_write(to, pieces, use_ec);
-        if (ec) {
-            co_return relay_result{relay_end::write_failed, ec};
+    auto buffered = static_cast<std::size_t>(std::min<std::uint64_t>(from_buffer.size(), remaining));
+    remaining -= buffered;
+    for (;;) {
+        const auto room = scratch.first(
+            static_cast<std::size_t>(std::min<std::uint64_t>(scratch.size(), remaining)));
+        beast::error_code ec;
+        std::size_t n = read_available(from.socket(), room, ec);
+        if (!ec && n == 0 && buffered == 0 && !room.empty()) {
+            from.expires_after(read_timeout);
+            std::tie(ec, n) = co_await from.async_read_some(net::buffer(room), use_ec);
         }
-        from_buffer.consume(buffered);
-        remaining -= buffered;
-        bytes += buffered;
-        head = {};
-    }
-    while (remaining != 0) {
-        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(scratch.size(), remaining));
-        from.expires_after(read_timeout);
-        auto [ec, n] = co_await from.async_read_some(net::buffer(scratch.data(), want), use_ec);
         if (ec) {
             co_return relay_result{relay_end::read_failed,
                                    ec == net::error::eof ? http::error::partial_message : ec};
         }
-        const std::array<net::const_buffer, 2> pieces{net::buffer(head),
-                                                      net::buffer(scratch.data(), n)};
+        const std::array<net::const_buffer, 3> pieces{
+            net::buffer(head), net::buffer(from_buffer.data().data(), buffered),
+            net::buffer(scratch.data(), n)};
         to.expires_after(write_timeout);
         auto [wec, wn] = co_await net::async_write(to, pieces, use_ec);
         if (wec) {
             co_return relay_result{relay_end::write_failed, wec};
         }
+        from_buffer.consume(buffered);
+        bytes += buffered + n;
         remaining -= n;
-        bytes += n;
+        buffered = 0;
         head = {};
+        if (remaining == 0) {
+            co_return relay_result{};
+        }
     }
-    co_return relay_result{};
 }
 
 // Sends `head`, then streams the body from `from` (parsed by `p`) to `to` through a fixed
@@ -308,8 +323,7 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
         up.set(http::field::host, site.upstream.host + ":" + std::to_string(site.upstream.port));
     }
     up.version(11);
-    std::string head_text;
-    head_text.reserve(1024);
+    std::string& head_text = client.head_text;
     serialize_head(up, head_text);
 
     const auto scratch = w.scratch.get();
@@ -321,7 +335,7 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
     bool sent_continue = false;
     bool request_sent = false;  // head and whole body are with the upstream
     for (int attempt = 0;; ++attempt) {
-        conn = co_await w.pools[site_index]->acquire(attempt > 0, ex.failure);
+        conn = co_await w.pools[site_index]->acquire(attempt > 0, !replayable, ex.failure);
         if (!conn) {
             stats.fail(ex.failure);
             ex.status = status_for_failure(ex.failure);

@@ -126,6 +126,7 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
         c.peer = addr.to_string();
         c.info = client_info{c.peer, trusted(cfg, addr)};
         c.stream.socket().set_option(tcp::no_delay(true), ec);
+        c.stream.socket().non_blocking(true, ec);  // for read_available() in the relay
     }
 
     for (bool first = true;; first = false) {
@@ -202,9 +203,8 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
                 .str("path", path)
                 .num("status", ex.status)
                 .num("bytes", static_cast<std::int64_t>(ex.bytes))
-                .ms("duration_ms", std::chrono::duration<double, std::milli>(took).count())
-                .ms("upstream_ms",
-                    std::chrono::duration<double, std::milli>(ex.upstream_time).count());
+                .ms("duration_ms", took)
+                .ms("upstream_ms", ex.upstream_time);
             if (ex.failure != upstream_failure::none) {
                 static constexpr std::array<std::string_view, upstream_failure_kinds> names{
                     "none", "connect", "timeout", "reset", "bad_response"};

@@ -18,6 +18,7 @@ struct connection {
     boost::beast::flat_buffer buffer;
     std::string peer;       ///< address text, for X-Forwarded-For only: never logged or stored
     client_info info;
+    std::string head_text;  ///< reused buffer for serialised heads (keeps its capacity)
     bool idle = true;       ///< waiting for a request head (may be closed at once on drain)
 };
 

@@ -37,12 +37,13 @@ upstream_pool::upstream_pool(net::any_io_executor ex, const upstream_config& cfg
 }
 
 net::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(
-    bool fresh, upstream_failure& failure) {
+    bool fresh, bool verify, upstream_failure& failure) {
     const auto now = std::chrono::steady_clock::now();
     while (!fresh && !idle_.empty()) {
         auto entry = std::move(idle_.back());
         idle_.pop_back();
-        if (now - entry.since < cfg_.idle_timeout && still_usable(entry.conn->stream.socket())) {
+        if (now - entry.since < cfg_.idle_timeout &&
+            (!verify || still_usable(entry.conn->stream.socket()))) {
             entry.conn->reused = true;
             publish();
             stats_.pool_reused.fetch_add(1, std::memory_order_relaxed);
@@ -77,6 +78,7 @@ net::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::connect(
         co_return nullptr;
     }
     conn->stream.socket().set_option(tcp::no_delay(true), ec);
+    conn->stream.socket().non_blocking(true, ec);  // for read_available() in the relay
     stats_.pool_connects.fetch_add(1, std::memory_order_relaxed);
     co_return conn;
 }

@@ -35,9 +35,11 @@ class upstream_pool {
 public:
     upstream_pool(boost::asio::any_io_executor ex, const upstream_config& cfg, site_counters& stats);
 
-    /// A healthy pooled connection if there is one (unless `fresh`), else a new connection made
-    /// within connect_timeout. On failure returns null and sets `failure` (connect or timeout).
-    boost::asio::awaitable<std::unique_ptr<upstream_connection>> acquire(bool fresh,
+    /// A pooled connection if there is one (unless `fresh`), else a new connection made within
+    /// connect_timeout. With `verify`, a pooled connection is first checked for having been
+    /// closed by the upstream (one extra system call); callers that can retry skip it.
+    /// On failure returns null and sets `failure` (connect or timeout).
+    boost::asio::awaitable<std::unique_ptr<upstream_connection>> acquire(bool fresh, bool verify,
                                                                          upstream_failure& failure);
 
     /// Returns a connection whose last exchange ended cleanly; keeps it if there is room.
