@@ -153,10 +153,19 @@ admin_listener::admin_listener(net::io_context& ioc, shared_state& shared)
 void admin_listener::open() {
     const auto& a = shared_.cfg->admin;
     const tcp::endpoint ep{net::ip::make_address(a.address), a.port};
-    acceptor_.open(ep.protocol());
-    acceptor_.set_option(net::socket_base::reuse_address(true));
-    acceptor_.bind(ep);
-    acceptor_.listen();
+    beast::error_code ec;
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) {
+        acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+        acceptor_.bind(ep, ec);
+    }
+    if (!ec) {
+        acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    }
+    if (ec) {
+        throw std::runtime_error("admin listener " + a.address + ":" + std::to_string(a.port) +
+                                 ": " + ec.message());
+    }
 }
 
 void admin_listener::start() {

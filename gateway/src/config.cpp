@@ -644,7 +644,8 @@ class validator {
             return;
         }
         read_ip(v, pointer, out.address);
-        read_uint(v, pointer, "port", out.port, {1, 65535});
+        // 0 lets the kernel choose; the chosen port is logged in the "listening" line.
+        read_uint(v, pointer, "port", out.port, {0, 65535});
     }
 
     std::optional<ip::address> read_admin(const json& v, const std::string& pointer,
@@ -653,7 +654,7 @@ class validator {
             return std::nullopt;  // the token rule cannot be judged without an address
         }
         auto address = read_ip(v, pointer, out.address);
-        read_uint(v, pointer, "port", out.port, {1, 65535});
+        read_uint(v, pointer, "port", out.port, {0, 65535});
         if (const std::string* token = read_string(v, pointer, "token")) {
             out.token = *token;
         } else if (member(v, "token") != nullptr) {

@@ -41,6 +41,45 @@ struct relay_result {
     beast::error_code ec;
 };
 
+// Reads into `b` within `timeout`. From the client (`client` set) the read runs under the
+// connection's own deadline, which cancels instead of closing, so a 408 can still be sent;
+// from an upstream tcp_stream's timeout (which closes the socket) is all that is needed.
+net::awaitable<std::tuple<beast::error_code, std::size_t>> timed_read(beast::tcp_stream& s,
+                                                                      connection* client,
+                                                                      millis timeout,
+                                                                      net::mutable_buffer b) {
+    if (client == nullptr) {
+        s.expires_after(timeout);
+        co_return co_await s.async_read_some(b, use_ec);
+    }
+    client->arm(timeout);
+    auto [ec, n] = co_await s.socket().async_read_some(b, use_ec);
+    client->disarm();
+    if (ec == net::error::operation_aborted && client->timed_out) {
+        ec = beast::error::timeout;
+    }
+    co_return std::tuple{ec, n};
+}
+
+// The same for a parser-driven read (chunked or close-delimited bodies).
+template <bool IsRequest>
+net::awaitable<beast::error_code> timed_parse(beast::tcp_stream& s, beast::flat_buffer& buffer,
+                                              http::parser<IsRequest, http::buffer_body>& p,
+                                              connection* client, millis timeout) {
+    if (client == nullptr) {
+        s.expires_after(timeout);
+        auto [ec, n] = co_await http::async_read_some(s, buffer, p, use_ec);
+        co_return ec;
+    }
+    client->arm(timeout);
+    auto [ec, n] = co_await http::async_read_some(s.socket(), buffer, p, use_ec);
+    client->disarm();
+    if (ec == net::error::operation_aborted && client->timed_out) {
+        ec = beast::error::timeout;
+    }
+    co_return ec;
+}
+
 // Reads what has already arrived, without waiting, into `into`: fewer, fuller writes when an
 // answer arrives in several segments (nginx's proxy buffering gathers for the same reason).
 // The socket is in non-blocking mode, so read_some reports would_block instead of waiting.
@@ -62,7 +101,8 @@ std::size_t read_available(tcp::socket& s, std::span<char> into, beast::error_co
 // A Content-Length body needs no decoding, so it is copied socket to socket: what is already
 // buffered goes out with the head, the rest through `scratch`, read no further than the body.
 net::awaitable<relay_result> relay_length(beast::tcp_stream& from, beast::flat_buffer& from_buffer,
-                                          std::uint64_t remaining, beast::tcp_stream& to,
+                                          connection* client, std::uint64_t remaining,
+                                          beast::tcp_stream& to,
                                           std::string_view head, std::span<char> scratch,
                                           millis read_timeout, millis write_timeout,
                                           std::uint64_t& bytes) {
@@ -74,8 +114,7 @@ net::awaitable<relay_result> relay_length(beast::tcp_stream& from, beast::flat_b
         beast::error_code ec;
         std::size_t n = read_available(from.socket(), room, ec);
         if (!ec && n == 0 && buffered == 0 && !room.empty()) {
-            from.expires_after(read_timeout);
-            std::tie(ec, n) = co_await from.async_read_some(net::buffer(room), use_ec);
+            std::tie(ec, n) = co_await timed_read(from, client, read_timeout, net::buffer(room));
         }
         if (ec) {
             co_return relay_result{relay_end::read_failed,
@@ -106,13 +145,14 @@ net::awaitable<relay_result> relay_length(beast::tcp_stream& from, beast::flat_b
 // §7.1); incoming chunk framing is decoded by the parser, never copied through.
 template <bool IsRequest>
 net::awaitable<relay_result> relay(beast::tcp_stream& from, beast::flat_buffer& from_buffer,
+                                   connection* client,
                                    http::parser<IsRequest, http::buffer_body>& p,
                                    beast::tcp_stream& to, std::string_view head, bool chunked_out,
                                    std::span<char> scratch, millis read_timeout,
                                    millis write_timeout, std::uint64_t& bytes) {
     if (!p.chunked() && p.content_length_remaining()) {
-        co_return co_await relay_length(from, from_buffer, *p.content_length_remaining(), to, head,
-                                        scratch, read_timeout, write_timeout, bytes);
+        co_return co_await relay_length(from, from_buffer, client, *p.content_length_remaining(),
+                                        to, head, scratch, read_timeout, write_timeout, bytes);
     }
     // Beast sizes each read by the buffer's free capacity (512 bytes when empty): reserve a
     // full chunk so a body moves in a few large reads, not hundreds of small ones.
@@ -128,8 +168,7 @@ net::awaitable<relay_result> relay(beast::tcp_stream& from, beast::flat_buffer& 
         if (!p.is_done()) {
             p.get().body().data = scratch.data();
             p.get().body().size = scratch.size();
-            from.expires_after(read_timeout);
-            auto [ec, ignored] = co_await http::async_read_some(from, from_buffer, p, use_ec);
+            auto ec = co_await timed_parse(from, from_buffer, p, client, read_timeout);
             if (ec == http::error::need_buffer) {
                 ec = {};
             }
@@ -293,6 +332,11 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
     const limits_config& lim = w.cfg.limits;
     site_counters& stats = w.counters(site_index);
     exchange ex;
+    // client.upstream lets a shutdown past its deadline cut this exchange; never left dangling.
+    struct forget_upstream {
+        connection& c;
+        ~forget_upstream() { c.upstream = nullptr; }
+    } forget{client};
 
     const auto& in = req.get();
     const unsigned client_version = in.version();
@@ -336,6 +380,7 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
     bool request_sent = false;  // head and whole body are with the upstream
     for (int attempt = 0;; ++attempt) {
         conn = co_await w.pools[site_index]->acquire(attempt > 0, !replayable, ex.failure);
+        client.upstream = conn.get();
         if (!conn) {
             stats.fail(ex.failure);
             ex.status = status_for_failure(ex.failure);
@@ -359,7 +404,7 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
 
         std::uint64_t sent = 0;
         const auto r =
-            co_await relay(client.stream, client.buffer, req, conn->stream, head_text,
+            co_await relay(client.stream, client.buffer, &client, req, conn->stream, head_text,
                            chunked_request, buf, lim.body_timeout, site.upstream.read_timeout, sent);
         request_sent = r.end == relay_end::done;
         if (r.end == relay_end::read_failed) {
@@ -480,7 +525,7 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
 
     relay_result sent;
     if (body_allowed) {
-        sent = co_await relay(conn->stream, conn->buffer, *rp, client.stream, head_text,
+        sent = co_await relay(conn->stream, conn->buffer, nullptr, *rp, client.stream, head_text,
                               chunked_out, buf, site.upstream.read_timeout, lim.body_timeout,
                               ex.bytes);
     } else if (const auto wec = co_await write_head(client.stream, head_text, lim.body_timeout)) {
@@ -497,6 +542,7 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
         co_return ex;  // the client went away mid-answer
     }
     if (sent.end == relay_end::done && rp->keep_alive()) {
+        client.upstream = nullptr;
         w.pools[site_index]->release(std::move(conn));
     }
     ex.keep_client = keep;

@@ -46,6 +46,10 @@ head_scan scan_request_head(std::string_view in, std::size_t max_bytes,
         }
         if (pos == line_start && lines > 0) {
             out.head_bytes = pos + 2 - start;
+            if (out.head_bytes > max_bytes) {
+                out.error = errc::header_too_large;
+                out.head_bytes = 0;
+            }
             return out;
         }
         ++pos;  // skip LF
@@ -108,6 +112,10 @@ bool parse_target(std::string_view t, http::verb method, request_target& out) {
         out.origin = "/";
     } else if (rest[path] == '#') {
         return false;
+    } else if (rest[path] == '?') {
+        // RFC 9112 §3.2.1: an empty path is "/" in origin-form.
+        out.rebuilt.assign("/").append(rest.substr(path));
+        out.origin = out.rebuilt;
     } else {
         out.origin = rest.substr(path);
     }

@@ -47,7 +47,10 @@ const site_config* router::find(std::string_view host, std::size_t* index) const
     std::size_t wildcard_index = 0;
     for (std::size_t i = 0; i < sites_.size(); ++i) {
         for (const auto& h : sites_[i].hosts) {
-            const auto [want_name, want_port] = split_host_port(h);
+            auto [want_name, want_port] = split_host_port(h);
+            if (want_name.ends_with('.')) {
+                want_name.remove_suffix(1);
+            }
             if (!want_port.empty() && want_port != port) {
                 continue;
             }

@@ -104,6 +104,11 @@ net::awaitable<void> housekeeping(worker& w) {
     }
 }
 
+std::string endpoint_text(const tcp::endpoint& ep) {
+    const auto a = ep.address();
+    return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+}
+
 void log_listening(log_sink& log, std::string_view listener, const tcp::endpoint& ep) {
     log_line line{log_level::info, "listening"};
     line.str("listener", listener)
@@ -167,6 +172,9 @@ net::awaitable<void> server::impl::drain() {
         post_to_workers([](worker& w) {
             for (auto* c : w.connections) {
                 c->stream.close();
+                if (c->upstream != nullptr) {
+                    c->upstream->stream.close();  // wakes a session waiting for its upstream
+                }
             }
         });
         for (int i = 0; i < 50 && open.load() > 0; ++i) {
@@ -186,6 +194,7 @@ net::awaitable<void> server::impl::drain() {
     admin_work.reset();
     log_line line{log_level::info, "stopped"};
     shared.log.write(log_level::info, line);
+    admin_ioc.stop();  // open admin keep-alive connections must not hold the process
 }
 
 server::server(std::shared_ptr<const config> cfg) : impl_(std::make_unique<impl>(std::move(cfg))) {}
@@ -207,11 +216,20 @@ void server::start() {
         // SO_REUSEPORT: each worker has its own accept queue and the kernel spreads
         // connections, like nginx's `listen ... reuseport`. With port 0 the first bind picks
         // the port and the others join it.
-        w->acceptor->open(ep.protocol());
-        w->acceptor->set_option(net::socket_base::reuse_address(true));
-        w->acceptor->set_option(net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
-        w->acceptor->bind(ep);
-        w->acceptor->listen(net::socket_base::max_listen_connections);
+        beast::error_code ec;
+        w->acceptor->open(ep.protocol(), ec);
+        if (!ec) {
+            w->acceptor->set_option(net::socket_base::reuse_address(true), ec);
+            w->acceptor->set_option(
+                net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
+            w->acceptor->bind(ep, ec);
+        }
+        if (!ec) {
+            w->acceptor->listen(net::socket_base::max_listen_connections, ec);
+        }
+        if (ec) {
+            throw std::runtime_error("proxy listener " + endpoint_text(ep) + ": " + ec.message());
+        }
         ep = w->acceptor->local_endpoint();
         m.workers.push_back(std::move(w));
     }

@@ -4,6 +4,7 @@
 #include <array>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
@@ -56,21 +57,27 @@ net::awaitable<beast::error_code> read_head(connection& c, const limits_config& 
         }
     }
     bool timed = first || c.buffer.size() != 0;
-    c.stream.expires_after(timed ? lim.header_timeout : lim.idle_timeout);
+    c.arm(timed ? lim.header_timeout : lim.idle_timeout);
     for (;;) {
-        auto [ec, n] = co_await c.stream.async_read_some(c.buffer.prepare(read_chunk), use_ec);
+        auto [ec, n] =
+            co_await c.stream.socket().async_read_some(c.buffer.prepare(read_chunk), use_ec);
         if (ec) {
+            if (ec == net::error::operation_aborted && c.timed_out) {
+                ec = beast::error::timeout;
+            }
+            c.disarm();
             co_return ec;
         }
         c.buffer.commit(n);
         if (!timed) {
-            c.stream.expires_after(lim.header_timeout);
+            c.arm(lim.header_timeout);
             timed = true;
         }
         scan = scan_request_head({static_cast<const char*>(c.buffer.data().data()),
                                   c.buffer.size()},
                                  lim.header_bytes, lim.header_count);
         if (scan.error || scan.head_bytes != 0) {
+            c.disarm();
             co_return scan.error;
         }
     }
@@ -111,6 +118,24 @@ net::ip::address unmapped(const net::ip::address& a) {
 }
 
 }  // namespace
+
+void connection::arm(std::chrono::steady_clock::duration d) {
+    timed_out = false;
+    const auto generation = ++deadline_generation;
+    deadline.expires_after(d);  // aborts the previous wait, if any
+    deadline.async_wait([this, generation](const beast::error_code& ec) {
+        if (!ec && generation == deadline_generation) {
+            timed_out = true;
+            beast::error_code ignored;
+            stream.socket().cancel(ignored);
+        }
+    });
+}
+
+void connection::disarm() {
+    ++deadline_generation;
+    deadline.cancel();
+}
 
 net::awaitable<void> serve(worker& w, tcp::socket socket) {
     connection c{std::move(socket)};
@@ -176,8 +201,12 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
                                     : check_ec.category() == error_category()
                                         ? status_for(static_cast<errc>(check_ec.value()))
                                         : 400;
-            // Keep the connection only when nothing of the request is left unread.
-            const bool keep = !parse_ec && req.is_done() && req.keep_alive() && !w.draining();
+            // Keep the connection only when the request certainly had no body: after a refused
+            // Transfer-Encoding Beast may take the body as empty, and what follows would be
+            // parsed as a new request (RFC 9112 §6.3: close after a framing error).
+            const bool keep = !parse_ec && req.is_done() && req.keep_alive() && !w.draining() &&
+                              req.get().count(http::field::transfer_encoding) == 0 &&
+                              !req.content_length().value_or(0);
             w.counters(site_index).record(status, clock::now() - started);
             if (!co_await write_error(c, status, parse_ec ? 11 : req.get().version(), keep) ||
                 !keep) {
@@ -220,6 +249,10 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
         }
     }
     co_await lingering_close(c);
+    // A deadline wait that fired just now may still be queued and refers to `c`: let it run
+    // (as a no-op, see disarm) before `c` goes away with this frame.
+    c.disarm();
+    co_await net::post(c.stream.get_executor(), net::use_awaitable);
 }
 
 }  // namespace cg::gateway

@@ -3,22 +3,36 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
 #include "gateway/forwarding.hpp"
+#include "upstream_pool.hpp"
 #include "worker.hpp"
 
 namespace cg::gateway {
 
 /// A client connection, living on its session coroutine's frame.
 struct connection {
-    explicit connection(boost::asio::ip::tcp::socket s) : stream(std::move(s)) {}
+    explicit connection(boost::asio::ip::tcp::socket s)
+        : stream(std::move(s)), deadline(stream.get_executor()) {}
+
+    /// Starts the request-head deadline. Unlike tcp_stream's own timeouts, which close the
+    /// socket, this only cancels the pending read, so a 408 can still be written.
+    void arm(std::chrono::steady_clock::duration d);
+    /// Stops the deadline; a wait that already fired is ignored (generation check).
+    void disarm();
+
     boost::beast::tcp_stream stream;
+    boost::asio::steady_timer deadline;
+    std::uint32_t deadline_generation = 0;
+    bool timed_out = false;
     boost::beast::flat_buffer buffer;
     std::string peer;       ///< address text, for X-Forwarded-For only: never logged or stored
     client_info info;
     std::string head_text;  ///< reused buffer for serialised heads (keeps its capacity)
+    upstream_connection* upstream = nullptr;  ///< the exchange in flight, if any
     bool idle = true;       ///< waiting for a request head (may be closed at once on drain)
 };
 

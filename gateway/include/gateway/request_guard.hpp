@@ -1,5 +1,6 @@
 #pragma once
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 #include <boost/beast/http/message.hpp>
@@ -24,10 +25,17 @@ struct head_scan {
 head_scan scan_request_head(std::string_view received, std::size_t max_bytes,
                             std::size_t max_fields) noexcept;
 
-/// The parts of a request target the router needs.
+/// The parts of a request target the router needs. Not copyable: `origin` may point into
+/// `rebuilt`.
 struct request_target {
+    request_target() = default;
+    request_target(const request_target&) = delete;
+    request_target& operator=(const request_target&) = delete;
+
     std::string_view authority;  ///< host[:port] of an absolute-form target, else empty
-    std::string_view origin;     ///< path and query to send upstream ("/" when absent)
+    std::string_view origin;     ///< path and query to send upstream; always starts with '/'
+                                 ///< (or is "*" for OPTIONS)
+    std::string rebuilt;         ///< storage for an origin that is not a substring of the target
 };
 
 /// Checks a parsed request head before anything is forwarded: target form (origin, absolute or

@@ -15,7 +15,8 @@
 
 namespace cg::test {
 
-/// The consent-gateway binary under test (CG_GATEWAY_BINARY, set by CMake).
+/// The consent-gateway binary under test: $CG_GATEWAY_BINARY if set and not empty, else the
+/// one CMake built (the CG_GATEWAY_BINARY macro).
 std::string gateway_binary();
 
 /// The Host that gateway_config()'s only site answers.

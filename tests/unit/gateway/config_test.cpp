@@ -295,13 +295,13 @@ TEST(LoadConfig, NamesTheFileInProblems) {
                       ("cg_config_test_" + std::to_string(::getpid()) + ".json");
     {
         std::ofstream out(file);
-        out << with_site(R"("listen": {"port": 0})");
+        out << with_site(R"("listen": {"port": -1})");
     }
     try {
         load_config(file);
         FAIL() << "no config_error";
     } catch (const config_error& e) {
-        EXPECT_EQ(e.problems(), lines{file.string() + ": /listen/port: must be 1-65535 (got 0)"});
+        EXPECT_EQ(e.problems(), lines{file.string() + ": /listen/port: must be 0-65535 (got -1)"});
     }
     std::filesystem::remove(file);
 }
@@ -573,14 +573,14 @@ TEST(ParseConfig, ValidatesUpstreamOptions) {
 
 TEST(ParseConfig, ReportsAPortThatIsNotANumber) {
     EXPECT_EQ(problem(with_site(R"("listen": {"port": "80a"})")),
-              "test.json: /listen/port: must be 1-65535 (got \"80a\")");
+              "test.json: /listen/port: must be 0-65535 (got \"80a\")");
 }
 
 TEST(ParseConfig, RejectsNegativeHugeAndFractionalNumbers) {
     EXPECT_EQ(problems(with_site(R"("workers": -1, "shutdown_timeout_ms": 1.5,
         "limits": {"body_bytes": -5, "header_bytes": 1e30, "max_connections": 18446744073709551616,
                    "header_count": null}, "listen": {"port": 65536})")),
-              (lines{"test.json: /listen/port: must be 1-65535 (got 65536)",
+              (lines{"test.json: /listen/port: must be 0-65535 (got 65536)",
                      "test.json: /workers: must be 0-1024 (got -1)",
                      "test.json: /shutdown_timeout_ms: must be a whole number (got 1.5)",
                      "test.json: /limits/header_bytes: must be 1024-1048576 (got 1e+30)",
@@ -671,7 +671,7 @@ TEST(ParseConfig, ReportsEveryProblemTogether) {
     })"),
               (lines{"test.json: /extra: unknown field (allowed: listen, admin, workers, "
                      "shutdown_timeout_ms, trusted_proxies, limits, log, sites)",
-                     "test.json: /listen/port: must be 1-65535 (got \"80a\")",
+                     "test.json: /listen/port: must be 0-65535 (got \"80a\")",
                      "test.json: /workers: must be a whole number (got 2.5)",
                      "test.json: /sites/1/name: \"demo\" is already the name of /sites/0",
                      "test.json: /sites/1/hosts/0: \"localhost\" is listed by both site \"demo\" "

@@ -1,0 +1,162 @@
+#include "proxy_fixture.hpp"
+
+#include <charconv>
+#include <memory>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/string.hpp>
+
+namespace cg::test {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::shared_ptr<const gateway::config> shared(gateway::config cfg) {
+    return std::make_shared<const gateway::config>(std::move(cfg));
+}
+
+}  // namespace
+
+inprocess_gateway::inprocess_gateway(gateway::config cfg) : server_(shared(std::move(cfg))) {
+    server_.start();
+    port_ = server_.proxy_endpoint().port();
+    admin_port_ = server_.admin_endpoint().port();
+}
+
+inprocess_gateway::~inprocess_gateway() {
+    server_.shutdown();
+    server_.wait();
+}
+
+gateway::config loopback_config(unsigned workers) {
+    gateway::config cfg;
+    cfg.listen.address = "127.0.0.1";
+    cfg.listen.port = 0;
+    cfg.admin.address = "127.0.0.1";
+    cfg.admin.port = 0;
+    cfg.workers = workers;
+    cfg.shutdown_timeout = 1000ms;
+    return cfg;
+}
+
+gateway::site_config loopback_site(std::string name, std::vector<std::string> hosts,
+                                   std::uint16_t port) {
+    gateway::site_config site;
+    site.name = std::move(name);
+    site.hosts = std::move(hosts);
+    site.upstream.url = "http://127.0.0.1:" + std::to_string(port);
+    site.upstream.host = "127.0.0.1";
+    site.upstream.port = port;
+    return site;
+}
+
+namespace {
+
+gateway::config one_site_config(std::uint16_t upstream_port,
+                                const std::function<void(gateway::config&)>& adjust) {
+    auto cfg = loopback_config();
+    cfg.sites.push_back(loopback_site(std::string{proxied_site::site_name},
+                                      {std::string{proxied_site::host}}, upstream_port));
+    if (adjust) {
+        adjust(cfg);
+    }
+    return cfg;
+}
+
+}  // namespace
+
+proxied_site::proxied_site(const std::function<void(gateway::config&)>& adjust)
+    : proxy(one_site_config(upstream.port(), adjust)) {}
+
+std::uint16_t closed_port() {
+    net::io_context ioc;
+    tcp::acceptor acceptor{ioc, tcp::endpoint{net::ip::make_address_v4("127.0.0.1"), 0}};
+    const auto port = acceptor.local_endpoint().port();
+    acceptor.close();
+    return port;
+}
+
+std::string get_request(std::string_view target, std::string_view host, std::string_view fields) {
+    std::string out = "GET ";
+    out.append(target).append(" HTTP/1.1\r\nHost: ").append(host).append("\r\n");
+    out.append(fields).append("\r\n");
+    return out;
+}
+
+std::optional<std::string> received_header(const recorded_request& r, std::string_view name) {
+    for (const auto& [key, value] : r.headers) {
+        if (boost::beast::iequals(key, name)) {
+            return value;
+        }
+    }
+    return std::nullopt;
+}
+
+raw_response admin_get(std::uint16_t admin_port, std::string_view path, std::string_view token) {
+    raw_client client{admin_port};
+    std::string request = "GET ";
+    request.append(path).append(" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    if (!token.empty()) {
+        request.append("Authorization: Bearer ").append(token).append("\r\n");
+    }
+    request.append("\r\n");
+    if (const auto ec = client.send(request, 5s)) {
+        raw_response failed;
+        failed.ec = ec;
+        return failed;
+    }
+    return client.read_response(5s);
+}
+
+std::optional<double> metric(std::string_view exposition, std::string_view sample) {
+    std::size_t pos = 0;
+    while (pos < exposition.size()) {
+        const auto end = std::min(exposition.find('\n', pos), exposition.size());
+        const auto line = exposition.substr(pos, end - pos);
+        pos = end + 1;
+        if (line.size() > sample.size() && line.starts_with(sample) && line[sample.size()] == ' ') {
+            const auto text = line.substr(sample.size() + 1);
+            double value = 0;
+            const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+            if (ec == std::errc{}) {
+                return value;
+            }
+            return std::nullopt;
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<double> await_metric(std::uint16_t admin_port, std::string_view sample,
+                                   double expected, std::chrono::milliseconds deadline) {
+    std::optional<double> last;
+    eventually(
+        [&] {
+            const auto r = admin_get(admin_port, "/metrics");
+            last = r.ec ? std::nullopt : metric(r.body, sample);
+            return last == expected;
+        },
+        deadline);
+    return last;
+}
+
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds deadline) {
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    for (;;) {
+        if (done()) {
+            return true;
+        }
+        if (std::chrono::steady_clock::now() >= until) {
+            return false;
+        }
+        std::this_thread::sleep_for(10ms);
+    }
+}
+
+}  // namespace cg::test

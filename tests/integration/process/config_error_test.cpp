@@ -1,0 +1,119 @@
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "gateway_process.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using cg::test::run_gateway;
+using cg::test::temp_dir;
+using cg::test::write_file;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr std::string_view bad_upstream =
+    R"({"sites":[{"name":"a","hosts":["a"],"upstream":"htp://x"}]})";
+constexpr std::string_view bad_upstream_problem =
+    R"(bad.json: /sites/0/upstream: "htp://x" is not an http:// URL)";
+
+TEST(ConfigErrors, CheckConfigNamesTheBadUpstreamByItsPointer) {
+    temp_dir dir{"cg-config"};
+    write_file(dir / "bad.json", bad_upstream);
+
+    const auto run = run_gateway(dir, {"--check-config", "bad.json"});
+
+    EXPECT_EQ(run.exit, 2);
+    EXPECT_THAT(run.err, HasSubstr(bad_upstream_problem));
+    EXPECT_THAT(run.out, Not(HasSubstr(": ok")));
+}
+
+TEST(ConfigErrors, CheckConfigNamesAnUnknownFieldByItsPointer) {
+    temp_dir dir{"cg-config"};
+    write_file(dir / "bad.json", R"({
+  "listen": {"adress": "127.0.0.1"},
+  "sites": [{"name": "a", "hosts": ["a"], "upstream": "http://127.0.0.1:8081"}]
+})");
+
+    const auto run = run_gateway(dir, {"--check-config", "bad.json"});
+
+    EXPECT_EQ(run.exit, 2);
+    EXPECT_THAT(run.err, HasSubstr("bad.json: /listen/adress: unknown field"));
+}
+
+TEST(ConfigErrors, CheckConfigReportsEveryProblemOnItsOwnLine) {
+    temp_dir dir{"cg-config"};
+    write_file(dir / "bad.json", R"({
+  "workers": -1,
+  "sites": [{"name": "a", "hosts": ["a"], "upstream": "htp://x"}]
+})");
+
+    const auto run = run_gateway(dir, {"--check-config", "bad.json"});
+
+    EXPECT_EQ(run.exit, 2);
+    EXPECT_THAT(run.err, HasSubstr("bad.json: /workers: must be 0-1024"));
+    EXPECT_THAT(run.err, HasSubstr(bad_upstream_problem));
+    for (const auto& line : cg::test::lines_of(run.err)) {
+        EXPECT_TRUE(line.starts_with("bad.json: /")) << line;
+    }
+}
+
+TEST(ConfigErrors, CheckConfigGivesLineAndColumnOfInvalidJson) {
+    temp_dir dir{"cg-config"};
+    write_file(dir / "bad.json", "{\n  \"workers\": 1,\n  \"sites\": }\n");
+
+    const auto run = run_gateway(dir, {"--check-config", "bad.json"});
+
+    EXPECT_EQ(run.exit, 2);
+    EXPECT_THAT(run.err, HasSubstr("bad.json: invalid JSON at line 3, column 12"));
+}
+
+TEST(ConfigErrors, CheckConfigSaysOkForAValidFile) {
+    temp_dir dir{"cg-config"};
+    write_file(dir / "good.json",
+               R"({"sites":[{"name":"a","hosts":["a"],"upstream":"http://127.0.0.1:8081"}]})");
+
+    const auto run = run_gateway(dir, {"--check-config", "good.json"});
+
+    EXPECT_EQ(run.exit, 0) << run.err;
+    EXPECT_EQ(run.out, "good.json: ok\n");
+    EXPECT_EQ(run.err, "");
+}
+
+TEST(ConfigErrors, CheckConfigAcceptsTheShippedDemoConfig) {
+    temp_dir dir{"cg-config"};
+    const std::string demo = CG_SOURCE_DIR "/configs/demo.json";
+
+    const auto run = run_gateway(dir, {"--check-config", demo});
+
+    EXPECT_EQ(run.exit, 0) << run.err;
+    EXPECT_EQ(run.out, demo + ": ok\n");
+}
+
+TEST(ConfigErrors, StartingWithABadConfigExits2WithTheSameMessageAndNeverListens) {
+    temp_dir dir{"cg-config"};
+    write_file(dir / "bad.json", bad_upstream);
+
+    const auto run = run_gateway(dir, {"bad.json"});
+
+    EXPECT_EQ(run.exit, 2);
+    EXPECT_THAT(run.err, HasSubstr(bad_upstream_problem));
+    EXPECT_THAT(run.out, Not(HasSubstr("listening")));
+}
+
+TEST(ConfigErrors, AMissingFileExits2SayingCannotRead) {
+    temp_dir dir{"cg-config"};
+
+    const auto check = run_gateway(dir, {"--check-config", "missing.json"});
+    const auto start = run_gateway(dir, {"missing.json"});
+
+    EXPECT_EQ(check.exit, 2);
+    EXPECT_THAT(check.err, HasSubstr("missing.json: cannot read"));
+    EXPECT_EQ(start.exit, 2);
+    EXPECT_THAT(start.err, HasSubstr("missing.json: cannot read"));
+    EXPECT_THAT(start.out, Not(HasSubstr("listening")));
+}
+
+}  // namespace
