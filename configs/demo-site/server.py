@@ -2,7 +2,26 @@
 """Demo upstream for consent-gateway: the website of the fictional "Arbeidsro AS".
 
 Serves ./www over HTTP/1.1 with keep-alive and behaves like a typical
-PHP/WordPress site regarding cookies, so the gateway has something to block:
+PHP/WordPress site regarding cookies, so the gateway has something to block.
+
+Pages are rendered like a CMS does it: www/_layout.html holds the shared
+<head> (with the GA4, Meta Pixel and Hotjar snippets), header navigation,
+footer and the LinkedIn / site-owned statistics scripts; www/pages/<name>.html
+holds only one page's <main> content, preceded by a front matter block
+
+    ---
+    title: Om oss – Arbeidsro AS
+    description: Om Arbeidsro AS: historie, verdier og folkene bak.
+    ---
+
+The layout placeholders are {{title}} and {{description}} (HTML-escaped),
+{{content}} (the fragment as is) and {{nav_current:<name>}}, which becomes
+' aria-current="page"' in the navigation link of page <name> (the fragment's
+file name without .html, or a "nav:" front matter key) and nothing elsewhere.
+Names starting with "." or "_" and the pages/ directory are never served
+directly.
+
+Cookies:
 
   HTML responses (200 pages and the 404 page) set
     PHPSESSID=<26 chars>; Path=/; HttpOnly; SameSite=Lax   (only if the request has none)
@@ -18,10 +37,11 @@ PHP/WordPress site regarding cookies, so the gateway has something to block:
   set no cookies.
 
 Routes:
-  GET/HEAD /            -> index.html; /name and /name.html both serve name.html
+  GET/HEAD /            -> pages/index.html; /name and /name.html both render
+                           pages/name.html into the layout; other files are static
   POST /kontakt         -> reads the form body, 303 See Other to /takk.html
   GET/HEAD /api/status  -> small JSON document
-  anything else         -> 404.html with status 404
+  anything else         -> pages/404.html with status 404
 
 Every response carries Content-Length. One log line per request goes to
 stderr, without the client address or query string. Stops cleanly on SIGINT
@@ -32,9 +52,11 @@ Usage: python3 server.py [--host 127.0.0.1] [--port 8081] [--root DIR]
 """
 
 import argparse
+import html
 import json
 import os
 import posixpath
+import re
 import secrets
 import signal
 import socket
@@ -67,6 +89,61 @@ CONTENT_TYPES = {
 }
 
 SESSION_ALPHABET = "0123456789abcdefghijklmnopqrstuv"  # PHP's default sid charset
+
+LAYOUT_FILE = "_layout.html"  # below the web root; "_" names are never served
+PAGES_DIR = "pages"  # page fragments below the web root; never served directly
+PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)(?::([A-Za-z0-9_./-]+))?\s*\}\}")
+
+
+def split_front_matter(text):
+    """Split '---\\nkey: value\\n...---\\n' off the top of a page fragment.
+
+    Returns (dict with lower-case keys, remaining content); a fragment without
+    a complete front matter block is all content."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].rstrip("\r\n") != "---":
+        return {}, text
+    meta = {}
+    for i, line in enumerate(lines[1:], 1):
+        line = line.rstrip("\r\n")
+        if line == "---":
+            return meta, "".join(lines[i + 1:])
+        key, sep, value = line.partition(":")
+        if sep and key.strip():
+            meta[key.strip().lower()] = value.strip()
+    return {}, text
+
+
+def render_page(layout, fragment, name):
+    """Fill the layout with a page fragment; name is the page's nav item."""
+    meta, content = split_front_matter(fragment)
+    current = meta.get("nav", name)
+    values = {
+        "title": html.escape(meta.get("title", "")),
+        "description": html.escape(meta.get("description", "")),
+        "content": content,
+    }
+
+    def fill(match):
+        key, arg = match.group(1), match.group(2)
+        if key == "nav_current" and arg is not None:
+            return ' aria-current="page"' if arg == current else ""
+        if arg is None and key in values:
+            return values[key]
+        return match.group(0)  # unknown placeholder: leave it visible
+
+    # One pass, so "{{...}}" inside the page content is never expanded.
+    return PLACEHOLDER.sub(fill, layout)
+
+
+def file_below(base, parts):
+    """Real path of the regular file base/parts..., if it stays below base."""
+    real = os.path.realpath(os.path.join(base, *parts))
+    if real.startswith(base + os.sep) and os.path.isfile(real):
+        return real
+    return None
 
 
 class BadRequest(Exception):
@@ -161,9 +238,15 @@ class Handler(BaseHTTPRequestHandler):
             return self._not_found(head)
         if path in ("/api/status", "/api/status/"):
             return self._status(head)
-        file_path = self._resolve(path)
-        if file_path is None:
+        found = self._resolve(path)
+        if found is None:
             return self._not_found(head)
+        kind, file_path = found
+        if kind == "page":
+            body = self._render(file_path)
+            if body is None:
+                return self._not_found(head)
+            return self._send_html(200, body, head)
         try:
             with open(file_path, "rb") as f:
                 body = f.read()
@@ -192,24 +275,49 @@ class Handler(BaseHTTPRequestHandler):
         return path
 
     def _resolve(self, path):
-        """Map a URL path to a file below the web root, or None."""
+        """Map a URL path to ("page", fragment) or ("file", static file), or None.
+
+        An .html URL (also /name for name.html, and a path ending in / for
+        its index.html) is a page rendered from pages/; anything else is a
+        static file below the web root. The layout and other "."/"_" names
+        and the pages/ directory itself are never served directly."""
         parts = [p for p in path.split("/") if p]
-        if any(p.startswith(".") for p in parts):
+        if any(p.startswith((".", "_")) for p in parts) or parts[:1] == [PAGES_DIR]:
             return None
-        root = os.path.realpath(self.root)
-        candidate = os.path.join(root, *parts) if parts else root
-        options = []
         if path.endswith("/") or not parts:
-            options.append(os.path.join(candidate, "index.html"))
+            options = [parts + ["index.html"]]
         else:
-            options.append(candidate)
+            options = [parts]
             if not os.path.splitext(parts[-1])[1]:
-                options.append(candidate + ".html")  # pretty URLs: /om-oss
+                options.append(parts[:-1] + [parts[-1] + ".html"])  # pretty URLs: /om-oss
+        root = os.path.realpath(self.root)
+        pages = self._pages_dir()
         for option in options:
-            real = os.path.realpath(option)
-            if real.startswith(root + os.sep) and os.path.isfile(real):
-                return real
+            if option[-1].lower().endswith(".html"):
+                fragment = file_below(pages, option)
+                if fragment:
+                    return "page", fragment
+            static = file_below(root, option)
+            if (static and not static.startswith(pages + os.sep)
+                    and not os.path.basename(static).startswith((".", "_"))):
+                return "file", static
         return None
+
+    def _pages_dir(self):
+        return os.path.realpath(os.path.join(self.root, PAGES_DIR))
+
+    def _render(self, fragment_path):
+        """The page fragment filled into the layout as UTF-8, or None."""
+        try:
+            with open(os.path.join(self.root, LAYOUT_FILE), "rb") as f:
+                layout = f.read().decode("utf-8")
+            with open(fragment_path, "rb") as f:
+                fragment = f.read().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+        name = os.path.relpath(fragment_path, self._pages_dir()).replace(os.sep, "/")
+        name = name[:-len(".html")] if name.lower().endswith(".html") else name
+        return render_page(layout, fragment, name).encode("utf-8")
 
     @staticmethod
     def _content_type(file_path):
@@ -219,10 +327,9 @@ class Handler(BaseHTTPRequestHandler):
     # --------------------------------------------------------------- handlers
 
     def _not_found(self, head=False):
-        try:
-            with open(os.path.join(self.root, "404.html"), "rb") as f:
-                body = f.read()
-        except OSError:
+        fragment = file_below(self._pages_dir(), ["404.html"])
+        body = self._render(fragment) if fragment else None
+        if body is None:
             body = b"<!DOCTYPE html><title>404</title><h1>Siden finnes ikke</h1>\n"
         self._send_html(404, body, head)
 

@@ -450,8 +450,9 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
                     // Early Hints are useful to the browser; 100 and 102 are ours to swallow.
                     http::response_header<> hints{std::move(rp->get().base())};
                     strip_hop_by_hop(hints, false);
-                    serialize_head(hints, head_text);
-                    if (co_await write_head(client.stream, head_text, lim.body_timeout)) {
+                    std::string hints_text;  // head_text still holds the request, for a retry
+                    serialize_head(hints, hints_text);
+                    if (co_await write_head(client.stream, hints_text, lim.body_timeout)) {
                         ex.status = 499;
                         co_return ex;
                     }
