@@ -20,8 +20,8 @@ constexpr std::array hop_by_hop{
 
 // Visits every value of `name`. Beast's equal_range spans the insertion-ordered list from the
 // first to the last match, so it can include other fields in between; walk the list instead.
-template <class Fn>
-void for_each_value(const http::fields& f, std::string_view name, Fn&& fn) {
+template <class Fields, class Fn>
+void for_each_value(const Fields& f, std::string_view name, Fn&& fn) {
     for (const auto& field : f) {
         if (boost::beast::iequals(field.name_string(), name)) {
             fn(field.value());
@@ -42,7 +42,8 @@ bool list_contains(std::string_view list, std::string_view token) {
 
 }  // namespace
 
-void strip_hop_by_hop(http::fields& f, bool keep_upgrade) {
+template <class Allocator>
+void strip_hop_by_hop(http::basic_fields<Allocator>& f, bool keep_upgrade) {
     // Collect the names first: erasing while iterating the Connection values would invalidate
     // them. Several Connection fields are one comma-separated list (RFC 9110 §5.3).
     std::string named;
@@ -70,7 +71,9 @@ void strip_hop_by_hop(http::fields& f, bool keep_upgrade) {
     }
 }
 
-void set_forwarded(http::fields& f, const client_info& client, std::string_view host) {
+template <class Allocator>
+void set_forwarded(http::basic_fields<Allocator>& f, const client_info& client,
+                   std::string_view host) {
     if (client.trusted) {
         // Append this hop to the chain the trusted proxy reported (several fields are one list).
         std::string chain;
@@ -94,7 +97,8 @@ void set_forwarded(http::fields& f, const client_info& client, std::string_view 
     f.set("X-Forwarded-Host", host);
 }
 
-bool is_websocket_upgrade(const http::fields& f) {
+template <class Allocator>
+bool is_websocket_upgrade(const http::basic_fields<Allocator>& f) {
     bool connection_upgrade = false;
     for_each_value(f, "Connection", [&](std::string_view value) {
         connection_upgrade = connection_upgrade || list_contains(value, "upgrade");
@@ -102,5 +106,13 @@ bool is_websocket_upgrade(const http::fields& f) {
     auto up = f.find(http::field::upgrade);
     return connection_upgrade && up != f.end() && list_contains(up->value(), "websocket");
 }
+
+#define CG_FORWARDING_FOR(A)                                                                 \
+    template void strip_hop_by_hop(http::basic_fields<A>&, bool);                            \
+    template void set_forwarded(http::basic_fields<A>&, const client_info&, std::string_view); \
+    template bool is_websocket_upgrade(const http::basic_fields<A>&);
+CG_FORWARDING_FOR(std::allocator<char>)
+CG_FORWARDING_FOR(pool_allocator<char>)
+#undef CG_FORWARDING_FOR
 
 }  // namespace cg::gateway

@@ -64,7 +64,7 @@ net::awaitable<std::tuple<beast::error_code, std::size_t>> timed_read(beast::tcp
 // The same for a parser-driven read (chunked or close-delimited bodies).
 template <bool IsRequest>
 net::awaitable<beast::error_code> timed_parse(beast::tcp_stream& s, beast::flat_buffer& buffer,
-                                              http::parser<IsRequest, http::buffer_body>& p,
+                                              http::parser<IsRequest, http::buffer_body, pool_allocator<char>>& p,
                                               connection* client, millis timeout) {
     if (client == nullptr) {
         s.expires_after(timeout);
@@ -146,7 +146,7 @@ net::awaitable<relay_result> relay_length(beast::tcp_stream& from, beast::flat_b
 template <bool IsRequest>
 net::awaitable<relay_result> relay(beast::tcp_stream& from, beast::flat_buffer& from_buffer,
                                    connection* client,
-                                   http::parser<IsRequest, http::buffer_body>& p,
+                                   http::parser<IsRequest, http::buffer_body, pool_allocator<char>>& p,
                                    beast::tcp_stream& to, std::string_view head, bool chunked_out,
                                    std::span<char> scratch, millis read_timeout,
                                    millis write_timeout, std::uint64_t& bytes) {
@@ -355,7 +355,7 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
     }
 
     const bool chunked_request = req.chunked();
-    http::request_header<> up{std::move(req.get().base())};
+    http::header<true, pooled_fields> up{std::move(req.get().base())};
     if (!target.authority.empty()) {
         up.target(origin);
         up.set(http::field::host, host);  // RFC 9112 §3.2.2: the authority replaces Host
@@ -375,7 +375,7 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
     const auto started = clock::now();
 
     std::unique_ptr<upstream_connection> conn;
-    std::optional<http::response_parser<http::buffer_body>> rp;
+    std::optional<http::response_parser<http::buffer_body, pool_allocator<char>>> rp;
     bool sent_continue = false;
     bool request_sent = false;  // head and whole body are with the upstream
     for (int attempt = 0;; ++attempt) {
@@ -448,7 +448,7 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
                 }
                 if (status == 103 && client_version >= 11) {
                     // Early Hints are useful to the browser; 100 and 102 are ours to swallow.
-                    http::response_header<> hints{std::move(rp->get().base())};
+                    http::header<false, pooled_fields> hints{std::move(rp->get().base())};
                     strip_hop_by_hop(hints, false);
                     std::string hints_text;  // head_text still holds the request, for a retry
                     serialize_head(hints, hints_text);
@@ -489,7 +489,7 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
             co_await write_error(client, 502, client_version, false);
             co_return ex;
         }
-        http::response_header<> switching{std::move(answer.base())};
+        http::header<false, pooled_fields> switching{std::move(answer.base())};
         strip_hop_by_hop(switching, true);
         serialize_head(switching, head_text);
         if (!co_await write_head(client.stream, head_text, lim.body_timeout)) {
@@ -501,7 +501,7 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
     const bool body_allowed = !head && ex.status != 204 && ex.status != 304;
     const bool known_length = rp->content_length().has_value();
     bool keep = client_keep_alive && request_sent && !w.draining();
-    http::response_header<> res{std::move(answer.base())};
+    http::header<false, pooled_fields> res{std::move(answer.base())};
     strip_hop_by_hop(res, false);
     res.version(client_version);
     bool chunked_out = false;

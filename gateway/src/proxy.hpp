@@ -21,7 +21,8 @@ struct exchange {
     bool keep_client = false;            ///< the client connection may serve another request
 };
 
-using request_parser = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
+using request_parser =
+    boost::beast::http::request_parser<boost::beast::http::buffer_body, pool_allocator<char>>;
 
 /// Forwards a checked and routed request (head parsed, body not yet read) to the site's
 /// upstream and relays the answer, writing the gateway's own 502/504/413 page where needed.

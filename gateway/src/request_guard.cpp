@@ -67,7 +67,8 @@ head_scan scan_request_head(std::string_view in, std::size_t max_bytes,
 
 namespace {
 
-bool is_only_chunked(const http::fields& f) {
+template <class Fields>
+bool is_only_chunked(const Fields& f) {
     std::size_t tokens = 0;
     bool chunked = false;
     std::size_t fields = 0;
@@ -124,7 +125,8 @@ bool parse_target(std::string_view t, http::verb method, request_target& out) {
 
 }  // namespace
 
-boost::system::error_code check_request(const http::request_header<>& head,
+template <class Fields>
+boost::system::error_code check_request(const http::header<true, Fields>& head,
                                         request_target& target) {
     if (head.method() == http::verb::connect) {
         return errc::method_not_allowed;
@@ -149,5 +151,10 @@ boost::system::error_code check_request(const http::request_header<>& head,
     }
     return {};
 }
+
+template boost::system::error_code check_request(const http::header<true, http::fields>&,
+                                                 request_target&);
+template boost::system::error_code check_request(const http::header<true, pooled_fields>&,
+                                                 request_target&);
 
 }  // namespace cg::gateway

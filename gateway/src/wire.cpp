@@ -8,7 +8,7 @@ namespace http = boost::beast::http;
 
 namespace {
 
-void append_fields(const http::fields& f, std::string& out) {
+void append_fields(const pooled_fields& f, std::string& out) {
     for (const auto& field : f) {
         out.append(field.name_string()).append(": ").append(field.value()).append("\r\n");
     }
@@ -21,7 +21,7 @@ void append_version(unsigned version, std::string& out) {
 
 }  // namespace
 
-void serialize_head(const http::request_header<>& h, std::string& out) {
+void serialize_head(const http::header<true, pooled_fields>& h, std::string& out) {
     out.clear();
     out.append(h.method_string()).push_back(' ');
     out.append(h.target()).push_back(' ');
@@ -30,7 +30,7 @@ void serialize_head(const http::request_header<>& h, std::string& out) {
     append_fields(h, out);
 }
 
-void serialize_head(const http::response_header<>& h, std::string& out) {
+void serialize_head(const http::header<false, pooled_fields>& h, std::string& out) {
     out.clear();
     append_version(h.version(), out);
     char code[4];
