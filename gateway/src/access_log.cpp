@@ -60,9 +60,17 @@ void append_time(std::string& out) {
 
 }  // namespace
 
-log_line::log_line(log_level level, std::string_view msg) {
-    text_.reserve(256);
-    text_ = "{\"time\":\"";
+log_line::log_line(log_level level, std::string_view msg) : text_(own_) {
+    own_.reserve(256);
+    start(level, msg);
+}
+
+log_line::log_line(std::string& batch, log_level level, std::string_view msg) : text_(batch) {
+    start(level, msg);
+}
+
+void log_line::start(log_level level, std::string_view msg) {
+    text_.append("{\"time\":\"");
     append_time(text_);
     text_.append("\",\"level\":\"").append(level_name(level)).append("\",\"msg\":\"");
     append_escaped(text_, msg);
@@ -180,8 +188,7 @@ void log_sink::run() {
     }
 }
 
-void log_batch::add(std::string_view line) {
-    pending_.append(line);
+void log_batch::added() {
     if (pending_.size() >= 16 * 1024) {
         flush();
     }

@@ -17,7 +17,12 @@ namespace cg::gateway {
 /// user agent, a query string or a cookie value (DESIGN §6).
 class log_line {
 public:
+    /// A line in its own string (for the sink).
     log_line(log_level level, std::string_view msg);
+    /// A line appended straight to `batch` (a worker's access-log batch): no copy.
+    log_line(std::string& batch, log_level level, std::string_view msg);
+    log_line(const log_line&) = delete;
+    log_line& operator=(const log_line&) = delete;
     log_line& str(std::string_view key, std::string_view value);
     log_line& num(std::string_view key, std::int64_t value);
     /// A duration as milliseconds with three decimals.
@@ -27,7 +32,9 @@ public:
 
 private:
     void key(std::string_view k);
-    std::string text_;
+    void start(log_level level, std::string_view msg);
+    std::string own_;
+    std::string& text_;
 };
 
 /// Writes log lines to a file descriptor (stdout) from its own thread, so a slow reader of
@@ -72,7 +79,9 @@ class log_batch {
 public:
     explicit log_batch(log_sink& sink) : sink_(sink) {}
     ~log_batch() { flush(); }
-    void add(std::string_view line);
+    /// Where the next line is built (see log_line); call added() once it is finished.
+    std::string& buffer() noexcept { return pending_; }
+    void added();
     void flush();
 
 private:

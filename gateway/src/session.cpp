@@ -226,7 +226,7 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
         const auto took = clock::now() - started;
         w.counters(site_index).record(ex.status, took);
         if (cfg.log.access && w.shared.log.enabled(log_level::info)) {
-            log_line line{log_level::info, "request"};
+            log_line line{w.access_log.buffer(), log_level::info, "request"};
             line.str("site", cfg.sites[site_index].name)
                 .str("method", method)
                 .str("path", path)
@@ -239,7 +239,8 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
                     "none", "connect", "timeout", "reset", "bad_response"};
                 line.str("upstream_error", names[static_cast<std::size_t>(ex.failure)]);
             }
-            w.access_log.add(line.finish());
+            line.finish();
+            w.access_log.added();
         }
         if (!ex.keep_client) {
             break;
