@@ -7,7 +7,6 @@
 #include <span>
 #include <string>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -17,6 +16,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "async.hpp"
 #include "gateway/forwarding.hpp"
 #include "responses.hpp"
 #include "wire.hpp"
@@ -28,7 +28,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
 using clock = std::chrono::steady_clock;
-inline constexpr auto use_ec = net::as_tuple(net::use_awaitable);
 
 namespace {
 

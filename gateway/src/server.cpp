@@ -5,7 +5,6 @@
 #include <optional>
 #include <thread>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -15,6 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "async.hpp"
 #include "admin.hpp"
 #include "session.hpp"
 #include "worker.hpp"
@@ -25,7 +25,6 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 using clock = std::chrono::steady_clock;
-inline constexpr auto use_ec = net::as_tuple(net::use_awaitable);
 
 shared_state::shared_state(std::shared_ptr<const config> c, std::size_t workers)
     : cfg(std::move(c)),

@@ -3,13 +3,13 @@
 #include <algorithm>
 #include <array>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "async.hpp"
 #include "gateway/request_guard.hpp"
 #include "proxy.hpp"
 
@@ -20,7 +20,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
 using clock = std::chrono::steady_clock;
-inline constexpr auto use_ec = net::as_tuple(net::use_awaitable);
 
 namespace {
 

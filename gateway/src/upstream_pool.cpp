@@ -2,15 +2,15 @@
 
 #include <sys/socket.h>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include "async.hpp"
 
 namespace cg::gateway {
 
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
-inline constexpr auto use_ec = net::as_tuple(net::use_awaitable);
 
 namespace {
 
