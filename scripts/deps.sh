@@ -8,6 +8,7 @@ build_packages=(
 )
 test_packages=(
     libgtest-dev                       # unit and integration tests
+    clang libclang-rt-14-dev           # libFuzzer builds of the parsers (tests/fuzz)
 )
 demo_packages=(
     redis-server                       # consent records (the demo starts one for the gateway)
