@@ -104,6 +104,35 @@ std::string_view path_of(std::string_view target) {
     return target.substr(0, target.find('?'));  // query strings may hold personal data
 }
 
+// Metrics and one access-log line for every answered request. `refused` says why the gateway
+// answered by itself (an error_code message: never request data).
+void account(worker& w, std::size_t site, std::string_view method, std::string_view path,
+             const exchange& ex, clock::duration took, std::string_view refused = {}) {
+    w.counters(site).record(ex.status, took);
+    if (!w.cfg.log.access || !w.shared.log.enabled(log_level::info)) {
+        return;
+    }
+    log_line line{w.access_log.buffer(), log_level::info, "request"};
+    line.str("site", site < w.cfg.sites.size() ? std::string_view{w.cfg.sites[site].name}
+                                               : std::string_view{"_unrouted"})
+        .str("method", method)
+        .str("path", path)
+        .num("status", ex.status)
+        .num("bytes", static_cast<std::int64_t>(ex.bytes))
+        .ms("duration_ms", took)
+        .ms("upstream_ms", ex.upstream_time);
+    if (ex.failure != upstream_failure::none) {
+        static constexpr std::array<std::string_view, upstream_failure_kinds> names{
+            "none", "connect", "timeout", "reset", "bad_response"};
+        line.str("upstream_error", names[static_cast<std::size_t>(ex.failure)]);
+    }
+    if (!refused.empty()) {
+        line.str("refused", refused);
+    }
+    line.finish();
+    w.access_log.added();
+}
+
 bool trusted(const config& cfg, const net::ip::address& a) {
     return std::any_of(cfg.trusted_proxies.begin(), cfg.trusted_proxies.end(),
                        [&](const cidr& c) { return c.contains(a); });
@@ -170,7 +199,8 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
                 status = 408;  // a head that started but never finished
             }
             if (status != 0) {
-                w.counters(w.shared.stats.unrouted()).record(status, clock::now() - started);
+                account(w, w.shared.stats.unrouted(), "-", "-", exchange{.status = status},
+                        clock::now() - started, ec.message());
                 co_await write_error(c, status, 11, false);
             }
             break;  // or: EOF, reset, idle timeout, cancelled by drain
@@ -206,7 +236,9 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
             const bool keep = !parse_ec && req.is_done() && req.keep_alive() && !w.draining() &&
                               req.get().count(http::field::transfer_encoding) == 0 &&
                               !req.content_length().value_or(0);
-            w.counters(site_index).record(status, clock::now() - started);
+            account(w, site_index, parse_ec ? "-" : std::string_view{req.get().method_string()},
+                    parse_ec ? "-" : path_of(std::string_view{req.get().target()}),
+                    exchange{.status = status}, clock::now() - started, check_ec.message());
             if (!co_await write_error(c, status, parse_ec ? 11 : req.get().version(), keep) ||
                 !keep) {
                 break;
@@ -222,25 +254,7 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
                                                    : target.origin);
         }
         const exchange ex = co_await forward(w, site_index, c, req, target);
-        const auto took = clock::now() - started;
-        w.counters(site_index).record(ex.status, took);
-        if (cfg.log.access && w.shared.log.enabled(log_level::info)) {
-            log_line line{w.access_log.buffer(), log_level::info, "request"};
-            line.str("site", cfg.sites[site_index].name)
-                .str("method", method)
-                .str("path", path)
-                .num("status", ex.status)
-                .num("bytes", static_cast<std::int64_t>(ex.bytes))
-                .ms("duration_ms", took)
-                .ms("upstream_ms", ex.upstream_time);
-            if (ex.failure != upstream_failure::none) {
-                static constexpr std::array<std::string_view, upstream_failure_kinds> names{
-                    "none", "connect", "timeout", "reset", "bad_response"};
-                line.str("upstream_error", names[static_cast<std::size_t>(ex.failure)]);
-            }
-            line.finish();
-            w.access_log.added();
-        }
+        account(w, site_index, method, path, ex, clock::now() - started);
         if (!ex.keep_client) {
             break;
         }
