@@ -14,10 +14,14 @@ namespace {
 
 constexpr std::string_view level_name(log_level l) {
     switch (l) {
-        case log_level::debug: return "debug";
-        case log_level::info: return "info";
-        case log_level::warn: return "warn";
-        case log_level::error: return "error";
+        case log_level::debug:
+            return "debug";
+        case log_level::info:
+            return "info";
+        case log_level::warn:
+            return "warn";
+        case log_level::error:
+            return "error";
     }
     return "info";
 }
@@ -114,8 +118,9 @@ std::string& log_line::finish() {
 
 log_sink::log_sink(int fd, log_level level, std::atomic<std::uint64_t>& dropped,
                    std::size_t max_pending)
-    : fd_(fd), level_(level), dropped_(dropped), max_pending_(max_pending),
-      thread_([this] { run(); }) {}
+    : fd_(fd), level_(level), dropped_(dropped), max_pending_(max_pending), thread_([this] {
+          run();
+      }) {}
 
 log_sink::~log_sink() {
     {

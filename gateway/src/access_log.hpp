@@ -16,7 +16,7 @@ namespace cg::gateway {
 /// Builds one JSON log line. Callers pass only what may be logged: never an IP address, a
 /// user agent, a query string or a cookie value (DESIGN §6).
 class log_line {
-public:
+  public:
     /// A line in its own string (for the sink).
     log_line(log_level level, std::string_view msg);
     /// A line appended straight to `batch` (a worker's access-log batch): no copy.
@@ -30,7 +30,7 @@ public:
     /// The finished line, with a trailing newline.
     std::string& finish();
 
-private:
+  private:
     void key(std::string_view k);
     void start(log_level level, std::string_view msg);
     std::string own_;
@@ -41,7 +41,7 @@ private:
 /// stdout never stalls a proxy worker. Memory is bounded: past `max_pending` bytes lines are
 /// dropped and counted. Thread-safe.
 class log_sink {
-public:
+  public:
     log_sink(int fd, log_level level, std::atomic<std::uint64_t>& dropped,
              std::size_t max_pending = 32U << 20);
     ~log_sink();
@@ -56,7 +56,7 @@ public:
     /// Blocks until everything queued so far has been written.
     void flush();
 
-private:
+  private:
     void run();
 
     int fd_;
@@ -76,7 +76,7 @@ private:
 /// A worker's access-log batch: lines accumulate here and go to the sink in chunks, so the hot
 /// path does one string append per request and no system call. Not thread-safe (one per worker).
 class log_batch {
-public:
+  public:
     explicit log_batch(log_sink& sink) : sink_(sink) {}
     ~log_batch() { flush(); }
     /// Where the next line is built (see log_line); call added() once it is finished.
@@ -84,7 +84,7 @@ public:
     void added();
     void flush();
 
-private:
+  private:
     log_sink& sink_;
     std::string pending_;
 };

@@ -74,7 +74,10 @@ net::awaitable<response> handle(shared_state& shared, const http::request<http::
     }
     if (path == "/readyz") {
         if (shared.draining.load()) {
-            co_return make(503, "application/json", R"({"ready":false,"reason":"draining"})" "\n", v);
+            co_return make(503, "application/json",
+                           R"({"ready":false,"reason":"draining"})"
+                           "\n",
+                           v);
         }
         std::string body = R"({"ready":)";
         std::string sites;
@@ -82,10 +85,17 @@ net::awaitable<response> handle(shared_state& shared, const http::request<http::
         for (const auto& site : cfg.sites) {
             const bool ok = co_await reachable(site.upstream);
             all = all && ok;
-            sites.append(sites.empty() ? "" : ",").append("\"").append(site.name).append("\":\"")
-                .append(ok ? "reachable" : "unreachable").append("\"");
+            sites.append(sites.empty() ? "" : ",")
+                .append("\"")
+                .append(site.name)
+                .append("\":\"")
+                .append(ok ? "reachable" : "unreachable")
+                .append("\"");
         }
-        body.append(all ? "true" : "false").append(R"(,"upstreams":{)").append(sites).append("}}\n");
+        body.append(all ? "true" : "false")
+            .append(R"(,"upstreams":{)")
+            .append(sites)
+            .append("}}\n");
         co_return make(all ? 200 : 503, "application/json", std::move(body), v);
     }
     if (path == "/metrics") {

@@ -12,7 +12,7 @@ namespace cg::gateway {
 /// The admin listener (own address, own thread): /healthz, /readyz, /metrics.
 /// /metrics needs `Authorization: Bearer <admin.token>` when a token is configured.
 class admin_listener {
-public:
+  public:
     admin_listener(boost::asio::io_context& ioc, shared_state& shared);
 
     /// Binds admin.address:admin.port. Throws std::system_error on failure.
@@ -21,7 +21,7 @@ public:
     void close();
     boost::asio::ip::tcp::endpoint endpoint() const;
 
-private:
+  private:
     boost::asio::io_context& ioc_;
     shared_state& shared_;
     boost::asio::ip::tcp::acceptor acceptor_;

@@ -7,23 +7,35 @@ namespace cg::gateway {
 namespace {
 
 class category final : public boost::system::error_category {
-public:
+  public:
     const char* name() const noexcept override { return "cg.gateway"; }
 
     std::string message(int ev) const override {
         switch (static_cast<errc>(ev)) {
-            case errc::header_too_large: return "request header too large";
-            case errc::too_many_headers: return "too many request header fields";
-            case errc::bare_cr: return "bare CR in request head";
-            case errc::bare_lf: return "bare LF in request head";
-            case errc::obs_fold: return "obsolete line folding in request head";
-            case errc::bad_transfer_encoding: return "unsupported Transfer-Encoding";
-            case errc::missing_host: return "missing or repeated Host";
-            case errc::bad_target: return "malformed request target";
-            case errc::unknown_host: return "no site is configured for this host";
-            case errc::method_not_allowed: return "CONNECT is not supported";
-            case errc::expectation_failed: return "unsupported Expect";
-            case errc::body_too_large: return "request body too large";
+            case errc::header_too_large:
+                return "request header too large";
+            case errc::too_many_headers:
+                return "too many request header fields";
+            case errc::bare_cr:
+                return "bare CR in request head";
+            case errc::bare_lf:
+                return "bare LF in request head";
+            case errc::obs_fold:
+                return "obsolete line folding in request head";
+            case errc::bad_transfer_encoding:
+                return "unsupported Transfer-Encoding";
+            case errc::missing_host:
+                return "missing or repeated Host";
+            case errc::bad_target:
+                return "malformed request target";
+            case errc::unknown_host:
+                return "no site is configured for this host";
+            case errc::method_not_allowed:
+                return "CONNECT is not supported";
+            case errc::expectation_failed:
+                return "unsupported Expect";
+            case errc::body_too_large:
+                return "request body too large";
         }
         return "unknown gateway error";
     }
@@ -39,12 +51,18 @@ const boost::system::error_category& error_category() noexcept {
 unsigned status_for(errc e) noexcept {
     switch (e) {
         case errc::header_too_large:
-        case errc::too_many_headers: return 431;
-        case errc::unknown_host: return 421;
-        case errc::method_not_allowed: return 405;
-        case errc::expectation_failed: return 417;
-        case errc::body_too_large: return 413;
-        default: return 400;
+        case errc::too_many_headers:
+            return 431;
+        case errc::unknown_host:
+            return 421;
+        case errc::method_not_allowed:
+            return 405;
+        case errc::expectation_failed:
+            return 417;
+        case errc::body_too_large:
+            return 413;
+        default:
+            return 400;
     }
 }
 

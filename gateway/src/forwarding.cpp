@@ -13,9 +13,12 @@ namespace http = boost::beast::http;
 namespace {
 
 constexpr std::array hop_by_hop{
-    http::field::keep_alive,          http::field::te,
-    http::field::trailer,             http::field::proxy_connection,
-    http::field::proxy_authenticate,  http::field::proxy_authorization,
+    http::field::keep_alive,
+    http::field::te,
+    http::field::trailer,
+    http::field::proxy_connection,
+    http::field::proxy_authenticate,
+    http::field::proxy_authorization,
 };
 
 // Visits every value of `name`. Beast's equal_range spans the insertion-ordered list from the
@@ -77,9 +80,8 @@ void set_forwarded(http::basic_fields<Allocator>& f, const client_info& client,
     if (client.trusted) {
         // Append this hop to the chain the trusted proxy reported (several fields are one list).
         std::string chain;
-        for_each_value(f, x_forwarded_for, [&](std::string_view value) {
-            chain.append(value).append(", ");
-        });
+        for_each_value(f, x_forwarded_for,
+                       [&](std::string_view value) { chain.append(value).append(", "); });
         chain.append(client.address);
         f.set(x_forwarded_for, chain);
         if (f.count("X-Forwarded-Proto") == 0) {
@@ -107,8 +109,8 @@ bool is_websocket_upgrade(const http::basic_fields<Allocator>& f) {
     return connection_upgrade && up != f.end() && list_contains(up->value(), "websocket");
 }
 
-#define CG_FORWARDING_FOR(A)                                                                 \
-    template void strip_hop_by_hop(http::basic_fields<A>&, bool);                            \
+#define CG_FORWARDING_FOR(A)                                                                   \
+    template void strip_hop_by_hop(http::basic_fields<A>&, bool);                              \
     template void set_forwarded(http::basic_fields<A>&, const client_info&, std::string_view); \
     template bool is_websocket_upgrade(const http::basic_fields<A>&);
 CG_FORWARDING_FOR(std::allocator<char>)

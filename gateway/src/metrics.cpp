@@ -74,7 +74,8 @@ std::string metrics::render(const config& cfg) const {
     out += "# TYPE cg_requests_total counter\n";
     for (std::size_t s = 0; s <= sites_; ++s) {
         for (std::size_t c = 0; c < 5; ++c) {
-            const auto n = sum(s, [c](const site_counters& x) -> auto& { return x.by_class[c]; });
+            const auto n = sum(
+                s, [c](const site_counters& x) -> auto& { return x.by_class[c]; });
             append(out, "cg_requests_total{site=\"%s\",class=\"%zuxx\"} %llu\n", site_name(s),
                    c + 1, static_cast<unsigned long long>(n));
         }
@@ -85,16 +86,19 @@ std::string metrics::render(const config& cfg) const {
     for (std::size_t s = 0; s <= sites_; ++s) {
         std::uint64_t cumulative = 0;
         for (std::size_t b = 0; b <= latency_bounds.size(); ++b) {
-            cumulative += sum(s, [b](const site_counters& x) -> auto& { return x.latency[b]; });
+            cumulative += sum(
+                s, [b](const site_counters& x) -> auto& { return x.latency[b]; });
             if (b < latency_bounds.size()) {
                 append(out, "cg_request_duration_seconds_bucket{site=\"%s\",le=\"%g\"} %llu\n",
-                       site_name(s), latency_bounds[b], static_cast<unsigned long long>(cumulative));
+                       site_name(s), latency_bounds[b],
+                       static_cast<unsigned long long>(cumulative));
             } else {
                 append(out, "cg_request_duration_seconds_bucket{site=\"%s\",le=\"+Inf\"} %llu\n",
                        site_name(s), static_cast<unsigned long long>(cumulative));
             }
         }
-        const auto us = sum(s, [](const site_counters& x) -> auto& { return x.latency_sum_us; });
+        const auto us = sum(
+            s, [](const site_counters& x) -> auto& { return x.latency_sum_us; });
         append(out, "cg_request_duration_seconds_sum{site=\"%s\"} %.6f\n", site_name(s),
                static_cast<double>(us) / 1e6);
         append(out, "cg_request_duration_seconds_count{site=\"%s\"} %llu\n", site_name(s),
@@ -105,7 +109,8 @@ std::string metrics::render(const config& cfg) const {
     out += "# TYPE cg_upstream_errors_total counter\n";
     for (std::size_t s = 0; s < sites_; ++s) {
         for (std::size_t k = 1; k < upstream_failure_kinds; ++k) {
-            const auto n = sum(s, [k](const site_counters& x) -> auto& { return x.upstream_errors[k]; });
+            const auto n = sum(
+                s, [k](const site_counters& x) -> auto& { return x.upstream_errors[k]; });
             append(out, "cg_upstream_errors_total{site=\"%s\",kind=\"%s\"} %llu\n", site_name(s),
                    failure_names[k], static_cast<unsigned long long>(n));
         }
@@ -131,20 +136,24 @@ std::string metrics::render(const config& cfg) const {
     for (const auto& m : simples) {
         append(out, "# HELP %s %s\n# TYPE %s %s\n", m.name, m.help, m.name, m.type);
         for (std::size_t s = 0; s < sites_; ++s) {
-            const auto n = sum(s, [&m](const site_counters& x) -> auto& { return x.*m.member; });
+            const auto n = sum(
+                s, [&m](const site_counters& x) -> auto& { return x.*m.member; });
             append(out, "%s{site=\"%s\"} %llu\n", m.name, site_name(s),
                    static_cast<unsigned long long>(n));
         }
     }
 
-    append(out, "# HELP cg_connections_open Open client connections.\n"
-                "# TYPE cg_connections_open gauge\ncg_connections_open %lld\n",
+    append(out,
+           "# HELP cg_connections_open Open client connections.\n"
+           "# TYPE cg_connections_open gauge\ncg_connections_open %lld\n",
            static_cast<long long>(open_connections.load(relaxed)));
-    append(out, "# HELP cg_connections_refused_total Connections refused over max_connections.\n"
-                "# TYPE cg_connections_refused_total counter\ncg_connections_refused_total %llu\n",
+    append(out,
+           "# HELP cg_connections_refused_total Connections refused over max_connections.\n"
+           "# TYPE cg_connections_refused_total counter\ncg_connections_refused_total %llu\n",
            static_cast<unsigned long long>(refused_connections.load(relaxed)));
-    append(out, "# HELP cg_log_lines_dropped_total Log lines dropped because stdout fell behind.\n"
-                "# TYPE cg_log_lines_dropped_total counter\ncg_log_lines_dropped_total %llu\n",
+    append(out,
+           "# HELP cg_log_lines_dropped_total Log lines dropped because stdout fell behind.\n"
+           "# TYPE cg_log_lines_dropped_total counter\ncg_log_lines_dropped_total %llu\n",
            static_cast<unsigned long long>(log_lines_dropped.load(relaxed)));
     return out;
 }

@@ -22,14 +22,14 @@ inline constexpr std::array<double, 14> latency_bounds{
 /// Counters for one site on one worker. Written by that worker only (relaxed atomics so the
 /// admin thread can read them without a lock).
 struct site_counters {
-    std::array<std::atomic<std::uint64_t>, 5> by_class{};  ///< 1xx..5xx
+    std::array<std::atomic<std::uint64_t>, 5> by_class{};                         ///< 1xx..5xx
     std::array<std::atomic<std::uint64_t>, latency_bounds.size() + 1> latency{};  ///< +Inf last
     std::atomic<std::uint64_t> latency_sum_us{0};
     std::array<std::atomic<std::uint64_t>, upstream_failure_kinds> upstream_errors{};
-    std::atomic<std::uint64_t> pool_idle{0};     ///< gauge
-    std::atomic<std::uint64_t> pool_reused{0};   ///< requests sent on a pooled connection
-    std::atomic<std::uint64_t> pool_connects{0}; ///< new upstream connections
-    std::atomic<std::uint64_t> retries{0};       ///< idempotent retries after a stale connection
+    std::atomic<std::uint64_t> pool_idle{0};      ///< gauge
+    std::atomic<std::uint64_t> pool_reused{0};    ///< requests sent on a pooled connection
+    std::atomic<std::uint64_t> pool_connects{0};  ///< new upstream connections
+    std::atomic<std::uint64_t> retries{0};        ///< idempotent retries after a stale connection
 
     void record(unsigned status, std::chrono::steady_clock::duration d) noexcept;
     void fail(upstream_failure f) noexcept;
@@ -38,20 +38,20 @@ struct site_counters {
 /// All counters of the process, sharded per worker so no two threads write one cache line.
 /// Sites are indexed as in config::sites; one extra slot counts requests that matched no site.
 class metrics {
-public:
+  public:
     metrics(std::size_t workers, std::size_t sites);
 
     site_counters& at(std::size_t worker, std::size_t site) noexcept;
     std::size_t unrouted() const noexcept { return sites_; }
 
     std::atomic<std::int64_t> open_connections{0};
-    std::atomic<std::uint64_t> refused_connections{0};   ///< over limits.max_connections
+    std::atomic<std::uint64_t> refused_connections{0};  ///< over limits.max_connections
     std::atomic<std::uint64_t> log_lines_dropped{0};
 
     /// Prometheus text exposition format (version 0.0.4).
     std::string render(const config& cfg) const;
 
-private:
+  private:
     std::size_t workers_;
     std::size_t sites_;
     std::unique_ptr<site_counters[]> shards_;

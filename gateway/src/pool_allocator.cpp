@@ -31,7 +31,9 @@ struct free_lists {
 
 thread_local free_lists lists;
 
-std::size_t size_class(std::size_t bytes) noexcept { return (bytes + granule - 1) / granule - 1; }
+std::size_t size_class(std::size_t bytes) noexcept {
+    return (bytes + granule - 1) / granule - 1;
+}
 
 }  // namespace
 

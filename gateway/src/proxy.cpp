@@ -62,9 +62,10 @@ net::awaitable<std::tuple<beast::error_code, std::size_t>> timed_read(beast::tcp
 
 // The same for a parser-driven read (chunked or close-delimited bodies).
 template <bool IsRequest>
-net::awaitable<beast::error_code> timed_parse(beast::tcp_stream& s, beast::flat_buffer& buffer,
-                                              http::parser<IsRequest, http::buffer_body, pool_allocator<char>>& p,
-                                              connection* client, millis timeout) {
+net::awaitable<beast::error_code> timed_parse(
+    beast::tcp_stream& s, beast::flat_buffer& buffer,
+    http::parser<IsRequest, http::buffer_body, pool_allocator<char>>& p, connection* client,
+    millis timeout) {
     if (client == nullptr) {
         s.expires_after(timeout);
         auto [ec, n] = co_await http::async_read_some(s, buffer, p, use_ec);
@@ -101,11 +102,11 @@ std::size_t read_available(tcp::socket& s, std::span<char> into, beast::error_co
 // buffered goes out with the head, the rest through `scratch`, read no further than the body.
 net::awaitable<relay_result> relay_length(beast::tcp_stream& from, beast::flat_buffer& from_buffer,
                                           connection* client, std::uint64_t remaining,
-                                          beast::tcp_stream& to,
-                                          std::string_view head, std::span<char> scratch,
-                                          millis read_timeout, millis write_timeout,
-                                          std::uint64_t& bytes) {
-    auto buffered = static_cast<std::size_t>(std::min<std::uint64_t>(from_buffer.size(), remaining));
+                                          beast::tcp_stream& to, std::string_view head,
+                                          std::span<char> scratch, millis read_timeout,
+                                          millis write_timeout, std::uint64_t& bytes) {
+    auto buffered =
+        static_cast<std::size_t>(std::min<std::uint64_t>(from_buffer.size(), remaining));
     remaining -= buffered;
     for (;;) {
         const auto room = scratch.first(
@@ -143,12 +144,11 @@ net::awaitable<relay_result> relay_length(beast::tcp_stream& from, beast::flat_b
 // piece in one gather write. With `chunked_out` the body is framed as chunks here (RFC 9112
 // §7.1); incoming chunk framing is decoded by the parser, never copied through.
 template <bool IsRequest>
-net::awaitable<relay_result> relay(beast::tcp_stream& from, beast::flat_buffer& from_buffer,
-                                   connection* client,
-                                   http::parser<IsRequest, http::buffer_body, pool_allocator<char>>& p,
-                                   beast::tcp_stream& to, std::string_view head, bool chunked_out,
-                                   std::span<char> scratch, millis read_timeout,
-                                   millis write_timeout, std::uint64_t& bytes) {
+net::awaitable<relay_result> relay(
+    beast::tcp_stream& from, beast::flat_buffer& from_buffer, connection* client,
+    http::parser<IsRequest, http::buffer_body, pool_allocator<char>>& p, beast::tcp_stream& to,
+    std::string_view head, bool chunked_out, std::span<char> scratch, millis read_timeout,
+    millis write_timeout, std::uint64_t& bytes) {
     if (!p.chunked() && p.content_length_remaining()) {
         co_return co_await relay_length(from, from_buffer, client, *p.content_length_remaining(),
                                         to, head, scratch, read_timeout, write_timeout, bytes);
@@ -190,8 +190,7 @@ net::awaitable<relay_result> relay(beast::tcp_stream& from, beast::flat_buffer& 
         }
         const std::array<net::const_buffer, 5> pieces{
             net::buffer(head.data(), head_pending ? head.size() : 0),
-            net::buffer(size_line, size_len),
-            net::buffer(scratch.data(), n),
+            net::buffer(size_line, size_len), net::buffer(scratch.data(), n),
             net::buffer(crlf.data(), chunked_out && n != 0 ? crlf.size() : 0),
             net::buffer(last_chunk.data(), chunked_out && !more ? last_chunk.size() : 0)};
         to.expires_after(write_timeout);
@@ -286,8 +285,10 @@ bool idempotent(http::verb v) {
         case http::verb::options:
         case http::verb::trace:
         case http::verb::put:
-        case http::verb::delete_: return true;
-        default: return false;
+        case http::verb::delete_:
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -347,7 +348,7 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
     const bool has_body = !req.is_done();
     const bool replayable = !has_body && idempotent(method);
     const std::string host{target.authority.empty() ? std::string_view{in[http::field::host]}
-                                                   : target.authority};
+                                                    : target.authority};
     std::string origin;
     if (!target.authority.empty()) {
         origin = target.origin;  // absolute-form: the upstream gets origin-form
@@ -402,9 +403,9 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
         }
 
         std::uint64_t sent = 0;
-        const auto r =
-            co_await relay(client.stream, client.buffer, &client, req, conn->stream, head_text,
-                           chunked_request, buf, lim.body_timeout, site.upstream.read_timeout, sent);
+        const auto r = co_await relay(client.stream, client.buffer, &client, req, conn->stream,
+                                      head_text, chunked_request, buf, lim.body_timeout,
+                                      site.upstream.read_timeout, sent);
         request_sent = r.end == relay_end::done;
         if (r.end == relay_end::read_failed) {
             // The client's body failed: it sent too much, broke the chunk framing, went quiet

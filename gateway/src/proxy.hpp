@@ -14,11 +14,11 @@ namespace cg::gateway {
 
 /// How one request/response exchange ended, for the access log and metrics.
 struct exchange {
-    unsigned status = 0;                 ///< sent to the client (499: client went away)
-    std::uint64_t bytes = 0;             ///< response body bytes sent to the client
+    unsigned status = 0;      ///< sent to the client (499: client went away)
+    std::uint64_t bytes = 0;  ///< response body bytes sent to the client
     std::chrono::steady_clock::duration upstream_time{};  ///< until the response head arrived
     upstream_failure failure = upstream_failure::none;
-    bool keep_client = false;            ///< the client connection may serve another request
+    bool keep_client = false;  ///< the client connection may serve another request
 };
 
 using request_parser =

@@ -14,8 +14,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
-#include "async.hpp"
 #include "admin.hpp"
+#include "async.hpp"
 #include "session.hpp"
 #include "worker.hpp"
 
@@ -35,8 +35,8 @@ worker::worker(std::size_t i, shared_state& s)
     : index(i), shared(s), cfg(*s.cfg), routes(cfg.sites), access_log(s.log) {
     pools.reserve(cfg.sites.size());
     for (std::size_t site = 0; site < cfg.sites.size(); ++site) {
-        pools.push_back(std::make_unique<upstream_pool>(ioc.get_executor(), cfg.sites[site].upstream,
-                                                        counters(site)));
+        pools.push_back(std::make_unique<upstream_pool>(ioc.get_executor(),
+                                                        cfg.sites[site].upstream, counters(site)));
     }
     acceptor.emplace(ioc);
 }
@@ -105,14 +105,13 @@ net::awaitable<void> housekeeping(worker& w) {
 
 std::string endpoint_text(const tcp::endpoint& ep) {
     const auto a = ep.address();
-    return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+    return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" +
+           std::to_string(ep.port());
 }
 
 void log_listening(log_sink& log, std::string_view listener, const tcp::endpoint& ep) {
     log_line line{log_level::info, "listening"};
-    line.str("listener", listener)
-        .str("address", ep.address().to_string())
-        .num("port", ep.port());
+    line.str("listener", listener).str("address", ep.address().to_string()).num("port", ep.port());
     log.write(log_level::info, line);
 }
 
@@ -250,7 +249,9 @@ tcp::endpoint server::proxy_endpoint() const {
     return impl_->workers.front()->acceptor->local_endpoint();
 }
 
-tcp::endpoint server::admin_endpoint() const { return impl_->admin.endpoint(); }
+tcp::endpoint server::admin_endpoint() const {
+    return impl_->admin.endpoint();
+}
 
 void server::handle_signals() {
     auto& m = *impl_;

@@ -28,7 +28,7 @@ constexpr std::size_t read_chunk = 8 * 1024;
 // Keeps the worker's connection registry and the open-connection gauge true for the lifetime
 // of a session, whichever way it ends.
 class registration {
-public:
+  public:
     registration(worker& w, connection& c) : w_(w), c_(c) { w_.connections.insert(&c_); }
     ~registration() {
         w_.connections.erase(&c_);
@@ -37,7 +37,7 @@ public:
     registration(const registration&) = delete;
     registration& operator=(const registration&) = delete;
 
-private:
+  private:
     worker& w_;
     connection& c_;
 };
@@ -48,9 +48,9 @@ private:
 net::awaitable<beast::error_code> read_head(connection& c, const limits_config& lim, bool first,
                                             head_scan& scan) {
     if (c.buffer.size() != 0) {
-        scan = scan_request_head({static_cast<const char*>(c.buffer.data().data()),
-                                  c.buffer.size()},
-                                 lim.header_bytes, lim.header_count);
+        scan =
+            scan_request_head({static_cast<const char*>(c.buffer.data().data()), c.buffer.size()},
+                              lim.header_bytes, lim.header_count);
         if (scan.error || scan.head_bytes != 0) {
             co_return scan.error;
         }
@@ -72,9 +72,9 @@ net::awaitable<beast::error_code> read_head(connection& c, const limits_config& 
             c.arm(lim.header_timeout);
             timed = true;
         }
-        scan = scan_request_head({static_cast<const char*>(c.buffer.data().data()),
-                                  c.buffer.size()},
-                                 lim.header_bytes, lim.header_count);
+        scan =
+            scan_request_head({static_cast<const char*>(c.buffer.data().data()), c.buffer.size()},
+                              lim.header_bytes, lim.header_count);
         if (scan.error || scan.head_bytes != 0) {
             c.disarm();
             co_return scan.error;
@@ -219,8 +219,8 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
         std::size_t site_index = w.shared.stats.unrouted();
         if (!check_ec) {
             const std::string_view host = target.authority.empty()
-                                             ? std::string_view{req.get()[http::field::host]}
-                                             : target.authority;
+                                              ? std::string_view{req.get()[http::field::host]}
+                                              : target.authority;
             if (w.routes.find(host, &site_index) == nullptr) {
                 check_ec = errc::unknown_host;
             }
@@ -251,7 +251,7 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
         std::string path;
         if (cfg.log.access) {
             path = path_of(target.authority.empty() ? std::string_view{req.get().target()}
-                                                   : target.origin);
+                                                    : target.origin);
         }
         const exchange ex = co_await forward(w, site_index, c, req, target);
         account(w, site_index, method, path, ex, clock::now() - started);

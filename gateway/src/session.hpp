@@ -29,11 +29,11 @@ struct connection {
     std::uint32_t deadline_generation = 0;
     bool timed_out = false;
     boost::beast::flat_buffer buffer;
-    std::string peer;       ///< address text, for X-Forwarded-For only: never logged or stored
+    std::string peer;  ///< address text, for X-Forwarded-For only: never logged or stored
     client_info info;
     std::string head_text;  ///< reused buffer for serialised heads (keeps its capacity)
     upstream_connection* upstream = nullptr;  ///< the exchange in flight, if any
-    bool idle = true;       ///< waiting for a request head (may be closed at once on drain)
+    bool idle = true;  ///< waiting for a request head (may be closed at once on drain)
 };
 
 /// Serves one client connection until it closes: reads each request head strictly, routes it,

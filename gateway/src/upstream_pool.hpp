@@ -25,15 +25,16 @@ struct upstream_connection {
     }
     boost::beast::tcp_stream stream;
     boost::beast::flat_buffer buffer;
-    bool reused = false;   ///< taken from the pool rather than freshly connected
+    bool reused = false;  ///< taken from the pool rather than freshly connected
 };
 
 /// Keep-alive connections to one upstream, owned by one worker thread (not thread-safe: every
 /// call happens on that worker's io_context). Idle connections are reused most-recent first and
 /// closed after upstream_config::idle_timeout or when the upstream has closed them.
 class upstream_pool {
-public:
-    upstream_pool(boost::asio::any_io_executor ex, const upstream_config& cfg, site_counters& stats);
+  public:
+    upstream_pool(boost::asio::any_io_executor ex, const upstream_config& cfg,
+                  site_counters& stats);
 
     /// A pooled connection if there is one (unless `fresh`), else a new connection made within
     /// connect_timeout. With `verify`, a pooled connection is first checked for having been
@@ -53,7 +54,7 @@ public:
 
     std::size_t idle() const noexcept { return idle_.size(); }
 
-private:
+  private:
     struct idle_entry {
         std::unique_ptr<upstream_connection> conn;
         std::chrono::steady_clock::time_point since;
@@ -66,7 +67,7 @@ private:
     const upstream_config& cfg_;
     site_counters& stats_;
     std::vector<idle_entry> idle_;
-    boost::asio::ip::tcp::endpoint literal_;   ///< set when the host is an IP literal
+    boost::asio::ip::tcp::endpoint literal_;  ///< set when the host is an IP literal
     bool host_is_literal_ = false;
 };
 

@@ -33,19 +33,19 @@ struct shared_state {
 /// Relay buffers of one size, recycled per worker: a 64 KiB malloc and free per request showed
 /// up in profiles (glibc consolidates such frees). Not thread-safe (one per worker).
 class scratch_pool {
-public:
+  public:
     static constexpr std::size_t buffer_bytes = 64 * 1024;
 
     /// A buffer on loan; goes back to the pool when destroyed.
     class lease {
-    public:
+      public:
         lease(scratch_pool& pool, std::unique_ptr<char[]> b) : pool_(pool), buf_(std::move(b)) {}
         ~lease() { pool_.put(std::move(buf_)); }
         lease(const lease&) = delete;
         lease& operator=(const lease&) = delete;
         std::span<char> span() const noexcept { return {buf_.get(), buffer_bytes}; }
 
-    private:
+      private:
         scratch_pool& pool_;
         std::unique_ptr<char[]> buf_;
     };
@@ -59,7 +59,7 @@ public:
         return lease{*this, std::move(b)};
     }
 
-private:
+  private:
     void put(std::unique_ptr<char[]> b) {
         if (free_.size() < 32) {
             free_.push_back(std::move(b));
@@ -85,8 +85,8 @@ struct worker {
     router routes;
     log_batch access_log;
     scratch_pool scratch;
-    std::unordered_set<connection*> connections;          ///< live client connections
-    std::vector<std::unique_ptr<upstream_pool>> pools;   ///< one per site
+    std::unordered_set<connection*> connections;        ///< live client connections
+    std::vector<std::unique_ptr<upstream_pool>> pools;  ///< one per site
     std::optional<boost::asio::ip::tcp::acceptor> acceptor;
     // Last, so it is destroyed first: abandoned session frames it destroys still find the
     // members above alive (pools and acceptor are released in ~worker before that).

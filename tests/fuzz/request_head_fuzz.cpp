@@ -66,9 +66,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!target.origin.starts_with('/') && target.origin != "*") {
         __builtin_trap();
     }
-    const std::string_view host =
-        target.authority.empty() ? std::string_view{parser.get()[http::field::host]}
-                                 : target.authority;
+    const std::string_view host = target.authority.empty()
+                                      ? std::string_view{parser.get()[http::field::host]}
+                                      : target.authority;
     routes.find(host);
 
     // What follows the head is body framing: parse it as the relay would, into a small buffer.

@@ -32,32 +32,32 @@ struct listen_config {
 
 /// Where a site's requests go and how long the gateway waits for that upstream.
 struct upstream_config {
-    std::string url;        ///< as written, e.g. "http://127.0.0.1:8081"
-    std::string host;       ///< host part of url (name or literal; IPv6 without brackets)
+    std::string url;   ///< as written, e.g. "http://127.0.0.1:8081"
+    std::string host;  ///< host part of url (name or literal; IPv6 without brackets)
     std::uint16_t port = 80;
     millis connect_timeout{3000};
-    millis read_timeout{60000};   ///< per read of the upstream's answer; 504 when exceeded
-    millis idle_timeout{30000};   ///< a pooled keep-alive connection older than this is closed
-    std::size_t max_idle = 64;    ///< idle pooled connections kept per worker thread
+    millis read_timeout{60000};  ///< per read of the upstream's answer; 504 when exceeded
+    millis idle_timeout{30000};  ///< a pooled keep-alive connection older than this is closed
+    std::size_t max_idle = 64;   ///< idle pooled connections kept per worker thread
 };
 
 /// One proxied site: requests whose Host matches one of `hosts` go to `upstream`.
 struct site_config {
-    std::string name;                 ///< label used in logs and metrics
-    std::vector<std::string> hosts;   ///< lower-case host names; "*.example.no" matches subdomains
+    std::string name;                ///< label used in logs and metrics
+    std::vector<std::string> hosts;  ///< lower-case host names; "*.example.no" matches subdomains
     upstream_config upstream;
-    bool preserve_host = true;        ///< send the client's Host upstream (else the upstream's)
+    bool preserve_host = true;  ///< send the client's Host upstream (else the upstream's)
 };
 
 /// Per-connection and per-request limits that protect the gateway from clients.
 struct limits_config {
-    std::size_t header_bytes = 16 * 1024;          ///< request line + headers; 431 above
-    std::size_t header_count = 100;                ///< 431 above
+    std::size_t header_bytes = 16 * 1024;             ///< request line + headers; 431 above
+    std::size_t header_count = 100;                   ///< 431 above
     std::uint64_t body_bytes = 100ULL * 1024 * 1024;  ///< request body; 413 above
-    millis header_timeout{10000};   ///< time to receive a whole request header; 408 then close
-    millis idle_timeout{60000};     ///< keep-alive wait between requests
-    millis body_timeout{60000};     ///< per read/write while relaying bodies to/from the client
-    millis tunnel_idle_timeout{600000};  ///< an upgraded (WebSocket) connection with no traffic
+    millis header_timeout{10000};  ///< time to receive a whole request header; 408 then close
+    millis idle_timeout{60000};    ///< keep-alive wait between requests
+    millis body_timeout{60000};    ///< per read/write while relaying bodies to/from the client
+    millis tunnel_idle_timeout{600000};   ///< an upgraded (WebSocket) connection with no traffic
     std::size_t max_connections = 10000;  ///< open client connections; extra ones get 503
 };
 
@@ -65,7 +65,7 @@ struct limits_config {
 struct admin_config {
     std::string address = "127.0.0.1";
     std::uint16_t port = 9090;
-    std::string token;   ///< bearer token for /metrics (required off loopback); empty = none
+    std::string token;  ///< bearer token for /metrics (required off loopback); empty = none
 };
 
 /// Minimum severity written to the log.
@@ -74,16 +74,16 @@ enum class log_level { debug, info, warn, error };
 /// What the gateway logs and how much.
 struct log_config {
     log_level level = log_level::info;
-    bool access = true;   ///< one JSON line per request (at info level)
+    bool access = true;  ///< one JSON line per request (at info level)
 };
 
 /// The whole gateway configuration, validated. Shared read-only as shared_ptr<const config>.
 struct config {
     listen_config listen;
     admin_config admin;
-    unsigned workers = 0;                   ///< 0 = one per core
-    millis shutdown_timeout{10000};         ///< drain deadline after SIGTERM/SIGINT
-    std::vector<cidr> trusted_proxies;      ///< X-Forwarded-* trusted only from these
+    unsigned workers = 0;               ///< 0 = one per core
+    millis shutdown_timeout{10000};     ///< drain deadline after SIGTERM/SIGINT
+    std::vector<cidr> trusted_proxies;  ///< X-Forwarded-* trusted only from these
     limits_config limits;
     log_config log;
     std::vector<site_config> sites;
@@ -92,11 +92,11 @@ struct config {
 /// Every problem found in a configuration, one line each, in the form
 /// `FILE: /json/pointer: reason`. what() joins them with newlines.
 class config_error : public std::runtime_error {
-public:
+  public:
     explicit config_error(std::vector<std::string> problems);
     const std::vector<std::string>& problems() const noexcept { return problems_; }
 
-private:
+  private:
     std::vector<std::string> problems_;
 };
 

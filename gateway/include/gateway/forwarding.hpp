@@ -9,8 +9,8 @@ namespace cg::gateway {
 
 /// What the gateway knows about the client connection a request came in on.
 struct client_info {
-    std::string_view address;   ///< peer address as text (never logged or stored)
-    bool trusted = false;       ///< peer is in config::trusted_proxies
+    std::string_view address;  ///< peer address as text (never logged or stored)
+    bool trusted = false;      ///< peer is in config::trusted_proxies
 };
 
 /// RFC 9110 §7.6.1: removes Connection, every field Connection names, and the fixed hop-by-hop
@@ -33,10 +33,10 @@ template <class Allocator>
 bool is_websocket_upgrade(const boost::beast::http::basic_fields<Allocator>& f);
 
 // Instantiated for Beast's default fields and for the proxy's pooled ones.
-#define CG_FORWARDING_FOR(A)                                                               \
-    extern template void strip_hop_by_hop(boost::beast::http::basic_fields<A>&, bool);     \
+#define CG_FORWARDING_FOR(A)                                                                     \
+    extern template void strip_hop_by_hop(boost::beast::http::basic_fields<A>&, bool);           \
     extern template void set_forwarded(boost::beast::http::basic_fields<A>&, const client_info&, \
-                                       std::string_view);                                  \
+                                       std::string_view);                                        \
     extern template bool is_websocket_upgrade(const boost::beast::http::basic_fields<A>&);
 CG_FORWARDING_FOR(std::allocator<char>)
 CG_FORWARDING_FOR(pool_allocator<char>)

@@ -12,21 +12,21 @@ namespace cg::gateway {
 /// example.no (not example.no itself). Exact entries win over wildcards.
 /// No allocation, no I/O; safe to call from any thread once constructed.
 class router {
-public:
+  public:
     explicit router(const std::vector<site_config>& sites);
 
     /// The site for `host` (a Host header value or an absolute-form authority, untrusted), or
     /// nullptr when no site claims it. Returns the site's index in config::sites via `index`.
     const site_config* find(std::string_view host, std::size_t* index = nullptr) const noexcept;
 
-private:
+  private:
     const std::vector<site_config>& sites_;
 };
 
 /// Splits "host[:port]" (IPv6 in brackets) into host and port text. Untrusted input.
 struct host_port {
     std::string_view host;
-    std::string_view port;   ///< empty when absent
+    std::string_view port;  ///< empty when absent
 };
 host_port split_host_port(std::string_view authority) noexcept;
 

@@ -10,7 +10,7 @@ namespace cg::gateway {
 /// The whole gateway: proxy workers (one event loop per thread), the admin listener, metrics
 /// and the access log. Used by main and, in-process, by tests.
 class server {
-public:
+  public:
     explicit server(std::shared_ptr<const config> cfg);
     ~server();
     server(const server&) = delete;
@@ -34,7 +34,7 @@ public:
     /// Blocks until shutdown has completed and every thread has ended.
     void wait();
 
-private:
+  private:
     struct impl;
     std::unique_ptr<impl> impl_;
 };

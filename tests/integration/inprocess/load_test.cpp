@@ -53,7 +53,8 @@ TEST(ProxyLoad, EveryRequestSucceedsWhileTheUpstreamKeepsClosingConnections) {
     EXPECT_EQ(failed.load(), 0);
     EXPECT_EQ(ok.load(), clients * requests_each);
     // The upstream closed after every third request, so the gateway needed many connections.
-    EXPECT_GE(s.upstream.connections_accepted(), static_cast<std::size_t>(clients * requests_each / 3));
+    EXPECT_GE(s.upstream.connections_accepted(),
+              static_cast<std::size_t>(clients * requests_each / 3));
 }
 
 }  // namespace
