@@ -1,10 +1,13 @@
 #include "admin.hpp"
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -49,6 +52,37 @@ net::awaitable<bool> reachable(const upstream_config& up) {
     co_return !ec;
 }
 
+// Probes every site's upstream at once, so /readyz answers within about a second however
+// many upstreams are down. The state is shared with the probes: one still resolving a name
+// when the wait ends must not outlive what it writes to.
+net::awaitable<std::vector<char>> probe_all(const config& cfg) {
+    struct state {
+        explicit state(const net::any_io_executor& ex, std::size_t n) : up(n, 0), done(ex) {}
+        std::vector<char> up;
+        std::size_t pending = 0;
+        net::steady_timer done;
+    };
+    auto ex = co_await net::this_coro::executor;
+    auto st = std::make_shared<state>(ex, cfg.sites.size());
+    st->pending = cfg.sites.size();
+    for (std::size_t i = 0; i < cfg.sites.size(); ++i) {
+        net::co_spawn(
+            ex,
+            [st, i, &up = cfg.sites[i].upstream]() -> net::awaitable<void> {
+                st->up[i] = co_await reachable(up) ? 1 : 0;
+                if (--st->pending == 0) {
+                    st->done.cancel();
+                }
+            },
+            net::detached);
+    }
+    if (st->pending != 0) {
+        st->done.expires_after(std::chrono::seconds(2));
+        co_await st->done.async_wait(use_ec);
+    }
+    co_return st->up;
+}
+
 using response = http::response<http::string_body>;
 
 response make(unsigned status, std::string_view type, std::string body, unsigned version) {
@@ -79,11 +113,13 @@ net::awaitable<response> handle(shared_state& shared, const http::request<http::
                            "\n",
                            v);
         }
+        const auto up = co_await probe_all(cfg);
         std::string body = R"({"ready":)";
         std::string sites;
         bool all = true;
-        for (const auto& site : cfg.sites) {
-            const bool ok = co_await reachable(site.upstream);
+        for (std::size_t i = 0; i < cfg.sites.size(); ++i) {
+            const auto& site = cfg.sites[i];
+            const bool ok = up[i] != 0;
             all = all && ok;
             sites.append(sites.empty() ? "" : ",")
                 .append("\"")
