@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
@@ -80,6 +81,27 @@ net::awaitable<beast::error_code> timed_parse(
     co_return ec;
 }
 
+// Writes all of `pieces`. Most writes fit in the socket buffer at once, so the non-blocking
+// socket is tried first (as nginx does) and only a remainder waits in an async write with its
+// timeout: no timer, no suspension for the common case.
+template <class Buffers>
+net::awaitable<beast::error_code> write_all(beast::tcp_stream& to, const Buffers& pieces,
+                                            millis timeout) {
+    beast::error_code ec;
+    const auto n = to.socket().write_some(pieces, ec);
+    if (ec == net::error::would_block) {
+        ec = {};
+    }
+    if (ec || n == net::buffer_size(pieces)) {
+        co_return ec;
+    }
+    beast::buffers_suffix<Buffers> rest{pieces};
+    rest.consume(n);
+    to.expires_after(timeout);
+    auto [wec, written] = co_await net::async_write(to, rest, use_ec);
+    co_return wec;
+}
+
 // Reads what has already arrived, without waiting, into `into`: fewer, fuller writes when an
 // answer arrives in several segments (nginx's proxy buffering gathers for the same reason).
 // The socket is in non-blocking mode, so read_some reports would_block instead of waiting.
@@ -123,9 +145,7 @@ net::awaitable<relay_result> relay_length(beast::tcp_stream& from, beast::flat_b
         const std::array<net::const_buffer, 3> pieces{
             net::buffer(head), net::buffer(from_buffer.data().data(), buffered),
             net::buffer(scratch.data(), n)};
-        to.expires_after(write_timeout);
-        auto [wec, wn] = co_await net::async_write(to, pieces, use_ec);
-        if (wec) {
+        if (const auto wec = co_await write_all(to, pieces, write_timeout)) {
             co_return relay_result{relay_end::write_failed, wec};
         }
         from_buffer.consume(buffered);
@@ -193,9 +213,7 @@ net::awaitable<relay_result> relay(
             net::buffer(size_line, size_len), net::buffer(scratch.data(), n),
             net::buffer(crlf.data(), chunked_out && n != 0 ? crlf.size() : 0),
             net::buffer(last_chunk.data(), chunked_out && !more ? last_chunk.size() : 0)};
-        to.expires_after(write_timeout);
-        auto [ec, ignored] = co_await net::async_write(to, pieces, use_ec);
-        if (ec) {
+        if (const auto ec = co_await write_all(to, pieces, write_timeout)) {
             co_return relay_result{relay_end::write_failed, ec};
         }
         head_pending = false;
@@ -209,9 +227,7 @@ net::awaitable<relay_result> relay(
 // Writes a head alone (interim answers, bodiless answers).
 net::awaitable<beast::error_code> write_head(beast::tcp_stream& to, std::string_view head,
                                              millis timeout) {
-    to.expires_after(timeout);
-    auto [ec, n] = co_await net::async_write(to, net::buffer(head), use_ec);
-    co_return ec;
+    co_return co_await write_all(to, net::buffer(head), timeout);
 }
 
 // Copies bytes one way until EOF or error, then half-closes the other side so the peer sees
