@@ -236,10 +236,7 @@ TEST(ProxyLimits, AcceptsBodyExactlyAtLimit) {
     proxied_site s{[](gateway::config& cfg) { cfg.limits.body_bytes = 1000; }};
     auto client = s.connect();
 
-    ASSERT_FALSE(
-        client.send("POST /upload HTTP/1.1\r\nHost: site.test\r\nContent-Length: 1000\r\n\r\n"));
-    ASSERT_FALSE(client.send_pattern_body(1000));
-    const auto r = client.read_response();
+    const auto r = upload_pattern(client, 1000);
 
     ASSERT_FALSE(r.ec) << r.ec.message();
     EXPECT_EQ(r.status, 200U);

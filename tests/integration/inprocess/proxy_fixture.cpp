@@ -98,6 +98,18 @@ std::optional<std::string> received_header(const recorded_request& r, std::strin
     return std::nullopt;
 }
 
+raw_response upload_pattern(raw_client& client, std::uint64_t n,
+                            std::chrono::milliseconds timeout) {
+    const auto head = "POST /upload HTTP/1.1\r\nHost: " + std::string{proxied_site::host} +
+                      "\r\nContent-Length: " + std::to_string(n) + "\r\n\r\n";
+    raw_response failed;
+    failed.ec = client.send(head);
+    if (!failed.ec) {
+        failed.ec = client.send_pattern_body(n);
+    }
+    return failed.ec ? failed : client.read_response(timeout);
+}
+
 raw_response admin_get(std::uint16_t admin_port, std::string_view path, std::string_view token) {
     raw_client client{admin_port};
     std::string request = "GET ";

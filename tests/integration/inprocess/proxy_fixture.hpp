@@ -62,6 +62,11 @@ struct proxied_site {
 /// A port on 127.0.0.1 where nothing listens: bound to port 0 and closed again.
 std::uint16_t closed_port();
 
+/// POSTs `n` pattern bytes to the upstream's /upload on `client` (Content-Length framing) and
+/// returns the answer; /upload replies upload_reply_for_pattern(n) when every byte arrived.
+raw_response upload_pattern(raw_client& client, std::uint64_t n,
+                            std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
 /// "GET `target` HTTP/1.1", Host, then `fields` (complete "Name: value\r\n" lines), then the
 /// empty line.
 std::string get_request(std::string_view target, std::string_view host = proxied_site::host,

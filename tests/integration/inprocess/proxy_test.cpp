@@ -442,10 +442,7 @@ TEST(ProxyPool, ReplacesPooledConnectionTheUpstreamClosedBeforePost) {
     ASSERT_TRUE(eventually([&] { return s.upstream.open_connections() == 0; }));
     std::this_thread::sleep_for(50ms);
 
-    ASSERT_FALSE(
-        client.send("POST /upload HTTP/1.1\r\nHost: site.test\r\nContent-Length: 1000\r\n\r\n"));
-    ASSERT_FALSE(client.send_pattern_body(1000));
-    const auto r = client.read_response();
+    const auto r = upload_pattern(client, 1000);
 
     ASSERT_FALSE(r.ec) << r.ec.message();
     EXPECT_EQ(r.status, 200U);
@@ -460,10 +457,7 @@ TEST(ProxyBodies, UploadsFiveMegabytesWithContentLength) {
     auto client = s.connect();
     constexpr std::uint64_t size = 5'000'000;
 
-    ASSERT_FALSE(client.send("POST /upload HTTP/1.1\r\nHost: site.test\r\nContent-Length: " +
-                             std::to_string(size) + "\r\n\r\n"));
-    ASSERT_FALSE(client.send_pattern_body(size));
-    const auto r = client.read_response(30s);
+    const auto r = upload_pattern(client, size, 30s);
 
     ASSERT_FALSE(r.ec) << r.ec.message();
     EXPECT_EQ(r.status, 200U);

@@ -48,14 +48,19 @@ TEST(Startup, ListensOnPortsTheKernelChoosesWhenConfiguredWithPortZero) {
     EXPECT_EQ(gateway.stop(), 0) << gateway.output();
 }
 
-TEST(Startup, ExitsNonZeroNamingTheProxyAddressWhenItsPortIsTaken) {
+enum class taken { proxy, admin };
+
+// Holds one listener's port, starts the gateway, and expects a non-zero exit that names the
+// address: with two listeners, an operator must be told which one is the problem.
+void expect_refusal_naming_taken_port(taken which) {
     net::io_context ioc;
     const tcp::acceptor holder{ioc, tcp::endpoint{net::ip::make_address_v4("127.0.0.1"), 0}};
+    const auto held = holder.local_endpoint().port();
     temp_dir dir{"cg-startup"};
     cg::test::gateway_settings settings;
     settings.upstream_port = 9;
-    settings.listen_port = holder.local_endpoint().port();
-    settings.admin_port = recently_free_port();
+    settings.listen_port = which == taken::proxy ? held : recently_free_port();
+    settings.admin_port = which == taken::admin ? held : recently_free_port();
 
     gateway_process gateway{dir, gateway_config(settings)};
     const auto exit = gateway.child().wait_exit(5s);
@@ -63,29 +68,16 @@ TEST(Startup, ExitsNonZeroNamingTheProxyAddressWhenItsPortIsTaken) {
     ASSERT_TRUE(exit.has_value()) << "still running on a port that is taken\n" << gateway.output();
     EXPECT_NE(*exit, 0);
     EXPECT_THAT(gateway.child().stderr_text(), HasSubstr("cannot start"));
-    // With two listeners, an operator must be told which address is the problem.
-    EXPECT_THAT(gateway.child().stderr_text(),
-                HasSubstr("127.0.0.1:" + std::to_string(settings.listen_port)));
+    EXPECT_THAT(gateway.child().stderr_text(), HasSubstr("127.0.0.1:" + std::to_string(held)));
     EXPECT_THAT(gateway.child().stdout_text(), Not(HasSubstr("\"msg\":\"listening\"")));
 }
 
+TEST(Startup, ExitsNonZeroNamingTheProxyAddressWhenItsPortIsTaken) {
+    expect_refusal_naming_taken_port(taken::proxy);
+}
+
 TEST(Startup, ExitsNonZeroNamingTheAdminAddressWhenItsPortIsTaken) {
-    net::io_context ioc;
-    const tcp::acceptor holder{ioc, tcp::endpoint{net::ip::make_address_v4("127.0.0.1"), 0}};
-    temp_dir dir{"cg-startup"};
-    cg::test::gateway_settings settings;
-    settings.upstream_port = 9;
-    settings.listen_port = recently_free_port();
-    settings.admin_port = holder.local_endpoint().port();
-
-    gateway_process gateway{dir, gateway_config(settings)};
-    const auto exit = gateway.child().wait_exit(5s);
-
-    ASSERT_TRUE(exit.has_value()) << "still running on a port that is taken\n" << gateway.output();
-    EXPECT_NE(*exit, 0);
-    EXPECT_THAT(gateway.child().stderr_text(), HasSubstr("cannot start"));
-    EXPECT_THAT(gateway.child().stderr_text(),
-                HasSubstr("127.0.0.1:" + std::to_string(settings.admin_port)));
+    expect_refusal_naming_taken_port(taken::admin);
 }
 
 }  // namespace
