@@ -4,10 +4,13 @@
 build_packages=(
     cmake ninja-build g++ pkg-config   # the build
     libboost1.81-dev                   # Asio (event loop, sockets, timers) and Beast (HTTP/1.1, WebSocket)
-    nlohmann-json3-dev                 # configuration parsing
+    nlohmann-json3-dev                 # configuration, catalogue and consent-record JSON
+    libssl-dev                         # HMAC-SHA256 of the consent cookie, SHA-256, random ids
+    libhiredis-dev                     # the Redis client for consent records
 )
 test_packages=(
     libgtest-dev                       # unit and integration tests
+    redis-server                       # integration tests start their own redis-server
     clang libclang-rt-14-dev           # libFuzzer builds of the parsers (tests/fuzz)
 )
 demo_packages=(

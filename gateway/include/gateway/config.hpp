@@ -11,6 +11,8 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include "consent/config.hpp"
+
 namespace cg::gateway {
 
 using millis = std::chrono::milliseconds;
@@ -47,6 +49,7 @@ struct site_config {
     std::vector<std::string> hosts;  ///< lower-case host names; "*.example.no" matches subdomains
     upstream_config upstream;
     bool preserve_host = true;  ///< send the client's Host upstream (else the upstream's)
+    consent::site_policy consent;  ///< categories, policy version, lifetimes, cookie rules
 };
 
 /// Per-connection and per-request limits that protect the gateway from clients.
@@ -87,6 +90,7 @@ struct config {
     limits_config limits;
     log_config log;
     std::vector<site_config> sites;
+    consent::settings consent;  ///< cookie keys, catalogue, Redis, journal
 };
 
 /// Every problem found in a configuration, one line each, in the form

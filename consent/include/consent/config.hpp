@@ -1,0 +1,87 @@
+#pragma once
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "consent/catalogue.hpp"
+#include "consent/category.hpp"
+
+namespace cg::consent {
+
+/// A category's name and description in one language, as the banner shows them.
+struct category_text {
+    std::string name;
+    std::string description;
+};
+
+/// One category a site offers, with its texts in nb, nn and en (indexed by `language`).
+struct category_info {
+    category id = category::necessary;
+    std::array<category_text, 3> texts;
+};
+
+/// What happens to cookies that neither the site nor the catalogue knows.
+enum class unknown_cookies {
+    after_accept_all,  ///< blocked until the visitor has granted every offered category
+    never,             ///< always blocked
+};
+
+/// A site's consent policy (the `consent` object of a site in the gateway config).
+struct site_policy {
+    /// Offered categories, `necessary` first, in banner order. Defaults: all four, with the
+    /// built-in texts (default_categories()).
+    std::vector<category_info> categories;
+    /// Bumped when the privacy text changes: consents given under another version no longer
+    /// count (DESIGN L8). Letters, digits, '-', '_' and '.'; 1-32 characters.
+    std::string policy_version = "1";
+    std::chrono::seconds lifetime{std::chrono::days{365}};   ///< consent cookie Max-Age
+    std::chrono::seconds retention{std::chrono::days{365}};  ///< Redis records expire after
+    language default_language = language::nb;
+    unknown_cookies unknown = unknown_cookies::after_accept_all;
+    /// The site's own rules; they override the catalogue. `necessary` ones carry a
+    /// justification (validated non-empty).
+    std::vector<cookie_rule> cookies;
+
+    /// The categories offered, as a set.
+    category_set offered() const noexcept;
+};
+
+/// The four categories with the built-in nb/nn/en texts.
+std::vector<category_info> default_categories();
+
+/// Where consent records go (the top-level `redis` object).
+struct redis_config {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 6379;
+    std::string socket;    ///< a Unix socket path; when set, host and port are not used
+    std::string username;  ///< ACL user (Redis 6+); empty = the default user
+    std::string password;  ///< AUTH; empty = none
+    unsigned database = 0;
+    std::chrono::milliseconds connect_timeout{1000};
+    std::chrono::milliseconds command_timeout{2000};  ///< a batch slower than this is journaled
+    std::string key_prefix = "cg:";
+};
+
+/// The local outage journal for consent events Redis has not confirmed.
+struct journal_config {
+    std::filesystem::path path = "consent-journal.jsonl";
+    std::uint64_t max_bytes = 256ULL * 1024 * 1024;  ///< refused (503) beyond this
+};
+
+/// Gateway-wide consent settings (the top-level `consent` object).
+struct settings {
+    /// HMAC keys for the consent cookie: the first signs, all verify (rotation). Raw secret
+    /// bytes, at least 32 each. Empty = a random key per process (a warning is logged: consent
+    /// then does not survive a restart and cannot be shared between gateways).
+    std::vector<std::string> keys;
+    std::string cookie_name = "cg_consent";
+    /// The cookie catalogue (default: the built-in one, configs/cookie-catalogue.json).
+    std::vector<cookie_rule> catalogue;
+    journal_config journal;
+    redis_config redis;
+};
+
+}  // namespace cg::consent
