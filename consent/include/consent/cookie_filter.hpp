@@ -1,0 +1,70 @@
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/beast/http/field.hpp>
+
+#include "consent/site_context.hpp"
+
+namespace cg::consent {
+
+/// Request stage (DESIGN §4): reads the visitor's decision, removes from `Cookie` every
+/// cookie the visitor has not consented to (so the site cannot read an old tracking cookie
+/// after a withdrawal, DESIGN L6), and replaces any `Consent-Categories` the client sent with
+/// the granted categories. `Fields` is a Beast basic_fields. No I/O; untrusted input.
+template <class Fields>
+visitor_consent filter_request_cookies(Fields& request, const site_context& site,
+                                       std::int64_t now) {
+    namespace http = boost::beast::http;
+    std::vector<std::string_view> values;
+    // Fields of one name are not adjacent in Beast's list when others sit between them.
+    for (const auto& f : request) {
+        if (f.name() == http::field::cookie) {
+            values.emplace_back(f.value().data(), f.value().size());
+        }
+    }
+    const auto gpc_value = request["Sec-GPC"];
+    const bool gpc = std::string_view{gpc_value.data(), gpc_value.size()} == "1";
+    visitor_consent v = site.read_visitor(values, gpc, now);
+    if (!values.empty()) {
+        std::vector<std::string> kept;
+        bool changed = false;
+        for (const auto value : values) {
+            auto filtered = site.filter_cookie_header(value, v.granted);
+            changed = changed || filtered.has_value();
+            if (!filtered) {
+                kept.emplace_back(value);
+            } else if (!filtered->empty()) {
+                kept.push_back(std::move(*filtered));
+            }
+        }
+        if (changed) {
+            request.erase(http::field::cookie);
+            for (auto& k : kept) {
+                request.insert(http::field::cookie, k);
+            }
+        }
+    }
+    request.set("Consent-Categories", categories_header(v.granted));
+    return v;
+}
+
+/// Response stage: drops every `Set-Cookie` whose cookie the visitor has not consented to.
+/// Drops are counted per cookie name in site.observations(). No I/O; untrusted input.
+template <class Fields>
+void filter_set_cookies(Fields& response, const site_context& site, category_set granted) {
+    namespace http = boost::beast::http;
+    for (auto it = response.begin(); it != response.end();) {
+        if (it->name() != http::field::set_cookie ||
+            site.keep_set_cookie(std::string_view{it->value().data(), it->value().size()},
+                                 granted)) {
+            ++it;
+        } else {
+            it = response.erase(it);
+        }
+    }
+}
+
+}  // namespace cg::consent

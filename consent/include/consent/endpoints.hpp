@@ -1,0 +1,58 @@
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/verb.hpp>
+
+#include "consent/site_context.hpp"
+#include "consent/store.hpp"
+
+namespace cg::consent {
+
+/// The parts of a request to /_consent/* the endpoints look at. Views into the caller's
+/// request, which outlives the call. All of it is untrusted.
+struct endpoint_request {
+    boost::beast::http::verb method = boost::beast::http::verb::get;
+    std::string_view target;  ///< origin-form, query included
+    std::string_view host;    ///< the Host the visitor used (for the Origin check)
+    bool https = false;       ///< the visitor came over HTTPS (directly or per a trusted proxy)
+    std::vector<std::string_view> cookies;  ///< every Cookie header value
+    std::string_view content_type;
+    std::string_view origin;
+    std::string_view referer;
+    std::string_view accept_language;
+    bool gpc = false;  ///< Sec-GPC: 1
+    std::string_view body;
+};
+
+/// What the gateway sends back. The gateway adds Date, Content-Length and Connection.
+struct endpoint_response {
+    unsigned status = 200;
+    std::string content_type = "application/json";
+    std::vector<std::string> set_cookies;
+    std::string location;             ///< for 303 answers to form posts
+    std::string content_disposition;  ///< for the record download
+    std::string allow;                ///< for 405 answers
+    std::string body;
+};
+
+/// The largest request body the endpoints accept (a decision is a few hundred bytes).
+inline constexpr std::size_t max_endpoint_body = 16 * 1024;
+
+/// True for /_consent and everything below it: the gateway answers those itself.
+bool is_endpoint(std::string_view path) noexcept;
+
+/// Answers one request to /_consent/* (DESIGN §5): POST /_consent records a decision (JSON or
+/// form post, Origin/Referer checked, answered with the signed cookie and expiries of
+/// withdrawn cookies; 303 for forms), GET /_consent/state, GET and DELETE /_consent/record
+/// (the signed cookie is the only credential). Decisions are recorded in `records` before
+/// the answer: a decision that cannot be recorded anywhere is refused (503) and changes
+/// nothing. Never throws for bad input; `now_ms` is unix milliseconds.
+boost::asio::awaitable<endpoint_response> handle_endpoint(const endpoint_request& request,
+                                                          const site_context& site,
+                                                          store& records, std::int64_t now_ms);
+
+}  // namespace cg::consent

@@ -1,0 +1,234 @@
+#include "consent/site_context.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <openssl/evp.h>
+
+#include "consent/cookie.hpp"
+
+namespace cg::consent {
+
+// ---------------------------------------------------------------------------------------------
+// cookie_observations
+
+void cookie_observations::bump(std::map<std::string, std::uint64_t, std::less<>>& m,
+                               std::string_view name) {
+    name = name.substr(0, max_name_bytes);
+    if (auto it = m.find(name); it != m.end()) {
+        ++it->second;
+    } else if (m.size() < max_names) {
+        m.emplace(std::string{name}, 1);
+    }
+}
+
+void cookie_observations::dropped(std::string_view name) {
+    const std::lock_guard lock{mutex_};
+    bump(dropped_, name);
+}
+
+void cookie_observations::unknown(std::string_view name) {
+    const std::lock_guard lock{mutex_};
+    bump(unknown_, name);
+}
+
+void cookie_observations::variant(std::string_view name, std::string_view path,
+                                  std::string_view domain) {
+    if (name.size() > max_name_bytes || path.size() > max_name_bytes ||
+        domain.size() > max_name_bytes) {
+        return;
+    }
+    const std::lock_guard lock{mutex_};
+    auto it = variants_.find(name);
+    if (it == variants_.end()) {
+        if (variants_.size() >= max_names) {
+            return;
+        }
+        it = variants_.emplace(std::string{name}, std::vector<std::pair<std::string, std::string>>{})
+                 .first;
+    }
+    auto& list = it->second;
+    const bool known = std::any_of(list.begin(), list.end(), [&](const auto& v) {
+        return v.first == path && v.second == domain;
+    });
+    if (!known && list.size() < max_variants) {
+        list.emplace_back(std::string{path}, std::string{domain});
+    }
+}
+
+cookie_observations::counts cookie_observations::dropped_counts() const {
+    const std::lock_guard lock{mutex_};
+    return {dropped_.begin(), dropped_.end()};
+}
+
+cookie_observations::counts cookie_observations::unknown_counts() const {
+    const std::lock_guard lock{mutex_};
+    return {unknown_.begin(), unknown_.end()};
+}
+
+std::vector<std::pair<std::string, std::string>> cookie_observations::variants(
+    std::string_view name) const {
+    const std::lock_guard lock{mutex_};
+    const auto it = variants_.find(name);
+    return it == variants_.end() ? std::vector<std::pair<std::string, std::string>>{}
+                                 : it->second;
+}
+
+// ---------------------------------------------------------------------------------------------
+// site_context
+
+namespace {
+
+std::string hex_sha256(std::string_view text) {
+    std::array<unsigned char, 32> digest{};
+    unsigned int len = 0;
+    EVP_Digest(text.data(), text.size(), digest.data(), &len, EVP_sha256(), nullptr);
+    static constexpr std::string_view hex = "0123456789abcdef";
+    std::string out;
+    for (const unsigned char b : digest) {
+        out += hex[b >> 4U];
+        out += hex[b & 0x0FU];
+    }
+    return out;
+}
+
+// DESIGN L7: the record must prove what the visitor was shown. Every text that decides what
+// the visitor agrees to goes into the hash, with lengths so that no two lists hash alike.
+std::string banner_hash_of(const site_policy& policy, language l) {
+    std::string canonical = "consent-gateway banner v1\npolicy " + policy.policy_version + "\n";
+    canonical += "language ";
+    canonical += name_of(l);
+    canonical += '\n';
+    for (const auto& c : policy.categories) {
+        const auto& t = c.texts[static_cast<std::size_t>(l)];
+        canonical += name_of(c.id);
+        canonical += ' ' + std::to_string(t.name.size()) + ':' + t.name;
+        canonical += ' ' + std::to_string(t.description.size()) + ':' + t.description + '\n';
+    }
+    return hex_sha256(canonical);
+}
+
+}  // namespace
+
+site_context::site_context(std::string site, site_policy policy, std::string cookie_name,
+                           const std::vector<cookie_rule>& catalogue,
+                           std::shared_ptr<const key_ring> keys)
+    : site_(std::move(site)),
+      policy_(std::move(policy)),
+      cookie_name_(std::move(cookie_name)),
+      classifier_(catalogue, policy_.cookies),
+      keys_(std::move(keys)),
+      observations_(std::make_unique<cookie_observations>()) {
+    if (policy_.categories.empty()) {
+        policy_.categories = default_categories();
+    }
+    offered_ = policy_.offered();
+    if (!offered_.contains(category::necessary) || keys_ == nullptr) {
+        throw std::invalid_argument("site " + site_ + ": consent policy without necessary");
+    }
+    for (const auto l : all_languages) {
+        banner_hashes_[static_cast<std::size_t>(l)] = banner_hash_of(policy_, l);
+    }
+}
+
+bool site_context::allowed(std::string_view name, category_set granted) const noexcept {
+    if (name == cookie_name_) {
+        return true;
+    }
+    if (const cookie_rule* rule = classifier_.find(name)) {
+        return granted.contains(rule->cat);
+    }
+    // Unknown cookies: only a visitor who accepted everything offered has agreed to them.
+    return policy_.unknown == unknown_cookies::after_accept_all && granted.includes(offered_);
+}
+
+visitor_consent site_context::read_visitor(const std::vector<std::string_view>& cookie_headers,
+                                           bool gpc, std::int64_t now) const {
+    visitor_consent v;
+    v.gpc = gpc;
+    const cookie_check check{.site = site_,
+                             .policy_version = policy_.policy_version,
+                             .lifetime_seconds = policy_.lifetime.count(),
+                             .now = now,
+                             .offered = offered_};
+    for (const auto header : cookie_headers) {
+        for (const auto& pair : parse_cookie_header(header)) {
+            if (pair.name != cookie_name_) {
+                continue;
+            }
+            // Several copies can exist (other paths or domains); the first valid one counts.
+            if (auto state = decode_consent(pair.value, check, *keys_)) {
+                v.granted = state->granted;
+                v.state = std::move(*state);
+                return v;
+            }
+        }
+    }
+    return v;
+}
+
+std::optional<std::string> site_context::filter_cookie_header(std::string_view header,
+                                                               category_set granted) const {
+    const auto pairs = parse_cookie_header(header);
+    const bool all_kept = std::all_of(pairs.begin(), pairs.end(), [&](const cookie_pair& p) {
+        return p.name != cookie_name_ && allowed(p.name, granted);
+    });
+    if (all_kept) {
+        return std::nullopt;
+    }
+    std::string out;
+    for (const auto& p : pairs) {
+        if (p.name == cookie_name_ || !allowed(p.name, granted)) {
+            continue;
+        }
+        if (!out.empty()) {
+            out += "; ";
+        }
+        if (!p.name.empty()) {
+            out += p.name;
+            out += '=';
+        }
+        out += p.value;
+    }
+    return out;
+}
+
+bool site_context::keep_set_cookie(std::string_view header, category_set granted) const {
+    const auto c = parse_set_cookie(header);
+    if (!c) {
+        return false;  // a browser would ignore it too (RFC 6265 §5.2)
+    }
+    if (c->name == cookie_name_) {
+        observations_->dropped(c->name);  // only the gateway sets the consent cookie
+        return false;
+    }
+    observations_->variant(c->name, c->path.value_or(""), c->domain.value_or(""));
+    // A cookie being deleted stores nothing: letting the site remove it only helps (L6).
+    constexpr std::int64_t year_2000 = 946'684'800;
+    if ((c->max_age && *c->max_age <= 0) || (!c->max_age && c->expires && *c->expires < year_2000)) {
+        return true;
+    }
+    if (classifier_.find(c->name) == nullptr) {
+        observations_->unknown(c->name);
+    }
+    if (allowed(c->name, granted)) {
+        return true;
+    }
+    observations_->dropped(c->name);
+    return false;
+}
+
+std::string categories_header(category_set granted) {
+    std::string out;
+    for (const auto c : all_categories) {
+        if (granted.contains(c)) {
+            if (!out.empty()) {
+                out += ", ";
+            }
+            out += name_of(c);
+        }
+    }
+    return out;
+}
+
+}  // namespace cg::consent
