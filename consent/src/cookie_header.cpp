@@ -12,7 +12,9 @@ namespace {
 
 // Browsers join pairs with "; " (§5.4 step 4) but proxies and scripts add tabs and extra
 // spaces; WSP (SP / HTAB) around names and values is not part of them.
-constexpr bool is_wsp(char c) { return c == ' ' || c == '\t'; }
+constexpr bool is_wsp(char c) {
+    return c == ' ' || c == '\t';
+}
 
 std::string_view trim_wsp(std::string_view s) {
     while (!s.empty() && is_wsp(s.front())) {
@@ -41,8 +43,8 @@ std::vector<cookie_pair> parse_cookie_header(std::string_view header) {
     while (!header.empty()) {
         const auto semicolon = header.find(';');
         const std::string_view piece = trim_wsp(header.substr(0, semicolon));
-        header = semicolon == std::string_view::npos ? std::string_view{}
-                                                     : header.substr(semicolon + 1);
+        header =
+            semicolon == std::string_view::npos ? std::string_view{} : header.substr(semicolon + 1);
         if (piece.empty()) {
             continue;  // ";;" or a trailing ';' carries no cookie
         }
@@ -50,7 +52,7 @@ std::vector<cookie_pair> parse_cookie_header(std::string_view header) {
         // RFC 6265bis, as "value": a name-less cookie. Keep it so filters can decide about it.
         const auto eq = piece.find('=');
         if (eq == std::string_view::npos) {
-            pairs.push_back({{}, piece});
+            pairs.push_back({piece.substr(0, 0), piece});  // an empty view, still into header
             continue;
         }
         // Split at the first '=': values (base64, nested pairs) may contain more of them.

@@ -13,7 +13,9 @@ namespace cg::consent {
 namespace {
 
 // RFC 6265 §5.2 trims WSP (RFC 5234: SP / HTAB) only; other whitespace is part of the text.
-constexpr bool is_wsp(char c) { return c == ' ' || c == '\t'; }
+constexpr bool is_wsp(char c) {
+    return c == ' ' || c == '\t';
+}
 
 std::string_view trim_wsp(std::string_view s) {
     while (!s.empty() && is_wsp(s.front())) {
@@ -72,8 +74,10 @@ std::optional<std::int64_t> parse_max_age(std::string_view v) {
 }
 
 void apply_attribute(set_cookie& cookie, std::string_view av) {
+    // Without '=' the value is empty (§5.2 step 4); an empty view at the end keeps every view
+    // the parser returns inside the header.
     std::string_view name = av;
-    std::string_view value;
+    std::string_view value = av.substr(av.size());
     if (const auto eq = av.find('='); eq != std::string_view::npos) {
         name = av.substr(0, eq);
         value = av.substr(eq + 1);
@@ -148,8 +152,7 @@ std::optional<set_cookie> parse_set_cookie(std::string_view header) {
         attributes.remove_prefix(1);  // the ';' that starts this cookie-av
         const auto next = attributes.find(';');
         apply_attribute(cookie, attributes.substr(0, next));
-        attributes =
-            next == std::string_view::npos ? std::string_view{} : attributes.substr(next);
+        attributes = next == std::string_view::npos ? std::string_view{} : attributes.substr(next);
     }
     return cookie;
 }

@@ -37,7 +37,9 @@ const std::set<std::string_view> known_differences{};
 // The suite's own DISABLED_ cases encode browser quirks the suite's authors chose not to
 // require (truncation at NUL/CR, a 4096-byte limit, percent-decoding of the request path).
 // They are run and reported but never fail the test.
-bool is_disabled(std::string_view name) { return name.starts_with("DISABLED_"); }
+bool is_disabled(std::string_view name) {
+    return name.starts_with("DISABLED_");
+}
 
 // The suite was written around 2011 (RFC 6265 is from April 2011) and some "future" Expires
 // dates (e.g. 07 Aug 2019) have since passed, so the jar's clock is fixed at 2011-04-01.
@@ -121,7 +123,7 @@ struct stored_cookie {
 };
 
 class cookie_jar {
-public:
+  public:
     // RFC 6265 §5.3, storage model, for a response to `url` received at `now`.
     void receive(std::string_view header, const request_url& url, std::int64_t now) {
         const auto parsed = parse_set_cookie(header);
@@ -204,7 +206,7 @@ public:
         return out;
     }
 
-private:
+  private:
     std::vector<stored_cookie> cookies_;
     std::uint64_t clock_ = 0;
 };
@@ -239,8 +241,8 @@ void record(tally& t, std::string_view name, bool ok, const std::string& detail)
     }
     const bool known = known_differences.contains(name);
     ++(known ? t.known : t.unexpected);
-    std::printf("%s %.*s: %s\n", known ? "known difference" : "FAIL",
-                static_cast<int>(name.size()), name.data(), detail.c_str());
+    std::printf("%s %.*s: %s\n", known ? "known difference" : "FAIL", static_cast<int>(name.size()),
+                name.data(), detail.c_str());
 }
 
 json read_json(const fs::path& file) {
@@ -281,9 +283,10 @@ tally run_parser(const fs::path& dir) {
         record(t, name, sent == expected,
                "sent " + describe(sent) + ", expected " + describe(expected));
     }
-    std::printf("http-state parser: %d/%d passed (%d known differences); the suite's %d "
-                "DISABLED_ cases, not counted: %d agree\n",
-                t.passed, t.total, t.known, disabled_total, disabled_agree);
+    std::printf(
+        "http-state parser: %d/%d passed (%d known differences); the suite's %d "
+        "DISABLED_ cases, not counted: %d agree\n",
+        t.passed, t.total, t.known, disabled_total, disabled_agree);
     return t;
 }
 
