@@ -2,16 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <memory>
 #include <utility>
 
-#include <boost/asio/execution/outstanding_work.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/prefer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
+#include "consent/await.hpp"
 #include "consent/cookie.hpp"
 
 namespace cg::consent {
@@ -24,23 +19,6 @@ using verb = boost::beast::http::verb;
 
 constexpr std::string_view base = "/_consent";
 constexpr std::size_t max_expiring_cookies = 64;
-
-// Waits for a store callback without blocking the worker: the callback runs on the store's
-// thread and posts the result back to this coroutine's executor, keeping it from running out
-// of work meanwhile (a draining worker has nothing else to do).
-template <class T, class Start>
-net::awaitable<T> from_store(Start start) {
-    auto ex = co_await net::this_coro::executor;
-    co_return co_await net::async_initiate<decltype(net::use_awaitable), void(T)>(
-        [ex](auto handler, Start begin) {
-            auto h = std::make_shared<decltype(handler)>(std::move(handler));
-            auto work = net::prefer(ex, net::execution::outstanding_work.tracked);
-            begin([h, work](T result) mutable {
-                net::post(work, [h, r = std::move(result)]() mutable { (*h)(std::move(r)); });
-            });
-        },
-        net::use_awaitable, std::move(start));
-}
 
 endpoint_response json_answer(unsigned status, const json& body) {
     endpoint_response r;

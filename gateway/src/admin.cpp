@@ -15,7 +15,10 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include "async.hpp"
+#include "consent/await.hpp"
 
 namespace cg::gateway {
 
@@ -23,6 +26,7 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
+using json = nlohmann::json;
 
 namespace {
 
@@ -94,6 +98,154 @@ response make(unsigned status, std::string_view type, std::string body, unsigned
     return res;
 }
 
+std::string_view query_of(boost::core::string_view target) {
+    const std::string_view t{target.data(), target.size()};
+    const auto q = t.find('?');
+    return q == std::string_view::npos ? std::string_view{} : t.substr(q + 1);
+}
+
+// A query parameter's raw value (ids and site names need no percent-decoding).
+std::string_view param(std::string_view query, std::string_view key) {
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const auto piece = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        if (piece.size() > key.size() && piece.starts_with(key) && piece[key.size()] == '=') {
+            return piece.substr(key.size() + 1);
+        }
+    }
+    return {};
+}
+
+void append_escaped_label(std::string& out, std::string_view s) {
+    for (const char c : s) {
+        if (c == '\\' || c == '"') {
+            out += '\\';
+            out += c;
+        } else if (c == '\n') {
+            out += "\\n";
+        } else {
+            out += c;
+        }
+    }
+}
+
+// Set-Cookie drops per cookie name (names come from upstreams: label-escaped) and the record
+// store's counters, appended to the gateway's own metrics.
+std::string consent_metrics(const shared_state& shared) {
+    std::string out =
+        "# HELP cg_set_cookie_dropped_total Set-Cookie headers dropped for lack of consent.\n"
+        "# TYPE cg_set_cookie_dropped_total counter\n";
+    for (const auto& site : shared.consent_sites) {
+        for (const auto& [name, n] : site->observations().dropped_counts()) {
+            out += "cg_set_cookie_dropped_total{site=\"";
+            append_escaped_label(out, site->site());
+            out += "\",cookie=\"";
+            append_escaped_label(out, name);
+            out += "\"} " + std::to_string(n) + "\n";
+        }
+    }
+    const auto st = shared.records.status();
+    out += "# HELP cg_consent_events_total Consent decisions by where they were recorded.\n"
+           "# TYPE cg_consent_events_total counter\n";
+    out += "cg_consent_events_total{outcome=\"stored\"} " + std::to_string(st.stored) + "\n";
+    out += "cg_consent_events_total{outcome=\"journaled\"} " + std::to_string(st.journaled) + "\n";
+    out += "cg_consent_events_total{outcome=\"failed\"} " + std::to_string(st.failed) + "\n";
+    out += "cg_consent_events_total{outcome=\"replayed\"} " + std::to_string(st.replayed) + "\n";
+    out += "# HELP cg_consent_journal_events Consent events waiting in the journal for Redis.\n"
+           "# TYPE cg_consent_journal_events gauge\n"
+           "cg_consent_journal_events " + std::to_string(st.journal_events) + "\n";
+    out += "# HELP cg_consent_journal_bytes Size of the consent journal.\n"
+           "# TYPE cg_consent_journal_bytes gauge\n"
+           "cg_consent_journal_bytes " + std::to_string(st.journal_bytes) + "\n";
+    out += "# HELP cg_redis_up Whether the consent record store reaches Redis.\n"
+           "# TYPE cg_redis_up gauge\n"
+           "cg_redis_up " + std::string(st.redis_up ? "1" : "0") + "\n";
+    return out;
+}
+
+const consent::site_context* site_named(const shared_state& shared, std::string_view name) {
+    for (const auto& s : shared.consent_sites) {
+        if (s->site() == name) {
+            return s.get();
+        }
+    }
+    return nullptr;
+}
+
+json counts_json(const consent::cookie_observations::counts& counts) {
+    json o = json::object();
+    for (const auto& [name, n] : counts) {
+        o[name] = n;
+    }
+    return o;
+}
+
+// The privacy officer's and operator's views of consent (DESIGN §2): a consent id's history
+// for a data-subject request, decision counts per site, and what each site's cookies are.
+net::awaitable<response> consent_admin(shared_state& shared, std::string_view path,
+                                       std::string_view query, unsigned v) {
+    const auto bad = [v](std::string text) { return make(400, "text/plain", text + "\n", v); };
+    if (path == "/consent/history") {
+        const auto* site = site_named(shared, param(query, "site"));
+        const auto id = param(query, "id");
+        if (site == nullptr || id.empty() || id.size() > 64) {
+            co_return bad("give ?site=<site name>&id=<consent id>");
+        }
+        auto history = co_await consent::from_store<std::optional<consent::consent_history>>(
+            [&shared, s = site->site(), i = std::string{id}](auto done) mutable {
+                shared.records.history(std::move(s), std::move(i), std::move(done));
+            });
+        if (!history) {
+            co_return make(503, "text/plain", "redis is unreachable\n", v);
+        }
+        json events = json::array();
+        for (const auto& e : history->events) {
+            events.push_back(json::parse(consent::to_json(e), nullptr, false));
+        }
+        co_return make(200, "application/json",
+                       json{{"site", site->site()}, {"consent_id", id}, {"events", events}}.dump(),
+                       v);
+    }
+    if (path == "/consent/counts") {
+        json out = json::object();
+        for (const auto& site : shared.consent_sites) {
+            auto counts = co_await consent::from_store<
+                std::optional<std::map<std::string, std::uint64_t>>>(
+                [&shared, s = site->site()](auto done) mutable {
+                    shared.records.counts(std::move(s), std::move(done));
+                });
+            if (!counts) {
+                co_return make(503, "text/plain", "redis is unreachable\n", v);
+            }
+            out[site->site()] = *counts;
+        }
+        co_return make(200, "application/json", out.dump(), v);
+    }
+    if (path == "/consent/cookies") {
+        json out = json::object();
+        for (const auto& site : shared.consent_sites) {
+            json rules = json::array();
+            for (const auto& r : site->policy().cookies) {
+                rules.push_back({{"name", r.name},
+                                 {"category", consent::name_of(r.cat)},
+                                 {"provider", r.provider},
+                                 {"purpose", r.purpose},
+                                 {"lifetime", r.lifetime},
+                                 {"justification", r.justification}});
+            }
+            out[site->site()] = {
+                {"policy_version", site->policy().policy_version},
+                {"site_rules", rules},
+                {"catalogue_rules", site->cookies().rules().size() - rules.size()},
+                {"unknown_cookies_seen", counts_json(site->observations().unknown_counts())},
+                {"set_cookie_dropped", counts_json(site->observations().dropped_counts())}};
+        }
+        co_return make(200, "application/json", out.dump(), v);
+    }
+    co_return make(404, "text/plain", "not found: /consent/history, /consent/counts, /consent/cookies\n", v);
+}
+
 net::awaitable<response> handle(shared_state& shared, const http::request<http::string_body>& req) {
     const auto& cfg = *shared.cfg;
     const auto path = req.target().substr(0, req.target().find('?'));
@@ -128,24 +280,39 @@ net::awaitable<response> handle(shared_state& shared, const http::request<http::
                 .append(ok ? "reachable" : "unreachable")
                 .append("\"");
         }
+        // Redis being down does not make the gateway unready: decisions go to the journal and
+        // taking every gateway out of rotation would take the sites down with it.
+        const auto rec = shared.records.status();
         body.append(all ? "true" : "false")
             .append(R"(,"upstreams":{)")
             .append(sites)
+            .append(R"(},"consent_store":{"redis":")")
+            .append(rec.redis_up ? "up" : "down")
+            .append(R"(","journal_events":)")
+            .append(std::to_string(rec.journal_events))
             .append("}}\n");
         co_return make(all ? 200 : 503, "application/json", std::move(body), v);
     }
-    if (path == "/metrics") {
-        if (!cfg.admin.token.empty()) {
-            const auto auth = req[http::field::authorization];
-            if (!auth.starts_with("Bearer ") || !token_matches(auth.substr(7), cfg.admin.token)) {
-                auto res = make(401, "text/plain", "a bearer token is required\n", v);
-                res.set(http::field::www_authenticate, R"(Bearer realm="consent-gateway admin")");
-                co_return res;
-            }
+    // Everything past health and readiness is for the operator only (DESIGN §5: authenticated).
+    if (!cfg.admin.token.empty()) {
+        const auto auth = req[http::field::authorization];
+        if (!auth.starts_with("Bearer ") || !token_matches(auth.substr(7), cfg.admin.token)) {
+            auto res = make(401, "text/plain", "a bearer token is required\n", v);
+            res.set(http::field::www_authenticate, R"(Bearer realm="consent-gateway admin")");
+            co_return res;
         }
-        co_return make(200, "text/plain; version=0.0.4", shared.stats.render(cfg), v);
     }
-    co_return make(404, "text/plain", "not found: try /healthz, /readyz or /metrics\n", v);
+    if (path == "/metrics") {
+        co_return make(200, "text/plain; version=0.0.4",
+                       shared.stats.render(cfg) + consent_metrics(shared), v);
+    }
+    if (path.starts_with("/consent/")) {
+        co_return co_await consent_admin(shared, path, query_of(req.target()), v);
+    }
+    co_return make(404, "text/plain",
+                   "not found: try /healthz, /readyz, /metrics, /consent/counts, "
+                   "/consent/history?site=S&id=ID, /consent/cookies\n",
+                   v);
 }
 
 net::awaitable<void> serve_admin(shared_state& shared, tcp::socket socket) {

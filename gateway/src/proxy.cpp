@@ -19,6 +19,7 @@
 
 #include "async.hpp"
 #include "gateway/forwarding.hpp"
+#include "pipeline.hpp"
 #include "responses.hpp"
 #include "wire.hpp"
 
@@ -377,8 +378,9 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
         up.set(http::field::host, host);  // RFC 9112 §3.2.2: the authority replaces Host
     }
     up.erase(http::field::expect);  // the gateway answers 100-continue itself
-    strip_hop_by_hop(up, websocket);
-    set_forwarded(up, client.info, host);
+    const consent::site_context& consent_site = *w.shared.consent_sites[site_index];
+    const consent::visitor_consent visitor =
+        request_stages(up, consent_site, client.info, host, websocket, unix_now());
     if (!site.preserve_host) {
         up.set(http::field::host, site.upstream.host + ":" + std::to_string(site.upstream.port));
     }
@@ -465,7 +467,7 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
                 if (status == 103 && client_version >= 11) {
                     // Early Hints are useful to the browser; 100 and 102 are ours to swallow.
                     http::header<false, pooled_fields> hints{std::move(rp->get().base())};
-                    strip_hop_by_hop(hints, false);
+                    response_stages(hints, consent_site, visitor, false);
                     std::string hints_text;  // head_text still holds the request, for a retry
                     serialize_head(hints, hints_text);
                     if (co_await write_head(client.stream, hints_text, lim.body_timeout)) {
@@ -506,7 +508,7 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
             co_return ex;
         }
         http::header<false, pooled_fields> switching{std::move(answer.base())};
-        strip_hop_by_hop(switching, true);
+        response_stages(switching, consent_site, visitor, true);
         serialize_head(switching, head_text);
         if (!co_await write_head(client.stream, head_text, lim.body_timeout)) {
             co_await tunnel(client, *conn, lim.tunnel_idle_timeout);
@@ -518,7 +520,7 @@ net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& 
     const bool known_length = rp->content_length().has_value();
     bool keep = client_keep_alive && request_sent && !w.draining();
     http::header<false, pooled_fields> res{std::move(answer.base())};
-    strip_hop_by_hop(res, false);
+    response_stages(res, consent_site, visitor, false);
     res.version(client_version);
     bool chunked_out = false;
     if (client_version < 11) {

@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -26,10 +27,33 @@ namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 using clock = std::chrono::steady_clock;
 
+namespace {
+
+std::shared_ptr<const consent::key_ring> consent_keys(const config& cfg, log_sink& log) {
+    if (!cfg.consent.keys.empty()) {
+        return std::make_shared<const consent::key_ring>(cfg.consent.keys);
+    }
+    log_line line{log_level::warn,
+                  "no consent cookie key configured; using a random one: visitors' choices do not "
+                  "survive a restart and other gateways cannot read them (set /consent/keys or "
+                  "/consent/key_file)"};
+    log.write(log_level::warn, line);
+    return std::make_shared<const consent::key_ring>(consent::key_ring::random());
+}
+
+}  // namespace
+
 shared_state::shared_state(std::shared_ptr<const config> c, std::size_t workers)
     : cfg(std::move(c)),
       stats(workers, cfg->sites.size()),
-      log(1, cfg->log.level, stats.log_lines_dropped) {}
+      log(1, cfg->log.level, stats.log_lines_dropped),
+      records(cfg->consent.redis, cfg->consent.journal) {
+    const auto keys = consent_keys(*cfg, log);
+    for (const auto& site : cfg->sites) {
+        consent_sites.push_back(std::make_unique<const consent::site_context>(
+            site.name, site.consent, cfg->consent.cookie_name, cfg->consent.catalogue, keys));
+    }
+}
 
 worker::worker(std::size_t i, shared_state& s)
     : index(i), shared(s), cfg(*s.cfg), routes(cfg.sites), access_log(s.log) {
@@ -113,6 +137,35 @@ void log_listening(log_sink& log, std::string_view listener, const tcp::endpoint
     log_line line{log_level::info, "listening"};
     line.str("listener", listener).str("address", ep.address().to_string()).num("port", ep.port());
     log.write(log_level::info, line);
+}
+
+// The store has no logger of its own: its state changes (Redis lost or back, journal
+// problems) are logged from here, once each, without any personal data.
+net::awaitable<void> watch_records(shared_state& shared) {
+    net::steady_timer timer(co_await net::this_coro::executor);
+    consent::store_status last;
+    last.redis_up = true;  // so that "unreachable at start" is logged too
+    for (bool first = true;; first = false) {
+        const auto now = shared.records.status();
+        if (now.redis_up != last.redis_up && !(first && now.redis_up)) {
+            const auto level = now.redis_up ? log_level::info : log_level::error;
+            log_line line{level, now.redis_up ? "redis reachable; consent records go to redis"
+                                              : "redis unreachable; consent records go to the "
+                                                "journal until it is back"};
+            line.num("journal_events", static_cast<std::int64_t>(now.journal_events));
+            shared.log.write(level, line);
+        }
+        if (!now.last_error.empty() && now.last_error != last.last_error) {
+            log_line line{log_level::warn, "consent record store"};
+            line.str("error", now.last_error);
+            shared.log.write(log_level::warn, line);
+        }
+        last = now;
+        timer.expires_after(std::chrono::seconds(1));
+        if (auto [ec] = co_await timer.async_wait(use_ec); ec) {
+            co_return;
+        }
+    }
 }
 
 }  // namespace
@@ -237,6 +290,8 @@ void server::start() {
 
     m.admin_work.emplace(m.admin_ioc.get_executor());
     m.admin.start();
+    m.shared.records.start();
+    net::co_spawn(m.admin_ioc, watch_records(m.shared), net::detached);
     for (auto& w : m.workers) {
         net::co_spawn(w->ioc, accept_loop(*w), net::detached);
         net::co_spawn(w->ioc, housekeeping(*w), net::detached);
@@ -281,6 +336,8 @@ void server::wait() {
             t.join();
         }
     }
+    // Decisions still queued are stored or journaled before the process goes.
+    impl_->shared.records.stop();
     impl_->shared.log.flush();
 }
 

@@ -11,6 +11,8 @@
 
 #include "async.hpp"
 #include "gateway/request_guard.hpp"
+#include "consent/endpoints.hpp"
+#include "consent_endpoint.hpp"
 #include "proxy.hpp"
 
 namespace cg::gateway {
@@ -253,7 +255,13 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
             path = path_of(target.authority.empty() ? std::string_view{req.get().target()}
                                                     : target.origin);
         }
-        const exchange ex = co_await forward(w, site_index, c, req, target);
+        // DESIGN §4: /_consent/* is answered by the gateway, everything else is proxied.
+        const exchange ex =
+            consent::is_endpoint(path_of(target.authority.empty()
+                                             ? std::string_view{req.get().target()}
+                                             : target.origin))
+                ? co_await answer_consent(w, site_index, c, req, target)
+                : co_await forward(w, site_index, c, req, target);
         account(w, site_index, method, path, ex, clock::now() - started);
         if (!ex.keep_client) {
             break;

@@ -11,6 +11,8 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "access_log.hpp"
+#include "consent/site_context.hpp"
+#include "consent/store.hpp"
 #include "gateway/config.hpp"
 #include "gateway/router.hpp"
 #include "metrics.hpp"
@@ -20,14 +22,18 @@ namespace cg::gateway {
 
 struct connection;
 
-/// What every worker shares: the validated config, counters, the log sink and the drain flag.
+/// What every worker shares: the validated config, counters, the log sink, the drain flag and
+/// the consent machinery (per-site contexts, read-only; the record store, thread-safe).
 struct shared_state {
+    /// Throws std::runtime_error when the consent journal cannot be opened.
     shared_state(std::shared_ptr<const config> c, std::size_t workers);
 
     std::shared_ptr<const config> cfg;
     metrics stats;
     log_sink log;
     std::atomic<bool> draining{false};
+    std::vector<std::unique_ptr<const consent::site_context>> consent_sites;  ///< as cfg->sites
+    consent::store records;
 };
 
 /// Relay buffers of one size, recycled per worker: a 64 KiB malloc and free per request showed
