@@ -1,4 +1,5 @@
 #pragma once
+#include <array>
 #include <cstddef>
 #include <memory>
 #include <stdexcept>
@@ -25,10 +26,15 @@ struct cookie_rule {
     bool is_pattern() const noexcept { return name.find('*') != std::string::npos; }
 };
 
-/// True when `name` matches `pattern` (`*` = any run of characters, possibly empty).
+/// True when `name` matches `pattern`, where `*` stands for any run of characters (possibly
+/// empty) and every other character matches itself, case-sensitively. A pattern without `*`
+/// matches only the identical name. Iterative: time is at most proportional to
+/// size(pattern) * size(name) and nothing is allocated, so untrusted names of any length are safe.
+/// Thread-safe.
 bool matches_pattern(std::string_view pattern, std::string_view name) noexcept;
 
-/// Thrown by load_catalogue / parse_catalogue. Every line is `SOURCE: /json/pointer: reason`.
+/// Thrown by parse_catalogue. Every problem is one line `SOURCE: /json/pointer: reason` (or
+/// `SOURCE: reason` for the document as a whole); what() joins them with newlines.
 class catalogue_error : public std::runtime_error {
   public:
     explicit catalogue_error(std::vector<std::string> problems);
@@ -39,22 +45,36 @@ class catalogue_error : public std::runtime_error {
 };
 
 /// Parses a catalogue document: `{"cookies": [{"name", "category", "provider", "purpose",
-/// "lifetime"}...]}`. Unknown keys, unknown categories, empty names, a pattern that is only
-/// `*` and duplicate names are errors (all reported). `source` names the document in messages.
+/// "lifetime", "justification"}...]}`; `name` and `category` are required, the other fields
+/// are optional strings. Returns the rules in document order. `source` names the document in
+/// messages (a file name, "built-in catalogue").
+///
+/// Throws catalogue_error listing every problem found, in document order: invalid JSON (with
+/// line and column), nesting deeper than 32 levels, a field given twice in one object, unknown
+/// fields, missing or non-string fields, a category other than necessary, preferences,
+/// analytics or marketing, an empty name, a name with characters that RFC 6265 does not allow
+/// in a cookie name (`*` is allowed: it is the wildcard), a name made only of `*` (it would
+/// match every cookie) and a name used twice. For startup: it allocates and may take a while
+/// on large input. Thread-safe (no shared state).
 std::vector<cookie_rule> parse_catalogue(std::string_view json_text, std::string_view source);
 
 /// The catalogue shipped in configs/cookie-catalogue.json, compiled into the binary.
 std::string_view builtin_catalogue_json() noexcept;
 
 /// Classifies cookie names for one site: the site's own rules override the catalogue.
-/// Lookup order: site exact, site patterns, catalogue exact, catalogue patterns; among
-/// patterns the one with the most literal characters wins (`_ga_*` before `_g*`).
-/// Immutable after construction; lookups are thread-safe and allocation-free.
+/// Lookup order: site exact, site patterns, catalogue exact, catalogue patterns, so any site
+/// rule that matches wins over every catalogue rule. Among patterns of one kind the one with
+/// the most literal (non-`*`) characters wins (`_ga_*` before `_g*`); between equally specific
+/// patterns, and between rules with the same name, the earlier rule wins.
+/// The constructor trusts its rules (validate them with parse_catalogue or the site config
+/// parser first) and may throw std::bad_alloc. Immutable after construction; lookups are
+/// thread-safe and allocation-free.
 class classifier {
   public:
     classifier(std::vector<cookie_rule> catalogue, std::vector<cookie_rule> site_rules);
 
-    /// The rule for `name`, or nullptr for an unknown cookie. Untrusted input.
+    /// The rule for `name`, or nullptr for an unknown cookie. Untrusted input of any length;
+    /// never throws, never allocates. The pointer lives as long as the classifier.
     const cookie_rule* find(std::string_view name) const noexcept;
 
     /// Every rule, site rules first (for the admin listener and the banner's cookie list).
@@ -67,15 +87,26 @@ class classifier {
             return std::hash<std::string_view>{}(s);
         }
     };
-    const cookie_rule* find_pattern(std::size_t begin, std::size_t end,
+    using exact_index = std::unordered_map<std::string, std::size_t, string_hash, std::equal_to<>>;
+
+    // The patterns of one kind (site or catalogue). A name can only match a pattern that
+    // begins with its own first byte or with '*', so each lookup scans two short lists.
+    struct pattern_index {
+        std::vector<std::size_t> ranked;  // indexes into rules_, most specific first
+        // For each first byte of a pattern: positions in `ranked`, ascending.
+        std::array<std::vector<std::size_t>, 256> by_first_byte;
+    };
+
+    void index_patterns(std::vector<std::size_t> patterns, pattern_index& index) const;
+    const cookie_rule* find_pattern(const pattern_index& index,
                                     std::string_view name) const noexcept;
 
     std::vector<cookie_rule> rules_;  // site rules, then catalogue rules
     std::size_t site_count_ = 0;
-    std::unordered_map<std::string, std::size_t, string_hash, std::equal_to<>> site_exact_;
-    std::unordered_map<std::string, std::size_t, string_hash, std::equal_to<>> catalogue_exact_;
-    std::vector<std::size_t> site_patterns_;       // indexes into rules_, most specific first
-    std::vector<std::size_t> catalogue_patterns_;  // the same for catalogue rules
+    exact_index site_exact_;
+    exact_index catalogue_exact_;
+    pattern_index site_patterns_;
+    pattern_index catalogue_patterns_;
 };
 
 }  // namespace cg::consent
