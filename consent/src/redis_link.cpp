@@ -1,0 +1,197 @@
+#include "redis_link.hpp"
+
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+
+namespace cg::consent {
+
+namespace {
+
+timeval to_timeval(std::chrono::microseconds d) noexcept {
+    timeval tv{};
+    tv.tv_sec = static_cast<decltype(tv.tv_sec)>(d.count() / 1'000'000);
+    tv.tv_usec = static_cast<decltype(tv.tv_usec)>(d.count() % 1'000'000);
+    return tv;
+}
+
+std::string describe(const redis_config& c) {
+    if (!c.socket.empty()) {
+        return "unix socket " + c.socket;
+    }
+    return c.host + ":" + std::to_string(c.port);
+}
+
+}  // namespace
+
+void reply_deleter::operator()(redisReply* r) const noexcept {
+    freeReplyObject(r);
+}
+
+void redis_link::context_deleter::operator()(redisContext* c) const noexcept {
+    redisFree(c);
+}
+
+std::string_view reply_text(const redisReply& r) noexcept {
+    if ((r.type == REDIS_REPLY_ERROR || r.type == REDIS_REPLY_STATUS ||
+         r.type == REDIS_REPLY_STRING) &&
+        r.str != nullptr) {
+        return {r.str, r.len};
+    }
+    return {};
+}
+
+bool is_error(const redisReply& r) noexcept {
+    return r.type == REDIS_REPLY_ERROR;
+}
+
+redis_link::redis_link(redis_config config)
+    : config_(std::move(config)), where_(describe(config_)) {}
+
+redis_link::~redis_link() = default;
+
+void redis_link::disconnect() noexcept {
+    ctx_.reset();
+}
+
+std::string redis_link::connect() {
+    disconnect();
+    // hiredis 0.14 has no redisOptions: the *WithTimeout calls bound the connect itself (a
+    // host name is still resolved by a blocking getaddrinfo).
+    const auto tv = to_timeval(config_.connect_timeout);
+    redisContext* raw = config_.socket.empty()
+                            ? redisConnectWithTimeout(config_.host.c_str(), config_.port, tv)
+                            : redisConnectUnixWithTimeout(config_.socket.c_str(), tv);
+    std::unique_ptr<redisContext, context_deleter> ctx{raw};
+    if (!ctx) {
+        return "redis " + where_ + ": out of memory making a connection";
+    }
+    if (ctx->err != 0) {
+        return "redis " + where_ + ": cannot connect: " + ctx->errstr;
+    }
+    ctx_ = std::move(ctx);
+
+    std::vector<redis_command> setup;
+    std::vector<std::string> names;
+    const std::string db = std::to_string(config_.database);
+    if (!config_.password.empty()) {
+        // Redis 6 ACLs: `AUTH user pass`; without a username the default user.
+        if (config_.username.empty()) {
+            setup.push_back({"AUTH", config_.password});
+        } else {
+            setup.push_back({"AUTH", config_.username, config_.password});
+        }
+        names.emplace_back("AUTH");
+    }
+    if (config_.database != 0) {
+        setup.push_back({"SELECT", db});
+        names.push_back("SELECT " + db);
+    }
+    if (setup.empty()) {
+        return {};
+    }
+    std::string error;
+    const auto replies = pipeline(setup, clock::now() + config_.command_timeout, error);
+    if (!error.empty()) {
+        return "redis " + where_ + ": " + error;
+    }
+    for (std::size_t i = 0; i < replies.size(); ++i) {
+        if (is_error(*replies[i])) {
+            // The server's words ("WRONGPASS invalid username-password pair") carry no secret.
+            disconnect();
+            return "redis " + where_ + ": " + names[i] + " refused: " +
+                   std::string{reply_text(*replies[i])};
+        }
+    }
+    return {};
+}
+
+bool redis_link::set_timeout(clock::time_point deadline, std::string& error) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::microseconds>(deadline - clock::now());
+    // A zero timeval would mean "wait for ever" to the socket layer.
+    if (left < std::chrono::milliseconds{1}) {
+        error = "no reply within " + std::to_string(config_.command_timeout.count()) + " ms";
+        return false;
+    }
+    if (redisSetTimeout(ctx_.get(), to_timeval(left)) != REDIS_OK) {
+        error = "cannot set the socket timeout";
+        return false;
+    }
+    return true;
+}
+
+std::string redis_link::io_error(clock::time_point deadline) const {
+    // SO_RCVTIMEO/SO_SNDTIMEO expiring shows up as EAGAIN, which hiredis reports as an I/O
+    // error in blocking mode: say what it means.
+    if (clock::now() + std::chrono::milliseconds{1} >= deadline) {
+        return "no reply within " + std::to_string(config_.command_timeout.count()) + " ms";
+    }
+    return ctx_->errstr[0] != '\0' ? std::string{ctx_->errstr} : std::string{"I/O error"};
+}
+
+std::vector<reply_ptr> redis_link::pipeline(const std::vector<redis_command>& commands,
+                                            clock::time_point deadline, std::string& error) {
+    std::vector<reply_ptr> replies;
+    if (!ctx_) {
+        error = "not connected";
+        return replies;
+    }
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lengths;
+    for (const auto& command : commands) {
+        argv.clear();
+        lengths.clear();
+        for (const auto arg : command) {
+            argv.push_back(arg.data());
+            lengths.push_back(arg.size());
+        }
+        if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(argv.size()), argv.data(),
+                                   lengths.data()) != REDIS_OK) {
+            error = "cannot format a command (out of memory)";
+            disconnect();
+            return replies;
+        }
+    }
+
+    // redisGetReply would block once per socket call with no bound on the whole batch; the
+    // timeout is re-armed with what is left before each call so the batch as a whole never
+    // takes longer than the deadline.
+    int done = 0;
+    while (done == 0) {
+        if (!set_timeout(deadline, error)) {
+            disconnect();
+            return replies;
+        }
+        if (redisBufferWrite(ctx_.get(), &done) != REDIS_OK) {
+            error = io_error(deadline);
+            disconnect();
+            return replies;
+        }
+    }
+    replies.reserve(commands.size());
+    while (replies.size() < commands.size()) {
+        void* raw = nullptr;
+        if (redisGetReplyFromReader(ctx_.get(), &raw) != REDIS_OK) {
+            error = std::string{"protocol error: "} + ctx_->errstr;
+            disconnect();
+            return replies;
+        }
+        if (raw != nullptr) {
+            replies.emplace_back(static_cast<redisReply*>(raw));
+            continue;
+        }
+        if (!set_timeout(deadline, error)) {
+            disconnect();
+            return replies;
+        }
+        if (redisBufferRead(ctx_.get()) != REDIS_OK) {
+            error = io_error(deadline);
+            disconnect();
+            return replies;
+        }
+    }
+    return replies;
+}
+
+}  // namespace cg::consent

@@ -1,0 +1,72 @@
+#pragma once
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "consent/config.hpp"
+
+struct redisContext;
+struct redisReply;
+
+namespace cg::consent {
+
+/// Frees a hiredis reply (STYLE §4: C handles are wrapped at once).
+struct reply_deleter {
+    void operator()(redisReply* r) const noexcept;
+};
+using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
+
+/// One command as its arguments; the strings must outlive the pipeline call.
+using redis_command = std::vector<std::string_view>;
+
+/// One blocking hiredis connection with a deadline on every exchange. Used by the store's
+/// thread only; not thread safe. Replies are untrusted: callers check every type.
+class redis_link {
+  public:
+    using clock = std::chrono::steady_clock;
+
+    explicit redis_link(redis_config config);
+    ~redis_link();
+    redis_link(const redis_link&) = delete;
+    redis_link& operator=(const redis_link&) = delete;
+
+    bool connected() const noexcept { return ctx_ != nullptr; }
+
+    /// Connects within connect_timeout, then AUTH (with the username when set) and SELECT,
+    /// within command_timeout. Returns "" or what went wrong, in words without secrets; on
+    /// failure the link stays disconnected.
+    std::string connect();
+
+    /// Drops the connection (any replies still due are lost with it).
+    void disconnect() noexcept;
+
+    /// Pipelines `commands` and reads their replies, all before `deadline`. Returns one reply
+    /// per command read in order; fewer when the connection failed or the deadline passed, in
+    /// which case `error` says why and the link is disconnected (the replies still due cannot
+    /// be matched to commands any more).
+    std::vector<reply_ptr> pipeline(const std::vector<redis_command>& commands,
+                                    clock::time_point deadline, std::string& error);
+
+    /// Where the link connects to ("unix socket /run/redis.sock", "127.0.0.1:6379").
+    const std::string& where() const noexcept { return where_; }
+
+  private:
+    bool set_timeout(clock::time_point deadline, std::string& error);
+    std::string io_error(clock::time_point deadline) const;
+
+    struct context_deleter {
+        void operator()(redisContext* c) const noexcept;
+    };
+    redis_config config_;
+    std::string where_;
+    std::unique_ptr<redisContext, context_deleter> ctx_;
+};
+
+/// The text of an error or status reply, "" for other types. For messages and prefixes
+/// such as "NOSCRIPT"; never throws.
+std::string_view reply_text(const redisReply& r) noexcept;
+bool is_error(const redisReply& r) noexcept;
+
+}  // namespace cg::consent
