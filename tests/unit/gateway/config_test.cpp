@@ -381,7 +381,7 @@ TEST(ParseConfig, RejectsANonObjectDocument) {
 TEST(ParseConfig, RejectsUnknownTopLevelField) {
     EXPECT_EQ(problem(with_site(R"("listn": {})")),
               "test.json: /listn: unknown field (allowed: listen, admin, workers, "
-              "shutdown_timeout_ms, trusted_proxies, limits, log, sites)");
+              "shutdown_timeout_ms, trusted_proxies, limits, log, sites, consent, redis)");
 }
 
 TEST(ParseConfig, RejectsUnknownNestedFields) {
@@ -395,7 +395,7 @@ TEST(ParseConfig, RejectsUnknownNestedFields) {
 TEST(ParseConfig, RejectsUnknownFieldsInSites) {
     EXPECT_EQ(problems(with_site_fields(R"("upstream_options": {"retries": 3}, "tls": true)")),
               (lines{"test.json: /sites/0/tls: unknown field (allowed: name, hosts, upstream, "
-                     "upstream_options, preserve_host)",
+                     "upstream_options, preserve_host, consent)",
                      "test.json: /sites/0/upstream_options/retries: unknown field (allowed: "
                      "connect_timeout_ms, read_timeout_ms, idle_timeout_ms, max_idle)"}));
 }
@@ -403,7 +403,7 @@ TEST(ParseConfig, RejectsUnknownFieldsInSites) {
 TEST(ParseConfig, EscapesUnknownKeysInPointers) {
     EXPECT_EQ(problem(with_site(R"("a/b~c\n": 1)")),
               "test.json: /a~1b~0c\\u000a: unknown field (allowed: listen, admin, workers, "
-              "shutdown_timeout_ms, trusted_proxies, limits, log, sites)");
+              "shutdown_timeout_ms, trusted_proxies, limits, log, sites, consent, redis)");
 }
 
 TEST(ParseConfig, RejectsDuplicateFields) {
@@ -670,7 +670,7 @@ TEST(ParseConfig, ReportsEveryProblemTogether) {
       ]
     })"),
               (lines{"test.json: /extra: unknown field (allowed: listen, admin, workers, "
-                     "shutdown_timeout_ms, trusted_proxies, limits, log, sites)",
+                     "shutdown_timeout_ms, trusted_proxies, limits, log, sites, consent, redis)",
                      "test.json: /listen/port: must be 0-65535 (got \"80a\")",
                      "test.json: /workers: must be a whole number (got 2.5)",
                      "test.json: /sites/1/name: \"demo\" is already the name of /sites/0",
@@ -774,6 +774,90 @@ TEST(CidrContains, MatchesRangesParsedFromConfig) {
     EXPECT_TRUE(trusted("fdff::1"));
     EXPECT_FALSE(trusted("192.0.2.1"));
     EXPECT_FALSE(trusted("2001:db8::1"));
+}
+
+// --- consent and redis ---------------------------------------------------------------------
+
+TEST(ParseConfig, ReadsConsentRedisAndSiteConsent) {
+    const auto c = parse_config(R"({
+      "consent": {"keys": ["0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH"], "cookie_name": "cc",
+                  "journal": {"path": "journal.jsonl"}},
+      "redis": {"socket": "/run/redis/redis.sock", "database": 2},
+      "sites": [
+        {"name": "a", "hosts": ["a"], "upstream": "http://a",
+         "consent": {"policy_version": "3", "lifetime_days": 180, "default_language": "en",
+                     "categories": {"analytics": {}},
+                     "cookies": [{"name": "_pk_*", "category": "analytics"}]}},
+        {"name": "b", "hosts": ["b"], "upstream": "http://b"}
+      ]
+    })",
+                                "/etc/consent-gateway/gateway.json");
+
+    EXPECT_EQ(c.consent.keys, lines{"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH"});
+    EXPECT_EQ(c.consent.cookie_name, "cc");
+    EXPECT_EQ(c.consent.journal.path, std::filesystem::path("/etc/consent-gateway/journal.jsonl"));
+    EXPECT_EQ(c.consent.redis.socket, "/run/redis/redis.sock");
+    EXPECT_EQ(c.consent.redis.database, 2U);
+    ASSERT_EQ(c.sites.size(), 2U);
+    const auto& a = c.sites[0].consent;
+    EXPECT_EQ(a.policy_version, "3");
+    EXPECT_EQ(a.lifetime, std::chrono::seconds(std::chrono::days(180)));
+    EXPECT_EQ(a.default_language, consent::language::en);
+    EXPECT_EQ(a.offered(),
+              (consent::category_set{consent::category::necessary, consent::category::analytics}));
+    ASSERT_EQ(a.cookies.size(), 1U);
+    EXPECT_EQ(a.cookies[0].name, "_pk_*");
+}
+
+TEST(ParseConfig, GivesSitesWithoutConsentTheDefaultPolicy) {
+    const auto c = parse_config(with_site(""), "test.json");
+
+    EXPECT_EQ(c.sites[0].consent.offered(), consent::category_set::all());
+    EXPECT_EQ(c.sites[0].consent.categories.size(), 4U);
+    EXPECT_EQ(c.sites[0].consent.policy_version, "1");
+    EXPECT_EQ(c.consent.cookie_name, "cg_consent");
+    EXPECT_EQ(c.consent.redis.port, 6379);
+}
+
+TEST(ParseConfig, ReportsConsentProblemsWithFullPointers) {
+    EXPECT_EQ(problems(R"({
+      "consent": {"keys": ["short"]},
+      "redis": {"port": "6379x"},
+      "sites": [
+        {"name": "a", "hosts": ["a"], "upstream": "http://a"},
+        {"name": "b", "hosts": ["b"], "upstream": "http://b",
+         "consent": {"lifetime_days": 500, "colour": 1,
+                     "cookies": [{"name": "_ga", "category": "necessary"}]}}
+      ]
+    })"),
+              (lines{"test.json: /sites/1/consent/colour: unknown field (allowed: policy_version, "
+                     "lifetime_days, retention_days, default_language, unknown_cookies, "
+                     "categories, cookies)",
+                     "test.json: /sites/1/consent/lifetime_days: must be 1-400 (got 500)",
+                     "test.json: /sites/1/consent/cookies/0/justification: required for a "
+                     "necessary cookie: say why the site cannot work without it (classing "
+                     "tracking cookies as necessary is the most common consent violation)",
+                     "test.json: /consent/keys/0: must be at least 32 characters; generate one "
+                     "with: openssl rand -base64 48",
+                     "test.json: /redis/port: must be 1-65535 (got \"6379x\")"}));
+}
+
+TEST(ParseConfig, ResolvesConsentFilesAgainstTheConfigDirectory) {
+    const std::string source = "/nonexistent/cg/gateway.json";
+    try {
+        parse_config(with_site(R"("consent": {"key_file": "keys/cookie.keys"})"), source);
+        FAIL() << "no config_error";
+    } catch (const config_error& e) {
+        EXPECT_EQ(e.problems(), lines{source + ": /consent/key_file: cannot read "
+                                               "/nonexistent/cg/keys/cookie.keys: No such file "
+                                               "or directory"});
+    }
+}
+
+TEST(ParseConfig, ReportsDuplicateFieldsInsideConsent) {
+    EXPECT_EQ(problem(with_site_fields(R"("consent": {"policy_version": "1",
+                                                      "policy_version": "2"})")),
+              "test.json: /sites/0/consent/policy_version: duplicate field");
 }
 
 }  // namespace
