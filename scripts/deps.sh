@@ -17,6 +17,7 @@ demo_packages=(
     redis-server                       # consent records (the demo starts one for the gateway)
     python3                            # the bundled demo website
     curl                               # the demo script's readiness check
+    openssl                            # makes the demo's consent cookie key
 )
 
 # install_missing PACKAGE...: apt-get installs those not yet installed (root, or via sudo).

@@ -137,9 +137,11 @@ TEST(ConsentCookie, CategoryTheSiteNoLongerOffersMeansNoDecision) {
 
 TEST(ConsentCookie, GarbageIsMalformedNotACrash) {
     const key_ring keys({key_a});
-    for (const std::string v : {"", ".", "1", "1.......", "x.AAAAAAAAAAAAAAAAAAAAAA.5.c.1.p.k.m",
-                                std::string(10000, '.'), std::string(300, 'a'),
-                                std::string("1.\0\0\0", 5)}) {
+    const std::vector<std::string> garbage{"", ".", "1", "1.......",
+                                           "x.AAAAAAAAAAAAAAAAAAAAAA.5.c.1.p.k.m",
+                                           std::string(10000, '.'), std::string(300, 'a'),
+                                           std::string("1.\0\0\0", 5)};
+    for (const auto& v : garbage) {
         const auto r = decode_consent(v, check_at(1'800'000'100), keys);
         EXPECT_FALSE(r.has_value());
     }

@@ -9,12 +9,17 @@ namespace {
 
 namespace http = boost::beast::http;
 
+cookie_rule rule(std::string name, category c) {
+    cookie_rule r;
+    r.name = std::move(name);
+    r.cat = c;
+    return r;
+}
+
 std::vector<cookie_rule> test_catalogue() {
-    return {{.name = "PHPSESSID", .cat = category::necessary},
-            {.name = "_ga", .cat = category::analytics},
-            {.name = "_ga_*", .cat = category::analytics},
-            {.name = "_fbp", .cat = category::marketing},
-            {.name = "lang", .cat = category::preferences}};
+    return {rule("PHPSESSID", category::necessary), rule("_ga", category::analytics),
+            rule("_ga_*", category::analytics), rule("_fbp", category::marketing),
+            rule("lang", category::preferences)};
 }
 
 site_policy all_categories_policy() {

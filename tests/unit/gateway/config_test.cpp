@@ -254,8 +254,19 @@ TEST(ParseConfig, TreatsIpv6LoopbackAdminAsLoopback) {
     EXPECT_NO_THROW(parse_config(with_site(R"("admin": {"address": "127.0.0.2"})"), "t"));
 }
 
+// The demo config reads the key scripts/demo makes in .demo/; the copy here gets its own.
 TEST(LoadConfig, ParsesTheShippedDemoConfig) {
-    const auto c = load_config(std::filesystem::path(CG_SOURCE_DIR) / "configs" / "demo.json");
+    const auto root = std::filesystem::temp_directory_path() /
+                      ("cg-demo-config-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(root / "configs");
+    std::filesystem::create_directories(root / ".demo");
+    std::filesystem::copy_file(std::filesystem::path(CG_SOURCE_DIR) / "configs" / "demo.json",
+                               root / "configs" / "demo.json",
+                               std::filesystem::copy_options::overwrite_existing);
+    std::ofstream(root / ".demo" / "consent.key") << std::string(64, 'k') << "\n";
+
+    const auto c = load_config(root / "configs" / "demo.json");
+    std::filesystem::remove_all(root);
 
     EXPECT_EQ(c.listen.address, "127.0.0.1");
     EXPECT_EQ(c.listen.port, 8080);
@@ -267,6 +278,10 @@ TEST(LoadConfig, ParsesTheShippedDemoConfig) {
     EXPECT_EQ(c.sites[0].hosts, (lines{"localhost", "127.0.0.1"}));
     EXPECT_EQ(c.sites[0].upstream.host, "127.0.0.1");
     EXPECT_EQ(c.sites[0].upstream.port, 8081);
+    EXPECT_EQ(c.consent.keys, lines{std::string(64, 'k')});
+    EXPECT_EQ(c.consent.redis.socket, (root / "configs" / ".." / ".demo" / "redis.sock").string());
+    EXPECT_EQ(c.sites[0].consent.policy_version, "2026-11");
+    EXPECT_FALSE(c.consent.catalogue.empty());
 }
 
 TEST(LoadConfig, ReportsAnUnreadableFile) {
