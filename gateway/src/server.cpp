@@ -143,11 +143,16 @@ void log_listening(log_sink& log, std::string_view listener, const tcp::endpoint
 // problems) are logged from here, once each, without any personal data.
 net::awaitable<void> watch_records(shared_state& shared) {
     net::steady_timer timer(co_await net::this_coro::executor);
+    // The first look is after the store's first connection attempt has had time to finish.
     consent::store_status last;
     last.redis_up = true;  // so that "unreachable at start" is logged too
-    for (bool first = true;; first = false) {
+    for (;;) {
+        timer.expires_after(std::chrono::seconds(1));
+        if (auto [ec] = co_await timer.async_wait(use_ec); ec) {
+            co_return;
+        }
         const auto now = shared.records.status();
-        if (now.redis_up != last.redis_up && !(first && now.redis_up)) {
+        if (now.redis_up != last.redis_up) {
             const auto level = now.redis_up ? log_level::info : log_level::error;
             log_line line{level, now.redis_up ? "redis reachable; consent records go to redis"
                                               : "redis unreachable; consent records go to the "
@@ -161,10 +166,6 @@ net::awaitable<void> watch_records(shared_state& shared) {
             shared.log.write(log_level::warn, line);
         }
         last = now;
-        timer.expires_after(std::chrono::seconds(1));
-        if (auto [ec] = co_await timer.async_wait(use_ec); ec) {
-            co_return;
-        }
     }
 }
 
