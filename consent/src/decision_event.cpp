@@ -32,8 +32,8 @@ bool is_hex_lower(char c) noexcept {
 }
 
 bool is_id_char(char c) noexcept {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           c == '-' || c == '_';
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+           c == '_';
 }
 
 /// Event and consent ids: base64url or hex, 1-64 characters. They become parts of Redis
@@ -130,8 +130,8 @@ std::string iso_time(std::int64_t time_ms) {
     }
     std::array<char, 40> buf{};
     const int n = std::snprintf(buf.data(), buf.size(), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                                tm.tm_min, tm.tm_sec, millis);
+                                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                                tm.tm_sec, millis);
     if (n <= 0 || static_cast<std::size_t>(n) >= buf.size()) {
         return {};
     }

@@ -177,8 +177,8 @@ std::string journal::fsync_dir() const {
     }
     fd_guard fd{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
     if (fd.get() < 0 || ::fsync(fd.get()) != 0) {
-        return "consent journal " + path_.string() + ": cannot fsync its directory: " +
-               errno_text(errno);
+        return "consent journal " + path_.string() +
+               ": cannot fsync its directory: " + errno_text(errno);
     }
     return {};
 }
@@ -319,8 +319,7 @@ std::string journal::rewrite_without(const std::function<bool(const journal_entr
     tmp += ".tmp";
     const auto fail = [&](const char* what, int err) {
         ::unlink(tmp.c_str());
-        return "consent journal " + path_.string() + ": rewrite: " + what + ": " +
-               errno_text(err);
+        return "consent journal " + path_.string() + ": rewrite: " + what + ": " + errno_text(err);
     };
     fd_guard out{::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)};
     if (out.get() < 0) {

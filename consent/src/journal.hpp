@@ -80,9 +80,9 @@ class journal {
   private:
     /// Calls `f(line, end)` for each line from `offset`; `line` is nullopt for a line too
     /// long to be ours. Stops when `f` returns false. Returns "" or the read error.
-    std::string scan(std::uint64_t offset,
-                     const std::function<bool(std::optional<std::string_view>, std::uint64_t)>&
-                         f) const;
+    std::string scan(
+        std::uint64_t offset,
+        const std::function<bool(std::optional<std::string_view>, std::uint64_t)>& f) const;
     std::string fsync_dir() const;
 
     std::filesystem::path path_;

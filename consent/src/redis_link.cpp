@@ -99,8 +99,8 @@ std::string redis_link::connect() {
         if (is_error(*replies[i])) {
             // The server's words ("WRONGPASS invalid username-password pair") carry no secret.
             disconnect();
-            return "redis " + where_ + ": " + names[i] + " refused: " +
-                   std::string{reply_text(*replies[i])};
+            return "redis " + where_ + ": " + names[i] +
+                   " refused: " + std::string{reply_text(*replies[i])};
         }
     }
     return {};

@@ -265,9 +265,7 @@ struct store::impl {
         });
     }
 
-    bool replay_due() const {
-        return journal_.size() > replay_pos_;
-    }
+    bool replay_due() const { return journal_.size() > replay_pos_; }
 
     // ------------------------------------------------------------------ thread loop
 
@@ -286,6 +284,12 @@ struct store::impl {
             }
             if (work.empty() && stopping) {
                 break;
+            }
+            if (!work.empty() && !link_.connected()) {
+                // Redis is down: journal these now rather than after a connect attempt, which
+                // can take connect_timeout against an unresponsive host.
+                process(work);
+                work.clear();
             }
             if (!stopping) {
                 maintain();
@@ -387,8 +391,8 @@ struct store::impl {
         for (const auto& r : replies) {
             if (r->type != REDIS_REPLY_STRING || reply_text(*r).size() != 40) {
                 link_.disconnect();
-                return "redis " + link_.where() + ": SCRIPT LOAD failed: " +
-                       std::string{reply_text(*r)};
+                return "redis " + link_.where() +
+                       ": SCRIPT LOAD failed: " + std::string{reply_text(*r)};
             }
         }
         record_sha_ = std::string{reply_text(*replies[0])};

@@ -151,8 +151,7 @@ class resp_reader {
 
 }  // namespace
 
-redis_value redis_command(const std::filesystem::path& socket,
-                          const std::vector<std::string>& args,
+redis_value redis_command(const std::filesystem::path& socket, const std::vector<std::string>& args,
                           std::chrono::milliseconds timeout) {
     socket_fd fd{::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)};
     if (fd.get() < 0) {
@@ -209,12 +208,18 @@ redis_server::~redis_server() {
 }
 
 void redis_server::spawn() {
-    std::vector<std::string> args{"--port",           "0",
-                                  "--unixsocket",     socket_path().string(),
-                                  "--unixsocketperm", "700",
-                                  "--save",           "",
-                                  "--dir",            dir_.string(),
-                                  "--appendonly",     opts_.append_only ? "yes" : "no"};
+    std::vector<std::string> args{"--port",
+                                  "0",
+                                  "--unixsocket",
+                                  socket_path().string(),
+                                  "--unixsocketperm",
+                                  "700",
+                                  "--save",
+                                  "",
+                                  "--dir",
+                                  dir_.string(),
+                                  "--appendonly",
+                                  opts_.append_only ? "yes" : "no"};
     if (opts_.append_only) {
         args.insert(args.end(), {"--appendfsync", opts_.fsync_always ? "always" : "everysec"});
     }
@@ -228,8 +233,8 @@ void redis_server::spawn() {
                                      child_->stderr_text());
         }
         try {
-            const auto reply = redis_command(socket_path(), {"PING"},
-                                             std::chrono::milliseconds{500});
+            const auto reply =
+                redis_command(socket_path(), {"PING"}, std::chrono::milliseconds{500});
             if (reply.type == redis_value::kind::status && reply.text == "PONG") {
                 return;
             }
@@ -239,8 +244,7 @@ void redis_server::spawn() {
         }
         if (steady::now() >= deadline) {
             throw std::runtime_error("redis-server not ready within " +
-                                     std::to_string(opts_.ready_deadline.count()) +
-                                     " ms: " + last);
+                                     std::to_string(opts_.ready_deadline.count()) + " ms: " + last);
         }
         std::this_thread::sleep_for(std::chrono::milliseconds{10});
     }

@@ -26,8 +26,7 @@ struct redis_value {
 /// Runs one command on a fresh connection to the Unix socket `socket` and returns the reply
 /// (an error reply is a value, not an exception). Throws std::runtime_error when it cannot
 /// connect, the reply is malformed or does not arrive within `timeout`.
-redis_value redis_command(const std::filesystem::path& socket,
-                          const std::vector<std::string>& args,
+redis_value redis_command(const std::filesystem::path& socket, const std::vector<std::string>& args,
                           std::chrono::milliseconds timeout = std::chrono::seconds{5});
 
 /// A real `redis-server` from PATH for integration tests (STYLE.md §8), on a Unix socket only:

@@ -22,14 +22,14 @@ enum class record_outcome {
 
 /// What the store can say about itself (for /readyz and /metrics). A snapshot.
 struct store_status {
-    bool redis_up = false;            ///< the last command batch or ping succeeded
-    std::uint64_t journal_bytes = 0;  ///< bytes of events waiting in the journal
+    bool redis_up = false;             ///< the last command batch or ping succeeded
+    std::uint64_t journal_bytes = 0;   ///< bytes of events waiting in the journal
     std::uint64_t journal_events = 0;  ///< events waiting in the journal (not yet confirmed)
-    std::uint64_t stored = 0;     ///< events written to Redis since start (replays included)
-    std::uint64_t journaled = 0;  ///< events that went to the journal since start
-    std::uint64_t failed = 0;     ///< events that could not be recorded at all
-    std::uint64_t replayed = 0;   ///< journal events confirmed by Redis since start
-    std::uint64_t damaged = 0;    ///< journal lines found unreadable at open (skipped)
+    std::uint64_t stored = 0;          ///< events written to Redis since start (replays included)
+    std::uint64_t journaled = 0;       ///< events that went to the journal since start
+    std::uint64_t failed = 0;          ///< events that could not be recorded at all
+    std::uint64_t replayed = 0;        ///< journal events confirmed by Redis since start
+    std::uint64_t damaged = 0;         ///< journal lines found unreadable at open (skipped)
     /// The last Redis or journal problem in words (no personal data), "" when there has been
     /// none. Not cleared on recovery: redis_up and journal_events say whether it persists.
     std::string last_error;

@@ -43,8 +43,8 @@ decision_event event(std::string consent_id, decision_kind kind = decision_kind:
     e.consent_id = std::move(consent_id);
     e.site = std::move(site);
     e.time_ms = time_ms;
-    e.granted = kind == decision_kind::accept_all ? category_set::all()
-                                                  : category_set{category::necessary};
+    e.granted =
+        kind == decision_kind::accept_all ? category_set::all() : category_set{category::necessary};
     e.policy_version = "3";
     e.banner_hash = std::string(64, 'b');
     e.kind = kind;
@@ -198,8 +198,7 @@ TEST_F(Store, RecordedEventLandsInHashStreamAndCountsWithRetention) {
         EXPECT_GT(pttl, retention_ms - 60'000) << key;
         EXPECT_LE(pttl, retention_ms) << key;
         const auto ttl = redis.command({"TTL", key}).integer;
-        EXPECT_NEAR(static_cast<double>(ttl), static_cast<double>(retention.count()), 60.0)
-            << key;
+        EXPECT_NEAR(static_cast<double>(ttl), static_cast<double>(retention.count()), 60.0) << key;
     }
     const auto st = s.status();
     EXPECT_TRUE(st.redis_up);
@@ -385,8 +384,7 @@ TEST_F(Store, DamagedLastJournalLineIsSkipped) {
     {
         std::ofstream out{journal_path(), std::ios::binary};
         for (int i = 0; i < 3; ++i) {
-            out << retention.count() << ' ' << to_json(event("Consent0000000000000008"))
-                << '\n';
+            out << retention.count() << ' ' << to_json(event("Consent0000000000000008")) << '\n';
         }
         out << retention.count() << R"( {"event_id":"0123456789ab)";  // cut short by a crash
     }
@@ -396,8 +394,7 @@ TEST_F(Store, DamagedLastJournalLineIsSkipped) {
         const auto st = s.status();
         EXPECT_EQ(st.damaged, 1U);
         EXPECT_EQ(st.journal_events, 3U);
-        EXPECT_NE(st.last_error.find("skipped 1 damaged line"), std::string::npos)
-            << st.last_error;
+        EXPECT_NE(st.last_error.find("skipped 1 damaged line"), std::string::npos) << st.last_error;
         s.start();
         // Appended after the damaged line, not glued to it.
         EXPECT_EQ(record(s, event("Consent0000000000000008")), record_outcome::journaled);
@@ -441,20 +438,18 @@ TEST_F(Store, HistoryIsOldestFirstAndIncludesJournaledEvents) {
     EXPECT_EQ(order, (std::vector<std::string>{first.event_id, middle.event_id, last.event_id}));
     EXPECT_EQ((*h)->events[1].kind, decision_kind::custom);
     // The latest state is the newest event, not the last one stored.
-    EXPECT_EQ(redis.command({"HGET", "cg:consent:shop.example:Consent0000000000000009",
-                             "method"})
-                  .text,
-              "withdraw");
+    EXPECT_EQ(
+        redis.command({"HGET", "cg:consent:shop.example:Consent0000000000000009", "method"}).text,
+        "withdraw");
 
     redis.command({"DEL", "cg:audit:shop.example"});
     EXPECT_TRUE(eventually([&] { return s.status().journal_events == 0; }));
     const auto again = history(s, "Consent0000000000000009");
     ASSERT_TRUE(again && *again);
     EXPECT_EQ((*again)->events.size(), 3U);
-    EXPECT_EQ(redis.command({"HGET", "cg:consent:shop.example:Consent0000000000000009",
-                             "method"})
-                  .text,
-              "withdraw");
+    EXPECT_EQ(
+        redis.command({"HGET", "cg:consent:shop.example:Consent0000000000000009", "method"}).text,
+        "withdraw");
 
     const auto none = history(s, "Consent0000000000000099");
     ASSERT_TRUE(none && *none);
@@ -503,9 +498,9 @@ TEST_F(Store, CountsDecisionsPerKind) {
     EXPECT_EQ(record(s, event("Consent0000000000000014")), record_outcome::stored);
     EXPECT_EQ(record(s, event("Consent0000000000000015", decision_kind::reject_all)),
               record_outcome::stored);
-    EXPECT_EQ(record(s, event("Consent0000000000000016", decision_kind::gpc, now_ms(),
-                              "blog.example")),
-              record_outcome::stored);
+    EXPECT_EQ(
+        record(s, event("Consent0000000000000016", decision_kind::gpc, now_ms(), "blog.example")),
+        record_outcome::stored);
 
     EXPECT_EQ(counts(s, "shop.example"),
               (std::optional<count_map>{count_map{{"accept-all", 2}, {"reject-all", 1}}}));
@@ -524,6 +519,22 @@ TEST_F(Store, ReadsFailWhileRedisIsDown) {
     ASSERT_TRUE(c);
     EXPECT_FALSE(*c);
     EXPECT_EQ(erase(s, "Consent0000000000000017"), false);
+}
+
+TEST_F(Store, RefusedTcpConnectionIsJournaled) {
+    redis_config config;
+    config.host = "127.0.0.1";
+    config.port = 1;  // nothing listens there
+    config.connect_timeout = 500ms;
+    store s{config, journal()};
+    s.start();
+
+    EXPECT_EQ(record(s, event("Consent0000000000000024")), record_outcome::journaled);
+
+    const auto st = s.status();
+    EXPECT_FALSE(st.redis_up);
+    EXPECT_NE(st.last_error.find("redis 127.0.0.1:1: cannot connect"), std::string::npos)
+        << st.last_error;
 }
 
 TEST_F(Store, SlowBatchIsJournaledWithinCommandTimeoutThenReplayed) {
@@ -571,9 +582,9 @@ TEST_F(Store, AuthenticatesWithUsernameAndSelectsTheDatabase) {
 
     EXPECT_EQ(record(s, event("Consent0000000000000020")), record_outcome::stored);
 
-    const auto in_db3 = redis.command(
-        {"EVAL", "redis.call('SELECT', 3) return redis.call('XLEN', KEYS[1])", "1",
-         "test:audit:shop.example"});
+    const auto in_db3 =
+        redis.command({"EVAL", "redis.call('SELECT', 3) return redis.call('XLEN', KEYS[1])", "1",
+                       "test:audit:shop.example"});
     EXPECT_EQ(in_db3.integer, 1);
     EXPECT_EQ(xlen(redis, "test:audit:shop.example"), 0);  // not in db 0
 }
