@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Parse `wrk --latency` output (stdin) into one JSON line (stdout).
 
-  wrk --latency ... | parse_wrk.py TARGET FILE ROUND >> results.jsonl
+  wrk --latency ... | parse_wrk.py TARGET FILE ROUND [KEY=VALUE]... >> results.jsonl
 
 Fields: target, file, round, rps, p50_ms, p99_ms, requests, non2xx,
-socket_errors (connect+read+write+timeout).  Latency units us/ms/s/m/h are
-converted to milliseconds.  Exits 1 if the output has no Requests/sec line.
+socket_errors (connect+read+write+timeout), plus every KEY=VALUE given (VALUE
+stored as an integer when it is one, else as a string).  Latency units
+us/ms/s/m/h are converted to milliseconds.  Exits 1 if the output has no
+Requests/sec line.
 """
 import json
 import re
@@ -44,7 +46,7 @@ def parse(out: str) -> dict:
 
 
 def main() -> int:
-    if len(sys.argv) != 4:
+    if len(sys.argv) < 4 or any("=" not in a for a in sys.argv[4:]):
         print(__doc__, file=sys.stderr)
         return 2
     out = sys.stdin.read()
@@ -55,6 +57,9 @@ def main() -> int:
         return 1
     rec = {"target": sys.argv[1], "file": sys.argv[2], "round": int(sys.argv[3])}
     rec.update(res)
+    for arg in sys.argv[4:]:
+        key, _, value = arg.partition("=")
+        rec[key] = int(value) if re.fullmatch(r"-?[0-9]+", value) else value
     print(json.dumps(rec))
     return 0
 

@@ -2,15 +2,24 @@
 """Turn the benchmark's raw results into the Markdown report and PASS/FAIL.
 
   report.py --results results.jsonl [--rss rss.txt] [--header LINE]... [--out FILE]
-            [--gateway-label NAME]
+            [--gateway-label NAME] [--decisions-target N]
 
-results.jsonl: one parse_wrk.py record per wrk run (target is "nginx" or "gateway").
+results.jsonl: one parse_wrk.py record per wrk run.  Target "nginx" or "gateway": the
+proxy comparison; "gateway-cookie" / "gateway-setcookie": the consent variants (the
+same file with a realistic Cookie header and a valid consent cookie; and also two
+upstream Set-Cookie headers); "decisions": a POST /_consent run, whose record also has
+fsync, conns, redis_events, redis_counted, stored, journaled, failed, journal_left.
 rss.txt: lines `TARGET BEFORE_KB HELD_KB N IDLE_RC` (IDLE_RC = idle_conns.py exit code).
 Per (target, file) the median over rounds of req/s, p50 and p99 is reported.
 Targets (per file): gateway req/s >= 1.0 x nginx; gateway p99 <= nginx p99 + 1 ms;
-no non-2xx/socket errors from the gateway.  Idle: gateway VmRSS <= 30 MiB with the
-N idle keep-alive connections held, all of them answered 200 and kept open.
-Prints the report, writes it to --out, exits 0 when every target is met, else 3.
+no non-2xx/socket errors from the gateway.  Consent variants: req/s >= 0.95 x the
+plain gateway's (enforcement costs at most 5%), no errors.  Decisions: at appendfsync
+always >= N (default 10,000) 2xx answers per second, no errors; in every run the events
+in Redis equal the gateway's stored count and the counts hash, wrk's 2xx <= events <=
+wrk's 2xx + connections, nothing failed or left in the journal.  Idle: gateway VmRSS
+<= 30 MiB with the N idle keep-alive connections held, all of them answered 200 and
+kept open.  Prints the report, writes it to --out, exits 0 when every target is met,
+else 3.
 """
 import argparse
 import json
@@ -19,6 +28,9 @@ import statistics
 import sys
 
 RATIO_MIN = 1.0
+ENFORCE_RATIO_MIN = 0.95
+VARIANTS = (("gateway-cookie", "+ consent cookie"), ("gateway-setcookie", "+ Set-Cookie filter"))
+PROXY_TARGETS = ("nginx", "gateway") + tuple(v for v, _ in VARIANTS)
 P99_SLACK_MS = 1.0
 RSS_LIMIT_KB = 30 * 1024  # 30 MiB, compared with VmRSS (kB)
 
@@ -31,6 +43,123 @@ def fmt_mb(kb: int) -> str:
     return f"{kb / 1024:.1f} MiB"
 
 
+def enforcement_table(recs, files, runs, med, label, failures, notes):
+    """The consent-variant rows: each variant's req/s against the plain gateway's."""
+    present = [(v, name) for v, name in VARIANTS if any(r["target"] == v for r in recs)]
+    if not present:
+        return []
+    out = ["", "Consent enforcement cost: the same files through the " + label
+           + ", without a Cookie header (necessary only) and with a realistic one"
+           " (PHPSESSID, _ga, _ga_ABC123, _fbp, valid cg_consent granting analytics)"
+           + (", and with two upstream Set-Cookie headers (_ga, PHPSESSID)"
+              if any(v == "gateway-setcookie" for v, _ in present) else "") + "."
+           + (" The fake gateway gets a placeholder cg_consent and filters nothing: these "
+              "ratios are the noise floor." if "FAKE" in label else ""), ""]
+    head = "| file | no cookie req/s |"
+    rule = "|---|---:|"
+    for _, name in present:
+        head += f" {name} req/s | ratio |"
+        rule += "---:|---:|"
+    head += " p99 no cookie | " + " | ".join(f"p99 {name}" for _, name in present) + " | result |"
+    rule += "---:|" * (1 + len(present)) + "---|"
+    out += [head, rule]
+    for file in files:
+        base = runs("gateway", file)
+        if not base:
+            continue
+        b_rps = med(base, "rps")
+        row = f"| {file} | {b_rps:,.0f} |"
+        p99s = [fmt_ms(med(base, "p99_ms"))]
+        why = []
+        for v, name in present:
+            rs = runs(v, file)
+            if not rs:
+                why.append(f"{name}: no runs")
+                row += " – | – |"
+                p99s.append("–")
+                continue
+            v_rps = med(rs, "rps")
+            ratio = v_rps / b_rps if b_rps > 0 else 0.0
+            row += f" {v_rps:,.0f} | {ratio:.3f} |"
+            p99s.append(fmt_ms(med(rs, "p99_ms")))
+            if ratio < ENFORCE_RATIO_MIN:
+                why.append(f"{name}: req/s ratio {ratio:.3f} < {ENFORCE_RATIO_MIN:.2f}")
+            errs = sum(r["non2xx"] + r["socket_errors"] for r in rs)
+            if errs:
+                why.append(f"{name}: {errs} errors (non-2xx/socket)")
+        row += " " + " | ".join(p99s) + f" | {'PASS' if not why else 'FAIL'} |"
+        out.append(row)
+        failures += [f"consent {file} {w}" for w in why]
+    out.append("")
+    out.append(f"Median of the same rounds, interleaved with the table above. ratio = variant req/s "
+               f"/ no-cookie req/s; target ≥ {ENFORCE_RATIO_MIN:.2f} (enforcement costs at most "
+               f"{100 * (1 - ENFORCE_RATIO_MIN):.0f}%), no errors.")
+    spread = []
+    for file in files:
+        parts = []
+        for v in ["gateway"] + [v for v, _ in present]:
+            rs = [r["rps"] for r in runs(v, file)]
+            if len(rs) > 1 and statistics.median(rs) > 0:
+                parts.append(f"{100 * (max(rs) - min(rs)) / statistics.median(rs):.0f}%")
+        if parts:
+            spread.append(f"{file} " + "/".join(parts))
+    if spread:
+        out += ["", "Run-to-run spread of req/s (no cookie/" + "/".join(n for _, n in present)
+                + "): " + "; ".join(spread) + "."]
+    return out
+
+
+def decisions_table(decisions, target, failures):
+    """The POST /_consent rows and the check that every answered decision is in Redis."""
+    if not decisions:
+        return []
+    out = ["", "Consent decisions: `POST /_consent` with {\"categories\": [\"analytics\"]}, each a "
+           "new visitor (a Lua script per event in Redis: hash, audit stream entry, count).", "",
+           "| Redis persistence | decisions/s (2xx) | non-2xx | socket errors | p50 | p99 "
+           "| wrk 2xx | events in Redis | gateway stored | journaled | target | result |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+    for d in decisions:
+        ok2xx = d["requests"] - d["non2xx"]
+        rate = d["rps"] * ok2xx / d["requests"] if d["requests"] else 0.0
+        ev, stored, counted = d.get("redis_events", -1), d.get("stored", -1), d.get("redis_counted", -1)
+        fsync = d.get("fsync", "?")
+        why = []
+        # Lost or duplicated events are failures at any persistence setting.
+        if ev < ok2xx:
+            why.append(f"LOST EVENTS: wrk got {ok2xx} 2xx answers but only {ev} events are in "
+                       f"Redis ({ok2xx - ev} missing)")
+        elif ev > ok2xx + d.get("conns", 0):
+            why.append(f"{ev} events in Redis for {ok2xx} 2xx answers: more than the "
+                       f"{d.get('conns', 0)} that can be in flight when wrk stops")
+        if ev != stored:
+            why.append(f"events in Redis ({ev}) != events the gateway counted as stored ({stored})")
+        if counted != ev:
+            why.append(f"counts hash grew by {counted}, the audit stream by {ev}")
+        if d.get("failed", 0):
+            why.append(f"{d['failed']} decisions could not be recorded at all")
+        if d.get("journal_left", 0):
+            why.append(f"{d['journal_left']} events still in the journal after the drain wait")
+        if d["non2xx"] or d["socket_errors"]:
+            why.append(f"{d['non2xx']} non-2xx answers, {d['socket_errors']} socket errors")
+        if fsync == "always":
+            tgt = f"≥ {target:,}/s"
+            if rate < target:
+                why.append(f"{rate:,.0f} decisions/s < {target:,}/s")
+        else:
+            tgt = "reference (all events in Redis)"
+        failures += [f"decisions (appendfsync {fsync}): {w}" for w in why]
+        out.append(f"| appendfsync {fsync} | {rate:,.0f} | {d['non2xx']} | {d['socket_errors']} "
+                   f"| {fmt_ms(d['p50_ms'])} | {fmt_ms(d['p99_ms'])} | {ok2xx:,} | {ev:,} "
+                   f"| {stored:,} | {d.get('journaled', 0):,} | {tgt} | "
+                   f"{'PASS' if not why else '**FAIL**'} |")
+    out.append("")
+    out.append("wrk 2xx ≤ events in Redis ≤ wrk 2xx + connections: wrk stops with up to one "
+               "request per connection in flight, recorded and answered but not counted by wrk. "
+               "Journaled = acknowledged from the local journal (Redis slower than the command "
+               "timeout), replayed to Redis before the count.")
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", required=True)
@@ -38,6 +167,7 @@ def main() -> int:
     ap.add_argument("--header", action="append", default=[])
     ap.add_argument("--out")
     ap.add_argument("--gateway-label", default="gateway")
+    ap.add_argument("--decisions-target", type=int, default=10000)
     a = ap.parse_args()
 
     recs = []
@@ -45,6 +175,8 @@ def main() -> int:
         for line in f:
             if line.strip():
                 recs.append(json.loads(line))
+    decisions = [r for r in recs if r["target"] == "decisions"]
+    recs = [r for r in recs if r["target"] in PROXY_TARGETS]
     files = []
     for r in recs:
         if r["file"] not in files:
@@ -87,7 +219,7 @@ def main() -> int:
         failures += [f"{file}: {w}" for w in why]
         lines.append(f"| {file} | {n_rps:,.0f} | {g_rps:,.0f} | {ratio:.3f} | {fmt_ms(n50)} "
                      f"| {fmt_ms(g50)} | {fmt_ms(n99)} | {fmt_ms(g99)} | {d99:+.3f} | {result} |")
-    rounds = sorted({r["round"] for r in recs})
+    rounds = sorted({r["round"] for r in recs if r["target"] in ("nginx", "gateway")})
     lines.append("")
     lines.append(f"Median of {len(rounds)} round(s). Targets per file: gateway req/s ≥ "
                  f"{RATIO_MIN:.1f}× nginx, gateway p99 ≤ nginx p99 + {P99_SLACK_MS:.0f} ms, "
@@ -104,6 +236,9 @@ def main() -> int:
         lines.append("")
         lines.append("Run-to-run spread of req/s, (max − min) / median: " + "; ".join(spread)
                      + ". A ratio closer to 1.0 than this spread is within noise.")
+
+    lines += enforcement_table(recs, files, runs, med, a.gateway_label, failures, notes)
+    lines += decisions_table(decisions, a.decisions_target, failures)
 
     if a.rss and os.path.exists(a.rss):
         lines += ["", "| idle keep-alive test | RSS before | RSS with conns held | Δ per conn "

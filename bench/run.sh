@@ -2,21 +2,44 @@
 # bench/run.sh — consent-gateway vs nginx as a reverse proxy, on loopback.
 #
 # Usage: bench/run.sh [--build-dir DIR] [--duration S] [--rounds N] [--connections C]
-#                     [--threads T] [--idle-conns N] [--keep-tmp]
+#                     [--threads T] [--idle-conns N] [--no-consent] [--decision-seconds S]
+#                     [--decision-conns C] [--fsync always|everysec|auto] [--keep-tmp]
 #   defaults: --build-dir build-release --duration 5 --rounds 3 --connections 50
-#             --threads 1 --idle-conns 1000
+#             --threads 1 --idle-conns 1000 --decision-seconds 10 --decision-conns 50
+#             --fsync auto   (about 6 minutes in all; --no-consent: about 3)
 #   Builds DIR/gateway/consent-gateway (Release, no tests) if it does not exist.
-#   Runs as root or not; as root it apt-get installs nginx-light, wrk, curl when missing.
+#   Runs as root or not; as root it apt-get installs nginx-light, wrk, curl, redis-server
+#   and redis-tools when missing.
 #
 # What it does: in a fresh temp dir it generates five files (30k.html, 2k.html, 100k.js,
 # 5k.json, 200k.bin; deterministic bytes), starts an upstream nginx serving them, nginx as a
 # reverse proxy to it (keepalive upstream pool, default proxy buffering, buffered access log)
 # and the gateway (its JSON access log to a file too), each with ONE worker, all on
-# 127.0.0.1 on free ports. It checks that every file comes through both proxies byte for
-# byte, warms both up, then runs `wrk --latency -t1 -cC -dS` against each proxy for each
-# file, interleaved: each round runs every file on both proxies, nginx first in odd rounds
-# and the gateway first in even rounds. Last, it holds 1,000 idle keep-alive connections
-# (bench/idle_conns.py) on each proxy and reads the process's VmRSS before and while held.
+# 127.0.0.1 on free ports, plus a redis-server for the gateway's consent records (Unix
+# socket in the temp dir, no RDB snapshots, AOF on with appendfsync always). The gateway
+# config has consent keys (random per run), the journal in the temp dir and that Redis; the
+# gateway always enforces consent, so its plain numbers are requests WITHOUT a Cookie header
+# (necessary-only: nothing to filter, Consent-Categories set). It checks that every file
+# comes through both proxies byte for byte, records one decision with a real
+# `POST /_consent` (curl) and keeps the signed cg_consent cookie it answers with, and checks
+# that enforcement is on (an upstream echo sees _fbp removed and analytics granted; without
+# the cookie the upstream's _ga Set-Cookie is dropped). Then it warms up and runs
+# `wrk --latency -t1 -cC -dS` per file, interleaved: each round runs every file on nginx,
+# the gateway, and two consent variants of the gateway:
+#   gateway-cookie     the same file with a realistic Cookie header: PHPSESSID, _ga,
+#                      _ga_ABC123, _fbp and the valid cg_consent (analytics granted), so the
+#                      consent cookie is verified (HMAC) and _fbp filtered out per request;
+#   gateway-setcookie  the same, from /sc/ where the upstream adds two Set-Cookie headers
+#                      (_ga and PHPSESSID) to every response, so the Set-Cookie filter runs.
+# Odd rounds run nginx, gateway, gateway-cookie, gateway-setcookie; even rounds the reverse
+# (so nginx and the gateway stay adjacent and drifts cancel). Then it holds 1,000 idle
+# keep-alive connections (bench/idle_conns.py) on each proxy and reads the process's VmRSS
+# before and while held. Last, the decision test: `wrk -t1 -c50 -d10s` POSTs
+# {"categories": ["analytics"]} to /_consent (bench/decide.lua), then, once the store has
+# drained, counts the events that reached Redis (XLEN cg:audit:bench, and the counts hash)
+# and compares them with wrk's 2xx answers and with the gateway's stored-events counter.
+# With --fsync auto (default) it runs at appendfsync always and, only if that misses
+# 10,000 decisions/s, once more at everysec (CONFIG SET) so both are reported.
 #
 # How to read the results (printed, and written to bench/out/latest.md; raw wrk records in
 # bench/out/latest.jsonl):
@@ -32,13 +55,25 @@
 #     closer to 1.0 than that spread is noise. Judge the targets on a quiet machine with
 #     the defaults or more (--rounds 5 --duration 10); a BENCH_FAKE_GATEWAY=1 run (nginx
 #     against itself, see below) shows the noise floor of the machine.
+#   - Consent enforcement table: req/s of gateway-cookie and gateway-setcookie against the
+#     plain gateway runs of the same rounds; ratio = variant / plain (medians), target
+#     >= 0.95 per file (enforcement costs at most 5%). Its spread line says how much is noise.
+#   - Decisions table: decisions/s = 2xx answers per second of the wrk run (non-2xx and
+#     socket errors counted separately), with the Redis persistence setting it ran under.
+#     Target: >= 10,000/s at appendfsync always, no errors, and every answered decision in
+#     Redis: events in Redis == the gateway's stored count, and wrk 2xx <= events in Redis
+#     <= wrk 2xx + connections (wrk stops with up to one request per connection in flight:
+#     recorded and answered, but the answer is not counted by wrk). Anything else is a loud
+#     FAIL (lost or duplicated events).
 #   - Exit status: 0 all targets met, 3 a target missed (the report says which),
 #     1 the benchmark could not run (setup error, content mismatch, a tool failed).
 #
 # Harness self-test: BENCH_FAKE_GATEWAY=1 bench/run.sh ... puts a second nginx proxy (same
 # config as the reference one, plus /healthz on the admin port) in the gateway's slot, so
 # the harness can be checked without the gateway; ratios then hover around 1.0. The report
-# labels the gateway column as the fake one in that mode.
+# labels the gateway column as the fake one in that mode. The consent variants then send the
+# same headers (with a placeholder cg_consent) to the fake one, which filters nothing, so
+# their ratios show the noise floor; no Redis is started and the decision test is skipped.
 #
 # Safety: traffic goes only to 127.0.0.1; every loop is bounded; every process started here
 # is stopped on exit (EXIT/INT/TERM), and the temp dir is removed (kept with --keep-tmp).
@@ -53,10 +88,15 @@ IDLE_CONNS=1000
 IDLE_HOLD=6          # seconds idle_conns.py holds the connections after they are all set up
 KEEP_TMP=0
 FAKE_GATEWAY=${BENCH_FAKE_GATEWAY:-0}
+CONSENT=1            # the consent variants and the decision test (--no-consent: off)
+DEC_SECS=10
+DEC_CONNS=50
+FSYNC=auto
+DECISIONS_TARGET=10000  # decisions/s at appendfsync always (report.py has the same number)
 
 die() { echo "bench: error: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 
 is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
 while [[ $# -gt 0 ]]; do
@@ -67,6 +107,10 @@ while [[ $# -gt 0 ]]; do
         --connections) CONNS=${2:?--connections needs a value}; shift 2 ;;
         --threads) THREADS=${2:?--threads needs a value}; shift 2 ;;
         --idle-conns) IDLE_CONNS=${2:?--idle-conns needs a value}; shift 2 ;;
+        --no-consent) CONSENT=0; shift ;;
+        --decision-seconds) DEC_SECS=${2:?--decision-seconds needs a value}; shift 2 ;;
+        --decision-conns) DEC_CONNS=${2:?--decision-conns needs a value}; shift 2 ;;
+        --fsync) FSYNC=${2:?--fsync needs a value}; shift 2 ;;
         --keep-tmp) KEEP_TMP=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
@@ -80,6 +124,12 @@ check_range --rounds "$ROUNDS" 1 50
 check_range --connections "$CONNS" 1 10000
 check_range --threads "$THREADS" 1 "$CONNS"
 check_range --idle-conns "$IDLE_CONNS" 1 20000
+check_range --decision-seconds "$DEC_SECS" 1 600
+check_range --decision-conns "$DEC_CONNS" 1 10000
+[[ "$FSYNC" =~ ^(always|everysec|auto)$ ]] || die "--fsync must be always, everysec or auto"
+# The decision test needs the real gateway; the fake one has no /_consent and no Redis.
+DECISIONS=$CONSENT
+[[ "$FAKE_GATEWAY" == 1 ]] && DECISIONS=0
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH="$REPO/bench"
@@ -102,6 +152,10 @@ command -v curl >/dev/null || need+=(curl)
 command -v python3 >/dev/null || need+=(python3)
 command -v cmp >/dev/null || need+=(diffutils)
 command -v pgrep >/dev/null || need+=(procps)
+if [[ "$FAKE_GATEWAY" != 1 ]]; then     # the gateway's consent records
+    command -v redis-server >/dev/null || need+=(redis-server)
+    command -v redis-cli >/dev/null || need+=(redis-tools)
+fi
 if [[ ${#need[@]} -gt 0 ]]; then
     # nginx-light is the small Debian build (bookworm); newer releases only have `nginx`.
     apt_install "${need[@]}" || { need=("${need[@]/nginx-light/nginx}"); apt_install "${need[@]}"; }
@@ -119,7 +173,8 @@ NOFILE=$(ulimit -n)
 if [[ "$FAKE_GATEWAY" != 1 && ! -x "$GATEWAY_BIN" ]]; then
     log "no $GATEWAY_BIN: building it (Release) ..."
     if ! command -v cmake >/dev/null || ! command -v c++ >/dev/null; then
-        apt_install cmake g++ make pkg-config libboost1.81-dev libssl-dev nlohmann-json3-dev
+        apt_install cmake g++ make pkg-config libboost1.81-dev libssl-dev nlohmann-json3-dev \
+            libhiredis-dev
     fi
     cmake -S "$REPO" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DCG_BUILD_TESTS=OFF >&2 \
         || die "cmake configure failed"
@@ -189,6 +244,14 @@ mkdir -p "$T/www" "$T/wrk" "$T/check"
 mapfile -t FILES < <(python3 "$BENCH/gen_files.py" "$T/www")
 [[ ${#FILES[@]} -eq 5 ]] || die "file generation failed"
 
+# Synthetic cookies (fixed, no real visitor's): what a typical site's visitor sends, and the
+# two Set-Cookie headers the upstream adds under /sc/. The catalogue knows all of them:
+# PHPSESSID necessary, _ga and _ga_* analytics, _fbp marketing.
+UP_GA_SET_COOKIE="_ga=GA1.1.123456789.1700000000; Path=/; Max-Age=63072000; SameSite=Lax"
+UP_SESSION_SET_COOKIE="PHPSESSID=bench0123456789abcdefghijk; Path=/; HttpOnly; SameSite=Lax"
+VISITOR_COOKIES="PHPSESSID=bench0123456789abcdefghijk; _ga=GA1.1.123456789.1700000000; _ga_ABC123=GS1.1.1700000000.1.1.1700000100.0.0.0; _fbp=fb.1.1700000000000.1234567890"
+COOKIE_HEADER=""     # VISITOR_COOKIES plus the valid cg_consent, set once the gateway runs
+
 USER_LINE=""
 [[ $(id -u) -eq 0 ]] && USER_LINE="user root;"   # workers must read the 0700 temp dir
 
@@ -242,6 +305,17 @@ $(nginx_http_common upstream)
         server_name _;
         root $T/www;
         location / { try_files \$uri =404; }
+        # The same files with two Set-Cookie headers, for the Set-Cookie filter (gateway-setcookie)
+        location /sc/ {
+            alias $T/www/;
+            add_header Set-Cookie "$UP_GA_SET_COOKIE";
+            add_header Set-Cookie "$UP_SESSION_SET_COOKIE";
+        }
+        # What the upstream received, for the check that the gateway filters
+        location = /_bench/echo {
+            default_type text/plain;
+            return 200 "cookie=[\$http_cookie]\ncategories=[\$http_consent_categories]\n";
+        }
     }
 }
 EOF
@@ -321,11 +395,32 @@ if [[ "$FAKE_GATEWAY" == 1 ]]; then
     GW_LOG="$T/fakegw/error.log"
 else
     GW_LABEL="gateway"
+    # Redis for the consent records: a Unix socket in the temp dir, no RDB snapshots, the
+    # append-only file fsync'd after every write (the decision test may switch to everysec).
+    mkdir -p "$T/redis"
+    REDIS_SOCK="$T/redis/redis.sock"
+    redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 700 --dir "$T/redis" \
+        --save "" --appendonly yes --appendfsync always --daemonize no \
+        --logfile "$T/redis/redis.log" > /dev/null 2>&1 &
+    REDIS_PID=$!
+    PIDS+=("$REDIS_PID")
+    rcli() { redis-cli -s "$REDIS_SOCK" "$@"; }
+    for _ in $(seq 1 100); do      # up to 10 s
+        kill -0 "$REDIS_PID" 2>/dev/null || { tail -n 20 "$T/redis/redis.log" >&2; die "redis-server exited during startup"; }
+        [[ $(rcli ping 2>/dev/null) == PONG ]] && break
+        sleep 0.1
+    done
+    [[ $(rcli ping 2>/dev/null) == PONG ]] || die "redis-server not ready on $REDIS_SOCK"
+    # A fresh signing key per run (hex, 64 characters); it never leaves the temp dir.
+    CONSENT_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
     cat > "$T/gateway.json" <<EOF
 {"listen": {"address": "127.0.0.1", "port": $GW_PORT}, "admin": {"address": "127.0.0.1", "port": $ADMIN_PORT},
  "workers": 1, "log": {"level": "info", "access": true},
+ "consent": {"keys": ["$CONSENT_KEY"], "journal": {"path": "$T/consent-journal.jsonl"}},
+ "redis": {"socket": "$REDIS_SOCK"},
  "sites": [{"name": "bench", "hosts": ["127.0.0.1", "localhost"], "upstream": "http://127.0.0.1:$UP_PORT"}]}
 EOF
+    chmod 600 "$T/gateway.json"
     GW_LOG="$T/gateway.log"
     "$GATEWAY_BIN" "$T/gateway.json" > "$GW_LOG" 2>&1 &
     GW_PID=$!
@@ -346,34 +441,121 @@ for f in "${FILES[@]}"; do
 done
 log "all ${#FILES[@]} files identical direct, via nginx and via $GW_LABEL"
 
+# ---------------------------------------------------------------------------- consent checks
+gw_alive() {  # the gateway (or the fake one) must not have died under load
+    kill -0 "$GW_PID" 2>/dev/null && return 0
+    tail -n 30 "$GW_LOG" >&2 || true
+    die "$GW_LABEL exited (log: $GW_LOG)"
+}
+metric() {  # metric NAME: a value from the gateway's /metrics (0 when absent)
+    curl -sf --max-time 5 "http://127.0.0.1:$ADMIN_PORT/metrics" \
+        | awk -v k="$1" '$1 == k {v = $2} END {print v + 0}'
+}
+# Names of the cookies in a response's Set-Cookie headers, sorted, space-separated.
+set_cookie_names() {
+    curl -s --max-time 10 -o /dev/null -D - "$@" | tr -d '\r' \
+        | sed -n 's/^[Ss][Ee][Tt]-[Cc][Oo][Oo][Kk][Ii][Ee]: *\([^=;]*\)=.*/\1/p' | sort | tr '\n' ' '
+}
+if [[ "$FAKE_GATEWAY" == 1 ]]; then
+    # Same length as a real one, so that the requests are the same size; nothing checks it.
+    COOKIE_HEADER="$VISITOR_COOKIES; cg_consent=1.AAAAAAAAAAAAAAAAAAAAAA.5.c.1795388734.1.AAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+else
+    for _ in $(seq 1 50); do        # the store connects in the background: up to 5 s
+        curl -sf --max-time 2 "http://127.0.0.1:$ADMIN_PORT/readyz" | grep -q '"redis":"up"' && break
+        sleep 0.1
+    done
+    curl -sf --max-time 2 "http://127.0.0.1:$ADMIN_PORT/readyz" | grep -q '"redis":"up"' \
+        || die "the gateway does not reach Redis (/readyz: $(curl -s --max-time 2 "http://127.0.0.1:$ADMIN_PORT/readyz"))"
+    # One real decision: its answer carries the signed consent cookie used below.
+    code=$(curl -s --max-time 10 -o "$T/check/consent.body" -D "$T/check/consent.head" \
+        -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+        -H "Origin: http://127.0.0.1:$GW_PORT" --data '{"categories": ["analytics"]}' \
+        "http://127.0.0.1:$GW_PORT/_consent") || code=000
+    gw_alive
+    [[ $code == 200 ]] || die "POST /_consent answered $code: $(head -c 300 "$T/check/consent.body")"
+    grep -q '"recorded":"stored"' "$T/check/consent.body" \
+        || die "POST /_consent did not store the decision in Redis: $(head -c 300 "$T/check/consent.body")"
+    consent_value=$(tr -d '\r' < "$T/check/consent.head" \
+        | sed -n 's/^[Ss][Ee][Tt]-[Cc][Oo][Oo][Kk][Ii][Ee]: *cg_consent=\([^;]*\).*/\1/p' | head -n 1)
+    [[ -n "$consent_value" ]] || die "POST /_consent answered without a cg_consent Set-Cookie"
+    COOKIE_HEADER="$VISITOR_COOKIES; cg_consent=$consent_value"
+    unset consent_value
+
+    # Enforcement is on: what the upstream receives, and which Set-Cookie headers come back.
+    # (Only cookie names are compared and printed, never values.)
+    echo_of() { curl -sf --max-time 10 "$@" "http://127.0.0.1:$GW_PORT/_bench/echo"; }
+    seen=$(echo_of -H "Cookie: $COOKIE_HEADER") || die "GET /_bench/echo via the gateway failed"
+    cookie_line=$(grep '^cookie=' <<< "$seen" || true)
+    for name in PHPSESSID _ga _ga_ABC123; do
+        [[ "$cookie_line" == *"[$name="* || "$cookie_line" == *" $name="* ]] \
+            || die "consent check: the gateway removed $name (necessary/granted) from Cookie"
+    done
+    [[ "$cookie_line" != *"_fbp="* ]] \
+        || die "consent check: _fbp (marketing, not granted) reached the upstream"
+    grep -q '^categories=\[.*analytics.*\]' <<< "$seen" \
+        || die "consent check: Consent-Categories without analytics for a visitor who granted it"
+    seen=$(echo_of) || die "GET /_bench/echo via the gateway failed"
+    grep -q '^categories=\[necessary\]' <<< "$seen" \
+        || die "consent check: Consent-Categories is not \"necessary\" without a consent cookie"
+    direct=$(set_cookie_names "http://127.0.0.1:$UP_PORT/sc/${FILES[0]}")
+    plain=$(set_cookie_names "http://127.0.0.1:$GW_PORT/sc/${FILES[0]}")
+    granted=$(set_cookie_names -H "Cookie: $COOKIE_HEADER" "http://127.0.0.1:$GW_PORT/sc/${FILES[0]}")
+    [[ "$direct" == "PHPSESSID _ga " ]] || die "upstream /sc/ sends Set-Cookie for: $direct"
+    [[ "$plain" == "PHPSESSID " ]] \
+        || die "consent check: without consent the gateway passed Set-Cookie for: $plain"
+    [[ "$granted" == "PHPSESSID _ga " ]] \
+        || die "consent check: with analytics granted the gateway passed Set-Cookie for: $granted"
+    curl -sf --max-time 10 -o "$T/check/sc" -H "Cookie: $COOKIE_HEADER" \
+        "http://127.0.0.1:$GW_PORT/sc/${FILES[0]}" && cmp -s "$T/check/sc" "$T/www/${FILES[0]}" \
+        || die "gateway: /sc/${FILES[0]} with the consent cookie differs from the file"
+    gw_alive
+    log "consent is enforced: cg_consent from POST /_consent verified, _fbp filtered, _ga Set-Cookie only with consent"
+fi
+
 # ---------------------------------------------------------------------------- measure
 RESULTS="$T/results.jsonl"
 : > "$RESULTS"
 run_wrk() {  # run_wrk TARGET FILE ROUND SECONDS [record]
-    local target=$1 f=$2 round=$3 secs=$4 record=${5:-} port out
-    if [[ $target == nginx ]]; then port=$PROXY_PORT; else port=$GW_PORT; fi
+    local target=$1 f=$2 round=$3 secs=$4 record=${5:-} url out
+    local -a hdr=()
+    case $target in
+        nginx) url="http://127.0.0.1:$PROXY_PORT/$f" ;;
+        gateway) url="http://127.0.0.1:$GW_PORT/$f" ;;
+        gateway-cookie) url="http://127.0.0.1:$GW_PORT/$f"; hdr=(-H "Cookie: $COOKIE_HEADER") ;;
+        gateway-setcookie) url="http://127.0.0.1:$GW_PORT/sc/$f"; hdr=(-H "Cookie: $COOKIE_HEADER") ;;
+        *) die "run_wrk: unknown target $target" ;;
+    esac
     out="$T/wrk/$target-$f-$round.txt"
     # in the background so that a TERM/INT stops the benchmark at once (cleanup kills wrk)
-    wrk --latency -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 10s \
-        "http://127.0.0.1:$port/$f" > "$out" 2>&1 &
+    wrk --latency -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 10s "${hdr[@]}" "$url" \
+        > "$out" 2>&1 &
     WRK_PID=$!
     wait "$WRK_PID" || { cat "$out" >&2; die "wrk failed on $target /$f"; }
     WRK_PID=
+    gw_alive
     if [[ -n $record ]]; then
         python3 "$BENCH/parse_wrk.py" "$target" "$f" "$round" < "$out" >> "$RESULTS" \
             || die "could not parse wrk output ($out)"
-        log "round $round $(printf '%-8s %-9s' "$target" "$f") $(grep -m1 '^Requests/sec' "$out" | tr -s ' ')"
+        log "round $round $(printf '%-17s %-9s' "$target" "$f") $(grep -m1 '^Requests/sec' "$out" | tr -s ' ')"
     fi
 }
 
 LOAD_START=$(cut -d" " -f1-3 /proc/loadavg)   # other work on the machine skews results
-log "warm-up: 1 s per file per proxy (load average now: $LOAD_START)"
+TARGETS=(nginx gateway)
+[[ $CONSENT == 1 ]] && TARGETS+=(gateway-cookie gateway-setcookie)
+log "warm-up: 1 s per file per proxy, 1 s per consent variant (load average now: $LOAD_START)"
 for f in "${FILES[@]}"; do run_wrk nginx "$f" 0 1; run_wrk gateway "$f" 0 1; done
+for target in "${TARGETS[@]:2}"; do run_wrk "$target" "${FILES[0]}" 0 1; done
 
-total=$(( ROUNDS * ${#FILES[@]} * 2 * DURATION ))
-log "measuring: $ROUNDS round(s) x ${#FILES[@]} files x 2 proxies x ${DURATION}s (~${total}s)"
+total=$(( ROUNDS * ${#FILES[@]} * ${#TARGETS[@]} * DURATION ))
+log "measuring: $ROUNDS round(s) x ${#FILES[@]} files x ${#TARGETS[@]} targets (${TARGETS[*]}) x ${DURATION}s (~${total}s)"
 for round in $(seq 1 "$ROUNDS"); do
-    if (( round % 2 == 1 )); then order=(nginx gateway); else order=(gateway nginx); fi
+    # odd rounds in order, even rounds reversed: neighbours stay neighbours, drifts cancel
+    order=("${TARGETS[@]}")
+    if (( round % 2 == 0 )); then
+        order=()
+        for (( i = ${#TARGETS[@]} - 1; i >= 0; i-- )); do order+=("${TARGETS[i]}"); done
+    fi
     for f in "${FILES[@]}"; do
         for target in "${order[@]}"; do run_wrk "$target" "$f" "$round" "$DURATION" record; done
     done
@@ -406,18 +588,85 @@ log "idle keep-alive test: $IDLE_CONNS connections, VmRSS before and while held"
 idle_test nginx "$PROXY_PORT" "$PROXY_WORKER"
 idle_test gateway "$GW_PORT" "$GW_PID"
 
+# ---------------------------------------------------------------------------- decisions
+# decision_run FSYNC: wrk POSTs decisions for DEC_SECS with Redis at appendfsync FSYNC, then
+# counts what reached Redis. Appends one record to RESULTS; sets DEC_RATE (2xx per second).
+redis_events() { rcli XLEN cg:audit:bench; }
+redis_counted() { rcli HVALS cg:counts:bench | awk '{s += $1} END {print s + 0}'; }
+decision_run() {
+    local fsync=$1 out="$T/wrk/decisions-$1.txt" r0 c0 s0 j0 f0 r1 c1 s1 j1 f1 prev=-1 left=0
+    [[ $(rcli CONFIG SET appendfsync "$fsync") == OK ]] || die "redis: CONFIG SET appendfsync $fsync failed"
+    [[ $(rcli CONFIG GET appendfsync | tail -n 1) == "$fsync" ]] || die "redis: appendfsync is not $fsync"
+    r0=$(redis_events) c0=$(redis_counted)
+    s0=$(metric 'cg_consent_events_total{outcome="stored"}')
+    j0=$(metric 'cg_consent_events_total{outcome="journaled"}')
+    f0=$(metric 'cg_consent_events_total{outcome="failed"}')
+    wrk --latency -t1 -c"$DEC_CONNS" -d"${DEC_SECS}s" --timeout 10s -s "$BENCH/decide.lua" \
+        "http://127.0.0.1:$GW_PORT/_consent" > "$out" 2>&1 &
+    WRK_PID=$!
+    wait "$WRK_PID" || { cat "$out" >&2; die "wrk failed on POST /_consent"; }
+    WRK_PID=
+    gw_alive
+    # Answers come after the store confirmed each event, so Redis normally has them all
+    # already; journaled ones (Redis slower than command_timeout) are replayed: wait for that.
+    for _ in $(seq 1 100); do       # up to 10 s
+        left=$(metric cg_consent_journal_events)
+        r1=$(redis_events)
+        [[ $left == 0 && $r1 == "$prev" ]] && break
+        prev=$r1
+        sleep 0.1
+    done
+    r1=$(redis_events) c1=$(redis_counted)
+    s1=$(metric 'cg_consent_events_total{outcome="stored"}')
+    j1=$(metric 'cg_consent_events_total{outcome="journaled"}')
+    f1=$(metric 'cg_consent_events_total{outcome="failed"}')
+    left=$(metric cg_consent_journal_events)
+    python3 "$BENCH/parse_wrk.py" decisions "appendfsync $fsync" 1 "fsync=$fsync" \
+        "conns=$DEC_CONNS" "seconds=$DEC_SECS" "redis_events=$(( r1 - r0 ))" \
+        "redis_counted=$(( c1 - c0 ))" "stored=$(( s1 - s0 ))" "journaled=$(( j1 - j0 ))" \
+        "failed=$(( f1 - f0 ))" "journal_left=$left" >> "$RESULTS" \
+        || die "could not parse wrk output ($out)"
+    DEC_RATE=$(tail -n 1 "$RESULTS" | python3 -c 'import json, sys
+r = json.loads(sys.stdin.read())
+print(int(r["rps"] * (r["requests"] - r["non2xx"]) / max(r["requests"], 1)))')
+    log "decisions at appendfsync $fsync: $DEC_RATE 2xx/s; wrk $(grep -m1 'requests in' "$out" | tr -s ' '), non-2xx $(tail -n 1 "$RESULTS" | python3 -c 'import json, sys; print(json.load(sys.stdin)["non2xx"])'); events in Redis +$(( r1 - r0 )), gateway stored +$(( s1 - s0 )), journaled +$(( j1 - j0 )), failed +$(( f1 - f0 ))"
+}
+REDIS_INFO=""
+if [[ $DECISIONS == 1 ]]; then
+    log "decision test: POST /_consent, wrk -t1 -c$DEC_CONNS -d${DEC_SECS}s, Redis AOF on $(stat -f -c %T "$T/redis")"
+    if [[ $FSYNC == everysec ]]; then
+        decision_run everysec
+    else
+        decision_run always
+        if [[ $FSYNC == auto ]] && (( DEC_RATE < DECISIONS_TARGET )); then
+            log "below $DECISIONS_TARGET/s at appendfsync always: measuring everysec too"
+            decision_run everysec
+        fi
+    fi
+    redis_ver=$(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')
+    REDIS_INFO="decisions: wrk -t1 -c$DEC_CONNS -d${DEC_SECS}s POST /_consent (bench/decide.lua) | Redis ${redis_ver:-?} on a Unix socket, RDB off, AOF on (appendfsync as in the table), AOF dir on $(stat -f -c %T "$T/redis") ($(df -P "$T/redis" | awk 'NR == 2 {print $1}'))"
+elif [[ $CONSENT == 1 ]]; then
+    log "decision test skipped: the fake gateway has no /_consent"
+fi
+
 # ---------------------------------------------------------------------------- report
 cpu=$(awk -F: '/^model name/ {sub(/^[ \t]+/, "", $2); print $2; exit}' /proc/cpuinfo 2>/dev/null)
 rev=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo "no commit")
+# (diff-index only reads: no index refresh, so no index.lock while others commit)
+git -C "$REPO" diff-index --quiet HEAD -- CMakeLists.txt cmake common consent gateway \
+    2>/dev/null || rev="$rev + uncommitted changes"
 H1="date: $(date -u '+%Y-%m-%d %H:%M:%SZ') | nproc: $(nproc) | cpu: ${cpu:-unknown} | kernel: $(uname -sr) | load avg at start: $LOAD_START, at end: $(cut -d" " -f1-3 /proc/loadavg)"
 nginx_ver=$({ "$NGINX" -v 2>&1 || true; } | sed 's/^nginx version: //')
 wrk_ver=$({ wrk -v 2>&1 || true; } | awk 'NR == 1 {print "wrk " $2}')
 H2="wrk -t$THREADS -c$CONNS -d${DURATION}s × $ROUNDS round(s), interleaved | one worker each | $nginx_ver | $wrk_ver | $GW_LABEL @ $rev"
+headers=(--header "$H1  " --header "$H2")
+[[ -n $REDIS_INFO ]] && headers=(--header "$H1  " --header "$H2  " --header "$REDIS_INFO")
 mkdir -p "$BENCH/out"
 cp "$RESULTS" "$BENCH/out/latest.jsonl"
 echo
 rc=0
-python3 "$BENCH/report.py" --results "$RESULTS" --rss "$RSS" --header "$H1  " --header "$H2" \
-    --gateway-label "$GW_LABEL" --out "$BENCH/out/latest.md" || rc=$?
+python3 "$BENCH/report.py" --results "$RESULTS" --rss "$RSS" "${headers[@]}" \
+    --gateway-label "$GW_LABEL" --decisions-target "$DECISIONS_TARGET" \
+    --out "$BENCH/out/latest.md" || rc=$?
 (( rc == 0 || rc == 3 )) || die "report failed"
 exit "$rc"
