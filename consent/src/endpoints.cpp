@@ -391,9 +391,9 @@ net::awaitable<endpoint_response> decide(const endpoint_request& r, const site_c
     e.lang = lang;
     e.gpc = r.gpc;
     const auto retention = site.policy().retention;
-    const record_outcome outcome = co_await from_store<record_outcome>(
-        [&records, ev = std::move(e), retention](auto done) mutable {
-            records.record(std::move(ev), retention, std::move(done));
+    const record_outcome outcome =
+        co_await from_store<record_outcome>([&records, &e, retention](auto done) {
+            records.record(std::move(e), retention, std::move(done));
         });
     if (outcome == record_outcome::failed) {
         // Consent without proof is no consent (DESIGN L7): nothing changes for the visitor.
@@ -501,10 +501,9 @@ net::awaitable<endpoint_response> record_of(const endpoint_request& r, const sit
         co_return error_answer(403, "cross-site erasure requests are refused");
     }
     if (r.method == verb::delete_) {
-        const bool erased = co_await from_store<bool>(
-            [&records, s = site.site(), id = who->id](auto done) mutable {
-                records.erase(std::move(s), std::move(id), std::move(done));
-            });
+        const bool erased = co_await from_store<bool>([&records, &site, &who](auto done) {
+            records.erase(site.site(), who->id, std::move(done));
+        });
         if (!erased) {
             co_return error_answer(503, "the record store is unreachable; nothing was erased, "
                                         "please try again later");
@@ -516,8 +515,8 @@ net::awaitable<endpoint_response> record_of(const endpoint_request& r, const sit
         co_return out;
     }
     const auto history = co_await from_store<std::optional<consent_history>>(
-        [&records, s = site.site(), id = who->id](auto done) mutable {
-            records.history(std::move(s), std::move(id), std::move(done));
+        [&records, &site, &who](auto done) {
+            records.history(site.site(), who->id, std::move(done));
         });
     if (!history) {
         co_return error_answer(503, "the record store is unreachable; please try again later");

@@ -192,9 +192,10 @@ net::awaitable<response> consent_admin(shared_state& shared, std::string_view pa
         if (site == nullptr || id.empty() || id.size() > 64) {
             co_return bad("give ?site=<site name>&id=<consent id>");
         }
+        const std::string consent_id{id};
         auto history = co_await consent::from_store<std::optional<consent::consent_history>>(
-            [&shared, s = site->site(), i = std::string{id}](auto done) mutable {
-                shared.records.history(std::move(s), std::move(i), std::move(done));
+            [&shared, site, &consent_id](auto done) {
+                shared.records.history(site->site(), consent_id, std::move(done));
             });
         if (!history) {
             co_return make(503, "text/plain", "redis is unreachable\n", v);
@@ -212,8 +213,8 @@ net::awaitable<response> consent_admin(shared_state& shared, std::string_view pa
         for (const auto& site : shared.consent_sites) {
             auto counts = co_await consent::from_store<
                 std::optional<std::map<std::string, std::uint64_t>>>(
-                [&shared, s = site->site()](auto done) mutable {
-                    shared.records.counts(std::move(s), std::move(done));
+                [&shared, &site](auto done) {
+                    shared.records.counts(site->site(), std::move(done));
                 });
             if (!counts) {
                 co_return make(503, "text/plain", "redis is unreachable\n", v);

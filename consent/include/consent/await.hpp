@@ -19,16 +19,20 @@ namespace cg::consent {
 template <class T, class Start>
 boost::asio::awaitable<T> from_store(Start start) {
     namespace net = boost::asio;
-    auto ex = co_await net::this_coro::executor;
+    const auto ex = co_await net::this_coro::executor;
+    // The initiation holds only references to this frame's locals: GCC 12 relocates some
+    // temporaries of a co_await operand bitwise, which breaks objects that point into
+    // themselves (a short std::string), so nothing with state is captured by value here, and
+    // callers pass `start` capturing references or trivially copyable values only.
+    const auto initiation = [&ex, &start](auto handler) {
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        auto work = net::prefer(ex, net::execution::outstanding_work.tracked);
+        start([h, work](T result) mutable {
+            net::post(work, [h, r = std::move(result)]() mutable { (*h)(std::move(r)); });
+        });
+    };
     co_return co_await net::async_initiate<decltype(net::use_awaitable), void(T)>(
-        [ex](auto handler, Start begin) {
-            auto h = std::make_shared<decltype(handler)>(std::move(handler));
-            auto work = net::prefer(ex, net::execution::outstanding_work.tracked);
-            begin([h, work](T result) mutable {
-                net::post(work, [h, r = std::move(result)]() mutable { (*h)(std::move(r)); });
-            });
-        },
-        net::use_awaitable, std::move(start));
+        initiation, net::use_awaitable);
 }
 
 }  // namespace cg::consent
