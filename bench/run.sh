@@ -624,7 +624,7 @@ decision_run() {
     python3 "$BENCH/parse_wrk.py" decisions "appendfsync $fsync" 1 "fsync=$fsync" \
         "conns=$DEC_CONNS" "seconds=$DEC_SECS" "redis_events=$(( r1 - r0 ))" \
         "redis_counted=$(( c1 - c0 ))" "stored=$(( s1 - s0 ))" "journaled=$(( j1 - j0 ))" \
-        "failed=$(( f1 - f0 ))" "journal_left=$left" >> "$RESULTS" \
+        "failed=$(( f1 - f0 ))" "journal_left=$left" < "$out" >> "$RESULTS" \
         || die "could not parse wrk output ($out)"
     DEC_RATE=$(tail -n 1 "$RESULTS" | python3 -c 'import json, sys
 r = json.loads(sys.stdin.read())
