@@ -466,6 +466,27 @@ net::awaitable<void> test_upstream::impl::serve(test_upstream& self, tcp::socket
             stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
             stream.socket().close(ignored);
             co_return;
+        } else if (path == "/cookies") {
+            // Necessary, analytics (exact and prefixed name), marketing under another Domain,
+            // and an unknown cookie under another Path: what consent filtering must tell apart.
+            const auto received = [&req](std::string_view name) {
+                const auto it = req.find(name);
+                return it == req.end() ? std::string{"-"} : std::string{it->value()};
+            };
+            auto res = text_response(http::status::ok,
+                                     "cookie: " + received("Cookie") + "\nconsent-categories: " +
+                                         received("Consent-Categories") + "\n",
+                                     ex);
+            res.set(http::field::content_type, "text/html; charset=utf-8");
+            for (const char* set_cookie :
+                 {"PHPSESSID=sess1; Path=/; HttpOnly",
+                  "_ga=GA1.1.111.222; Path=/; Max-Age=63072000",
+                  "_ga_ABC123=GS1.1.333; Path=/; Max-Age=63072000",
+                  "_fbp=fb.1.444; Path=/; Domain=site.test; Max-Age=7776000",
+                  "mystery=zzz; Path=/shop"}) {
+                res.insert(http::field::set_cookie, set_cookie);
+            }
+            ec = co_await send(stream, res, ex);
         } else if (path == "/ws") {
             auto res = text_response(http::status::upgrade_required, "websocket only\n", ex);
             res.set(http::field::upgrade, "websocket");

@@ -59,6 +59,13 @@ struct test_upstream_options {
 ///   /close         200 "closing" with Connection: close, then closes the connection.
 ///   /ws            WebSocket echo of text and binary messages until the peer closes.
 ///   /drop          closes the connection after reading the request, without answering.
+///   /cookies       200 text/html that sets five cookies, one Set-Cookie each, in this order:
+///                  `PHPSESSID=sess1; Path=/; HttpOnly`,
+///                  `_ga=GA1.1.111.222; Path=/; Max-Age=63072000`,
+///                  `_ga_ABC123=GS1.1.333; Path=/; Max-Age=63072000`,
+///                  `_fbp=fb.1.444; Path=/; Domain=site.test; Max-Age=7776000`,
+///                  `mystery=zzz; Path=/shop`; the body is "cookie: V\n" and
+///                  "consent-categories: V\n" with the received values ("-" when absent).
 ///   anything else  404 "not found".
 /// A request with `Expect: 100-continue` and a body gets an interim 100 Continue first.
 /// HEAD is answered with the GET headers and no body on every route.

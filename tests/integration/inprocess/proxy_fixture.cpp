@@ -9,6 +9,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/string.hpp>
 
+#include "consent/catalogue.hpp"
+
 namespace cg::test {
 
 namespace net = boost::asio;
@@ -17,13 +19,28 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::shared_ptr<const gateway::config> shared(gateway::config cfg) {
+// A test must never write to a Redis it did not start or to a file another test shares.
+std::shared_ptr<const gateway::config> hermetic(gateway::config cfg,
+                                                const std::filesystem::path& dir) {
+    auto& journal = cfg.consent.journal.path;
+    if (journal.is_relative()) {
+        journal = dir / journal;
+    }
+    auto& redis = cfg.consent.redis;
+    const consent::redis_config defaults;
+    if (redis.socket.empty() && redis.host == defaults.host && redis.port == defaults.port) {
+        redis.socket = (dir / "redis.sock").string();
+    }
+    if (cfg.consent.keys.empty()) {
+        cfg.consent.keys.emplace_back(test_consent_key);
+    }
     return std::make_shared<const gateway::config>(std::move(cfg));
 }
 
 }  // namespace
 
-inprocess_gateway::inprocess_gateway(gateway::config cfg) : server_(shared(std::move(cfg))) {
+inprocess_gateway::inprocess_gateway(gateway::config cfg)
+    : server_(hermetic(std::move(cfg), dir_.path())) {
     server_.start();
     port_ = server_.proxy_endpoint().port();
     admin_port_ = server_.admin_endpoint().port();
@@ -42,6 +59,8 @@ gateway::config loopback_config(unsigned workers) {
     cfg.admin.port = 0;
     cfg.workers = workers;
     cfg.shutdown_timeout = 1000ms;
+    cfg.consent.catalogue =
+        consent::parse_catalogue(consent::builtin_catalogue_json(), "built-in catalogue");
     return cfg;
 }
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -11,13 +12,24 @@
 #include "gateway/config.hpp"
 #include "gateway/server.hpp"
 #include "support/raw_client.hpp"
+#include "support/temp_dir.hpp"
 #include "support/test_upstream.hpp"
 
 namespace cg::test {
 
+/// The consent cookie key of every in-process test gateway. Not a secret.
+inline constexpr std::string_view test_consent_key =
+    "integration-tests-only-consent-cookie-key-0123456789";
+
 /// A gateway::server started in this process from a config built in code. The constructor
 /// starts it and learns its ports; the destructor shuts it down and waits for its threads.
 /// Not copyable or movable.
+///
+/// Hermetic: each gateway has a temp dir of its own (dir()). A relative consent journal path
+/// (the default one included) is put in it; Redis left at its default 127.0.0.1:6379 is
+/// pointed at dir()/redis.sock instead, where nothing listens unless the test starts a
+/// redis_server there; without consent keys the gateway signs with test_consent_key. Throws
+/// what gateway::server throws (a journal it cannot open, a port it cannot bind).
 class inprocess_gateway {
   public:
     explicit inprocess_gateway(gateway::config cfg);
@@ -29,15 +41,19 @@ class inprocess_gateway {
     std::uint16_t port() const noexcept { return port_; }
     /// The admin listener's port on 127.0.0.1.
     std::uint16_t admin_port() const noexcept { return admin_port_; }
+    /// The gateway's own temp dir (journal, Redis socket path).
+    const std::filesystem::path& dir() const noexcept { return dir_.path(); }
 
   private:
+    temp_dir dir_{"cg-inproc"};  // before server_: the server's journal lives in it
     gateway::server server_;
     std::uint16_t port_ = 0;
     std::uint16_t admin_port_ = 0;
 };
 
 /// Proxy and admin listeners on 127.0.0.1 port 0, `workers` threads, a 1 s shutdown deadline
-/// (so a test that leaves a request in flight ends quickly), and no sites.
+/// (so a test that leaves a request in flight ends quickly), the built-in cookie catalogue
+/// (as a config file without `consent.catalogue` gets), and no sites.
 gateway::config loopback_config(unsigned workers = 1);
 
 /// A site called `name` for `hosts`, proxied to http://127.0.0.1:`port`.

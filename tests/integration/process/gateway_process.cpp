@@ -39,6 +39,10 @@ std::string gateway_config(const gateway_settings& s) {
   "shutdown_timeout_ms": )" +
            std::to_string(s.shutdown_timeout_ms) + R"(,
   "log": {"level": "info", "access": true},
+  "consent": {"keys": [")" +
+           std::string{test_consent_key} + R"("],
+              "journal": {"path": "consent-journal.jsonl"}},
+  "redis": {"socket": "redis.sock"},
   "sites": [
     {"name": "a", "hosts": [")" +
            std::string{site_host} + R"("], "upstream": "http://127.0.0.1:)" +

@@ -22,6 +22,11 @@ std::string gateway_binary();
 /// The Host that gateway_config()'s only site answers.
 inline constexpr std::string_view site_host = "site.test";
 
+/// The consent cookie key (consent.keys) of every test gateway: fixed, so that a restarted
+/// gateway reads the cookies it signed before. Not a secret.
+inline constexpr std::string_view test_consent_key =
+    "integration-tests-only-consent-cookie-key-0123456789";
+
 /// What gateway_config() varies; everything else keeps its documented default.
 struct gateway_settings {
     std::uint16_t upstream_port = 0;
@@ -32,7 +37,10 @@ struct gateway_settings {
 };
 
 /// A configuration with listeners on 127.0.0.1 and one site "a" that answers Host
-/// "site.test" and forwards to http://127.0.0.1:UPSTREAM_PORT.
+/// "site.test" and forwards to http://127.0.0.1:UPSTREAM_PORT. Hermetic: the consent journal
+/// is `consent-journal.jsonl` and Redis the Unix socket `redis.sock`, both relative to the
+/// config file's directory (the test's temp dir), where nothing listens unless the test
+/// starts a redis_server there (options::dir = that dir); the cookie key is test_consent_key.
 std::string gateway_config(const gateway_settings& settings);
 
 /// Writes `text` to `file`, replacing it. Throws std::runtime_error if it cannot.

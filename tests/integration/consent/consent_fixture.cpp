@@ -1,0 +1,232 @@
+#include "consent_fixture.hpp"
+
+#include <signal.h>
+
+#include <charconv>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <boost/beast/core/string.hpp>
+#include <boost/system/system_error.hpp>
+
+namespace cg::test {
+
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && s.front() == ' ') {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && s.back() == ' ') {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+std::string config_for(std::uint16_t upstream_port, const consent_site::options& opts) {
+    gateway_settings settings;
+    settings.upstream_port = upstream_port;
+    json cfg = json::parse(gateway_config(settings));
+    // Access lines are not what these tests look at; less output keeps failures readable.
+    cfg["log"]["access"] = false;
+    if (opts.trusted_proxy) {
+        cfg["trusted_proxies"] = json::array({"127.0.0.1"});
+    }
+    if (opts.retention_days != 0) {
+        // Records must outlive the cookie that refers to them, so the lifetime goes down too.
+        cfg["sites"][0]["consent"] =
+            json{{"retention_days", opts.retention_days}, {"lifetime_days", opts.retention_days}};
+    }
+    return cfg.dump(2);
+}
+
+}  // namespace
+
+raw_response send_request(std::uint16_t port, const http_request& r) {
+    std::string bytes = r.method + " " + r.target + " HTTP/1.1\r\nHost: " + std::string{site_host} +
+                        "\r\nConnection: close\r\n";
+    for (const auto& [name, value] : r.fields) {
+        bytes += name + ": " + value + "\r\n";
+    }
+    if (!r.body.empty() || r.method == "POST") {
+        bytes += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
+    }
+    bytes += "\r\n" + r.body;
+    try {
+        raw_client client{port};
+        if (const auto ec = client.send(bytes, 5s)) {
+            raw_response failed;
+            failed.ec = ec;
+            return failed;
+        }
+        return client.read_response(5s);
+    } catch (const boost::system::system_error& e) {
+        raw_response failed;
+        failed.ec = e.code();
+        return failed;
+    }
+}
+
+http_request decision(std::string_view json_body, std::string_view cookie, std::string_view origin,
+                      std::vector<std::pair<std::string, std::string>> extra) {
+    http_request r;
+    r.method = "POST";
+    r.target = "/_consent";
+    r.fields.emplace_back("Content-Type", "application/json");
+    if (!origin.empty()) {
+        r.fields.emplace_back("Origin", std::string{origin});
+    }
+    if (!cookie.empty()) {
+        r.fields.emplace_back("Cookie", std::string{cookie});
+    }
+    for (auto& field : extra) {
+        r.fields.push_back(std::move(field));
+    }
+    r.body = json_body;
+    return r;
+}
+
+std::vector<std::string> set_cookies(const raw_response& r) {
+    std::vector<std::string> out;
+    for (const auto& [name, value] : r.headers) {
+        if (boost::beast::iequals(name, "Set-Cookie")) {
+            out.push_back(value);
+        }
+    }
+    return out;
+}
+
+std::vector<std::string> set_cookie_names(const raw_response& r) {
+    std::vector<std::string> out;
+    for (const auto& value : set_cookies(r)) {
+        out.emplace_back(trim(std::string_view{value}.substr(0, value.find('='))));
+    }
+    return out;
+}
+
+std::vector<std::string> set_cookies_named(const raw_response& r, std::string_view name) {
+    std::vector<std::string> out;
+    for (const auto& value : set_cookies(r)) {
+        if (trim(std::string_view{value}.substr(0, value.find('='))) == name) {
+            out.push_back(value);
+        }
+    }
+    return out;
+}
+
+std::optional<std::string> consent_cookie(const raw_response& r) {
+    const auto values = set_cookies_named(r, "cg_consent");
+    if (values.empty()) {
+        return std::nullopt;
+    }
+    const std::string_view v = values.front();
+    const auto start = v.find('=') + 1;
+    return std::string{v.substr(start, v.find(';') - start)};
+}
+
+upstream_saw seen_by_upstream(const raw_response& r) {
+    upstream_saw saw;
+    std::string_view body = r.body;
+    while (!body.empty()) {
+        const auto end = body.find('\n');
+        const auto line = body.substr(0, end);
+        body = end == std::string_view::npos ? std::string_view{} : body.substr(end + 1);
+        if (line.starts_with("cookie: ")) {
+            saw.cookie = line.substr(8);
+        } else if (line.starts_with("consent-categories: ")) {
+            saw.categories = line.substr(20);
+        }
+    }
+    return saw;
+}
+
+json json_of(const raw_response& r) {
+    return json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+}
+
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds deadline) {
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    for (;;) {
+        if (done()) {
+            return true;
+        }
+        if (std::chrono::steady_clock::now() >= until) {
+            return false;
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+}
+
+consent_site::consent_site(options opts) : config_(config_for(upstream_.port(), opts)) {
+    if (opts.redis) {
+        start_redis();
+    }
+    if (!start_gateway()) {
+        ADD_FAILURE() << "the gateway did not start\n" << gateway_->output();
+    }
+}
+
+void consent_site::start_redis() {
+    redis_server::options o;
+    o.dir = dir_.path();
+    redis_.emplace(o);
+}
+
+bool consent_site::start_gateway() {
+    gateway_.reset();
+    gateway_.emplace(dir_, config_);
+    return gateway_->wait_ready(10s);
+}
+
+void consent_site::kill_gateway() {
+    gateway_->child().signal(SIGKILL);
+    EXPECT_EQ(gateway_->child().wait_exit(5s), -SIGKILL);
+}
+
+bool consent_site::restart_gateway() {
+    return start_gateway();
+}
+
+raw_response consent_site::get(std::string_view target, std::string_view cookie,
+                               std::vector<std::pair<std::string, std::string>> extra) const {
+    http_request r;
+    r.target = target;
+    if (!cookie.empty()) {
+        r.fields.emplace_back("Cookie", std::string{cookie});
+    }
+    for (auto& field : extra) {
+        r.fields.push_back(std::move(field));
+    }
+    return send(r);
+}
+
+raw_response consent_site::admin(std::string_view path) const {
+    return http_get(admin_port(), "127.0.0.1", path, 5s);
+}
+
+json consent_site::readyz() const {
+    return json_of(admin("/readyz"));
+}
+
+std::optional<double> consent_site::metric(std::string_view sample) const {
+    const auto r = admin("/metrics");
+    std::string_view text = r.body;
+    while (!text.empty()) {
+        const auto end = text.find('\n');
+        const auto line = text.substr(0, end);
+        text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+        if (line.size() > sample.size() && line.starts_with(sample) && line[sample.size()] == ' ') {
+            const auto number = line.substr(sample.size() + 1);
+            double value = 0;
+            const auto [ptr, ec] =
+                std::from_chars(number.data(), number.data() + number.size(), value);
+            return ec == std::errc{} ? std::optional<double>{value} : std::nullopt;
+        }
+    }
+    return std::nullopt;
+}
+
+}  // namespace cg::test
