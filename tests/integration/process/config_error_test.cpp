@@ -1,3 +1,6 @@
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include <gmock/gmock.h>
@@ -82,14 +85,37 @@ TEST(ConfigErrors, CheckConfigSaysOkForAValidFile) {
     EXPECT_EQ(run.err, "");
 }
 
+// The demo config reads the key scripts/demo makes in .demo/: a copy laid out the same way.
+std::string copy_of_demo_config(const temp_dir& dir) {
+    std::ifstream in{CG_SOURCE_DIR "/configs/demo.json"};
+    std::stringstream text;
+    text << in.rdbuf();
+    std::filesystem::create_directories(dir / "configs");
+    write_file(dir / "configs" / "demo.json", text.str());
+    return (dir / "configs" / "demo.json").string();
+}
+
 TEST(ConfigErrors, CheckConfigAcceptsTheShippedDemoConfig) {
     temp_dir dir{"cg-config"};
-    const std::string demo = CG_SOURCE_DIR "/configs/demo.json";
+    const std::string demo = copy_of_demo_config(dir);
+    std::filesystem::create_directories(dir / ".demo");
+    write_file(dir / ".demo" / "consent.key", std::string(64, 'k') + "\n");
 
     const auto run = run_gateway(dir, {"--check-config", demo});
 
     EXPECT_EQ(run.exit, 0) << run.err;
     EXPECT_EQ(run.out, demo + ": ok\n");
+}
+
+TEST(ConfigErrors, CheckConfigNamesAMissingKeyFile) {
+    temp_dir dir{"cg-config"};
+    const std::string demo = copy_of_demo_config(dir);
+
+    const auto run = run_gateway(dir, {"--check-config", demo});
+
+    EXPECT_EQ(run.exit, 2);
+    EXPECT_THAT(run.err, HasSubstr(demo + ": /consent/key_file: cannot read "));
+    EXPECT_THAT(run.err, HasSubstr("consent.key"));
 }
 
 TEST(ConfigErrors, StartingWithABadConfigExits2WithTheSameMessageAndNeverListens) {
