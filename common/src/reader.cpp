@@ -135,35 +135,6 @@ text_position position_of(std::string_view text, std::size_t offset) {
     return p;
 }
 
-// Offset of the first '[' or '{' nested deeper than `depth`. Only called after the SAX parser
-// stopped there, so the text before it is valid JSON and string tracking is exact.
-std::size_t offset_beyond_depth(std::string_view text, std::size_t depth) {
-    bool in_string = false;
-    bool escaped = false;
-    std::size_t level = 0;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (in_string) {
-            if (escaped) {
-                escaped = false;
-            } else if (c == '\\') {
-                escaped = true;
-            } else if (c == '"') {
-                in_string = false;
-            }
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++level > depth) {
-                return i;
-            }
-        } else if ((c == ']' || c == '}') && level > 0) {
-            --level;
-        }
-    }
-    return text.size();
-}
-
 // nlohmann's message minus its "[json.exception.parse_error.101] parse error at line 1,
 // column 2: " prefix, which we replace with our own position. Its "last read" token can span
 // several tokens and whole strings; keep only its end, where the offending character is.
@@ -325,6 +296,37 @@ document parse_document(std::string_view text, std::string_view source) {
     return {std::move(builder.root()), std::move(builder.duplicates())};
 }
 
+// parse_document calls this only after the SAX parser stopped at the depth limit, so the text
+// before the offending bracket is valid JSON and string tracking is exact there. On text that
+// is not JSON a stray quote shifts what counts as a string, so the level is approximate, but a
+// parser would reject such text anyway; the scan stays linear and in range.
+std::size_t offset_beyond_depth(std::string_view text, std::size_t depth) noexcept {
+    bool in_string = false;
+    bool escaped = false;
+    std::size_t level = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (escaped) {
+                escaped = false;
+            } else if (c == '\\') {
+                escaped = true;
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++level > depth) {
+                return i;
+            }
+        } else if ((c == ']' || c == '}') && level > 0) {
+            --level;
+        }
+    }
+    return text.size();
+}
+
 std::optional<std::string> read_file(const std::filesystem::path& file, std::size_t max_bytes,
                                      std::string& error) {
     const std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(file.c_str(), "rb"),
@@ -393,6 +395,17 @@ std::string join(std::span<const std::string_view> words) {
             out += ", ";
         }
         out += w;
+    }
+    return out;
+}
+
+std::string join_lines(std::span<const std::string> lines) {
+    std::string out;
+    for (const auto& l : lines) {
+        if (!out.empty()) {
+            out += '\n';
+        }
+        out += l;
     }
     return out;
 }

@@ -6,25 +6,10 @@
 #include <vector>
 
 #include "consent/cookie.hpp"
+#include "cookie_text.hpp"
 
 namespace cg::consent {
 namespace {
-
-// Browsers join pairs with "; " (§5.4 step 4) but proxies and scripts add tabs and extra
-// spaces; WSP (SP / HTAB) around names and values is not part of them.
-constexpr bool is_wsp(char c) {
-    return c == ' ' || c == '\t';
-}
-
-std::string_view trim_wsp(std::string_view s) {
-    while (!s.empty() && is_wsp(s.front())) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && is_wsp(s.back())) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
 
 // Bytes that would end the attribute or the header line if they reached the output.
 [[maybe_unused]] bool breaks_header(std::string_view s) {
@@ -42,6 +27,8 @@ std::vector<cookie_pair> parse_cookie_header(std::string_view header) {
     std::vector<cookie_pair> pairs;
     while (!header.empty()) {
         const auto semicolon = header.find(';');
+        // Browsers join pairs with "; " (§5.4 step 4) but proxies and scripts add tabs and
+        // extra spaces; WSP around names and values is not part of them.
         const std::string_view piece = trim_wsp(header.substr(0, semicolon));
         header =
             semicolon == std::string_view::npos ? std::string_view{} : header.substr(semicolon + 1);

@@ -11,6 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hex.hpp"
+#include "json_config/reader.hpp"
+
 namespace cg::consent {
 
 namespace {
@@ -91,36 +94,6 @@ bool valid_banner_hash(std::string_view s) noexcept {
     return true;
 }
 
-/// The deepest nesting that appears in JSON text, strings skipped. nlohmann parses
-/// iteratively but its values nest, so a line of a million '[' is refused before parsing.
-std::size_t nesting_depth(std::string_view text) noexcept {
-    std::size_t depth = 0;
-    std::size_t deepest = 0;
-    bool in_string = false;
-    bool escaped = false;
-    for (const char c : text) {
-        if (in_string) {
-            if (escaped) {
-                escaped = false;
-            } else if (c == '\\') {
-                escaped = true;
-            } else if (c == '"') {
-                in_string = false;
-            }
-            continue;
-        }
-        if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            ++depth;
-            deepest = std::max(deepest, depth);
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            --depth;
-        }
-    }
-    return deepest;
-}
-
 std::string iso_time(std::int64_t time_ms) {
     const auto seconds = static_cast<std::time_t>(time_ms / 1000);
     const auto millis = static_cast<int>(time_ms % 1000);
@@ -170,14 +143,7 @@ std::string new_event_id() {
         // any secret safely, which is not a per-request condition to paper over.
         throw std::runtime_error("RAND_bytes failed: cannot make a random event id");
     }
-    static constexpr std::string_view digits = "0123456789abcdef";
-    std::string id;
-    id.reserve(bytes.size() * 2);
-    for (const unsigned char b : bytes) {
-        id.push_back(digits[b >> 4U]);
-        id.push_back(digits[b & 0x0FU]);
-    }
-    return id;
+    return to_hex(bytes);
 }
 
 std::string to_json(const decision_event& e) {
@@ -205,7 +171,9 @@ std::string to_json(const decision_event& e) {
 }
 
 std::optional<decision_event> event_from_json(std::string_view text) {
-    if (text.size() > max_event_text || nesting_depth(text) > 2) {
+    // nlohmann parses iteratively but its values nest, so a line of a million '[' is refused
+    // before parsing. An event is an object holding one array: two levels.
+    if (text.size() > max_event_text || json_config::offset_beyond_depth(text, 2) != text.size()) {
         return std::nullopt;
     }
     const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);

@@ -8,24 +8,10 @@
 #include <string_view>
 
 #include "consent/cookie.hpp"
+#include "cookie_text.hpp"
 
 namespace cg::consent {
 namespace {
-
-// RFC 6265 §5.2 trims WSP (RFC 5234: SP / HTAB) only; other whitespace is part of the text.
-constexpr bool is_wsp(char c) {
-    return c == ' ' || c == '\t';
-}
-
-std::string_view trim_wsp(std::string_view s) {
-    while (!s.empty() && is_wsp(s.front())) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && is_wsp(s.back())) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
 
 // ASCII case-insensitive comparison with a lower-case literal (§5.2: attribute names are
 // matched case-insensitively; a locale must not change what "SECURE" means).

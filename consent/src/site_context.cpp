@@ -5,7 +5,9 @@
 
 #include <openssl/evp.h>
 
+#include "category_names.hpp"
 #include "consent/cookie.hpp"
+#include "hex.hpp"
 
 namespace cg::consent {
 
@@ -83,13 +85,7 @@ std::string hex_sha256(std::string_view text) {
     std::array<unsigned char, 32> digest{};
     unsigned int len = 0;
     EVP_Digest(text.data(), text.size(), digest.data(), &len, EVP_sha256(), nullptr);
-    static constexpr std::string_view hex = "0123456789abcdef";
-    std::string out;
-    for (const unsigned char b : digest) {
-        out += hex[b >> 4U];
-        out += hex[b & 0x0FU];
-    }
-    return out;
+    return to_hex(digest);
 }
 
 // DESIGN L7: the record must prove what the visitor was shown. Every text that decides what
@@ -219,16 +215,7 @@ bool site_context::keep_set_cookie(std::string_view header, category_set granted
 }
 
 std::string categories_header(category_set granted) {
-    std::string out;
-    for (const auto c : all_categories) {
-        if (granted.contains(c)) {
-            if (!out.empty()) {
-                out += ", ";
-            }
-            out += name_of(c);
-        }
-    }
-    return out;
+    return category_names(granted, ", ");
 }
 
 }  // namespace cg::consent

@@ -16,6 +16,7 @@
 #include <thread>
 #include <variant>
 
+#include "category_names.hpp"
 #include "journal.hpp"
 #include "redis_link.hpp"
 
@@ -160,19 +161,6 @@ std::string history_field(const decision_event& e) {
     std::array<char, 32> digits{};
     std::snprintf(digits.data(), digits.size(), "%015lld", static_cast<long long>(e.time_ms));
     return "event:" + std::string{digits.data()} + ":" + e.event_id;
-}
-
-std::string category_list(category_set s) {
-    std::string out;
-    for (const auto c : all_categories) {
-        if (s.contains(c)) {
-            if (!out.empty()) {
-                out += ',';
-            }
-            out += name_of(c);
-        }
-    }
-    return out;
 }
 
 bool starts_with(std::string_view s, std::string_view prefix) noexcept {
@@ -453,7 +441,7 @@ struct store::impl {
                   e.consent_id,
                   e.site,
                   std::to_string(e.time_ms),
-                  category_list(e.granted),
+                  category_names(e.granted, ","),
                   e.policy_version,
                   std::string{name_of(e.kind)},
                   std::string{name_of(e.lang)},

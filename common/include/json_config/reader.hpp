@@ -43,6 +43,12 @@ struct document {
 /// length; deep nesting does not recurse. Thread-safe.
 document parse_document(std::string_view text, std::string_view source);
 
+/// Offset of the first '[' or '{' of `text` nested deeper than `depth` levels, or text.size()
+/// when nothing is. A linear scan, not a parse: brackets inside strings are skipped, and on
+/// text that is not JSON the answer is still bounded and cheap, so it can refuse deep input
+/// before a parser builds it. Input is untrusted: any bytes, any length. Thread-safe.
+std::size_t offset_beyond_depth(std::string_view text, std::size_t depth) noexcept;
+
 /// Reads a whole file of at most `max_bytes`. Returns nullopt and sets `error` to the reason
 /// ("No such file or directory", "Is a directory", "larger than 16 MiB") when it cannot.
 /// Thread-safe.
@@ -64,6 +70,8 @@ std::string literal(std::string_view s);
 std::string got(const nlohmann::json& v);
 /// The words separated by ", ".
 std::string join(std::span<const std::string_view> words);
+/// The lines separated by '\n', e.g. a list of problems as one exception's what().
+std::string join_lines(std::span<const std::string> lines);
 /// The member `key` of an object, or nullptr when absent (or when `object` is not an object).
 const nlohmann::json* member(const nlohmann::json& object, std::string_view key);
 

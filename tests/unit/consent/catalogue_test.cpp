@@ -195,7 +195,7 @@ TEST(CatalogueParse, RejectsAMissingName) {
 
 TEST(CatalogueParse, RejectsANameThatIsNotAString) {
     EXPECT_EQ(problem_with(R"({"name": ["_ga"], "category": "necessary"})"),
-              "test.json: /cookies/0/name: must be a string (got an array)");
+              "test.json: /cookies/0/name: must be a string (got [\"_ga\"])");
 }
 
 TEST(CatalogueParse, RejectsAnEmptyName) {
@@ -257,7 +257,7 @@ TEST(CatalogueParse, RejectsTextFieldsThatAreNotStrings) {
         "provider": null, "purpose": {}, "lifetime": 2, "justification": false}]})"),
               (std::vector<std::string>{
                   "test.json: /cookies/0/provider: must be a string (got null)",
-                  "test.json: /cookies/0/purpose: must be a string (got an object)",
+                  "test.json: /cookies/0/purpose: must be a string (got {})",
                   "test.json: /cookies/0/lifetime: must be a string (got 2)",
                   "test.json: /cookies/0/justification: must be a string (got false)",
               }));
@@ -265,7 +265,7 @@ TEST(CatalogueParse, RejectsTextFieldsThatAreNotStrings) {
 
 TEST(CatalogueParse, RejectsAFieldGivenTwice) {
     EXPECT_EQ(problem_with(R"({"name": "x", "category": "necessary", "category": "marketing"})"),
-              "test.json: /cookies/0/category: field given twice");
+              "test.json: /cookies/0/category: duplicate field");
 }
 
 TEST(CatalogueParse, RejectsAnEntryThatIsNotAnObject) {
@@ -273,14 +273,13 @@ TEST(CatalogueParse, RejectsAnEntryThatIsNotAnObject) {
 }
 
 TEST(CatalogueParse, RejectsADocumentOfTheWrongShape) {
-    EXPECT_EQ(
-        problems_of("[]"),
-        std::vector<std::string>{"test.json: the document must be a JSON object (got an array)"});
+    EXPECT_EQ(problems_of("[]"),
+              std::vector<std::string>{"test.json: the document must be a JSON object (got [])"});
     EXPECT_EQ(problems_of("{}"),
               std::vector<std::string>{"test.json: /cookies: required field is missing"});
     EXPECT_EQ(problems_of(R"({"cookies": {"_ga": "analytics"}})"),
-              std::vector<std::string>{
-                  "test.json: /cookies: must be an array of cookie rules (got an object)"});
+              std::vector<std::string>{"test.json: /cookies: must be an array of cookie rules (got "
+                                       "{\"_ga\":\"analytics\"})"});
 }
 
 TEST(CatalogueParse, ReportsInvalidJsonWithLineAndColumn) {
@@ -297,8 +296,9 @@ TEST(CatalogueParse, ReportsInvalidJsonWithLineAndColumn) {
 TEST(CatalogueParse, RejectsDeepNesting) {
     const std::string deep =
         R"({"cookies": )" + std::string(100'000, '[') + std::string(100'000, ']') + "}";
-    EXPECT_EQ(problems_of(deep), std::vector<std::string>{
-                                     "test.json: invalid catalogue: nested deeper than 32 levels"});
+    EXPECT_EQ(problems_of(deep),
+              std::vector<std::string>{
+                  "test.json: invalid JSON at line 1, column 76: nested deeper than 64 levels"});
 }
 
 TEST(CatalogueParse, ShortensLongValuesInMessages) {
@@ -306,7 +306,7 @@ TEST(CatalogueParse, ShortensLongValuesInMessages) {
     EXPECT_EQ(problem_with(R"({"name": ")" + long_name + R"(", "category": "necessary"})"),
               "test.json: /cookies/0/name: must contain only letters, digits and "
               "!#$%&'*+-.^_`|~ (an RFC 6265 cookie name; * is the wildcard) (got \"" +
-                  std::string(37, '(') + "...\")");
+                  std::string(36, '(') + "...)");
 }
 
 TEST(CatalogueParse, ReportsEveryProblemInDocumentOrder) {
