@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cookie_text.hpp"
+
 namespace cg::consent {
 
 namespace {
@@ -79,11 +81,6 @@ constexpr json_config::uint_range redis_databases{0, 15};
 
 // RFC 6265 §4.1.1: cookie-name = token, and RFC 2616 §2.2: token = 1*<any CHAR except CTLs or
 // separators>. '*' is a token character, so catalogue patterns need no extra allowance.
-bool is_token_char(char c) {
-    static constexpr std::string_view others = "!#$%&'*+-.^_`|~";
-    return is_alnum(c) || others.find(c) != std::string_view::npos;
-}
-
 bool is_token(std::string_view s) {
     return !s.empty() && std::all_of(s.begin(), s.end(), is_token_char);
 }

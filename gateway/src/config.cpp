@@ -553,17 +553,6 @@ config parse_checked(std::string_view text, std::string_view source) {
     return c;
 }
 
-std::string joined(const std::vector<std::string>& lines) {
-    std::string out;
-    for (const auto& l : lines) {
-        if (!out.empty()) {
-            out += '\n';
-        }
-        out += l;
-    }
-    return out;
-}
-
 }  // namespace
 
 bool cidr::contains(const ip::address& a) const noexcept {
@@ -601,7 +590,7 @@ bool cidr::contains(const ip::address& a) const noexcept {
 }
 
 config_error::config_error(std::vector<std::string> problems)
-    : std::runtime_error(joined(problems)), problems_(std::move(problems)) {}
+    : std::runtime_error(json_config::join_lines(problems)), problems_(std::move(problems)) {}
 
 config parse_config(std::string_view json_text, std::string_view source) {
     try {

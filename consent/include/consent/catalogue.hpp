@@ -50,7 +50,7 @@ class catalogue_error : public std::runtime_error {
 /// messages (a file name, "built-in catalogue").
 ///
 /// Throws catalogue_error listing every problem found, in document order: invalid JSON (with
-/// line and column), nesting deeper than 32 levels, a field given twice in one object, unknown
+/// line and column), nesting deeper than 64 levels, a field given twice in one object, unknown
 /// fields, missing or non-string fields, a category other than necessary, preferences,
 /// analytics or marketing, an empty name, a name with characters that RFC 6265 does not allow
 /// in a cookie name (`*` is allowed: it is the wildcard), a name made only of `*` (it would
