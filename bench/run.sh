@@ -58,6 +58,10 @@
 #   - Consent enforcement table: req/s of gateway-cookie and gateway-setcookie against the
 #     plain gateway runs of the same rounds; ratio = variant / plain (medians), target
 #     >= 0.95 per file (enforcement costs at most 5%). Its spread line says how much is noise.
+#     "CPU per request" is the gateway process's on-CPU time during the run (all threads,
+#     /proc/PID/task/*/schedstat) / requests: hardly affected by other load, so on a busy
+#     machine it is the better measure of what enforcement costs (the raw records in
+#     latest.jsonl carry cpu_ns for every run, nginx's worker included).
 #   - Decisions table: decisions/s = 2xx answers per second of the wrk run (non-2xx and
 #     socket errors counted separately), with the Redis persistence setting it ran under.
 #     Target: >= 10,000/s at appendfsync always, no errors, and every answered decision in
@@ -515,8 +519,13 @@ fi
 # ---------------------------------------------------------------------------- measure
 RESULTS="$T/results.jsonl"
 : > "$RESULTS"
+# CPU time a process has used, in ns: the sum over its threads (schedstat: on-CPU time).
+# Per request it is far less sensitive to other load on the machine than req/s is.
+cpu_ns() {
+    { cat /proc/"$1"/task/*/schedstat 2>/dev/null || true; } | awk '{s += $1} END {printf "%.0f\n", s}'
+}
 run_wrk() {  # run_wrk TARGET FILE ROUND SECONDS [record]
-    local target=$1 f=$2 round=$3 secs=$4 record=${5:-} url out
+    local target=$1 f=$2 round=$3 secs=$4 record=${5:-} url out cpu_pid cpu0 cpu1
     local -a hdr=()
     case $target in
         nginx) url="http://127.0.0.1:$PROXY_PORT/$f" ;;
@@ -526,6 +535,8 @@ run_wrk() {  # run_wrk TARGET FILE ROUND SECONDS [record]
         *) die "run_wrk: unknown target $target" ;;
     esac
     out="$T/wrk/$target-$f-$round.txt"
+    if [[ $target == nginx ]]; then cpu_pid=$PROXY_WORKER; else cpu_pid=$GW_PID; fi
+    cpu0=$(cpu_ns "$cpu_pid")
     # in the background so that a TERM/INT stops the benchmark at once (cleanup kills wrk)
     wrk --latency -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 10s "${hdr[@]}" "$url" \
         > "$out" 2>&1 &
@@ -533,8 +544,10 @@ run_wrk() {  # run_wrk TARGET FILE ROUND SECONDS [record]
     wait "$WRK_PID" || { cat "$out" >&2; die "wrk failed on $target /$f"; }
     WRK_PID=
     gw_alive
+    cpu1=$(cpu_ns "$cpu_pid")
     if [[ -n $record ]]; then
-        python3 "$BENCH/parse_wrk.py" "$target" "$f" "$round" < "$out" >> "$RESULTS" \
+        python3 "$BENCH/parse_wrk.py" "$target" "$f" "$round" "cpu_ns=$(( cpu1 - cpu0 ))" \
+            < "$out" >> "$RESULTS" \
             || die "could not parse wrk output ($out)"
         log "round $round $(printf '%-17s %-9s' "$target" "$f") $(grep -m1 '^Requests/sec' "$out" | tr -s ' ')"
     fi
@@ -595,18 +608,21 @@ redis_events() { rcli XLEN cg:audit:bench; }
 redis_counted() { rcli HVALS cg:counts:bench | awk '{s += $1} END {print s + 0}'; }
 decision_run() {
     local fsync=$1 out="$T/wrk/decisions-$1.txt" r0 c0 s0 j0 f0 r1 c1 s1 j1 f1 prev=-1 left=0
+    local gc0 gc1 rc0 rc1
     [[ $(rcli CONFIG SET appendfsync "$fsync") == OK ]] || die "redis: CONFIG SET appendfsync $fsync failed"
     [[ $(rcli CONFIG GET appendfsync | tail -n 1) == "$fsync" ]] || die "redis: appendfsync is not $fsync"
     r0=$(redis_events) c0=$(redis_counted)
     s0=$(metric 'cg_consent_events_total{outcome="stored"}')
     j0=$(metric 'cg_consent_events_total{outcome="journaled"}')
     f0=$(metric 'cg_consent_events_total{outcome="failed"}')
+    gc0=$(cpu_ns "$GW_PID") rc0=$(cpu_ns "$REDIS_PID")
     wrk --latency -t1 -c"$DEC_CONNS" -d"${DEC_SECS}s" --timeout 10s -s "$BENCH/decide.lua" \
         "http://127.0.0.1:$GW_PORT/_consent" > "$out" 2>&1 &
     WRK_PID=$!
     wait "$WRK_PID" || { cat "$out" >&2; die "wrk failed on POST /_consent"; }
     WRK_PID=
     gw_alive
+    gc1=$(cpu_ns "$GW_PID") rc1=$(cpu_ns "$REDIS_PID")
     # Answers come after the store confirmed each event, so Redis normally has them all
     # already; journaled ones (Redis slower than command_timeout) are replayed: wait for that.
     for _ in $(seq 1 100); do       # up to 10 s
@@ -624,7 +640,8 @@ decision_run() {
     python3 "$BENCH/parse_wrk.py" decisions "appendfsync $fsync" 1 "fsync=$fsync" \
         "conns=$DEC_CONNS" "seconds=$DEC_SECS" "redis_events=$(( r1 - r0 ))" \
         "redis_counted=$(( c1 - c0 ))" "stored=$(( s1 - s0 ))" "journaled=$(( j1 - j0 ))" \
-        "failed=$(( f1 - f0 ))" "journal_left=$left" < "$out" >> "$RESULTS" \
+        "failed=$(( f1 - f0 ))" "journal_left=$left" "cpu_ns=$(( gc1 - gc0 ))" \
+        "redis_cpu_ns=$(( rc1 - rc0 ))" < "$out" >> "$RESULTS" \
         || die "could not parse wrk output ($out)"
     DEC_RATE=$(tail -n 1 "$RESULTS" | python3 -c 'import json, sys
 r = json.loads(sys.stdin.read())
