@@ -138,22 +138,62 @@ bool site_context::allowed(std::string_view name, category_set granted) const no
     return policy_.unknown == unknown_cookies::after_accept_all && granted.includes(offered_);
 }
 
+namespace {
+
+// Verified consent cookies, per thread: a visitor sends the same cookie with every request,
+// and the HMAC (with OpenSSL 3's per-call algorithm fetch) was most of the enforcement cost.
+// Only values that verified are kept, matched by their exact bytes, so a hit proves what a
+// fresh check would; only the expiry depends on the clock and is checked again. Direct-mapped:
+// a collision just costs one HMAC.
+struct verified_cookie {
+    const void* site = nullptr;
+    std::string value;
+    consent_state state;
+};
+constexpr std::size_t verified_slots = 512;
+thread_local std::array<verified_cookie, verified_slots> verified;
+
+}  // namespace
+
+std::optional<consent_state> site_context::verify(std::string_view value, std::int64_t now) const {
+    auto& slot = verified[std::hash<std::string_view>{}(value) % verified_slots];
+    const std::int64_t lifetime = policy_.lifetime.count();
+    if (slot.site == this && slot.value == value) {
+        if (slot.state.issued + lifetime <= now) {
+            return std::nullopt;  // expired since it was verified
+        }
+        return slot.state;
+    }
+    const cookie_check check{.site = site_,
+                             .policy_version = policy_.policy_version,
+                             .lifetime_seconds = lifetime,
+                             .now = now,
+                             .offered = offered_};
+    auto state = decode_consent(value, check, *keys_);
+    if (!state) {
+        return std::nullopt;
+    }
+    slot.site = this;
+    slot.value.assign(value);
+    slot.state = *state;
+    return std::move(*state);
+}
+
 visitor_consent site_context::read_visitor(const std::vector<std::string_view>& cookie_headers,
                                            bool gpc, std::int64_t now) const {
     visitor_consent v;
     v.gpc = gpc;
-    const cookie_check check{.site = site_,
-                             .policy_version = policy_.policy_version,
-                             .lifetime_seconds = policy_.lifetime.count(),
-                             .now = now,
-                             .offered = offered_};
     for (const auto header : cookie_headers) {
+        // Cheap pre-check: most requests of visitors without a decision carry no such cookie.
+        if (header.find(cookie_name_) == std::string_view::npos) {
+            continue;
+        }
         for (const auto& pair : parse_cookie_header(header)) {
             if (pair.name != cookie_name_) {
                 continue;
             }
             // Several copies can exist (other paths or domains); the first valid one counts.
-            if (auto state = decode_consent(pair.value, check, *keys_)) {
+            if (auto state = verify(pair.value, now)) {
                 v.granted = state->granted;
                 v.state = std::move(*state);
                 return v;
@@ -214,8 +254,16 @@ bool site_context::keep_set_cookie(std::string_view header, category_set granted
     return false;
 }
 
-std::string categories_header(category_set granted) {
-    return category_names(granted, ", ");
+const std::string& categories_header(category_set granted) {
+    // Sixteen possible values, made once: this runs for every proxied request.
+    static const auto table = [] {
+        std::array<std::string, 16> t;
+        for (std::uint8_t b = 0; b < t.size(); ++b) {
+            t[b] = category_names(category_set::from_bits(b), ", ");
+        }
+        return t;
+    }();
+    return table[granted.bits()];
 }
 
 }  // namespace cg::consent

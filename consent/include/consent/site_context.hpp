@@ -98,6 +98,9 @@ class site_context {
     bool keep_set_cookie(std::string_view header, category_set granted) const;
 
   private:
+    /// decode_consent with this site's checks, remembering verified values per thread.
+    std::optional<consent_state> verify(std::string_view value, std::int64_t now) const;
+
     std::string site_;
     site_policy policy_;
     std::string cookie_name_;
@@ -109,6 +112,6 @@ class site_context {
 };
 
 /// The `Consent-Categories` value for the upstream: granted categories, comma-separated.
-std::string categories_header(category_set granted);
+const std::string& categories_header(category_set granted);
 
 }  // namespace cg::consent
