@@ -97,8 +97,8 @@ def enforcement_table(recs, files, runs, med, label, failures, notes):
                f"/ the no-cookie req/s; target ≥ {ENFORCE_RATIO_MIN:.2f} (enforcement costs at "
                f"most {100 * (1 - ENFORCE_RATIO_MIN):.0f}%), no errors. CPU per request = the "
                "gateway process's on-CPU time (all threads, /proc schedstat) during the run / "
-               "requests; CPU Δ against no cookie. It hardly depends on other load, so on a busy "
-               "machine it shows the enforcement cost more reliably than req/s.")
+               "requests; CPU Δ against no cookie. It depends less on other load than req/s does, "
+               "but a busy machine moves it too (cache misses, more wake-ups per request).")
     spread = []
     for file in files:
         parts = []

@@ -59,9 +59,9 @@
 #     plain gateway runs of the same rounds; ratio = variant / plain (medians), target
 #     >= 0.95 per file (enforcement costs at most 5%). Its spread line says how much is noise.
 #     "CPU per request" is the gateway process's on-CPU time during the run (all threads,
-#     /proc/PID/task/*/schedstat) / requests: hardly affected by other load, so on a busy
-#     machine it is the better measure of what enforcement costs (the raw records in
-#     latest.jsonl carry cpu_ns for every run, nginx's worker included).
+#     /proc/PID/task/*/schedstat) / requests: less affected by other load than req/s, so
+#     a second view of what enforcement costs (the raw records in latest.jsonl carry cpu_ns
+#     for every run, nginx's worker included).
 #   - Decisions table: decisions/s = 2xx answers per second of the wrk run (non-2xx and
 #     socket errors counted separately), with the Redis persistence setting it ran under.
 #     Target: >= 10,000/s at appendfsync always, no errors, and every answered decision in
@@ -302,7 +302,10 @@ $(nginx_http_common upstream)
     default_type application/octet-stream;
     access_log off;
     sendfile on;
-    tcp_nopush on;
+    # No TCP_CORK: with it, the /sc/ responses (a larger header block) of 100k.js stalled
+    # ~40 ms (delayed ACK) at p99 through any proxy, the fake gateway included, which cost
+    # that variant ~15% req/s; off everywhere so that / and /sc/ differ only in the headers.
+    tcp_nopush off;
     tcp_nodelay on;
     server {
         listen 127.0.0.1:$UP_PORT;
