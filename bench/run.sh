@@ -675,6 +675,8 @@ rev=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo "no commit")
 # (diff-index only reads: no index refresh, so no index.lock while others commit)
 git -C "$REPO" diff-index --quiet HEAD -- CMakeLists.txt cmake common consent gateway \
     2>/dev/null || rev="$rev + uncommitted changes"
+# the binary may be older than HEAD: say when it was built
+[[ "$FAKE_GATEWAY" != 1 ]] && rev="$rev, binary built $(date -u -r "$GATEWAY_BIN" '+%Y-%m-%d %H:%MZ')"
 H1="date: $(date -u '+%Y-%m-%d %H:%M:%SZ') | nproc: $(nproc) | cpu: ${cpu:-unknown} | kernel: $(uname -sr) | load avg at start: $LOAD_START, at end: $(cut -d" " -f1-3 /proc/loadavg)"
 nginx_ver=$({ "$NGINX" -v 2>&1 || true; } | sed 's/^nginx version: //')
 wrk_ver=$({ wrk -v 2>&1 || true; } | awk 'NR == 1 {print "wrk " $2}')
