@@ -1,6 +1,7 @@
 #include "consent/site_context.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <stdexcept>
 
 #include <openssl/evp.h>
@@ -13,6 +14,11 @@ namespace cg::consent {
 
 // ---------------------------------------------------------------------------------------------
 // cookie_observations
+
+std::uint64_t unique_id() noexcept {
+    static std::atomic<std::uint64_t> next{1};
+    return next.fetch_add(1, std::memory_order_relaxed);
+}
 
 void cookie_observations::bump(std::map<std::string, std::uint64_t, std::less<>>& m,
                                std::string_view name) {
@@ -40,6 +46,19 @@ void cookie_observations::variant(std::string_view name, std::string_view path,
         domain.size() > max_name_bytes) {
         return;
     }
+    // A site sets the same few cookies on every response: remember per thread which variants
+    // this inventory already holds and skip the lock for them. A hash collision only means a
+    // variant goes unrecorded on this thread until another thread records it; the inventory is
+    // a best effort for expiring cookies on withdrawal (with Path=/ always tried as well).
+    thread_local std::array<std::pair<std::uint64_t, std::size_t>, 256> seen{};
+    const std::size_t h = std::hash<std::string_view>{}(name) * 31 +
+                          std::hash<std::string_view>{}(path) * 7 +
+                          std::hash<std::string_view>{}(domain);
+    auto& slot = seen[h % seen.size()];
+    if (slot.first == id_ && slot.second == h) {
+        return;
+    }
+    slot = {id_, h};
     const std::lock_guard lock{mutex_};
     auto it = variants_.find(name);
     if (it == variants_.end()) {
@@ -131,7 +150,11 @@ bool site_context::allowed(std::string_view name, category_set granted) const no
     if (name == cookie_name_) {
         return true;
     }
-    if (const cookie_rule* rule = classifier_.find(name)) {
+    return allowed_by(classifier_.find(name), granted);
+}
+
+bool site_context::allowed_by(const cookie_rule* rule, category_set granted) const noexcept {
+    if (rule != nullptr) {
         return granted.contains(rule->cat);
     }
     // Unknown cookies: only a visitor who accepted everything offered has agreed to them.
@@ -146,7 +169,7 @@ namespace {
 // fresh check would; only the expiry depends on the clock and is checked again. Direct-mapped:
 // a collision just costs one HMAC.
 struct verified_cookie {
-    const void* site = nullptr;
+    std::uint64_t site = 0;  // site_context::id_ (not its address: one may be reused)
     std::string value;
     consent_state state;
 };
@@ -158,7 +181,7 @@ thread_local std::array<verified_cookie, verified_slots> verified;
 std::optional<consent_state> site_context::verify(std::string_view value, std::int64_t now) const {
     auto& slot = verified[std::hash<std::string_view>{}(value) % verified_slots];
     const std::int64_t lifetime = policy_.lifetime.count();
-    if (slot.site == this && slot.value == value) {
+    if (slot.site == id_ && slot.value == value) {
         if (slot.state.issued + lifetime <= now) {
             return std::nullopt;  // expired since it was verified
         }
@@ -173,7 +196,7 @@ std::optional<consent_state> site_context::verify(std::string_view value, std::i
     if (!state) {
         return std::nullopt;
     }
-    slot.site = this;
+    slot.site = id_;
     slot.value.assign(value);
     slot.state = *state;
     return std::move(*state);
@@ -206,17 +229,23 @@ visitor_consent site_context::read_visitor(const std::vector<std::string_view>& 
 std::optional<std::string> site_context::filter_cookie_header(std::string_view header,
                                                                category_set granted) const {
     const auto pairs = parse_cookie_header(header);
-    const bool all_kept = std::all_of(pairs.begin(), pairs.end(), [&](const cookie_pair& p) {
-        return p.name != cookie_name_ && allowed(p.name, granted);
-    });
+    // One classification per cookie: the verdicts are kept for the rebuild below.
+    std::vector<char> keep(pairs.size());
+    bool all_kept = true;
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+        keep[i] = pairs[i].name != cookie_name_ && allowed(pairs[i].name, granted) ? 1 : 0;
+        all_kept = all_kept && keep[i] != 0;
+    }
     if (all_kept) {
         return std::nullopt;
     }
     std::string out;
-    for (const auto& p : pairs) {
-        if (p.name == cookie_name_ || !allowed(p.name, granted)) {
+    out.reserve(header.size());
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+        if (keep[i] == 0) {
             continue;
         }
+        const auto& p = pairs[i];
         if (!out.empty()) {
             out += "; ";
         }
@@ -244,10 +273,11 @@ bool site_context::keep_set_cookie(std::string_view header, category_set granted
     if ((c->max_age && *c->max_age <= 0) || (!c->max_age && c->expires && *c->expires < year_2000)) {
         return true;
     }
-    if (classifier_.find(c->name) == nullptr) {
+    const cookie_rule* rule = classifier_.find(c->name);
+    if (rule == nullptr) {
         observations_->unknown(c->name);
     }
-    if (allowed(c->name, granted)) {
+    if (allowed_by(rule, granted)) {
         return true;
     }
     observations_->dropped(c->name);

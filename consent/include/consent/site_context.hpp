@@ -17,6 +17,10 @@
 
 namespace cg::consent {
 
+/// A number no other object of this process gets (per-thread caches key on it, not on
+/// addresses, which are reused). Thread-safe.
+std::uint64_t unique_id() noexcept;
+
 /// What the gateway learns about a site's cookies from its upstream: names only, never
 /// values. Bounded (a hostile upstream cannot grow it without limit). Thread-safe: every
 /// worker writes to it; a mutex guards it, taken only when a response sets cookies.
@@ -42,6 +46,7 @@ class cookie_observations {
   private:
     static void bump(std::map<std::string, std::uint64_t, std::less<>>& m, std::string_view name);
 
+    const std::uint64_t id_ = unique_id();
     mutable std::mutex mutex_;
     std::map<std::string, std::uint64_t, std::less<>> dropped_;
     std::map<std::string, std::uint64_t, std::less<>> unknown_;
@@ -100,7 +105,10 @@ class site_context {
   private:
     /// decode_consent with this site's checks, remembering verified values per thread.
     std::optional<consent_state> verify(std::string_view value, std::int64_t now) const;
+    /// allowed() once the rule (nullptr: unknown) is known.
+    bool allowed_by(const cookie_rule* rule, category_set granted) const noexcept;
 
+    const std::uint64_t id_ = unique_id();
     std::string site_;
     site_policy policy_;
     std::string cookie_name_;

@@ -253,6 +253,30 @@ TEST(CookieFilter, GpcIsNotedWithoutGrantingAnything) {
     EXPECT_EQ(v.granted, category_set{category::necessary});
 }
 
+TEST(SiteContext, RememberedVerificationsStillExpire) {
+    const auto site = demo_site();
+    const auto cookie = consent_cookie(site, {category::necessary, category::analytics});
+    const std::vector<std::string_view> headers{cookie};
+
+    EXPECT_TRUE(site.read_visitor(headers, false, now).state.has_value());
+    EXPECT_TRUE(site.read_visitor(headers, false, now).state.has_value());  // remembered
+    EXPECT_FALSE(site.read_visitor(headers, false, now + 400 * 86400).state.has_value());
+}
+
+TEST(SiteContext, RememberedVerificationsAreNotSharedWithASiteWithOtherKeys) {
+    std::string cookie;
+    {
+        const auto first = demo_site();
+        cookie = consent_cookie(first, category_set::all());
+        ASSERT_TRUE(first.read_visitor({cookie}, false, now).state.has_value());
+    }
+    // Likely at the same address as `first`, with other keys: the cookie is worth nothing.
+    const site_context second{"demo", all_categories_policy(), "cg_consent", test_catalogue(),
+                              std::make_shared<const key_ring>(
+                                  std::vector<std::string>{std::string(40, 'x')})};
+    EXPECT_FALSE(second.read_visitor({cookie}, false, now).state.has_value());
+}
+
 TEST(SiteContext, BannerHashChangesWithTheTextsAndThePolicyVersion) {
     const auto a = demo_site();
     auto p = all_categories_policy();
