@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hex.hpp"
+#include "iso_time.hpp"
 #include "json_config/reader.hpp"
 
 namespace cg::consent {
@@ -92,23 +93,6 @@ bool valid_banner_hash(std::string_view s) noexcept {
         }
     }
     return true;
-}
-
-std::string iso_time(std::int64_t time_ms) {
-    const auto seconds = static_cast<std::time_t>(time_ms / 1000);
-    const auto millis = static_cast<int>(time_ms % 1000);
-    std::tm tm{};
-    if (gmtime_r(&seconds, &tm) == nullptr) {
-        return {};
-    }
-    std::array<char, 40> buf{};
-    const int n = std::snprintf(buf.data(), buf.size(), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                                tm.tm_sec, millis);
-    if (n <= 0 || static_cast<std::size_t>(n) >= buf.size()) {
-        return {};
-    }
-    return std::string(buf.data(), static_cast<std::size_t>(n));
 }
 
 /// The string member `key`, or nullptr when it is missing or not a string.

@@ -8,6 +8,7 @@
 
 #include "consent/await.hpp"
 #include "consent/cookie.hpp"
+#include "iso_time.hpp"
 
 namespace cg::consent {
 
@@ -126,16 +127,8 @@ json names(category_set s) {
     return a;
 }
 
-std::string iso_time(std::int64_t unix_seconds) {
-    const std::chrono::sys_seconds t{std::chrono::seconds{unix_seconds}};
-    const auto day = std::chrono::floor<std::chrono::days>(t);
-    const std::chrono::year_month_day ymd{day};
-    const std::chrono::hh_mm_ss hms{t - day};
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ldZ", int(ymd.year()),
-                  unsigned(ymd.month()), unsigned(ymd.day()), long(hms.hours().count()),
-                  long(hms.minutes().count()), long(hms.seconds().count()));
-    return buf;
+std::string iso_seconds(std::int64_t unix_seconds) {
+    return iso_time(unix_seconds * 1000, /*with_millis=*/false);
 }
 
 // The language for texts and for the record: an explicit choice, else the first of nb, nn,
@@ -466,8 +459,8 @@ endpoint_response state_of(const endpoint_request& r, const site_context& site,
     if (v.state) {
         body["consent_id"] = v.state->id;
         body["method"] = name_of(v.state->kind);
-        body["issued"] = iso_time(v.state->issued);
-        body["expires"] = iso_time(v.state->issued + site.policy().lifetime.count());
+        body["issued"] = iso_seconds(v.state->issued);
+        body["expires"] = iso_seconds(v.state->issued + site.policy().lifetime.count());
     }
     return json_answer(200, body);
 }
@@ -527,12 +520,12 @@ net::awaitable<endpoint_response> record_of(const endpoint_request& r, const sit
     }
     json doc{{"consent_id", who->id},
              {"site", site.site()},
-             {"exported_at", iso_time(now_ms / 1000)},
+             {"exported_at", iso_seconds(now_ms / 1000)},
              {"current_cookie",
               {{"granted", names(who->granted)},
                {"method", name_of(who->kind)},
                {"policy_version", who->policy_version},
-               {"issued", iso_time(who->issued)}}},
+               {"issued", iso_seconds(who->issued)}}},
              {"stored", {{"what", "consent decisions: time, categories, policy version, hash of "
                                   "the banner text shown, how given, language"},
                          {"not_stored", "IP address, user agent, cookie values"},
