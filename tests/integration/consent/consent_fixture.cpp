@@ -147,18 +147,6 @@ json json_of(const raw_response& r) {
     return json::parse(r.body, nullptr, /*allow_exceptions=*/false);
 }
 
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds deadline) {
-    const auto until = std::chrono::steady_clock::now() + deadline;
-    for (;;) {
-        if (done()) {
-            return true;
-        }
-        if (std::chrono::steady_clock::now() >= until) {
-            return false;
-        }
-        std::this_thread::sleep_for(20ms);
-    }
-}
 
 consent_site::consent_site(options opts) : config_(config_for(upstream_.port(), opts)) {
     if (opts.redis) {

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway_process.hpp"
+#include "support/eventually.hpp"
 #include "support/raw_client.hpp"
 #include "support/redis_server.hpp"
 #include "support/temp_dir.hpp"
@@ -65,9 +66,6 @@ upstream_saw seen_by_upstream(const raw_response& r);
 /// The body of `r` as JSON (a discarded value when it is not JSON).
 nlohmann::json json_of(const raw_response& r);
 
-/// Calls `done` every 20 ms until it returns true or `deadline` passes; its last result.
-bool eventually(const std::function<bool()>& done,
-                std::chrono::milliseconds deadline = std::chrono::seconds{5});
 
 /// The test site behind the real gateway binary: a temp dir with the gateway's config (from
 /// gateway_config(): journal and Redis socket in the dir), a test_upstream, and optionally a

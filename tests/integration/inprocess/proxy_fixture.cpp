@@ -177,17 +177,5 @@ std::optional<double> await_metric(std::uint16_t admin_port, std::string_view sa
     return last;
 }
 
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds deadline) {
-    const auto until = std::chrono::steady_clock::now() + deadline;
-    for (;;) {
-        if (done()) {
-            return true;
-        }
-        if (std::chrono::steady_clock::now() >= until) {
-            return false;
-        }
-        std::this_thread::sleep_for(10ms);
-    }
-}
 
 }  // namespace cg::test

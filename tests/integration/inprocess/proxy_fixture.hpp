@@ -11,6 +11,7 @@
 
 #include "gateway/config.hpp"
 #include "gateway/server.hpp"
+#include "support/eventually.hpp"
 #include "support/raw_client.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_upstream.hpp"
@@ -107,8 +108,5 @@ std::optional<double> await_metric(std::uint16_t admin_port, std::string_view sa
                                    double expected,
                                    std::chrono::milliseconds deadline = std::chrono::seconds{2});
 
-/// Calls `done` every 10 ms until it returns true or `deadline` passes; returns its last result.
-bool eventually(const std::function<bool()>& done,
-                std::chrono::milliseconds deadline = std::chrono::seconds{2});
 
 }  // namespace cg::test

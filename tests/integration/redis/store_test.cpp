@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "consent/store.hpp"
+#include "support/eventually.hpp"
 #include "support/redis_server.hpp"
 #include "support/temp_dir.hpp"
 
@@ -62,16 +63,7 @@ redis_config config_for(const std::filesystem::path& socket) {
 
 /// Polls `done` until it holds or the deadline passes.
 bool eventually(const std::function<bool()>& done, std::chrono::milliseconds within = deadline) {
-    const auto until = steady::now() + within;
-    for (;;) {
-        if (done()) {
-            return true;
-        }
-        if (steady::now() >= until) {
-            return done();
-        }
-        std::this_thread::sleep_for(20ms);
-    }
+    return cg::test::eventually(done, within, 20ms);
 }
 
 /// Starts an asynchronous call and waits (bounded) for the value its callback gets.
