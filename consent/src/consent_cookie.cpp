@@ -16,7 +16,7 @@ namespace cg::consent {
 namespace {
 
 constexpr std::size_t min_key_bytes = 32;
-constexpr std::size_t id_chars = 22;   // 16 random bytes
+constexpr std::size_t id_chars = 22;  // 16 random bytes
 constexpr std::size_t key_id_chars = 6;
 constexpr std::size_t mac_chars = 43;  // 32 bytes
 constexpr std::size_t max_policy_chars = 32;
@@ -29,12 +29,13 @@ constexpr std::int64_t clock_skew_seconds = 300;
 constexpr std::string_view kind_chars = "arcwg";  // in decision_kind order
 
 bool is_policy_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_';
 }
 
 bool is_policy_version(std::string_view v) {
-    return !v.empty() && v.size() <= max_policy_chars && std::all_of(v.begin(), v.end(), is_policy_char);
+    return !v.empty() && v.size() <= max_policy_chars &&
+           std::all_of(v.begin(), v.end(), is_policy_char);
 }
 
 using mac_bytes = std::array<unsigned char, 32>;

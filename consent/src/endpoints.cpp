@@ -37,8 +37,8 @@ char lower(char c) {
 }
 
 bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                              [](char x, char y) { return lower(x) == lower(y); });
 }
 
 std::string expected_origin(const endpoint_request& r) {
@@ -52,7 +52,8 @@ bool same_site(const endpoint_request& r) {
     if (!r.origin.empty()) {
         return iequals(r.origin, expected);
     }
-    if (r.referer.size() < expected.size() || !iequals(r.referer.substr(0, expected.size()), expected)) {
+    if (r.referer.size() < expected.size() ||
+        !iequals(r.referer.substr(0, expected.size()), expected)) {
         return false;
     }
     return r.referer.size() == expected.size() || r.referer[expected.size()] == '/';
@@ -81,7 +82,7 @@ std::string form_decode(std::string_view s) {
     for (std::size_t i = 0; i < s.size(); ++i) {
         if (s[i] == '+') {
             out += ' ';
-        } else if (s[i] == '%' && i + 2 < s.size() + 0 && hex_value(s[i + 1]) >= 0 &&
+        } else if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
                    hex_value(s[i + 2]) >= 0) {
             out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
             i += 2;
@@ -102,8 +103,9 @@ std::vector<std::pair<std::string, std::string>> form_fields(std::string_view bo
             continue;
         }
         const auto eq = piece.find('=');
-        out.emplace_back(form_decode(piece.substr(0, eq)),
-                         eq == std::string_view::npos ? std::string{} : form_decode(piece.substr(eq + 1)));
+        out.emplace_back(form_decode(piece.substr(0, eq)), eq == std::string_view::npos
+                                                               ? std::string{}
+                                                               : form_decode(piece.substr(eq + 1)));
     }
     return out;
 }
@@ -342,8 +344,9 @@ std::string_view outcome_name(record_outcome o) {
 net::awaitable<endpoint_response> decide(const endpoint_request& r, const site_context& site,
                                          store& records, std::int64_t now_ms) {
     if (!same_site(r)) {
-        co_return error_answer(403, "cross-site consent requests are refused: Origin or Referer "
-                                    "must be this site");
+        co_return error_answer(403,
+                               "cross-site consent requests are refused: Origin or Referer "
+                               "must be this site");
     }
     const std::string_view type = r.content_type.substr(0, r.content_type.find(';'));
     choice c;
@@ -390,12 +393,14 @@ net::awaitable<endpoint_response> decide(const endpoint_request& r, const site_c
         });
     if (outcome == record_outcome::failed) {
         // Consent without proof is no consent (DESIGN L7): nothing changes for the visitor.
-        co_return error_answer(503, "the decision could not be recorded and was not applied; "
-                                    "please try again later");
+        co_return error_answer(503,
+                               "the decision could not be recorded and was not applied; "
+                               "please try again later");
     }
 
     endpoint_response out;
-    out.set_cookies.push_back(consent_set_cookie(site, encode_consent(state, site.site(), site.keys()),
+    out.set_cookies.push_back(consent_set_cookie(site,
+                                                 encode_consent(state, site.site(), site.keys()),
                                                  site.policy().lifetime.count(), r.https));
     expire_withdrawn(site, r, state.granted, out);
     if (form) {
@@ -440,7 +445,8 @@ endpoint_response state_of(const endpoint_request& r, const site_context& site,
         if (v.granted.contains(c.id)) {
             continue;
         }
-        const bool gpc_refusal = c.id == category::marketing && (v.gpc || (v.state && v.state->kind == decision_kind::gpc));
+        const bool gpc_refusal = c.id == category::marketing &&
+                                 (v.gpc || (v.state && v.state->kind == decision_kind::gpc));
         const bool decided = v.state && v.state->kind != decision_kind::gpc;
         if (decided || gpc_refusal) {
             refused.insert(c.id);
@@ -469,8 +475,11 @@ endpoint_response state_of(const endpoint_request& r, const site_context& site,
 // expired or predates the current policy: the visitor's data is theirs either way.
 std::optional<consent_state> credential(const endpoint_request& r, const site_context& site,
                                         std::int64_t now) {
-    const cookie_check check{.site = site.site(), .policy_version = {}, .lifetime_seconds = 0,
-                             .now = now, .offered = category_set::all()};
+    const cookie_check check{.site = site.site(),
+                             .policy_version = {},
+                             .lifetime_seconds = 0,
+                             .now = now,
+                             .offered = category_set::all()};
     for (const auto header : r.cookies) {
         for (const auto& pair : parse_cookie_header(header)) {
             if (pair.name == site.cookie_name()) {
@@ -487,8 +496,9 @@ net::awaitable<endpoint_response> record_of(const endpoint_request& r, const sit
                                             store& records, std::int64_t now_ms) {
     const auto who = credential(r, site, now_ms / 1000);
     if (!who) {
-        co_return error_answer(401, "no valid consent cookie: the signed consent cookie this site "
-                                    "set is the only way to reach a consent record");
+        co_return error_answer(401,
+                               "no valid consent cookie: the signed consent cookie this site "
+                               "set is the only way to reach a consent record");
     }
     if (r.method == verb::delete_ && !r.origin.empty() && !same_site(r)) {
         co_return error_answer(403, "cross-site erasure requests are refused");
@@ -498,17 +508,17 @@ net::awaitable<endpoint_response> record_of(const endpoint_request& r, const sit
             records.erase(site.site(), who->id, std::move(done));
         });
         if (!erased) {
-            co_return error_answer(503, "the record store is unreachable; nothing was erased, "
-                                        "please try again later");
+            co_return error_answer(503,
+                                   "the record store is unreachable; nothing was erased, "
+                                   "please try again later");
         }
         endpoint_response out = json_answer(200, json{{"erased", true}, {"consent_id", who->id}});
-        out.set_cookies.push_back(
-            expiring_set_cookie(site.cookie_name(), "/", "", r.https));
+        out.set_cookies.push_back(expiring_set_cookie(site.cookie_name(), "/", "", r.https));
         expire_withdrawn(site, r, category_set{category::necessary}, out);
         co_return out;
     }
-    const auto history = co_await from_store<std::optional<consent_history>>(
-        [&records, &site, &who](auto done) {
+    const auto history =
+        co_await from_store<std::optional<consent_history>>([&records, &site, &who](auto done) {
             records.history(site.site(), who->id, std::move(done));
         });
     if (!history) {
@@ -526,10 +536,12 @@ net::awaitable<endpoint_response> record_of(const endpoint_request& r, const sit
                {"method", name_of(who->kind)},
                {"policy_version", who->policy_version},
                {"issued", iso_seconds(who->issued)}}},
-             {"stored", {{"what", "consent decisions: time, categories, policy version, hash of "
-                                  "the banner text shown, how given, language"},
-                         {"not_stored", "IP address, user agent, cookie values"},
-                         {"retention_days", site.policy().retention.count() / 86400}}},
+             {"stored",
+              {{"what",
+                "consent decisions: time, categories, policy version, hash of "
+                "the banner text shown, how given, language"},
+               {"not_stored", "IP address, user agent, cookie values"},
+               {"retention_days", site.policy().retention.count() / 86400}}},
              {"events", std::move(events)}};
     endpoint_response out = json_answer(200, doc);
     out.content_disposition = "attachment; filename=\"consent-record.json\"";

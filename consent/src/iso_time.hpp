@@ -18,8 +18,9 @@ inline std::string iso_time(std::int64_t unix_ms, bool with_millis = true) {
         return {};
     }
     std::array<char, 64> buf{};
-    const int n = std::snprintf(buf.data(), buf.size(), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
-                                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    const int n =
+        std::snprintf(buf.data(), buf.size(), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     if (n <= 0 || static_cast<std::size_t>(n) >= buf.size()) {
         return {};
     }

@@ -51,8 +51,8 @@ void cookie_observations::variant(std::string_view name, std::string_view path,
     // variant goes unrecorded on this thread until another thread records it; the inventory is
     // a best effort for expiring cookies on withdrawal (with Path=/ always tried as well).
     thread_local std::array<std::pair<std::uint64_t, std::size_t>, 256> seen{};
-    const std::size_t h = std::hash<std::string_view>{}(name) * 31 +
-                          std::hash<std::string_view>{}(path) * 7 +
+    const std::size_t h = std::hash<std::string_view>{}(name)*31 +
+                          std::hash<std::string_view>{}(path)*7 +
                           std::hash<std::string_view>{}(domain);
     auto& slot = seen[h % seen.size()];
     if (slot.first == id_ && slot.second == h) {
@@ -65,8 +65,9 @@ void cookie_observations::variant(std::string_view name, std::string_view path,
         if (variants_.size() >= max_names) {
             return;
         }
-        it = variants_.emplace(std::string{name}, std::vector<std::pair<std::string, std::string>>{})
-                 .first;
+        it =
+            variants_.emplace(std::string{name}, std::vector<std::pair<std::string, std::string>>{})
+                .first;
     }
     auto& list = it->second;
     const bool known = std::any_of(list.begin(), list.end(), [&](const auto& v) {
@@ -91,8 +92,7 @@ std::vector<std::pair<std::string, std::string>> cookie_observations::variants(
     std::string_view name) const {
     const std::lock_guard lock{mutex_};
     const auto it = variants_.find(name);
-    return it == variants_.end() ? std::vector<std::pair<std::string, std::string>>{}
-                                 : it->second;
+    return it == variants_.end() ? std::vector<std::pair<std::string, std::string>>{} : it->second;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -227,7 +227,7 @@ visitor_consent site_context::read_visitor(const std::vector<std::string_view>& 
 }
 
 std::optional<std::string> site_context::filter_cookie_header(std::string_view header,
-                                                               category_set granted) const {
+                                                              category_set granted) const {
     const auto pairs = parse_cookie_header(header);
     // One classification per cookie: the verdicts are kept for the rebuild below.
     std::vector<char> keep(pairs.size());
@@ -270,7 +270,8 @@ bool site_context::keep_set_cookie(std::string_view header, category_set granted
     observations_->variant(c->name, c->path.value_or(""), c->domain.value_or(""));
     // A cookie being deleted stores nothing: letting the site remove it only helps (L6).
     constexpr std::int64_t year_2000 = 946'684'800;
-    if ((c->max_age && *c->max_age <= 0) || (!c->max_age && c->expires && *c->expires < year_2000)) {
+    if ((c->max_age && *c->max_age <= 0) ||
+        (!c->max_age && c->expires && *c->expires < year_2000)) {
         return true;
     }
     const cookie_rule* rule = classifier_.find(c->name);

@@ -146,21 +146,28 @@ std::string consent_metrics(const shared_state& shared) {
         }
     }
     const auto st = shared.records.status();
-    out += "# HELP cg_consent_events_total Consent decisions by where they were recorded.\n"
-           "# TYPE cg_consent_events_total counter\n";
+    out +=
+        "# HELP cg_consent_events_total Consent decisions by where they were recorded.\n"
+        "# TYPE cg_consent_events_total counter\n";
     out += "cg_consent_events_total{outcome=\"stored\"} " + std::to_string(st.stored) + "\n";
     out += "cg_consent_events_total{outcome=\"journaled\"} " + std::to_string(st.journaled) + "\n";
     out += "cg_consent_events_total{outcome=\"failed\"} " + std::to_string(st.failed) + "\n";
     out += "cg_consent_events_total{outcome=\"replayed\"} " + std::to_string(st.replayed) + "\n";
-    out += "# HELP cg_consent_journal_events Consent events waiting in the journal for Redis.\n"
-           "# TYPE cg_consent_journal_events gauge\n"
-           "cg_consent_journal_events " + std::to_string(st.journal_events) + "\n";
-    out += "# HELP cg_consent_journal_bytes Size of the consent journal.\n"
-           "# TYPE cg_consent_journal_bytes gauge\n"
-           "cg_consent_journal_bytes " + std::to_string(st.journal_bytes) + "\n";
-    out += "# HELP cg_redis_up Whether the consent record store reaches Redis.\n"
-           "# TYPE cg_redis_up gauge\n"
-           "cg_redis_up " + std::string(st.redis_up ? "1" : "0") + "\n";
+    out +=
+        "# HELP cg_consent_journal_events Consent events waiting in the journal for Redis.\n"
+        "# TYPE cg_consent_journal_events gauge\n"
+        "cg_consent_journal_events " +
+        std::to_string(st.journal_events) + "\n";
+    out +=
+        "# HELP cg_consent_journal_bytes Size of the consent journal.\n"
+        "# TYPE cg_consent_journal_bytes gauge\n"
+        "cg_consent_journal_bytes " +
+        std::to_string(st.journal_bytes) + "\n";
+    out +=
+        "# HELP cg_redis_up Whether the consent record store reaches Redis.\n"
+        "# TYPE cg_redis_up gauge\n"
+        "cg_redis_up " +
+        std::string(st.redis_up ? "1" : "0") + "\n";
     return out;
 }
 
@@ -211,11 +218,11 @@ net::awaitable<response> consent_admin(shared_state& shared, std::string_view pa
     if (path == "/consent/counts") {
         json out = json::object();
         for (const auto& site : shared.consent_sites) {
-            auto counts = co_await consent::from_store<
-                std::optional<std::map<std::string, std::uint64_t>>>(
-                [&shared, &site](auto done) {
-                    shared.records.counts(site->site(), std::move(done));
-                });
+            auto counts =
+                co_await consent::from_store<std::optional<std::map<std::string, std::uint64_t>>>(
+                    [&shared, &site](auto done) {
+                        shared.records.counts(site->site(), std::move(done));
+                    });
             if (!counts) {
                 co_return make(503, "text/plain", "redis is unreachable\n", v);
             }
@@ -244,7 +251,8 @@ net::awaitable<response> consent_admin(shared_state& shared, std::string_view pa
         }
         co_return make(200, "application/json", out.dump(), v);
     }
-    co_return make(404, "text/plain", "not found: /consent/history, /consent/counts, /consent/cookies\n", v);
+    co_return make(404, "text/plain",
+                   "not found: /consent/history, /consent/counts, /consent/cookies\n", v);
 }
 
 net::awaitable<response> handle(shared_state& shared, const http::request<http::string_body>& req) {

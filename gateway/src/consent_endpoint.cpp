@@ -27,8 +27,8 @@ std::string_view view(boost::core::string_view s) {
 
 // Reads the whole body into `out`, at most consent::max_endpoint_body bytes. Errors:
 // body_limit (too big), timeout, or whatever the socket or the chunk framing said.
-net::awaitable<beast::error_code> read_body(connection& c, request_parser& req,
-                                            millis timeout, std::string& out) {
+net::awaitable<beast::error_code> read_body(connection& c, request_parser& req, millis timeout,
+                                            std::string& out) {
     if (req.content_length().value_or(0) > consent::max_endpoint_body) {
         co_return http::error::body_limit;
     }

@@ -10,9 +10,9 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "async.hpp"
-#include "gateway/request_guard.hpp"
 #include "consent/endpoints.hpp"
 #include "consent_endpoint.hpp"
+#include "gateway/request_guard.hpp"
 #include "proxy.hpp"
 
 namespace cg::gateway {
@@ -257,9 +257,8 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
         }
         // DESIGN §4: /_consent/* is answered by the gateway, everything else is proxied.
         const exchange ex =
-            consent::is_endpoint(path_of(target.authority.empty()
-                                             ? std::string_view{req.get().target()}
-                                             : target.origin))
+            consent::is_endpoint(path_of(
+                target.authority.empty() ? std::string_view{req.get().target()} : target.origin))
                 ? co_await answer_consent(w, site_index, c, req, target)
                 : co_await forward(w, site_index, c, req, target);
         account(w, site_index, method, path, ex, clock::now() - started);

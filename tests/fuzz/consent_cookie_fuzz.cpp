@@ -29,8 +29,11 @@ const key_ring& keys() {
 }
 
 cookie_check check_for(std::string_view policy) {
-    return cookie_check{.site = "fuzz", .policy_version = policy, .lifetime_seconds = 86400,
-                        .now = 1'800'000'000, .offered = category_set::all()};
+    return cookie_check{.site = "fuzz",
+                        .policy_version = policy,
+                        .lifetime_seconds = 86400,
+                        .now = 1'800'000'000,
+                        .offered = category_set::all()};
 }
 
 void raw(std::string_view value) {
@@ -51,8 +54,8 @@ void forged(std::string_view in) {
     const char replacement = in.size() > 4 ? in[4] : 'x';
     std::string policy;
     for (const char c : in.substr(in.size() > 5 ? 5 : in.size())) {
-        if (policy.size() < 32 && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-                                   c == '.' || c == '-' || c == '_')) {
+        if (policy.size() < 32 && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '.' ||
+                                   c == '-' || c == '_')) {
             policy += c;
         }
     }

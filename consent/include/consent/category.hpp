@@ -10,8 +10,8 @@ namespace cg::consent {
 /// refused; the others need an active choice.
 enum class category : std::uint8_t { necessary = 0, preferences = 1, analytics = 2, marketing = 3 };
 
-inline constexpr std::array<category, 4> all_categories{
-    category::necessary, category::preferences, category::analytics, category::marketing};
+inline constexpr std::array<category, 4> all_categories{category::necessary, category::preferences,
+                                                        category::analytics, category::marketing};
 
 /// "necessary", "preferences", "analytics", "marketing".
 std::string_view name_of(category c) noexcept;
@@ -37,7 +37,9 @@ class category_set {
 
     constexpr std::uint8_t bits() const noexcept { return bits_; }
     constexpr bool contains(category c) const noexcept { return (bits_ & mask(c)) != 0; }
-    constexpr void insert(category c) noexcept { bits_ = static_cast<std::uint8_t>(bits_ | mask(c)); }
+    constexpr void insert(category c) noexcept {
+        bits_ = static_cast<std::uint8_t>(bits_ | mask(c));
+    }
     constexpr void erase(category c) noexcept {
         bits_ = static_cast<std::uint8_t>(bits_ & ~mask(c));
     }

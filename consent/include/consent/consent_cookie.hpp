@@ -64,8 +64,7 @@ std::string new_consent_id();
 /// The cookie value for `state` on `site`, signed with the ring's first key:
 /// `1.<id>.<categories>.<kind>.<issued>.<policy>.<key id>.<base64url HMAC>`. The HMAC also
 /// covers the site name, so a cookie from one site is worth nothing on another.
-std::string encode_consent(const consent_state& state, std::string_view site,
-                           const key_ring& keys);
+std::string encode_consent(const consent_state& state, std::string_view site, const key_ring& keys);
 
 /// What decode_consent checks the cookie against.
 struct cookie_check {

@@ -52,7 +52,7 @@ bool is_endpoint(std::string_view path) noexcept;
 /// the answer: a decision that cannot be recorded anywhere is refused (503) and changes
 /// nothing. Never throws for bad input; `now_ms` is unix milliseconds.
 boost::asio::awaitable<endpoint_response> handle_endpoint(const endpoint_request& request,
-                                                          const site_context& site,
-                                                          store& records, std::int64_t now_ms);
+                                                          const site_context& site, store& records,
+                                                          std::int64_t now_ms);
 
 }  // namespace cg::consent

@@ -50,13 +50,12 @@ class cookie_observations {
     mutable std::mutex mutex_;
     std::map<std::string, std::uint64_t, std::less<>> dropped_;
     std::map<std::string, std::uint64_t, std::less<>> unknown_;
-    std::map<std::string, std::vector<std::pair<std::string, std::string>>, std::less<>>
-        variants_;
+    std::map<std::string, std::vector<std::pair<std::string, std::string>>, std::less<>> variants_;
 };
 
 /// The visitor's decision as the filters see it for one request.
 struct visitor_consent {
-    std::optional<consent_state> state;  ///< a valid decision, if any
+    std::optional<consent_state> state;         ///< a valid decision, if any
     category_set granted{category::necessary};  ///< necessary only before a decision
     bool gpc = false;  ///< Sec-GPC: 1 was sent (a refusal of marketing, DESIGN L9)
 };

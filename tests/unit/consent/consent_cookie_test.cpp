@@ -19,8 +19,10 @@ consent_state analytics_state() {
 }
 
 cookie_check check_at(std::int64_t now) {
-    return cookie_check{.site = "demo", .policy_version = "2026-11",
-                        .lifetime_seconds = 365 * 86400, .now = now,
+    return cookie_check{.site = "demo",
+                        .policy_version = "2026-11",
+                        .lifetime_seconds = 365 * 86400,
+                        .now = now,
                         .offered = category_set::all()};
 }
 
@@ -137,9 +139,13 @@ TEST(ConsentCookie, CategoryTheSiteNoLongerOffersMeansNoDecision) {
 
 TEST(ConsentCookie, GarbageIsMalformedNotACrash) {
     const key_ring keys({key_a});
-    const std::vector<std::string> garbage{"", ".", "1", "1.......",
+    const std::vector<std::string> garbage{"",
+                                           ".",
+                                           "1",
+                                           "1.......",
                                            "x.AAAAAAAAAAAAAAAAAAAAAA.5.c.1.p.k.m",
-                                           std::string(10000, '.'), std::string(300, 'a'),
+                                           std::string(10000, '.'),
+                                           std::string(300, 'a'),
                                            std::string("1.\0\0\0", 5)};
     for (const auto& v : garbage) {
         const auto r = decode_consent(v, check_at(1'800'000'100), keys);

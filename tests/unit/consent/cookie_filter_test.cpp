@@ -130,8 +130,8 @@ TEST(SetCookieFilter, CountsDropsAndUnknownNamesButNoValues) {
     filter_set_cookies(again, site, category_set{category::necessary});
 
     const auto dropped = site.observations().dropped_counts();
-    const cookie_observations::counts expected{{"_fbp", 2}, {"_ga", 2}, {"_ga_ABC123", 2},
-                                               {"mystery", 2}};
+    const cookie_observations::counts expected{
+        {"_fbp", 2}, {"_ga", 2}, {"_ga_ABC123", 2}, {"mystery", 2}};
     EXPECT_EQ(dropped, expected);
     EXPECT_EQ(site.observations().unknown_counts(), (cookie_observations::counts{{"mystery", 2}}));
     const auto variants = site.observations().variants("_fbp");
@@ -271,9 +271,9 @@ TEST(SiteContext, RememberedVerificationsAreNotSharedWithASiteWithOtherKeys) {
         ASSERT_TRUE(first.read_visitor({cookie}, false, now).state.has_value());
     }
     // Likely at the same address as `first`, with other keys: the cookie is worth nothing.
-    const site_context second{"demo", all_categories_policy(), "cg_consent", test_catalogue(),
-                              std::make_shared<const key_ring>(
-                                  std::vector<std::string>{std::string(40, 'x')})};
+    const site_context second{
+        "demo", all_categories_policy(), "cg_consent", test_catalogue(),
+        std::make_shared<const key_ring>(std::vector<std::string>{std::string(40, 'x')})};
     EXPECT_FALSE(second.read_visitor({cookie}, false, now).state.has_value());
 }
 
