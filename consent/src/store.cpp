@@ -60,28 +60,32 @@ local ttl = ARGV[1]
 if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ttl) then
   return 0
 end
-local latest = redis.call('HGET', KEYS[2], 'time_ms')
-if (not latest) or tonumber(latest) <= tonumber(ARGV[8]) then
-  redis.call('HSET', KEYS[2], 'consent_id', ARGV[6], 'site', ARGV[7], 'categories', ARGV[9],
-    'policy_version', ARGV[10], 'method', ARGV[11], 'language', ARGV[12],
-    'banner_hash', ARGV[13], 'gpc', ARGV[14], 'time_ms', ARGV[8], 'last_event', ARGV[5])
-end
-redis.call('HSET', KEYS[2], ARGV[4], ARGV[3])
 local id = redis.call('XADD', KEYS[3], 'MINID', '~', ARGV[2], '*',
   'event_id', ARGV[5], 'consent_id', ARGV[6], 'time_ms', ARGV[8], 'categories', ARGV[9],
   'method', ARGV[11], 'policy_version', ARGV[10], 'banner_hash', ARGV[13],
   'language', ARGV[12], 'gpc', ARGV[14])
-redis.call('HSET', KEYS[2], 'stream:' .. ARGV[5], id)
+local latest = redis.call('HGET', KEYS[2], 'time_ms')
+if (not latest) or tonumber(latest) <= tonumber(ARGV[8]) then
+  redis.call('HSET', KEYS[2], 'consent_id', ARGV[6], 'site', ARGV[7], 'categories', ARGV[9],
+    'policy_version', ARGV[10], 'method', ARGV[11], 'language', ARGV[12],
+    'banner_hash', ARGV[13], 'gpc', ARGV[14], 'time_ms', ARGV[8], 'last_event', ARGV[5],
+    ARGV[4], ARGV[3], 'stream:' .. ARGV[5], id)
+else
+  redis.call('HSET', KEYS[2], ARGV[4], ARGV[3], 'stream:' .. ARGV[5], id)
+end
 redis.call('HINCRBY', KEYS[4], ARGV[11], 1)
+-- A new consent has no history to prune (most decisions are a new visitor's first).
 local cutoff = tonumber(ARGV[2])
-for _, f in ipairs(redis.call('HKEYS', KEYS[2])) do
-  local at, old = string.match(f, '^event:(%d+):(.+)$')
-  if at and tonumber(at) < cutoff then
-    local sid = redis.call('HGET', KEYS[2], 'stream:' .. old)
-    if sid then
-      redis.pcall('XDEL', KEYS[3], sid)
+if latest then
+  for _, f in ipairs(redis.call('HKEYS', KEYS[2])) do
+    local at, old = string.match(f, '^event:(%d+):(.+)$')
+    if at and tonumber(at) < cutoff then
+      local sid = redis.call('HGET', KEYS[2], 'stream:' .. old)
+      if sid then
+        redis.pcall('XDEL', KEYS[3], sid)
+      end
+      redis.call('HDEL', KEYS[2], f, 'stream:' .. old)
     end
-    redis.call('HDEL', KEYS[2], f, 'stream:' .. old)
   end
 end
 for i = 2, 4 do
