@@ -226,34 +226,54 @@ visitor_consent site_context::read_visitor(const std::vector<std::string_view>& 
     return v;
 }
 
-std::optional<std::string> site_context::filter_cookie_header(std::string_view header,
-                                                              category_set granted) const {
-    const auto pairs = parse_cookie_header(header);
-    // One classification per cookie: the verdicts are kept for the rebuild below.
+request_cookies site_context::filter_request_cookies(
+    const std::vector<std::string_view>& cookie_headers, bool gpc, std::int64_t now) const {
+    request_cookies out;
+    out.visitor.gpc = gpc;
+    if (cookie_headers.empty()) {
+        return out;
+    }
+    std::vector<cookie_pair> pairs;
+    for (const auto header : cookie_headers) {
+        const auto some = parse_cookie_header(header);
+        pairs.insert(pairs.end(), some.begin(), some.end());
+    }
+    bool drop_any = cookie_headers.size() > 1;  // several headers are merged into one
+    for (const auto& p : pairs) {
+        if (p.name != cookie_name_) {
+            continue;
+        }
+        drop_any = true;  // the consent cookie is the gateway's, never the upstream's
+        // Several copies can exist (other paths or domains); the first valid one counts.
+        if (!out.visitor.state) {
+            if (auto state = verify(p.value, now)) {
+                out.visitor.granted = state->granted;
+                out.visitor.state = std::move(state);
+            }
+        }
+    }
     std::vector<char> keep(pairs.size());
-    bool all_kept = true;
     for (std::size_t i = 0; i < pairs.size(); ++i) {
-        keep[i] = pairs[i].name != cookie_name_ && allowed(pairs[i].name, granted) ? 1 : 0;
-        all_kept = all_kept && keep[i] != 0;
+        keep[i] =
+            pairs[i].name != cookie_name_ && allowed(pairs[i].name, out.visitor.granted) ? 1 : 0;
+        drop_any = drop_any || keep[i] == 0;
     }
-    if (all_kept) {
-        return std::nullopt;
+    if (!drop_any) {
+        return out;
     }
-    std::string out;
-    out.reserve(header.size());
+    out.changed = true;
     for (std::size_t i = 0; i < pairs.size(); ++i) {
         if (keep[i] == 0) {
             continue;
         }
-        const auto& p = pairs[i];
-        if (!out.empty()) {
-            out += "; ";
+        if (!out.cookie.empty()) {
+            out.cookie += "; ";
         }
-        if (!p.name.empty()) {
-            out += p.name;
-            out += '=';
+        if (!pairs[i].name.empty()) {
+            out.cookie += pairs[i].name;
+            out.cookie += '=';
         }
-        out += p.value;
+        out.cookie += pairs[i].value;
     }
     return out;
 }

@@ -27,28 +27,17 @@ visitor_consent filter_request_cookies(Fields& request, const site_context& site
     }
     const auto gpc_value = request["Sec-GPC"];
     const bool gpc = std::string_view{gpc_value.data(), gpc_value.size()} == "1";
-    visitor_consent v = site.read_visitor(values, gpc, now);
-    if (!values.empty()) {
-        std::vector<std::string> kept;
-        bool changed = false;
-        for (const auto value : values) {
-            auto filtered = site.filter_cookie_header(value, v.granted);
-            changed = changed || filtered.has_value();
-            if (!filtered) {
-                kept.emplace_back(value);
-            } else if (!filtered->empty()) {
-                kept.push_back(std::move(*filtered));
-            }
-        }
-        if (changed) {
-            request.erase(http::field::cookie);
-            for (auto& k : kept) {
-                request.insert(http::field::cookie, k);
-            }
+    auto filtered = site.filter_request_cookies(values, gpc, now);
+    const visitor_consent& v = filtered.visitor;
+    if (filtered.changed) {
+        // One Cookie header, as RFC 6265 §5.4 has user agents send it.
+        request.erase(http::field::cookie);
+        if (!filtered.cookie.empty()) {
+            request.insert(http::field::cookie, filtered.cookie);
         }
     }
     request.set("Consent-Categories", categories_header(v.granted));
-    return v;
+    return std::move(filtered.visitor);
 }
 
 /// Response stage: drops every `Set-Cookie` whose cookie the visitor has not consented to.

@@ -60,6 +60,13 @@ struct visitor_consent {
     bool gpc = false;  ///< Sec-GPC: 1 was sent (a refusal of marketing, DESIGN L9)
 };
 
+/// The request side of enforcement, for the Cookie header(s) of one request.
+struct request_cookies {
+    visitor_consent visitor;
+    bool changed = false;  ///< some cookie was removed (or the consent cookie)
+    std::string cookie;    ///< when changed: the one Cookie header to send on ("" = none)
+};
+
 /// One site's consent machinery, built once at startup and shared read-only by all workers
 /// (except observations(), which is thread-safe). No I/O.
 class site_context {
@@ -90,11 +97,12 @@ class site_context {
     visitor_consent read_visitor(const std::vector<std::string_view>& cookie_headers, bool gpc,
                                  std::int64_t now) const;
 
-    /// The Cookie header value without the cookies `granted` does not allow and without the
-    /// consent cookie (the upstream gets Consent-Categories instead); nullopt when unchanged.
-    /// An empty string means "drop the header".
-    std::optional<std::string> filter_cookie_header(std::string_view header,
-                                                    category_set granted) const;
+    /// The request stage in one pass over the request's Cookie header values (parsed once,
+    /// each cookie classified once): the visitor's decision (as read_visitor), and one Cookie
+    /// header without the cookies it does not allow and without the consent cookie (the
+    /// upstream gets Consent-Categories instead). Untrusted input; pure CPU.
+    request_cookies filter_request_cookies(const std::vector<std::string_view>& cookie_headers,
+                                           bool gpc, std::int64_t now) const;
 
     /// Whether a Set-Cookie value from the upstream may reach the visitor. Records what it
     /// learns in observations(). Unparsable values and attempts to set the consent cookie

@@ -242,6 +242,19 @@ TEST(CookieFilter, EverySeveralCookieHeaderIsFiltered) {
     EXPECT_EQ(cookie_values(req), std::vector<std::string>{"PHPSESSID=abc"});
 }
 
+TEST(CookieFilter, ConsentCookieInALaterHeaderCountsAndHeadersAreMerged) {
+    const auto site = demo_site();
+    http::fields req;
+    req.insert(http::field::cookie, "_ga=GA1.1.42; _fbp=fb.1");
+    req.insert(http::field::cookie,
+               consent_cookie(site, {category::necessary, category::analytics}));
+
+    const auto v = filter_request_cookies(req, site, now);
+
+    EXPECT_TRUE(v.state.has_value());
+    EXPECT_EQ(cookie_values(req), std::vector<std::string>{"_ga=GA1.1.42"});
+}
+
 TEST(CookieFilter, GpcIsNotedWithoutGrantingAnything) {
     const auto site = demo_site();
     http::fields req;
