@@ -4,11 +4,13 @@
 #include <chrono>
 #include <utility>
 
+#include <boost/beast/core/string.hpp>
 #include <nlohmann/json.hpp>
 
 #include "consent/await.hpp"
 #include "consent/cookie.hpp"
 #include "iso_time.hpp"
+#include "json_config/reader.hpp"
 
 namespace cg::consent {
 
@@ -17,6 +19,7 @@ namespace {
 namespace net = boost::asio;
 using json = nlohmann::json;
 using verb = boost::beast::http::verb;
+using boost::beast::iequals;
 
 constexpr std::string_view base = "/_consent";
 constexpr std::size_t max_expiring_cookies = 64;
@@ -30,15 +33,6 @@ endpoint_response json_answer(unsigned status, const json& body) {
 
 endpoint_response error_answer(unsigned status, std::string_view message) {
     return json_answer(status, json{{"error", message}});
-}
-
-char lower(char c) {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                              [](char x, char y) { return lower(x) == lower(y); });
 }
 
 std::string expected_origin(const endpoint_request& r) {
@@ -72,7 +66,7 @@ int hex_value(char c) {
     if (c >= '0' && c <= '9') {
         return c - '0';
     }
-    c = lower(c);
+    c = json_config::ascii_lower(c);
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
@@ -150,7 +144,7 @@ language pick_language(std::string_view chosen, std::string_view accept, const s
         tag = tag.substr(0, tag.find('-'));
         std::string code;
         for (const char c : tag.substr(0, 3)) {
-            code += lower(c);
+            code += json_config::ascii_lower(c);
         }
         if (auto l = language_named(code)) {
             return *l;

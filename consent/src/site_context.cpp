@@ -204,26 +204,7 @@ std::optional<consent_state> site_context::verify(std::string_view value, std::i
 
 visitor_consent site_context::read_visitor(const std::vector<std::string_view>& cookie_headers,
                                            bool gpc, std::int64_t now) const {
-    visitor_consent v;
-    v.gpc = gpc;
-    for (const auto header : cookie_headers) {
-        // Cheap pre-check: most requests of visitors without a decision carry no such cookie.
-        if (header.find(cookie_name_) == std::string_view::npos) {
-            continue;
-        }
-        for (const auto& pair : parse_cookie_header(header)) {
-            if (pair.name != cookie_name_) {
-                continue;
-            }
-            // Several copies can exist (other paths or domains); the first valid one counts.
-            if (auto state = verify(pair.value, now)) {
-                v.granted = state->granted;
-                v.state = std::move(*state);
-                return v;
-            }
-        }
-    }
-    return v;
+    return filter_request_cookies(cookie_headers, gpc, now).visitor;
 }
 
 request_cookies site_context::filter_request_cookies(
