@@ -11,9 +11,12 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <limits>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <variant>
 
 #include "category_names.hpp"
@@ -165,6 +168,23 @@ std::string history_field(const decision_event& e) {
     std::array<char, 32> digits{};
     std::snprintf(digits.data(), digits.size(), "%015lld", static_cast<long long>(e.time_ms));
     return "event:" + std::string{digits.data()} + ":" + e.event_id;
+}
+
+/// Where an event stands in arrival order: its audit stream id "<ms>-<seq>" as two numbers;
+/// events still in the journal rank after every stream id, in journal order.
+using arrival = std::pair<std::uint64_t, std::uint64_t>;
+constexpr std::uint64_t journal_rank = std::numeric_limits<std::uint64_t>::max();
+
+arrival stream_arrival(std::string_view id) noexcept {
+    arrival a{};
+    const auto dash = id.find('-');
+    const auto ms = id.substr(0, dash);
+    std::from_chars(ms.data(), ms.data() + ms.size(), a.first);
+    if (dash != std::string_view::npos) {
+        const auto seq = id.substr(dash + 1);
+        std::from_chars(seq.data(), seq.data() + seq.size(), a.second);
+    }
+    return a;
 }
 
 bool starts_with(std::string_view s, std::string_view prefix) noexcept {
@@ -686,11 +706,18 @@ struct store::impl {
             call(op.done, std::nullopt);
             return;
         }
-        consent_history h;
+        // Events with the same millisecond keep the order they arrived in: Redis's audit
+        // stream ids grow strictly, and what is still in the journal came after them.
+        std::vector<std::pair<decision_event, arrival>> found;
+        std::map<std::string, arrival, std::less<>> stream_ids;
         std::set<std::string> seen;
         const auto& r = **reply;
         for (std::size_t i = 0; i + 1 < r.elements; i += 2) {
             const auto field = reply_text(*r.element[i]);
+            if (starts_with(field, "stream:")) {
+                stream_ids.emplace(field.substr(7), stream_arrival(reply_text(*r.element[i + 1])));
+                continue;
+            }
             if (!starts_with(field, "event:")) {
                 continue;
             }
@@ -698,16 +725,23 @@ struct store::impl {
             auto e = event_from_json(reply_text(*r.element[i + 1]));
             if (e && e->site == op.site && e->consent_id == op.consent_id &&
                 seen.insert(e->event_id).second) {
-                h.events.push_back(std::move(*e));
+                found.emplace_back(std::move(*e), arrival{});
+            }
+        }
+        for (auto& [e, at] : found) {
+            if (const auto it = stream_ids.find(e.event_id); it != stream_ids.end()) {
+                at = it->second;
             }
         }
         // Events still in the journal are part of what the gateway holds (L11).
+        std::uint64_t journal_order = 0;
         for (std::uint64_t at = 0;;) {
             auto chunk = journal_.read(at, 4096);
             for (auto& entry : chunk.entries) {
                 if (entry.event.site == op.site && entry.event.consent_id == op.consent_id &&
                     seen.insert(entry.event.event_id).second) {
-                    h.events.push_back(std::move(entry.event));
+                    found.emplace_back(std::move(entry.event),
+                                       arrival{journal_rank, ++journal_order});
                 }
             }
             if (chunk.next == at || !chunk.error.empty()) {
@@ -715,9 +749,14 @@ struct store::impl {
             }
             at = chunk.next;
         }
-        std::sort(h.events.begin(), h.events.end(), [](const auto& a, const auto& b) {
-            return a.time_ms != b.time_ms ? a.time_ms < b.time_ms : a.event_id < b.event_id;
+        std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+            return std::tie(a.first.time_ms, a.second) < std::tie(b.first.time_ms, b.second);
         });
+        consent_history h;
+        h.events.reserve(found.size());
+        for (auto& f : found) {
+            h.events.push_back(std::move(f.first));
+        }
         call(op.done, std::optional<consent_history>{std::move(h)});
     }
 
