@@ -25,6 +25,11 @@ namespace {
 
 std::vector<cookie_pair> parse_cookie_header(std::string_view header) {
     std::vector<cookie_pair> pairs;
+    parse_cookie_header(header, pairs);
+    return pairs;
+}
+
+void parse_cookie_header(std::string_view header, std::vector<cookie_pair>& pairs) {
     while (!header.empty()) {
         const auto semicolon = header.find(';');
         // Browsers join pairs with "; " (§5.4 step 4) but proxies and scripts add tabs and
@@ -45,7 +50,6 @@ std::vector<cookie_pair> parse_cookie_header(std::string_view header) {
         // Split at the first '=': values (base64, nested pairs) may contain more of them.
         pairs.push_back({trim_wsp(piece.substr(0, eq)), trim_wsp(piece.substr(eq + 1))});
     }
-    return pairs;
 }
 
 std::string expiring_set_cookie(std::string_view name, std::string_view path,

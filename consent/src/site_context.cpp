@@ -208,16 +208,26 @@ visitor_consent site_context::read_visitor(const std::vector<std::string_view>& 
 }
 
 request_cookies site_context::filter_request_cookies(
-    const std::vector<std::string_view>& cookie_headers, bool gpc, std::int64_t now) const {
+    std::span<const std::string_view> cookie_headers, bool gpc, std::int64_t now) const {
     request_cookies out;
     out.visitor.gpc = gpc;
     if (cookie_headers.empty()) {
         return out;
     }
-    std::vector<cookie_pair> pairs;
+    // Runs for every proxied request: the pairs and their verdicts live in per-thread storage
+    // that keeps its capacity (no allocation once warm). Nothing here suspends or recurses.
+    struct scratch {
+        std::vector<cookie_pair> pairs;
+        std::vector<char> keep;
+    };
+    thread_local scratch mine;
+    auto& pairs = mine.pairs;
+    auto& keep = mine.keep;
+    pairs.clear();
+    std::size_t header_bytes = 0;
     for (const auto header : cookie_headers) {
-        const auto some = parse_cookie_header(header);
-        pairs.insert(pairs.end(), some.begin(), some.end());
+        parse_cookie_header(header, pairs);
+        header_bytes += header.size() + 2;
     }
     bool drop_any = cookie_headers.size() > 1;  // several headers are merged into one
     for (const auto& p : pairs) {
@@ -233,7 +243,7 @@ request_cookies site_context::filter_request_cookies(
             }
         }
     }
-    std::vector<char> keep(pairs.size());
+    keep.assign(pairs.size(), 0);
     for (std::size_t i = 0; i < pairs.size(); ++i) {
         keep[i] =
             pairs[i].name != cookie_name_ && allowed(pairs[i].name, out.visitor.granted) ? 1 : 0;
@@ -243,6 +253,7 @@ request_cookies site_context::filter_request_cookies(
         return out;
     }
     out.changed = true;
+    out.cookie.reserve(header_bytes);  // never longer than the headers it came from
     for (std::size_t i = 0; i < pairs.size(); ++i) {
         if (keep[i] == 0) {
             continue;

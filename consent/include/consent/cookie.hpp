@@ -22,6 +22,10 @@ struct cookie_pair {
 /// the returned vector. Pure function, safe from any thread.
 std::vector<cookie_pair> parse_cookie_header(std::string_view header);
 
+/// parse_cookie_header appending to `out` (kept as is before the new pairs), so a caller can
+/// reuse one vector's storage across requests. Never throws except std::bad_alloc.
+void parse_cookie_header(std::string_view header, std::vector<cookie_pair>& out);
+
 /// A `Set-Cookie` response header parsed per RFC 6265 §5.2 (the user-agent algorithm).
 /// Views point into the header text the parser was given. When both `max_age` and `expires`
 /// are present, Max-Age wins (§5.3 step 3): that choice is left to the caller.

@@ -2,9 +2,9 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include <boost/beast/http/field.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include "consent/site_context.hpp"
 
@@ -18,7 +18,8 @@ template <class Fields>
 visitor_consent filter_request_cookies(Fields& request, const site_context& site,
                                        std::int64_t now) {
     namespace http = boost::beast::http;
-    std::vector<std::string_view> values;
+    // Browsers send one Cookie header (RFC 6265 §5.4); room for a few more without allocating.
+    boost::container::small_vector<std::string_view, 4> values;
     // Fields of one name are not adjacent in Beast's list when others sit between them.
     for (const auto& f : request) {
         if (f.name() == http::field::cookie) {

@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -101,7 +102,7 @@ class site_context {
     /// each cookie classified once): the visitor's decision (as read_visitor), and one Cookie
     /// header without the cookies it does not allow and without the consent cookie (the
     /// upstream gets Consent-Categories instead). Untrusted input; pure CPU.
-    request_cookies filter_request_cookies(const std::vector<std::string_view>& cookie_headers,
+    request_cookies filter_request_cookies(std::span<const std::string_view> cookie_headers,
                                            bool gpc, std::int64_t now) const;
 
     /// Whether a Set-Cookie value from the upstream may reach the visitor. Records what it
