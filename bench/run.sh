@@ -6,7 +6,7 @@
 #                     [--decision-conns C] [--fsync always|everysec|auto] [--keep-tmp]
 #   defaults: --build-dir build-release --duration 5 --rounds 3 --connections 50
 #             --threads 1 --idle-conns 1000 --decision-seconds 10 --decision-conns 50
-#             --fsync auto   (about 6 minutes in all; --no-consent: about 3)
+#             --fsync auto   (about 9 minutes in all; --no-consent: about 3)
 #   Builds DIR/gateway/consent-gateway (Release, no tests) if it does not exist.
 #   Runs as root or not; as root it apt-get installs nginx-light, wrk, curl, redis-server
 #   and redis-tools when missing.
@@ -23,16 +23,25 @@
 # comes through both proxies byte for byte, records one decision with a real
 # `POST /_consent` (curl) and keeps the signed cg_consent cookie it answers with, and checks
 # that enforcement is on (an upstream echo sees _fbp removed and analytics granted; without
-# the cookie the upstream's _ga Set-Cookie is dropped). Then it warms up and runs
+# the cookie the upstream's _ga Set-Cookie is dropped), and that the nginx proxy, the
+# reference, passes that Cookie header unchanged and both Set-Cookie headers of /sc/ (names
+# compared, never values printed). Then it warms up and runs
 # `wrk --latency -t1 -cC -dS` per file, interleaved: each round runs every file on nginx,
 # the gateway, and two consent variants of the gateway:
 #   gateway-cookie     the same file with a realistic Cookie header: PHPSESSID, _ga,
 #                      _ga_ABC123, _fbp and the valid cg_consent (analytics granted), so the
 #                      consent cookie is verified (HMAC) and _fbp filtered out per request;
 #   gateway-setcookie  the same, from /sc/ where the upstream adds two Set-Cookie headers
-#                      (_ga and PHPSESSID) to every response, so the Set-Cookie filter runs.
-# Odd rounds run nginx, gateway, gateway-cookie, gateway-setcookie; even rounds the reverse
-# (so nginx and the gateway stay adjacent and drifts cancel). Then it holds 1,000 idle
+#                      (_ga and PHPSESSID) to every response, so the Set-Cookie filter runs;
+# and their twins on the nginx proxy, the reference for the bigger request (a plain proxy
+# handling the same bytes: wrk, the parser and the upstream do more work per request):
+#   nginx-cookie       the same URL and headers as gateway-cookie, through nginx;
+#   nginx-setcookie    the same URL and headers as gateway-setcookie, through nginx (it
+#                      passes the upstream's two Set-Cookie headers, checked before).
+# Odd rounds run nginx-setcookie, nginx-cookie, nginx, gateway, gateway-cookie,
+# gateway-setcookie; even rounds the reverse (nginx and the gateway stay adjacent, each
+# variant is as far from the plain gateway as its twin from plain nginx, and drifts cancel;
+# with --no-consent only nginx and gateway). Then it holds 1,000 idle
 # keep-alive connections (bench/idle_conns.py) on each proxy and reads the process's VmRSS
 # before and while held. Last, the decision test: `wrk -t1 -c50 -d10s` POSTs
 # {"categories": ["analytics"]} to /_consent (bench/decide.lua), then, once the store has
@@ -55,13 +64,23 @@
 #     closer to 1.0 than that spread is noise. Judge the targets on a quiet machine with
 #     the defaults or more (--rounds 5 --duration 10); a BENCH_FAKE_GATEWAY=1 run (nginx
 #     against itself, see below) shows the noise floor of the machine.
-#   - Consent enforcement table: req/s of gateway-cookie and gateway-setcookie against the
-#     plain gateway runs of the same rounds; ratio = variant / plain (medians), target
-#     >= 0.95 per file (enforcement costs at most 5%). Its spread line says how much is noise.
-#     "CPU per request" is the gateway process's on-CPU time during the run (all threads,
-#     /proc/PID/task/*/schedstat) / requests: less affected by other load than req/s, so
-#     a second view of what enforcement costs (the raw records in latest.jsonl carry cpu_ns
-#     for every run, nginx's worker included).
+#   - Consent enforcement table, per file and variant (medians of the same rounds):
+#       raw ratio          = gateway-cookie (or -setcookie) req/s / plain gateway req/s: the
+#                            whole cost of the bigger request, enforcement included;
+#       nginx ratio        = nginx-cookie (or -setcookie) req/s / plain nginx req/s: what the
+#                            same bigger request costs a proxy that enforces nothing;
+#       enforcement ratio  = raw ratio / nginx ratio: what enforcement costs beyond handling
+#                            the same bytes. Target >= 0.95 per file (at most 5%), judged on
+#                            this one; the raw ratio is shown, not judged (with old results
+#                            that lack the nginx twins, the raw ratio is judged instead).
+#     It combines four medians, so its noise is about the sum of the spreads on the
+#     spread line. "CPU per request" is the gateway process's on-CPU time during the run
+#     (all threads, /proc/PID/task/*/schedstat) / requests, CPU Δ against the plain runs,
+#     for the gateway and (nginx CPU Δ) for the nginx proxy's worker on the twin: less
+#     affected by other load than req/s, so a second view of what enforcement costs.
+#     Below it, "gateway vs nginx on the same request": gateway req/s / nginx req/s per
+#     request kind, for information (its no-cookie column is the proxy table's ratio; a
+#     variant's column divided by it is the enforcement ratio).
 #   - Decisions table: decisions/s = 2xx answers per second of the wrk run (non-2xx and
 #     socket errors counted separately), with the Redis persistence setting it ran under.
 #     Target: >= 10,000/s at appendfsync always, no errors, and every answered decision in
@@ -77,7 +96,8 @@
 # the harness can be checked without the gateway; ratios then hover around 1.0. The report
 # labels the gateway column as the fake one in that mode. The consent variants then send the
 # same headers (with a placeholder cg_consent) to the fake one, which filters nothing, so
-# their ratios show the noise floor; no Redis is started and the decision test is skipped.
+# their enforcement ratios (fake vs its nginx twin) show the noise floor; no Redis is
+# started and the decision test is skipped.
 #
 # Safety: traffic goes only to 127.0.0.1; every loop is bounded; every process started here
 # is stopped on exit (EXIT/INT/TERM), and the temp dir is removed (kept with --keep-tmp).
@@ -518,6 +538,25 @@ else
     gw_alive
     log "consent is enforced: cg_consent from POST /_consent verified, _fbp filtered, _ga Set-Cookie only with consent"
 fi
+if [[ $CONSENT == 1 ]]; then
+    # The nginx twins (nginx-cookie, nginx-setcookie) must do the same work as a plain proxy:
+    # the whole Cookie header to the upstream, both Set-Cookie headers of /sc/ back to wrk.
+    # (Compared only; no value is printed.)
+    seen=$(curl -sf --max-time 10 -H "Cookie: $COOKIE_HEADER" \
+        "http://127.0.0.1:$PROXY_PORT/_bench/echo") || die "GET /_bench/echo via nginx failed"
+    [[ "$(grep '^cookie=' <<< "$seen" || true)" == "cookie=[$COOKIE_HEADER]" ]] \
+        || die "reference check: the upstream did not get the whole Cookie header via nginx"
+    direct=$(set_cookie_names "http://127.0.0.1:$UP_PORT/sc/${FILES[0]}")
+    [[ "$direct" == "PHPSESSID _ga " ]] || die "upstream /sc/ sends Set-Cookie for: $direct"
+    via_nginx=$(set_cookie_names -H "Cookie: $COOKIE_HEADER" "http://127.0.0.1:$PROXY_PORT/sc/${FILES[0]}")
+    [[ "$via_nginx" == "PHPSESSID _ga " ]] \
+        || die "reference check: nginx passed Set-Cookie of /sc/ for: ${via_nginx:-none} (upstream: $direct)"
+    curl -sf --max-time 10 -o "$T/check/sc-nginx" -H "Cookie: $COOKIE_HEADER" \
+        "http://127.0.0.1:$PROXY_PORT/sc/${FILES[0]}" && cmp -s "$T/check/sc-nginx" "$T/www/${FILES[0]}" \
+        || die "nginx: /sc/${FILES[0]} with the Cookie header differs from the file"
+    unset seen direct via_nginx
+    log "reference: nginx passes the whole Cookie header and both Set-Cookie headers of /sc/ (_ga, PHPSESSID)"
+fi
 
 # ---------------------------------------------------------------------------- measure
 RESULTS="$T/results.jsonl"
@@ -530,15 +569,18 @@ cpu_ns() {
 run_wrk() {  # run_wrk TARGET FILE ROUND SECONDS [record]
     local target=$1 f=$2 round=$3 secs=$4 record=${5:-} url out cpu_pid cpu0 cpu1
     local -a hdr=()
+    # nginx-* are the reference twins of gateway-*: the same path and headers, other port
     case $target in
         nginx) url="http://127.0.0.1:$PROXY_PORT/$f" ;;
         gateway) url="http://127.0.0.1:$GW_PORT/$f" ;;
+        nginx-cookie) url="http://127.0.0.1:$PROXY_PORT/$f"; hdr=(-H "Cookie: $COOKIE_HEADER") ;;
         gateway-cookie) url="http://127.0.0.1:$GW_PORT/$f"; hdr=(-H "Cookie: $COOKIE_HEADER") ;;
+        nginx-setcookie) url="http://127.0.0.1:$PROXY_PORT/sc/$f"; hdr=(-H "Cookie: $COOKIE_HEADER") ;;
         gateway-setcookie) url="http://127.0.0.1:$GW_PORT/sc/$f"; hdr=(-H "Cookie: $COOKIE_HEADER") ;;
         *) die "run_wrk: unknown target $target" ;;
     esac
     out="$T/wrk/$target-$f-$round.txt"
-    if [[ $target == nginx ]]; then cpu_pid=$PROXY_WORKER; else cpu_pid=$GW_PID; fi
+    if [[ $target == nginx* ]]; then cpu_pid=$PROXY_WORKER; else cpu_pid=$GW_PID; fi
     cpu0=$(cpu_ns "$cpu_pid")
     # in the background so that a TERM/INT stops the benchmark at once (cleanup kills wrk)
     wrk --latency -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 10s "${hdr[@]}" "$url" \
@@ -557,11 +599,21 @@ run_wrk() {  # run_wrk TARGET FILE ROUND SECONDS [record]
 }
 
 LOAD_START=$(cut -d" " -f1-3 /proc/loadavg)   # other work on the machine skews results
-TARGETS=(nginx gateway)
-[[ $CONSENT == 1 ]] && TARGETS+=(gateway-cookie gateway-setcookie)
-log "warm-up: 1 s per file per proxy, 1 s per consent variant (load average now: $LOAD_START)"
+# The variants mirror their nginx twins around the plain pair: in every round gateway-X is
+# as far from gateway as nginx-X is from nginx (1 run for -cookie, 2 for -setcookie), so the
+# raw ratio and the nginx ratio of the consent table see the same drift.
+if [[ $CONSENT == 1 ]]; then
+    TARGETS=(nginx-setcookie nginx-cookie nginx gateway gateway-cookie gateway-setcookie)
+else
+    TARGETS=(nginx gateway)
+fi
+warm_twins=""
+[[ $CONSENT == 1 ]] && warm_twins=", 1 s per consent variant and nginx twin"
+log "warm-up: 1 s per file per proxy$warm_twins (load average now: $LOAD_START)"
 for f in "${FILES[@]}"; do run_wrk nginx "$f" 0 1; run_wrk gateway "$f" 0 1; done
-for target in "${TARGETS[@]:2}"; do run_wrk "$target" "${FILES[0]}" 0 1; done
+for target in "${TARGETS[@]}"; do
+    [[ $target == nginx || $target == gateway ]] || run_wrk "$target" "${FILES[0]}" 0 1
+done
 
 total=$(( ROUNDS * ${#FILES[@]} * ${#TARGETS[@]} * DURATION ))
 log "measuring: $ROUNDS round(s) x ${#FILES[@]} files x ${#TARGETS[@]} targets (${TARGETS[*]}) x ${DURATION}s (~${total}s)"
