@@ -150,7 +150,45 @@ bool site_context::allowed(std::string_view name, category_set granted) const no
     if (name == cookie_name_) {
         return true;
     }
-    return allowed_by(classifier_.find(name), granted);
+    return allowed_by(rule_for(name), granted);
+}
+
+namespace {
+
+// Classifications, per thread: a site's visitors send and its upstream sets the same few
+// cookie names again and again, and a name that only a pattern matches (`_ga_ABC123`) walks
+// the pattern list each time. Direct-mapped and keyed by the exact name, so a hit gives what
+// the classifier would; a collision or a new name costs one classifier lookup. Long names
+// are not kept (a hostile client's junk names cannot make the slots allocate much).
+struct classified_name {
+    std::uint64_t site = 0;  // site_context::id_
+    std::string name;
+    const cookie_rule* rule = nullptr;
+};
+constexpr std::size_t classified_slots = 256;
+constexpr std::size_t max_cached_name = 64;
+thread_local std::array<classified_name, classified_slots> classified;
+
+}  // namespace
+
+const cookie_rule* site_context::rule_for(std::string_view name) const noexcept {
+    if (name.size() > max_cached_name) {
+        return classifier_.find(name);
+    }
+    auto& slot = classified[std::hash<std::string_view>{}(name) % classified_slots];
+    if (slot.site == id_ && slot.name == name) {
+        return slot.rule;
+    }
+    const cookie_rule* rule = classifier_.find(name);
+    try {
+        slot.name.assign(name);  // at most max_cached_name bytes; SSO for most names
+    } catch (...) {
+        slot.site = 0;  // out of memory: just not remembered
+        return rule;
+    }
+    slot.site = id_;
+    slot.rule = rule;
+    return rule;
 }
 
 bool site_context::allowed_by(const cookie_rule* rule, category_set granted) const noexcept {
@@ -286,7 +324,7 @@ bool site_context::keep_set_cookie(std::string_view header, category_set granted
         (!c->max_age && c->expires && *c->expires < year_2000)) {
         return true;
     }
-    const cookie_rule* rule = classifier_.find(c->name);
+    const cookie_rule* rule = rule_for(c->name);
     if (rule == nullptr) {
         observations_->unknown(c->name);
     }

@@ -1,8 +1,10 @@
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/container/small_vector.hpp>
 
@@ -20,15 +22,18 @@ visitor_consent filter_request_cookies(Fields& request, const site_context& site
     namespace http = boost::beast::http;
     // Browsers send one Cookie header (RFC 6265 §5.4); room for a few more without allocating.
     boost::container::small_vector<std::string_view, 4> values;
-    // Fields of one name are not adjacent in Beast's list when others sit between them.
+    std::optional<bool> gpc;  // the first Sec-GPC counts
+    // Fields of one name are not adjacent in Beast's list when others sit between them. One
+    // pass finds both; Sec-GPC is not a field Beast knows, so it is compared by name.
     for (const auto& f : request) {
         if (f.name() == http::field::cookie) {
             values.emplace_back(f.value().data(), f.value().size());
+        } else if (!gpc && f.name() == http::field::unknown &&
+                   boost::beast::iequals(f.name_string(), "Sec-GPC")) {
+            gpc = std::string_view{f.value().data(), f.value().size()} == "1";
         }
     }
-    const auto gpc_value = request["Sec-GPC"];
-    const bool gpc = std::string_view{gpc_value.data(), gpc_value.size()} == "1";
-    auto filtered = site.filter_request_cookies(values, gpc, now);
+    auto filtered = site.filter_request_cookies(values, gpc.value_or(false), now);
     const visitor_consent& v = filtered.visitor;
     if (filtered.changed) {
         // One Cookie header, as RFC 6265 §5.4 has user agents send it.

@@ -113,6 +113,8 @@ class site_context {
   private:
     /// decode_consent with this site's checks, remembering verified values per thread.
     std::optional<consent_state> verify(std::string_view value, std::int64_t now) const;
+    /// classifier_.find(name), remembered per thread. Pure CPU; never throws.
+    const cookie_rule* rule_for(std::string_view name) const noexcept;
     /// allowed() once the rule (nullptr: unknown) is known.
     bool allowed_by(const cookie_rule* rule, category_set granted) const noexcept;
 

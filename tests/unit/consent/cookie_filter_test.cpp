@@ -290,6 +290,25 @@ TEST(SiteContext, RememberedVerificationsAreNotSharedWithASiteWithOtherKeys) {
     EXPECT_FALSE(second.read_visitor({cookie}, false, now).state.has_value());
 }
 
+TEST(SiteContext, RememberedClassificationsBelongToTheirSite) {
+    const auto plain = demo_site();
+    auto p = all_categories_policy();
+    auto own = rule("_ga_ABC123", category::marketing);  // the site's rule beats the catalogue's
+    p.cookies.push_back(own);
+    const auto strict = demo_site(p);
+    const category_set analytics{category::necessary, category::analytics};
+
+    for (int round = 0; round < 2; ++round) {  // the second round answers from memory
+        EXPECT_TRUE(plain.allowed("_ga_ABC123", analytics));
+        EXPECT_FALSE(strict.allowed("_ga_ABC123", analytics));
+        EXPECT_TRUE(strict.keep_set_cookie("_ga_XYZ=1", analytics));
+        EXPECT_FALSE(strict.keep_set_cookie("_ga_ABC123=1", analytics));
+    }
+    const std::string long_name(200, 'q');  // not remembered, still classified (unknown)
+    EXPECT_FALSE(plain.allowed(long_name, analytics));
+    EXPECT_TRUE(plain.allowed(long_name, category_set::all()));
+}
+
 TEST(SiteContext, BannerHashChangesWithTheTextsAndThePolicyVersion) {
     const auto a = demo_site();
     auto p = all_categories_policy();
