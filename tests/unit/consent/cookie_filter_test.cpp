@@ -266,6 +266,18 @@ TEST(CookieFilter, GpcIsNotedWithoutGrantingAnything) {
     EXPECT_EQ(v.granted, category_set{category::necessary});
 }
 
+TEST(CookieFilter, GpcNameIsCaseInsensitiveAndOnlyOneMeansYes) {
+    const auto site = demo_site();
+    http::fields lower;
+    lower.insert("sec-gpc", "1");
+    http::fields zero;
+    zero.insert("Sec-GPC", "0");
+    zero.insert("Sec-GPC", "1");  // the first one counts
+
+    EXPECT_TRUE(filter_request_cookies(lower, site, now).gpc);
+    EXPECT_FALSE(filter_request_cookies(zero, site, now).gpc);
+}
+
 TEST(SiteContext, RememberedVerificationsStillExpire) {
     const auto site = demo_site();
     const auto cookie = consent_cookie(site, {category::necessary, category::analytics});
