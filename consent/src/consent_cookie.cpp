@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <charconv>
 #include <stdexcept>
+#include <vector>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include "base64url.hpp"
@@ -40,6 +42,62 @@ bool is_policy_version(std::string_view v) {
 
 using mac_bytes = std::array<unsigned char, 32>;
 
+// OpenSSL 3's one-shot HMAC() fetches the algorithm and builds a context on every call: most
+// of the cost of signing a decision. Each thread keeps a keyed HMAC context per secret and
+// re-initialises it (same key) per use. Secrets come from configuration: a handful at most;
+// the bound only keeps tests that make many key rings from growing the list.
+class mac_contexts {
+  public:
+    mac_contexts() = default;
+    mac_contexts(const mac_contexts&) = delete;
+    mac_contexts& operator=(const mac_contexts&) = delete;
+    ~mac_contexts() {
+        for (auto& e : entries_) {
+            OPENSSL_cleanse(e.secret.data(), e.secret.size());
+            EVP_MAC_CTX_free(e.ctx);
+        }
+    }
+
+    /// A context keyed with `secret`, ready for EVP_MAC_init(ctx, nullptr, 0, nullptr);
+    /// nullptr when OpenSSL cannot make one.
+    EVP_MAC_CTX* get(const std::string& secret) {
+        for (auto& e : entries_) {
+            if (e.secret == secret) {
+                return e.ctx;
+            }
+        }
+        static EVP_MAC* const hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+        if (hmac == nullptr) {
+            return nullptr;
+        }
+        EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(hmac);
+        char digest[] = "SHA256";
+        const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0),
+                                     OSSL_PARAM_construct_end()};
+        if (ctx == nullptr ||
+            EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(secret.data()), secret.size(),
+                         params) != 1) {
+            EVP_MAC_CTX_free(ctx);
+            return nullptr;
+        }
+        if (entries_.size() == max_entries) {
+            OPENSSL_cleanse(entries_.front().secret.data(), entries_.front().secret.size());
+            EVP_MAC_CTX_free(entries_.front().ctx);
+            entries_.erase(entries_.begin());
+        }
+        entries_.push_back({secret, ctx});
+        return ctx;
+    }
+
+  private:
+    static constexpr std::size_t max_entries = 16;
+    struct entry {
+        std::string secret;
+        EVP_MAC_CTX* ctx;
+    };
+    std::vector<entry> entries_;
+};
+
 // HMAC-SHA256 over "cg-consent" NUL site NUL payload. The site is inside the MAC so that a
 // cookie minted for one site behind the gateway grants nothing on another.
 bool compute_mac(const std::string& secret, std::string_view site, std::string_view payload,
@@ -54,11 +112,13 @@ bool compute_mac(const std::string& secret, std::string_view site, std::string_v
     p = std::copy(site.begin(), site.end(), p);
     *p++ = '\0';
     p = std::copy(payload.begin(), payload.end(), p);
-    unsigned int len = 0;
-    const auto* r = HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-                         reinterpret_cast<const unsigned char*>(input.data()),
-                         static_cast<std::size_t>(p - input.begin()), out.data(), &len);
-    return r != nullptr && len == out.size();
+    thread_local mac_contexts contexts;
+    EVP_MAC_CTX* ctx = contexts.get(secret);
+    std::size_t len = 0;
+    return ctx != nullptr && EVP_MAC_init(ctx, nullptr, 0, nullptr) == 1 &&
+           EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(input.data()),
+                          static_cast<std::size_t>(p - input.begin())) == 1 &&
+           EVP_MAC_final(ctx, out.data(), &len, out.size()) == 1 && len == out.size();
 }
 
 std::string key_id_of(const std::string& secret) {

@@ -154,6 +154,13 @@ std::string to_json(const decision_event& e) {
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+bool is_valid(const decision_event& e) noexcept {
+    return valid_id(e.event_id) && valid_id(e.consent_id) && valid_site(e.site) && e.time_ms >= 0 &&
+           e.time_ms <= max_time_ms && valid_policy_version(e.policy_version) &&
+           valid_banner_hash(e.banner_hash) && !name_of(e.kind).empty() &&
+           static_cast<std::size_t>(e.lang) < all_languages.size();
+}
+
 std::optional<decision_event> event_from_json(std::string_view text) {
     // nlohmann parses iteratively but its values nest, so a line of a million '[' is refused
     // before parsing. An event is an object holding one array: two levels.

@@ -587,13 +587,13 @@ struct store::impl {
         std::size_t invalid = 0;
         for (std::size_t i = 0; i < n; ++i) {
             auto& op = std::get<record_op>(work[i]);
-            json[i] = to_json(op.event);
             // Only what replays from the journal may be accepted: an event the journal could
             // not read back would be lost the first time Redis is down.
-            if (op.retention.count() <= 0 || !event_from_json(json[i])) {
+            if (op.retention.count() <= 0 || !is_valid(op.event)) {
                 ++invalid;
                 continue;
             }
+            json[i] = to_json(op.event);
             refs.push_back({&op.event, &json[i], op.retention});
             ref_index.push_back(i);
         }

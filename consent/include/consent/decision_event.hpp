@@ -33,6 +33,11 @@ std::string new_event_id();
 /// "policy_version":..,"banner_hash":..,"method":"accept-all","language":"nb","gpc":false}.
 std::string to_json(const decision_event& e);
 
+/// Whether event_from_json(to_json(e)) gives `e` back, checked on the struct (no JSON):
+/// every field within the limits event_from_json sets, method and language known. An event
+/// that fails could not be replayed from the journal, so the store refuses it. Never throws.
+bool is_valid(const decision_event& e) noexcept;
+
 /// Parses what to_json wrote (journal lines, Redis values). nullopt for anything else:
 /// every field must be present with its type; event and consent ids 1-64 of [A-Za-z0-9_-];
 /// site 1-253 printable ASCII without spaces; time_ms 0 to year 9999 and "time" equal to it;

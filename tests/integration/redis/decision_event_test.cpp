@@ -2,6 +2,7 @@
 
 #include <set>
 #include <string>
+#include <vector>
 
 #include "consent/decision_event.hpp"
 
@@ -108,6 +109,39 @@ TEST(DecisionEvent, RefusesWrongTypesAndValues) {
          }) {
         EXPECT_FALSE(event_from_json(bad)) << bad.substr(0, 200);
     }
+}
+
+TEST(DecisionEvent, IsValidExactlyWhenTheJsonLineReadsBack) {
+    std::vector<decision_event> cases(15, sample());
+    cases[1].event_id = "";
+    cases[2].consent_id = "has:colon";
+    cases[3].site = "two words";
+    cases[4].time_ms = -1;
+    cases[5].time_ms = 253402300800000;  // year 10000
+    cases[6].policy_version = "";
+    cases[7].policy_version = "v 2";
+    cases[8].banner_hash = "ABC";  // upper-case hex is not what the banner hash is
+    cases[9].banner_hash = "";     // no banner shown (a GPC signal alone): fine
+    cases[10].kind = static_cast<decision_kind>(9);
+    cases[11].lang = static_cast<language>(7);
+    cases[12].event_id = std::string(65, 'a');
+    cases[13].site = std::string(253, 's');
+    cases[14].time_ms = 253402300799999;
+
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        const bool reads_back = [&] {
+            // to_json writes an empty method/language for an unknown enum value
+            if (name_of(cases[i].kind).empty() ||
+                static_cast<std::size_t>(cases[i].lang) >= all_languages.size()) {
+                return false;
+            }
+            return event_from_json(to_json(cases[i])).has_value();
+        }();
+        EXPECT_EQ(is_valid(cases[i]), reads_back) << "case " << i;
+    }
+    EXPECT_TRUE(is_valid(cases[0]));
+    EXPECT_TRUE(is_valid(cases[9]));
+    EXPECT_FALSE(is_valid(cases[10]));
 }
 
 TEST(DecisionEvent, IgnoresUnknownMembers) {

@@ -40,6 +40,18 @@ TEST(ConsentCookie, RoundTripsEveryField) {
     EXPECT_EQ(decoded->kind, decision_kind::custom);
 }
 
+TEST(ConsentCookie, MacIsHmacSha256OfTheDomainTheSiteAndThePayload) {
+    // Known answer, checked with `openssl dgst -sha256 -mac HMAC` over
+    // "cg-consent" NUL "demo" NUL payload: cookies already issued must keep verifying.
+    auto s = analytics_state();
+    s.policy_version = "7";
+    const key_ring keys({key_a});
+
+    EXPECT_EQ(encode_consent(s, "demo", keys),
+              "1.AAAAAAAAAAAAAAAAAAAAAA.5.c.1800000000.7.O6P19D."
+              "w9tFPV8dyIxXWqx23xIaneorMhTOSTdOB0U8bHySpXU");
+}
+
 TEST(ConsentCookie, ValueUsesOnlyCookieOctets) {
     const key_ring keys({key_a});
     const auto value = encode_consent(analytics_state(), "demo", keys);
