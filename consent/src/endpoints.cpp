@@ -53,15 +53,6 @@ bool same_site(const endpoint_request& r) {
     return r.referer.size() == expected.size() || r.referer[expected.size()] == '/';
 }
 
-std::string_view path_of(std::string_view target) {
-    return target.substr(0, target.find('?'));
-}
-
-std::string_view query_of(std::string_view target) {
-    const auto q = target.find('?');
-    return q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
-}
-
 int hex_value(char c) {
     if (c >= '0' && c <= '9') {
         return c - '0';
@@ -427,7 +418,7 @@ endpoint_response state_of(const endpoint_request& r, const site_context& site,
     const std::int64_t now = now_ms / 1000;
     const visitor_consent v = site.read_visitor(r.cookies, r.gpc, now);
     std::string lang_param;
-    for (const auto& [k, val] : form_fields(query_of(r.target))) {
+    for (const auto& [k, val] : form_fields(r.query)) {
         if (k == "lang") {
             lang_param = val;
         }
@@ -557,7 +548,7 @@ bool is_endpoint(std::string_view path) noexcept {
 net::awaitable<endpoint_response> handle_endpoint(const endpoint_request& request,
                                                   const site_context& site, store& records,
                                                   std::int64_t now_ms) {
-    const std::string_view path = path_of(request.target);
+    const std::string_view path = request.path;
     const std::string_view rest = path.substr(std::min(path.size(), base.size()));
     if (rest.empty() || rest == "/") {
         if (request.method != verb::post) {

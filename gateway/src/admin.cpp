@@ -19,6 +19,7 @@
 
 #include "async.hpp"
 #include "consent/await.hpp"
+#include "gateway/request_guard.hpp"
 
 namespace cg::gateway {
 
@@ -96,12 +97,6 @@ response make(unsigned status, std::string_view type, std::string body, unsigned
     res.body() = std::move(body);
     res.prepare_payload();
     return res;
-}
-
-std::string_view query_of(boost::core::string_view target) {
-    const std::string_view t{target.data(), target.size()};
-    const auto q = t.find('?');
-    return q == std::string_view::npos ? std::string_view{} : t.substr(q + 1);
 }
 
 // A query parameter's raw value (ids and site names need no percent-decoding).
@@ -257,7 +252,8 @@ net::awaitable<response> consent_admin(shared_state& shared, std::string_view pa
 
 net::awaitable<response> handle(shared_state& shared, const http::request<http::string_body>& req) {
     const auto& cfg = *shared.cfg;
-    const auto path = req.target().substr(0, req.target().find('?'));
+    const std::string_view target{req.target().data(), req.target().size()};
+    const auto path = path_of(target);
     const unsigned v = req.version();
     if (req.method() != http::verb::get && req.method() != http::verb::head) {
         auto res = make(405, "text/plain", "method not allowed\n", v);
@@ -316,7 +312,7 @@ net::awaitable<response> handle(shared_state& shared, const http::request<http::
                        shared.stats.render(cfg) + consent_metrics(shared), v);
     }
     if (path.starts_with("/consent/")) {
-        co_return co_await consent_admin(shared, path, query_of(req.target()), v);
+        co_return co_await consent_admin(shared, path, query_of(target), v);
     }
     co_return make(404, "text/plain",
                    "not found: try /healthz, /readyz, /metrics, /consent/counts, "

@@ -21,8 +21,8 @@ namespace {
 
 namespace ip = boost::asio::ip;
 using json = nlohmann::json;
-using json_config::child;
 using json_config::ascii_lower;
+using json_config::child;
 using json_config::got;
 using json_config::is_digit;
 using json_config::is_host_name;

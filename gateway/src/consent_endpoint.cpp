@@ -11,6 +11,7 @@
 
 #include "async.hpp"
 #include "consent/endpoints.hpp"
+#include "gateway/request_guard.hpp"
 #include "pipeline.hpp"
 
 namespace cg::gateway {
@@ -94,7 +95,8 @@ net::awaitable<exchange> answer_consent(worker& w, std::size_t site_index, conne
 
     consent::endpoint_request r;
     r.method = in.method();
-    r.target = target.authority.empty() ? view(in.target()) : target.origin;
+    r.path = path_of(target.origin);
+    r.query = query_of(target.origin);
     r.host = target.authority.empty() ? view(in[http::field::host]) : target.authority;
     r.https = visitor_used_https(in, c.info);
     for (const auto& f : in) {

@@ -102,10 +102,6 @@ net::awaitable<void> lingering_close(connection& c) {
     c.stream.close();
 }
 
-std::string_view path_of(std::string_view target) {
-    return target.substr(0, target.find('?'));  // query strings may hold personal data
-}
-
 // Metrics and one access-log line for every answered request. `refused` says why the gateway
 // answered by itself (an error_code message: never request data).
 void account(worker& w, std::size_t site, std::string_view method, std::string_view path,
@@ -252,15 +248,12 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
         const std::string method{req.get().method_string()};
         std::string path;
         if (cfg.log.access) {
-            path = path_of(target.authority.empty() ? std::string_view{req.get().target()}
-                                                    : target.origin);
+            path = path_of(target.origin);
         }
         // DESIGN §4: /_consent/* is answered by the gateway, everything else is proxied.
-        const exchange ex =
-            consent::is_endpoint(path_of(
-                target.authority.empty() ? std::string_view{req.get().target()} : target.origin))
-                ? co_await answer_consent(w, site_index, c, req, target)
-                : co_await forward(w, site_index, c, req, target);
+        const exchange ex = consent::is_endpoint(path_of(target.origin))
+                                ? co_await answer_consent(w, site_index, c, req, target)
+                                : co_await forward(w, site_index, c, req, target);
         account(w, site_index, method, path, ex, clock::now() - started);
         if (!ex.keep_client) {
             break;

@@ -16,9 +16,10 @@ namespace cg::consent {
 /// request, which outlives the call. All of it is untrusted.
 struct endpoint_request {
     boost::beast::http::verb method = boost::beast::http::verb::get;
-    std::string_view target;  ///< origin-form, query included
-    std::string_view host;    ///< the Host the visitor used (for the Origin check)
-    bool https = false;       ///< the visitor came over HTTPS (directly or per a trusted proxy)
+    std::string_view path;   ///< the target's path (before '?')
+    std::string_view query;  ///< the target's query (after '?'), "" when none
+    std::string_view host;   ///< the Host the visitor used (for the Origin check)
+    bool https = false;      ///< the visitor came over HTTPS (directly or per a trusted proxy)
     std::vector<std::string_view> cookies;  ///< every Cookie header value
     std::string_view content_type;
     std::string_view origin;

@@ -26,6 +26,18 @@ struct head_scan {
 head_scan scan_request_head(std::string_view received, std::size_t max_bytes,
                             std::size_t max_fields) noexcept;
 
+/// The path of an origin-form target: everything before '?'. Query strings may hold personal
+/// data, so logs and routing see the path only. Never throws.
+inline std::string_view path_of(std::string_view origin) noexcept {
+    return origin.substr(0, origin.find('?'));
+}
+
+/// The query of an origin-form target (after '?', "" when there is none). Never throws.
+inline std::string_view query_of(std::string_view origin) noexcept {
+    const auto q = origin.find('?');
+    return q == std::string_view::npos ? std::string_view{} : origin.substr(q + 1);
+}
+
 /// The parts of a request target the router needs. Not copyable: `origin` may point into
 /// `rebuilt`.
 struct request_target {
