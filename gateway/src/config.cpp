@@ -39,10 +39,10 @@ constexpr std::array<std::string_view, 10> top_keys{
     "sites",  "consent", "redis"};
 constexpr std::array<std::string_view, 2> listen_keys{"address", "port"};
 constexpr std::array<std::string_view, 3> admin_keys{"address", "port", "token"};
-constexpr std::array<std::string_view, 8> limits_keys{
-    "header_bytes",           "header_count",    "body_bytes",
-    "header_timeout_ms",      "idle_timeout_ms", "body_timeout_ms",
-    "tunnel_idle_timeout_ms", "max_connections"};
+constexpr std::array<std::string_view, 9> limits_keys{
+    "header_bytes",         "header_count",           "body_bytes",
+    "request_buffer_bytes", "header_timeout_ms",      "idle_timeout_ms",
+    "body_timeout_ms",      "tunnel_idle_timeout_ms", "max_connections"};
 constexpr std::array<std::string_view, 2> log_keys{"level", "access"};
 constexpr std::array<std::string_view, 6> site_keys{
     "name", "hosts", "upstream", "upstream_options", "preserve_host", "consent"};
@@ -262,6 +262,8 @@ class validator {
         r_.read_uint(v, pointer, "header_count", out.header_count, {1, 10000});
         r_.read_uint(v, pointer, "body_bytes", out.body_bytes,
                      {0, std::numeric_limits<std::uint64_t>::max()});
+        r_.read_uint(v, pointer, "request_buffer_bytes", out.request_buffer_bytes,
+                     {0, 16 * 1024 * 1024});
         r_.read_millis(v, pointer, "header_timeout_ms", out.header_timeout);
         r_.read_millis(v, pointer, "idle_timeout_ms", out.idle_timeout);
         r_.read_millis(v, pointer, "body_timeout_ms", out.body_timeout);

@@ -7,7 +7,8 @@ namespace cg::gateway {
 
 /// Answers a request for /_consent/* with the consent module's endpoints (DESIGN §5): reads
 /// the (small, bounded) body, hands the request over and writes the answer. Never forwards.
-boost::asio::awaitable<exchange> answer_consent(worker& w, std::size_t site, connection& client,
-                                                request_parser& req, const request_target& target);
+/// Fills the answer's part of `tx`.
+boost::asio::awaitable<void> answer_consent(worker& w, connection& client, request_parser& req,
+                                            transaction& tx);
 
 }  // namespace cg::gateway

@@ -2,6 +2,10 @@
 
 #include <string>
 
+#include <boost/asio/error.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
+
 namespace cg::gateway {
 
 namespace {
@@ -64,6 +68,30 @@ unsigned status_for(errc e) noexcept {
         default:
             return 400;
     }
+}
+
+unsigned status_for(const boost::system::error_code& ec) noexcept {
+    namespace beast = boost::beast;
+    namespace http = beast::http;
+    namespace net = boost::asio;
+    if (ec.category() == error_category()) {
+        return status_for(static_cast<errc>(ec.value()));
+    }
+    if (ec == http::error::body_limit) {
+        return 413;
+    }
+    if (ec == beast::error::timeout) {
+        return 408;
+    }
+    if (ec == http::error::end_of_stream || ec == net::error::eof ||
+        ec == net::error::connection_reset || ec == net::error::broken_pipe) {
+        return 499;
+    }
+    return 400;
+}
+
+unsigned status_for(upstream_failure f) noexcept {
+    return f == upstream_failure::timeout ? 504 : 502;
 }
 
 }  // namespace cg::gateway

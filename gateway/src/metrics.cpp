@@ -155,6 +155,10 @@ std::string metrics::render(const config& cfg) const {
            "# HELP cg_log_lines_dropped_total Log lines dropped because stdout fell behind.\n"
            "# TYPE cg_log_lines_dropped_total counter\ncg_log_lines_dropped_total %llu\n",
            static_cast<unsigned long long>(log_lines_dropped.load(relaxed)));
+    append(out,
+           "# HELP cg_internal_errors_total Requests ended by an internal error (see the log).\n"
+           "# TYPE cg_internal_errors_total counter\ncg_internal_errors_total %llu\n",
+           static_cast<unsigned long long>(internal_errors.load(relaxed)));
     return out;
 }
 

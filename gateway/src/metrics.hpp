@@ -7,13 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "gateway/transaction.hpp"
+
 namespace cg::gateway {
 
 struct config;
 
-/// Why a request to an upstream failed.
-enum class upstream_failure { none, connect, timeout, reset, bad_response };
-inline constexpr std::size_t upstream_failure_kinds = 5;
 
 /// Histogram bounds for request duration, in seconds (Prometheus `le` labels).
 inline constexpr std::array<double, 14> latency_bounds{
@@ -47,6 +46,7 @@ class metrics {
     std::atomic<std::int64_t> open_connections{0};
     std::atomic<std::uint64_t> refused_connections{0};  ///< over limits.max_connections
     std::atomic<std::uint64_t> log_lines_dropped{0};
+    std::atomic<std::uint64_t> internal_errors{0};  ///< exceptions that ended a request
 
     /// Prometheus text exposition format (version 0.0.4).
     std::string render(const config& cfg) const;

@@ -19,7 +19,7 @@
 
 #include "async.hpp"
 #include "gateway/forwarding.hpp"
-#include "pipeline.hpp"
+#include "gateway/pipeline.hpp"
 #include "responses.hpp"
 #include "wire.hpp"
 
@@ -40,6 +40,7 @@ enum class relay_end { done, read_failed, write_failed };
 struct relay_result {
     relay_end end = relay_end::done;
     beast::error_code ec;
+    std::uint64_t bytes = 0;  ///< body bytes written
 };
 
 // Reads into `b` within `timeout`. From the client (`client` set) the read runs under the
@@ -121,86 +122,111 @@ std::size_t read_available(tcp::socket& s, std::span<char> into, beast::error_co
     return filled;
 }
 
+// The two ends of one direction of a relay and their timeouts. Reading from the client
+// (`client` set) runs under the connection's own deadline, which cancels instead of closing,
+// so a 408 can still be sent.
+struct relay_ends {
+    beast::tcp_stream& from;
+    beast::flat_buffer& from_buffer;
+    connection* client;
+    beast::tcp_stream& to;
+    millis read_timeout;
+    millis write_timeout;
+};
+
 // A Content-Length body needs no decoding, so it is copied socket to socket: what is already
 // buffered goes out with the head, the rest through `scratch`, read no further than the body.
-net::awaitable<relay_result> relay_length(beast::tcp_stream& from, beast::flat_buffer& from_buffer,
-                                          connection* client, std::uint64_t remaining,
-                                          beast::tcp_stream& to, std::string_view head,
-                                          std::span<char> scratch, millis read_timeout,
-                                          millis write_timeout, std::uint64_t& bytes) {
+net::awaitable<relay_result> relay_length(const relay_ends& e, std::uint64_t remaining,
+                                          std::string_view head, std::span<char> scratch) {
+    relay_result r;
     auto buffered =
-        static_cast<std::size_t>(std::min<std::uint64_t>(from_buffer.size(), remaining));
+        static_cast<std::size_t>(std::min<std::uint64_t>(e.from_buffer.size(), remaining));
     remaining -= buffered;
     for (;;) {
         const auto room = scratch.first(
             static_cast<std::size_t>(std::min<std::uint64_t>(scratch.size(), remaining)));
         beast::error_code ec;
-        std::size_t n = read_available(from.socket(), room, ec);
+        std::size_t n = read_available(e.from.socket(), room, ec);
         if (!ec && n == 0 && buffered == 0 && !room.empty()) {
-            std::tie(ec, n) = co_await timed_read(from, client, read_timeout, net::buffer(room));
+            std::tie(ec, n) =
+                co_await timed_read(e.from, e.client, e.read_timeout, net::buffer(room));
         }
         if (ec) {
-            co_return relay_result{relay_end::read_failed,
-                                   ec == net::error::eof ? http::error::partial_message : ec};
+            r.end = relay_end::read_failed;
+            r.ec = ec == net::error::eof ? http::error::partial_message : ec;
+            co_return r;
         }
         const std::array<net::const_buffer, 3> pieces{
-            net::buffer(head), net::buffer(from_buffer.data().data(), buffered),
+            net::buffer(head), net::buffer(e.from_buffer.data().data(), buffered),
             net::buffer(scratch.data(), n)};
-        if (const auto wec = co_await write_all(to, pieces, write_timeout)) {
-            co_return relay_result{relay_end::write_failed, wec};
+        if (const auto wec = co_await write_all(e.to, pieces, e.write_timeout)) {
+            r.end = relay_end::write_failed;
+            r.ec = wec;
+            co_return r;
         }
-        from_buffer.consume(buffered);
-        bytes += buffered + n;
+        e.from_buffer.consume(buffered);
+        r.bytes += buffered + n;
         remaining -= n;
         buffered = 0;
         head = {};
         if (remaining == 0) {
-            co_return relay_result{};
+            co_return r;
         }
     }
 }
 
-// Sends `head`, then streams the body from `from` (parsed by `p`) to `to` through a fixed
-// scratch buffer: bounded memory whatever the body size. The head goes out with the first body
-// piece in one gather write. With `chunked_out` the body is framed as chunks here (RFC 9112
-// §7.1); incoming chunk framing is decoded by the parser, never copied through.
+// Sends `head` and `prefix` (body bytes read before), then streams the body from `e.from`
+// (parsed by `p`) through a fixed scratch buffer: bounded memory whatever the body size. The
+// head goes out with the first body piece in one gather write. With `chunked_out` the body is
+// framed as chunks here (RFC 9112 §7.1); incoming chunk framing is decoded by the parser,
+// never copied through. With a `transform` every piece passes through it (the body-filter
+// seam); without one, Content-Length bodies are copied as they are.
 template <bool IsRequest>
 net::awaitable<relay_result> relay(
-    beast::tcp_stream& from, beast::flat_buffer& from_buffer, connection* client,
-    http::parser<IsRequest, http::buffer_body, pool_allocator<char>>& p, beast::tcp_stream& to,
-    std::string_view head, bool chunked_out, std::span<char> scratch, millis read_timeout,
-    millis write_timeout, std::uint64_t& bytes) {
-    if (!p.chunked() && p.content_length_remaining()) {
-        co_return co_await relay_length(from, from_buffer, client, *p.content_length_remaining(),
-                                        to, head, scratch, read_timeout, write_timeout, bytes);
+    const relay_ends& e, http::parser<IsRequest, http::buffer_body, pool_allocator<char>>& p,
+    std::string_view head, std::string_view prefix, bool chunked_out, std::span<char> scratch,
+    body_transform* transform = nullptr) {
+    if (transform == nullptr && prefix.empty() && !p.chunked() && p.content_length_remaining()) {
+        co_return co_await relay_length(e, *p.content_length_remaining(), head, scratch);
     }
     // Beast sizes each read by the buffer's free capacity (512 bytes when empty): reserve a
     // full chunk so a body moves in a few large reads, not hundreds of small ones.
-    if (!p.is_done() && from_buffer.capacity() < scratch.size()) {
-        from_buffer.reserve(scratch.size());
+    if (!p.is_done() && e.from_buffer.capacity() < scratch.size()) {
+        e.from_buffer.reserve(scratch.size());
     }
     static constexpr std::string_view crlf = "\r\n";
     static constexpr std::string_view last_chunk = "0\r\n\r\n";
+    std::string transformed;  // the transform's output for one piece
+    relay_result r;
     bool head_pending = true;
     for (;;) {
-        std::size_t n = 0;
-        bool more = false;
-        if (!p.is_done()) {
+        std::string_view piece = prefix;
+        bool more = !p.is_done();
+        if (prefix.empty() && more) {
             p.get().body().data = scratch.data();
             p.get().body().size = scratch.size();
-            auto ec = co_await timed_parse(from, from_buffer, p, client, read_timeout);
+            auto ec = co_await timed_parse(e.from, e.from_buffer, p, e.client, e.read_timeout);
             if (ec == http::error::need_buffer) {
                 ec = {};
             }
             if (ec) {
-                co_return relay_result{relay_end::read_failed, ec};
+                r.end = relay_end::read_failed;
+                r.ec = ec;
+                co_return r;
             }
-            n = scratch.size() - p.get().body().size;
+            piece = {scratch.data(), scratch.size() - p.get().body().size};
             more = !p.is_done();
-            if (n == 0 && more) {
+            if (piece.empty() && more) {
                 continue;  // only framing was parsed (a chunk header); nothing to send yet
             }
         }
+        prefix = {};
+        if (transform != nullptr) {
+            transformed.clear();
+            transform->write(piece, !more, transformed);
+            piece = transformed;
+        }
+        const std::size_t n = piece.size();
         char size_line[24];
         std::size_t size_len = 0;
         if (chunked_out && n != 0) {
@@ -211,16 +237,18 @@ net::awaitable<relay_result> relay(
         }
         const std::array<net::const_buffer, 5> pieces{
             net::buffer(head.data(), head_pending ? head.size() : 0),
-            net::buffer(size_line, size_len), net::buffer(scratch.data(), n),
+            net::buffer(size_line, size_len), net::buffer(piece.data(), n),
             net::buffer(crlf.data(), chunked_out && n != 0 ? crlf.size() : 0),
             net::buffer(last_chunk.data(), chunked_out && !more ? last_chunk.size() : 0)};
-        if (const auto ec = co_await write_all(to, pieces, write_timeout)) {
-            co_return relay_result{relay_end::write_failed, ec};
+        if (const auto ec = co_await write_all(e.to, pieces, e.write_timeout)) {
+            r.end = relay_end::write_failed;
+            r.ec = ec;
+            co_return r;
         }
         head_pending = false;
-        bytes += n;
+        r.bytes += n;
         if (!more) {
-            co_return relay_result{};
+            co_return r;
         }
     }
 }
@@ -329,11 +357,183 @@ upstream_failure classify(const beast::error_code& ec) {
     return upstream_failure::reset;
 }
 
-unsigned status_for_failure(upstream_failure f) {
-    return f == upstream_failure::timeout ? 504 : 502;
+using response_parser = http::response_parser<http::buffer_body, pool_allocator<char>>;
+
+// Answers with a gateway-made page (nothing for 499: the client is gone) and records it.
+net::awaitable<void> answer_error(connection& c, transaction& tx, unsigned status, bool keep) {
+    tx.status = status;
+    tx.keep_client = keep && status != 499;
+    if (status == 499) {
+        co_return;
+    }
+    // GCC 12 miscompiles a co_await inside a short-circuit condition: await first, then test.
+    const bool written = co_await write_error(c, status, tx.version, tx.keep_client);
+    if (!written) {
+        tx.keep_client = false;
+    }
+}
+
+// RFC 9110 §10.1.1: the gateway, not the upstream, invites a body the client holds back.
+net::awaitable<bool> send_continue(connection& c, millis timeout) {
+    static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+    c.stream.expires_after(timeout);
+    auto [ec, n] = co_await net::async_write(c.stream, net::buffer(cont), use_ec);
+    co_return !ec;
+}
+
+// Where a request stands after the exchange with the upstream.
+struct upstream_exchange {
+    std::unique_ptr<upstream_connection> conn;
+    std::optional<response_parser> parser;  ///< holds the final head
+    bool request_sent = false;              ///< the upstream has the whole request
+};
+
+// Sends the request (head in client.head_text, and `body` when it was buffered whole) to the
+// site's upstream and reads the final answer's head into `ex`, passing 103 Early Hints to the
+// client on the way. A replayable request is sent once more when a pooled connection turns
+// out stale. Returns false on failure, when the client has been answered (502/504, or 4xx
+// for its own body).
+net::awaitable<bool> exchange_with_upstream(worker& w, connection& client, request_parser& req,
+                                            transaction& tx, std::string_view body,
+                                            std::span<char> buf, upstream_exchange& ex) {
+    const site_config& site = w.cfg.sites[tx.site];
+    const limits_config& lim = w.cfg.limits;
+    site_counters& stats = w.counters(tx.site);
+    const bool replayable = (!tx.has_body || tx.body_buffered) && idempotent(tx.method);
+    const bool streamed = tx.has_body && !tx.body_buffered;
+    bool sent_continue = false;
+    const auto started = clock::now();
+    for (int attempt = 0;; ++attempt) {
+        ex.conn = co_await w.pools[tx.site]->acquire(attempt > 0, !replayable, tx.failure);
+        client.upstream = ex.conn.get();
+        if (!ex.conn) {
+            stats.fail(tx.failure);
+            const bool keep = !streamed && !w.draining();
+            co_await answer_error(client, tx, status_for(tx.failure), keep);
+            co_return false;
+        }
+        if (streamed && tx.expect_continue && !sent_continue && tx.version >= 11) {
+            if (!co_await send_continue(client, lim.body_timeout)) {
+                co_await answer_error(client, tx, 499, false);
+                co_return false;
+            }
+            sent_continue = true;
+        }
+
+        relay_result r;
+        const std::string_view head = client.head_text;
+        if (streamed) {
+            const relay_ends ends{client.stream,   client.buffer,    &client,
+                                  ex.conn->stream, lim.body_timeout, site.upstream.read_timeout};
+            r = co_await relay(ends, req, head, body, tx.chunked, buf);
+        } else {
+            const std::array<net::const_buffer, 2> pieces{net::buffer(head), net::buffer(body)};
+            if (const auto ec =
+                    co_await write_all(ex.conn->stream, pieces, site.upstream.read_timeout)) {
+                r = relay_result{relay_end::write_failed, ec};
+            }
+        }
+        ex.request_sent = r.end == relay_end::done;
+        if (r.end == relay_end::read_failed) {
+            // The client's body failed: it sent too much, broke the chunk framing, went quiet
+            // or went away. The upstream connection is mid-request, so it is dropped.
+            co_await answer_error(client, tx, status_for(r.ec), false);
+            co_return false;
+        }
+
+        beast::error_code ec = r.ec;
+        while (!ec) {
+            // Read the answer; interim 1xx answers (other than 101) are consumed here.
+            ex.parser.emplace();
+            ex.parser->header_limit(upstream_header_limit);
+            ex.parser->body_limit(boost::none);
+            if (tx.method == http::verb::head) {
+                ex.parser->skip(true);
+            }
+            ex.conn->stream.expires_after(site.upstream.read_timeout);
+            std::tie(ec, std::ignore) = co_await http::async_read_header(
+                ex.conn->stream, ex.conn->buffer, *ex.parser, use_ec);
+            if (ec) {
+                break;
+            }
+            const auto status = ex.parser->get().result_int();
+            if (status < 100 || status >= 200 || status == 101) {
+                tx.upstream_time = clock::now() - started;
+                co_return true;
+            }
+            if (status == 103) {
+                // Early Hints are useful to the browser; 100 and 102 are ours to swallow.
+                response_head hints{std::move(ex.parser->get().base())};
+                if (early_hints_stages(hints, tx, *w.shared.consent_sites[tx.site])) {
+                    std::string hints_text;  // head_text still holds the request, for a retry
+                    serialize_head(hints, hints_text);
+                    if (co_await write_head(client.stream, hints_text, lim.body_timeout)) {
+                        co_await answer_error(client, tx, 499, false);
+                        co_return false;
+                    }
+                }
+            }
+        }
+        if (attempt == 0 && ex.conn->reused && replayable && stale_connection(ec) &&
+            ex.conn->buffer.size() == 0) {
+            stats.retries.fetch_add(1, std::memory_order_relaxed);
+            continue;
+        }
+        tx.failure = classify(ec);
+        stats.fail(tx.failure);
+        const bool keep = ex.request_sent && !w.draining();
+        co_await answer_error(client, tx, status_for(tx.failure), keep);
+        co_return false;
+    }
+}
+
+// After a 101: the switched head, then raw bytes both ways.
+net::awaitable<void> switch_protocols(worker& w, connection& client, upstream_connection& up,
+                                      transaction& tx) {
+    tx.status = 101;
+    if (!switching_stages(tx.response, tx, *w.shared.consent_sites[tx.site])) {
+        tx.failure = upstream_failure::bad_response;
+        w.counters(tx.site).fail(tx.failure);
+        co_await answer_error(client, tx, 502, false);
+        co_return;
+    }
+    serialize_head(tx.response, client.head_text);
+    if (!co_await write_head(client.stream, client.head_text, w.cfg.limits.body_timeout)) {
+        co_await tunnel(client, up, w.cfg.limits.tunnel_idle_timeout);
+    }
+}
+
+// Request buffering applies to bodies known or found to fit in limits.request_buffer_bytes.
+bool buffer_request(const transaction& tx, std::size_t limit) {
+    return tx.has_body && limit != 0 && (tx.chunked || tx.content_length.value_or(0) <= limit);
 }
 
 }  // namespace
+
+net::awaitable<beast::error_code> read_request_body(connection& c, request_parser& req,
+                                                    std::size_t limit, millis timeout,
+                                                    std::string& out) {
+    std::array<char, 8 * 1024> chunk;
+    while (!req.is_done() && out.size() < limit) {
+        const auto room = std::min(chunk.size(), limit - out.size());
+        req.get().body().data = chunk.data();
+        req.get().body().size = room;
+        c.arm(timeout);
+        auto [ec, n] = co_await http::async_read_some(c.stream.socket(), c.buffer, req, use_ec);
+        c.disarm();
+        if (ec == http::error::need_buffer) {
+            ec = {};
+        }
+        if (ec == net::error::operation_aborted && c.timed_out) {
+            co_return beast::error::timeout;
+        }
+        if (ec) {
+            co_return ec;
+        }
+        out.append(chunk.data(), room - req.get().body().size);
+    }
+    co_return beast::error_code{};
+}
 
 net::awaitable<bool> write_error(connection& client, unsigned status, unsigned version,
                                  bool keep_alive) {
@@ -343,229 +543,85 @@ net::awaitable<bool> write_error(connection& client, unsigned status, unsigned v
     co_return !ec;
 }
 
-net::awaitable<exchange> forward(worker& w, std::size_t site_index, connection& client,
-                                 request_parser& req, const request_target& target) {
-    const site_config& site = w.cfg.sites[site_index];
-    const limits_config& lim = w.cfg.limits;
-    site_counters& stats = w.counters(site_index);
-    exchange ex;
+net::awaitable<void> forward(worker& w, connection& client, request_parser& req, transaction& tx) {
     // client.upstream lets a shutdown past its deadline cut this exchange; never left dangling.
     struct forget_upstream {
         connection& c;
         ~forget_upstream() { c.upstream = nullptr; }
     } forget{client};
+    const site_config& site = w.cfg.sites[tx.site];
+    const limits_config& lim = w.cfg.limits;
 
-    const auto& in = req.get();
-    const unsigned client_version = in.version();
-    const bool client_keep_alive = req.keep_alive();
-    const http::verb method = in.method();
-    const bool head = method == http::verb::head;
-    const bool websocket = is_websocket_upgrade(in);
-    const bool expect_continue = in.count(http::field::expect) != 0;
-    const bool has_body = !req.is_done();
-    const bool replayable = !has_body && idempotent(method);
-    const std::string host{target.authority.empty() ? std::string_view{in[http::field::host]}
-                                                    : target.authority};
-    std::string origin;
-    if (!target.authority.empty()) {
-        origin = target.origin;  // absolute-form: the upstream gets origin-form
+    // nginx's request buffering: a small body is read whole, and checked, before an upstream
+    // connection is taken, so a malformed or stalled body never reaches the origin.
+    std::string body;
+    if (buffer_request(tx, lim.request_buffer_bytes)) {
+        if (tx.expect_continue && tx.version >= 11 &&
+            !co_await send_continue(client, lim.body_timeout)) {
+            co_await answer_error(client, tx, 499, false);
+            co_return;
+        }
+        if (const auto ec = co_await read_request_body(client, req, lim.request_buffer_bytes,
+                                                       lim.body_timeout, body)) {
+            co_await answer_error(client, tx, status_for(ec), false);
+            co_return;
+        }
+        if (req.is_done()) {
+            tx.body_buffered = true;
+            tx.content_length = body.size();
+        }
     }
-
-    const bool chunked_request = req.chunked();
-    http::header<true, pooled_fields> up{std::move(req.get().base())};
-    if (!target.authority.empty()) {
-        up.target(origin);
-        up.set(http::field::host, host);  // RFC 9112 §3.2.2: the authority replaces Host
-    }
-    up.erase(http::field::expect);  // the gateway answers 100-continue itself
-    const consent::site_context& consent_site = *w.shared.consent_sites[site_index];
-    const consent::visitor_consent visitor =
-        request_stages(up, consent_site, client.info, host, websocket, unix_now());
-    if (!site.preserve_host) {
-        up.set(http::field::host, site.upstream.host + ":" + std::to_string(site.upstream.port));
-    }
-    up.version(11);
-    std::string& head_text = client.head_text;
-    serialize_head(up, head_text);
+    request_stages(tx, site, *w.shared.consent_sites[tx.site], unix_now());
+    serialize_head(tx.request, client.head_text);
 
     const auto scratch = w.scratch.get();
-    const std::span<char> buf = scratch.span();
-    const auto started = clock::now();
-
-    std::unique_ptr<upstream_connection> conn;
-    std::optional<http::response_parser<http::buffer_body, pool_allocator<char>>> rp;
-    bool sent_continue = false;
-    bool request_sent = false;  // head and whole body are with the upstream
-    for (int attempt = 0;; ++attempt) {
-        conn = co_await w.pools[site_index]->acquire(attempt > 0, !replayable, ex.failure);
-        client.upstream = conn.get();
-        if (!conn) {
-            stats.fail(ex.failure);
-            ex.status = status_for_failure(ex.failure);
-            ex.keep_client = client_keep_alive && !has_body && !w.draining();
-            if (!co_await write_error(client, ex.status, client_version, ex.keep_client)) {
-                ex.keep_client = false;
-            }
-            co_return ex;
-        }
-        if (expect_continue && has_body && !sent_continue && client_version >= 11) {
-            // RFC 9110 §10.1.1: the upstream is reachable, so invite the body.
-            static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
-            client.stream.expires_after(lim.body_timeout);
-            auto [ec, n] = co_await net::async_write(client.stream, net::buffer(cont), use_ec);
-            if (ec) {
-                ex.status = 499;
-                co_return ex;
-            }
-            sent_continue = true;
-        }
-
-        std::uint64_t sent = 0;
-        const auto r = co_await relay(client.stream, client.buffer, &client, req, conn->stream,
-                                      head_text, chunked_request, buf, lim.body_timeout,
-                                      site.upstream.read_timeout, sent);
-        request_sent = r.end == relay_end::done;
-        if (r.end == relay_end::read_failed) {
-            // The client's body failed: it sent too much, broke the chunk framing, went quiet
-            // or went away. The upstream connection is mid-request, so it is dropped.
-            ex.keep_client = false;
-            if (r.ec == http::error::body_limit) {
-                ex.status = 413;
-            } else if (r.ec == beast::error::timeout) {
-                ex.status = 408;
-            } else if (r.ec == http::error::end_of_stream || r.ec == net::error::eof ||
-                       r.ec == net::error::connection_reset) {
-                ex.status = 499;
-                co_return ex;
-            } else {
-                ex.status = 400;
-            }
-            co_await write_error(client, ex.status, client_version, false);
-            co_return ex;
-        }
-
-        beast::error_code ec = r.ec;
-        if (!ec) {
-            // Read the answer; interim 1xx answers (other than 101) are consumed here.
-            for (;;) {
-                rp.emplace();
-                rp->header_limit(upstream_header_limit);
-                rp->body_limit(boost::none);
-                if (head) {
-                    rp->skip(true);
-                }
-                conn->stream.expires_after(site.upstream.read_timeout);
-                std::tie(ec, std::ignore) =
-                    co_await http::async_read_header(conn->stream, conn->buffer, *rp, use_ec);
-                if (ec) {
-                    break;
-                }
-                const auto status = rp->get().result_int();
-                if (status < 100 || status >= 200 || status == 101) {
-                    break;
-                }
-                if (status == 103 && client_version >= 11) {
-                    // Early Hints are useful to the browser; 100 and 102 are ours to swallow.
-                    http::header<false, pooled_fields> hints{std::move(rp->get().base())};
-                    response_stages(hints, consent_site, visitor, false);
-                    std::string hints_text;  // head_text still holds the request, for a retry
-                    serialize_head(hints, hints_text);
-                    if (co_await write_head(client.stream, hints_text, lim.body_timeout)) {
-                        ex.status = 499;
-                        co_return ex;
-                    }
-                }
-            }
-        }
-        if (!ec) {
-            break;
-        }
-        if (attempt == 0 && conn->reused && replayable && stale_connection(ec) &&
-            conn->buffer.size() == 0) {
-            stats.retries.fetch_add(1, std::memory_order_relaxed);
-            continue;
-        }
-        ex.failure = classify(ec);
-        stats.fail(ex.failure);
-        ex.status = status_for_failure(ex.failure);
-        ex.keep_client = client_keep_alive && request_sent && !w.draining();
-        if (!co_await write_error(client, ex.status, client_version, ex.keep_client)) {
-            ex.keep_client = false;
-        }
-        co_return ex;
+    upstream_exchange ex;
+    if (!co_await exchange_with_upstream(w, client, req, tx, body, scratch.span(), ex)) {
+        co_return;
     }
-    ex.upstream_time = clock::now() - started;
-
-    auto& answer = rp->get();
-    ex.status = answer.result_int();
-    if (ex.status == 101) {
-        if (!websocket) {
-            // A protocol switch nobody asked for cannot be relayed safely.
-            stats.fail(upstream_failure::bad_response);
-            ex.failure = upstream_failure::bad_response;
-            ex.status = 502;
-            co_await write_error(client, 502, client_version, false);
-            co_return ex;
-        }
-        http::header<false, pooled_fields> switching{std::move(answer.base())};
-        response_stages(switching, consent_site, visitor, true);
-        serialize_head(switching, head_text);
-        if (!co_await write_head(client.stream, head_text, lim.body_timeout)) {
-            co_await tunnel(client, *conn, lim.tunnel_idle_timeout);
-        }
-        co_return ex;
+    auto& rp = *ex.parser;
+    tx.response = std::move(rp.get().base());
+    if (tx.response.result_int() == 101) {
+        co_await switch_protocols(w, client, *ex.conn, tx);
+        co_return;
     }
-
-    const bool body_allowed = !head && ex.status != 204 && ex.status != 304;
-    const bool known_length = rp->content_length().has_value();
-    bool keep = client_keep_alive && request_sent && !w.draining();
-    http::header<false, pooled_fields> res{std::move(answer.base())};
-    response_stages(res, consent_site, visitor, false);
-    res.version(client_version);
-    bool chunked_out = false;
-    if (client_version < 11) {
-        res.erase(http::field::transfer_encoding);  // HTTP/1.0 has no chunked coding
-        keep = keep && (!body_allowed || known_length);
-    } else if (body_allowed && !known_length) {
-        // Upstream chunked, or delimited by its close: the client gets chunks either way.
-        chunked_out = true;
-        if (!rp->chunked()) {
-            const auto te = res[http::field::transfer_encoding];
-            res.set(http::field::transfer_encoding,
-                    te.empty() ? std::string{"chunked"} : std::string{te} + ", chunked");
-        }
+    upstream_framing framing{rp.chunked(), {}, rp.keep_alive()};
+    if (const auto length = rp.content_length()) {
+        framing.content_length = *length;
     }
-    if (!keep) {
-        res.set(http::field::connection, "close");
-    } else if (client_version < 11) {
-        res.set(http::field::connection, "keep-alive");
-    }
-    serialize_head(res, head_text);
+    const auto plan = response_stages(tx, *w.shared.consent_sites[tx.site], w.shared.body_filters,
+                                      framing, ex.request_sent, w.draining());
+    serialize_head(tx.response, client.head_text);
 
+    const bool keep = tx.keep_client;
+    tx.keep_client = false;  // until the answer is out
     relay_result sent;
-    if (body_allowed) {
-        sent = co_await relay(conn->stream, conn->buffer, nullptr, *rp, client.stream, head_text,
-                              chunked_out, buf, site.upstream.read_timeout, lim.body_timeout,
-                              ex.bytes);
-    } else if (const auto wec = co_await write_head(client.stream, head_text, lim.body_timeout)) {
+    if (plan.body) {
+        const relay_ends ends{
+            ex.conn->stream, ex.conn->buffer, nullptr, client.stream, site.upstream.read_timeout,
+            lim.body_timeout};
+        sent = co_await relay(ends, rp, client.head_text, {}, plan.chunked_out, scratch.span(),
+                              plan.transform.get());
+    } else if (const auto wec =
+                   co_await write_head(client.stream, client.head_text, lim.body_timeout)) {
         sent = relay_result{relay_end::write_failed, wec};
     }
+    tx.bytes = sent.bytes;
     if (sent.end == relay_end::read_failed) {
         // Head already sent: all that is left is to cut the connection so the client sees an
         // incomplete message rather than a silently truncated one.
-        ex.failure = classify(sent.ec);
-        stats.fail(ex.failure);
-        co_return ex;
+        tx.failure = classify(sent.ec);
+        w.counters(tx.site).fail(tx.failure);
+        co_return;
     }
     if (sent.end == relay_end::write_failed) {
-        co_return ex;  // the client went away mid-answer
+        co_return;  // the client went away mid-answer
     }
-    if (sent.end == relay_end::done && rp->keep_alive()) {
+    if (framing.keep_alive) {
         client.upstream = nullptr;
-        w.pools[site_index]->release(std::move(conn));
+        w.pools[tx.site]->release(std::move(ex.conn));
     }
-    ex.keep_client = keep;
-    co_return ex;
+    tx.keep_client = keep;
 }
 
 }  // namespace cg::gateway

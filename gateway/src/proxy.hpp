@@ -1,34 +1,33 @@
 #pragma once
-#include <chrono>
-#include <cstdint>
+#include <cstddef>
+#include <string>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 
-#include "gateway/request_guard.hpp"
-#include "metrics.hpp"
+#include "gateway/transaction.hpp"
 #include "session.hpp"
 
 namespace cg::gateway {
 
-/// How one request/response exchange ended, for the access log and metrics.
-struct exchange {
-    unsigned status = 0;      ///< sent to the client (499: client went away)
-    std::uint64_t bytes = 0;  ///< response body bytes sent to the client
-    std::chrono::steady_clock::duration upstream_time{};  ///< until the response head arrived
-    upstream_failure failure = upstream_failure::none;
-    bool keep_client = false;  ///< the client connection may serve another request
-};
-
 using request_parser =
     boost::beast::http::request_parser<boost::beast::http::buffer_body, pool_allocator<char>>;
 
-/// Forwards a checked and routed request (head parsed, body not yet read) to the site's
-/// upstream and relays the answer, writing the gateway's own 502/504/413 page where needed.
-/// Takes the request head out of `req`.
-boost::asio::awaitable<exchange> forward(worker& w, std::size_t site, connection& client,
-                                         request_parser& req, const request_target& target);
+/// Proxies a routed request (head in tx.request, body not yet read) to the site's upstream:
+/// buffers a small body, runs the request stages, sends the request, reads the answer's head,
+/// runs the response stages and relays the answer, through a body transform when the plan has
+/// one. Writes the gateway's own 4xx/502/504 page where needed. Fills the answer's part of
+/// `tx`; tx.keep_client says whether the connection may go on.
+boost::asio::awaitable<void> forward(worker& w, connection& client, request_parser& req,
+                                     transaction& tx);
+
+/// Reads the request body into `out` until it is complete or `out` holds `limit` bytes
+/// (req.is_done() tells which), each read within `timeout`. Errors: Beast's body_limit (over
+/// limits.body_bytes), timeout, or what the socket or the chunk framing said; map them with
+/// status_for().
+boost::asio::awaitable<boost::system::error_code> read_request_body(
+    connection& c, request_parser& req, std::size_t limit, millis timeout, std::string& out);
 
 /// Writes a gateway-made error page. Returns false when the client could not be written to.
 boost::asio::awaitable<bool> write_error(connection& client, unsigned status, unsigned version,

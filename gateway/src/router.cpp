@@ -73,4 +73,17 @@ const site_config* router::find(std::string_view host, std::size_t* index) const
     return wildcard;
 }
 
+std::size_t match_prefix(std::span<const std::string_view> prefixes,
+                         std::string_view path) noexcept {
+    std::size_t best = prefixes.size();
+    for (std::size_t i = 0; i < prefixes.size(); ++i) {
+        const auto p = prefixes[i];
+        if (path.starts_with(p) && (path.size() == p.size() || path[p.size()] == '/') &&
+            (best == prefixes.size() || p.size() > prefixes[best].size())) {
+            best = i;
+        }
+    }
+    return best;
+}
+
 }  // namespace cg::gateway

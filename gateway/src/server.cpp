@@ -105,7 +105,18 @@ net::awaitable<void> accept_loop(worker& w) {
             net::co_spawn(w.ioc, refuse(std::move(socket)), net::detached);
             continue;
         }
-        net::co_spawn(w.ioc, serve(w, std::move(socket)), net::detached);
+        // serve() catches what a request throws; this catches what the session itself might.
+        net::co_spawn(w.ioc, serve(w, std::move(socket)), [&w](const std::exception_ptr& e) {
+            if (e) {
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& ex) {
+                    internal_error(w, ex.what());
+                } catch (...) {
+                    internal_error(w, "unknown exception");
+                }
+            }
+        });
     }
 }
 
@@ -179,8 +190,10 @@ static std::size_t worker_count(const config& cfg) {
 }
 
 struct server::impl {
-    explicit impl(std::shared_ptr<const config> c)
-        : shared(c, worker_count(*c)), admin(admin_ioc, shared) {}
+    impl(std::shared_ptr<const config> c, std::vector<body_filter> filters)
+        : shared(c, worker_count(*c)), admin(admin_ioc, shared) {
+        shared.body_filters = std::move(filters);
+    }
 
     net::awaitable<void> drain();
     void post_to_workers(auto fn) {
@@ -249,7 +262,8 @@ net::awaitable<void> server::impl::drain() {
     admin_ioc.stop();  // open admin keep-alive connections must not hold the process
 }
 
-server::server(std::shared_ptr<const config> cfg) : impl_(std::make_unique<impl>(std::move(cfg))) {}
+server::server(std::shared_ptr<const config> cfg, std::vector<body_filter> body_filters)
+    : impl_(std::make_unique<impl>(std::move(cfg), std::move(body_filters))) {}
 
 server::~server() {
     if (!impl_->threads.empty()) {

@@ -12,7 +12,9 @@
 #include "async.hpp"
 #include "consent/endpoints.hpp"
 #include "consent_endpoint.hpp"
+#include "gateway/pipeline.hpp"
 #include "gateway/request_guard.hpp"
+#include "gateway/router.hpp"
 #include "proxy.hpp"
 
 namespace cg::gateway {
@@ -102,33 +104,33 @@ net::awaitable<void> lingering_close(connection& c) {
     c.stream.close();
 }
 
-// Metrics and one access-log line for every answered request. `refused` says why the gateway
-// answered by itself (an error_code message: never request data).
-void account(worker& w, std::size_t site, std::string_view method, std::string_view path,
-             const exchange& ex, clock::duration took, std::string_view refused = {}) {
-    w.counters(site).record(ex.status, took);
-    if (!w.cfg.log.access || !w.shared.log.enabled(log_level::info)) {
-        return;
+std::string_view view(boost::core::string_view s) noexcept {
+    return {s.data(), s.size()};
+}
+
+// The log stages for an answered request (pipeline.cpp): counters, then the access log.
+void log_stages(worker& w, const transaction& tx) {
+    const std::size_t site = tx.site == transaction::no_site ? w.shared.stats.unrouted() : tx.site;
+    const bool access = w.cfg.log.access && w.shared.log.enabled(log_level::info);
+    gateway::log_stages(tx,
+                        site < w.cfg.sites.size() ? std::string_view{w.cfg.sites[site].name}
+                                                  : std::string_view{"_unrouted"},
+                        w.counters(site), access ? &w.access_log : nullptr);
+}
+
+// The paths the gateway answers itself (DESIGN §4, §5), by prefix: consent's endpoints (the
+// banner's assets join them). Everything else goes to the site's upstream.
+using local_handler = net::awaitable<void> (*)(worker&, connection&, request_parser&, transaction&);
+constexpr std::array<std::string_view, 1> local_prefixes{consent::endpoint_prefix};
+constexpr std::array<local_handler, 1> local_handlers{answer_consent};
+
+net::awaitable<void> handle(worker& w, connection& c, request_parser& req, transaction& tx) {
+    const auto local = match_prefix(local_prefixes, tx.path);
+    if (local < local_handlers.size()) {
+        co_await local_handlers[local](w, c, req, tx);
+    } else {
+        co_await forward(w, c, req, tx);
     }
-    log_line line{w.access_log.buffer(), log_level::info, "request"};
-    line.str("site", site < w.cfg.sites.size() ? std::string_view{w.cfg.sites[site].name}
-                                               : std::string_view{"_unrouted"})
-        .str("method", method)
-        .str("path", path)
-        .num("status", ex.status)
-        .num("bytes", static_cast<std::int64_t>(ex.bytes))
-        .ms("duration_ms", took)
-        .ms("upstream_ms", ex.upstream_time);
-    if (ex.failure != upstream_failure::none) {
-        static constexpr std::array<std::string_view, upstream_failure_kinds> names{
-            "none", "connect", "timeout", "reset", "bad_response"};
-        line.str("upstream_error", names[static_cast<std::size_t>(ex.failure)]);
-    }
-    if (!refused.empty()) {
-        line.str("refused", refused);
-    }
-    line.finish();
-    w.access_log.added();
 }
 
 bool trusted(const config& cfg, const net::ip::address& a) {
@@ -175,7 +177,7 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
         }
         const auto addr = unmapped(remote.address());
         c.peer = addr.to_string();
-        c.info = client_info{c.peer, trusted(cfg, addr)};
+        c.info = client_info{c.peer, trusted(cfg, addr), addr};
         c.stream.socket().set_option(tcp::no_delay(true), ec);
         c.stream.socket().non_blocking(true, ec);  // for read_available() in the relay
     }
@@ -188,18 +190,16 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
         head_scan scan;
         const auto ec = co_await read_head(c, cfg.limits, first, scan);
         c.idle = false;
-        const auto started = clock::now();
+        transaction tx;
+        tx.started = clock::now();
         if (ec) {
-            unsigned status = 0;
-            if (ec.category() == error_category()) {
-                status = status_for(static_cast<errc>(ec.value()));
-            } else if (ec == beast::error::timeout && c.buffer.size() != 0) {
-                status = 408;  // a head that started but never finished
-            }
-            if (status != 0) {
-                account(w, w.shared.stats.unrouted(), "-", "-", exchange{.status = status},
-                        clock::now() - started, ec.message());
-                co_await write_error(c, status, 11, false);
+            // A head that can never be valid, or one that started but never finished.
+            if (ec.category() == error_category() ||
+                (ec == beast::error::timeout && c.buffer.size() != 0)) {
+                tx.status = status_for(ec);
+                tx.refused = ec.message();
+                co_await write_error(c, tx.status, 11, false);
+                log_stages(w, tx);
             }
             break;  // or: EOF, reset, idle timeout, cancelled by drain
         }
@@ -213,49 +213,63 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
         c.buffer.consume(scan.skipped + scan.head_bytes);
         request_target target;
         beast::error_code check_ec = parse_ec ? parse_ec : check_request(req.get(), target);
-
-        std::size_t site_index = w.shared.stats.unrouted();
         if (!check_ec) {
-            const std::string_view host = target.authority.empty()
-                                              ? std::string_view{req.get()[http::field::host]}
-                                              : target.authority;
-            if (w.routes.find(host, &site_index) == nullptr) {
+            const std::string_view host =
+                target.authority.empty() ? view(req.get()[http::field::host]) : target.authority;
+            if (w.routes.find(host, &tx.site) == nullptr) {
                 check_ec = errc::unknown_host;
             }
         }
         if (check_ec) {
-            const unsigned status = check_ec == http::error::body_limit ? 413
-                                    : check_ec.category() == error_category()
-                                        ? status_for(static_cast<errc>(check_ec.value()))
-                                        : 400;
+            tx.status = status_for(check_ec);
+            tx.refused = check_ec.message();
             // Keep the connection only when the request certainly had no body: after a refused
             // Transfer-Encoding Beast may take the body as empty, and what follows would be
             // parsed as a new request (RFC 9112 §6.3: close after a framing error).
             const bool keep = !parse_ec && req.is_done() && req.keep_alive() && !w.draining() &&
                               req.get().count(http::field::transfer_encoding) == 0 &&
                               !req.content_length().value_or(0);
-            account(w, site_index, parse_ec ? "-" : std::string_view{req.get().method_string()},
-                    parse_ec ? "-" : path_of(std::string_view{req.get().target()}),
-                    exchange{.status = status}, clock::now() - started, check_ec.message());
-            if (!co_await write_error(c, status, parse_ec ? 11 : req.get().version(), keep) ||
-                !keep) {
+            const unsigned version = parse_ec ? 11 : req.get().version();
+            if (!parse_ec) {
+                tx.request = std::move(req.get().base());
+                tx.path = path_of(view(tx.request.target()));
+            }
+            const bool written = co_await write_error(c, tx.status, version, keep);
+            log_stages(w, tx);
+            if (!written || !keep) {
                 break;
             }
             continue;
         }
 
-        // What the access log needs is copied now: forward() takes the head away.
-        const std::string method{req.get().method_string()};
-        std::string path;
-        if (cfg.log.access) {
-            path = path_of(target.origin);
+        request_framing framing{req.keep_alive(), req.chunked(), !req.is_done(), {}};
+        if (const auto length = req.content_length()) {
+            framing.content_length = *length;
         }
-        // DESIGN §4: /_consent/* is answered by the gateway, everything else is proxied.
-        const exchange ex = consent::is_endpoint(path_of(target.origin))
-                                ? co_await answer_consent(w, site_index, c, req, target)
-                                : co_await forward(w, site_index, c, req, target);
-        account(w, site_index, method, path, ex, clock::now() - started);
-        if (!ex.keep_client) {
+        open_transaction(tx, std::move(req.get().base()), target, framing, c.info,
+                         cfg.trusted_proxies);
+        // One choke point: whatever a stage throws ends this request with a 500 (when nothing
+        // was sent yet), a count and a log line, never with a silently dropped connection.
+        bool failed = false;
+        try {
+            co_await handle(w, c, req, tx);
+        } catch (const std::exception& e) {
+            failed = true;
+            internal_error(w, e.what());
+        } catch (...) {
+            failed = true;
+            internal_error(w, "unknown exception");
+        }
+        if (failed) {
+            const bool nothing_sent = tx.status == 0;
+            tx.status = 500;
+            tx.keep_client = false;
+            if (nothing_sent) {
+                co_await write_error(c, 500, tx.version, false);
+            }
+        }
+        log_stages(w, tx);
+        if (!tx.keep_client) {
             break;
         }
         if (c.buffer.size() == 0 && c.buffer.capacity() > 16 * 1024) {
@@ -267,6 +281,18 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
     // (as a no-op, see disarm) before `c` goes away with this frame.
     c.disarm();
     co_await net::post(c.stream.get_executor(), net::use_awaitable);
+}
+
+void internal_error(worker& w, std::string_view what) noexcept {
+    w.shared.stats.internal_errors.fetch_add(1, std::memory_order_relaxed);
+    // An exception's text may quote what it choked on: only the part before the first ':'
+    // (nlohmann's "[json.exception.type_error.316] invalid UTF-8 byte at index 3") is logged.
+    try {
+        log_line line{log_level::error, "internal error while serving a request"};
+        line.str("error", what.substr(0, std::min<std::size_t>(what.find(':'), 120)));
+        w.shared.log.write(log_level::error, line);
+    } catch (...) {  // NOLINT(bugprone-empty-catch): out of memory; the count is kept
+    }
 }
 
 }  // namespace cg::gateway

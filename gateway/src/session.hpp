@@ -36,6 +36,10 @@ struct connection {
     bool idle = true;  ///< waiting for a request head (may be closed at once on drain)
 };
 
+/// Counts an exception that escaped a request or a session and logs it without personal data
+/// (the exception's text up to its first ':'). The one place such failures end up.
+void internal_error(worker& w, std::string_view what) noexcept;
+
 /// Serves one client connection until it closes: reads each request head strictly, routes it,
 /// forwards it and relays the answer. Runs on the worker's thread.
 boost::asio::awaitable<void> serve(worker& w, boost::asio::ip::tcp::socket socket);

@@ -13,6 +13,7 @@
 #include "access_log.hpp"
 #include "consent/site_context.hpp"
 #include "consent/store.hpp"
+#include "gateway/body_filter.hpp"
 #include "gateway/config.hpp"
 #include "gateway/router.hpp"
 #include "metrics.hpp"
@@ -34,6 +35,7 @@ struct shared_state {
     std::atomic<bool> draining{false};
     std::vector<std::unique_ptr<const consent::site_context>> consent_sites;  ///< as cfg->sites
     consent::store records;
+    std::vector<body_filter> body_filters;  ///< set before the workers start; read-only then
 };
 
 /// Relay buffers of one size, recycled per worker: a 64 KiB malloc and free per request showed

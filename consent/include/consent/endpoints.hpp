@@ -43,6 +43,10 @@ struct endpoint_response {
 /// The largest request body the endpoints accept (a decision is a few hundred bytes).
 inline constexpr std::size_t max_endpoint_body = 16 * 1024;
 
+/// The path under which the endpoints live (DESIGN §5): the gateway routes it and everything
+/// below it here.
+inline constexpr std::string_view endpoint_prefix = "/_consent";
+
 /// True for /_consent and everything below it: the gateway answers those itself.
 bool is_endpoint(std::string_view path) noexcept;
 

@@ -48,7 +48,7 @@ struct site_config {
     std::string name;                ///< label used in logs and metrics
     std::vector<std::string> hosts;  ///< lower-case host names; "*.example.no" matches subdomains
     upstream_config upstream;
-    bool preserve_host = true;  ///< send the client's Host upstream (else the upstream's)
+    bool preserve_host = true;     ///< send the client's Host upstream (else the upstream's)
     consent::site_policy consent;  ///< categories, policy version, lifetimes, cookie rules
 };
 
@@ -57,6 +57,9 @@ struct limits_config {
     std::size_t header_bytes = 16 * 1024;             ///< request line + headers; 431 above
     std::size_t header_count = 100;                   ///< 431 above
     std::uint64_t body_bytes = 100ULL * 1024 * 1024;  ///< request body; 413 above
+    /// Request bodies up to this size are read whole (and checked) before an upstream
+    /// connection is used; larger ones stream through. 0 streams every body.
+    std::size_t request_buffer_bytes = 64 * 1024;
     millis header_timeout{10000};  ///< time to receive a whole request header; 408 then close
     millis idle_timeout{60000};    ///< keep-alive wait between requests
     millis body_timeout{60000};    ///< per read/write while relaying bodies to/from the client

@@ -20,6 +20,10 @@ enum class errc {
     body_too_large,         ///< request body over limits.body_bytes (413)
 };
 
+/// Why a request to an upstream failed.
+enum class upstream_failure { none, connect, timeout, reset, bad_response };
+inline constexpr std::size_t upstream_failure_kinds = 5;
+
 const boost::system::error_category& error_category() noexcept;
 
 inline boost::system::error_code make_error_code(errc e) noexcept {
@@ -28,6 +32,15 @@ inline boost::system::error_code make_error_code(errc e) noexcept {
 
 /// The HTTP status the gateway answers with for a request refused for `e`.
 unsigned status_for(errc e) noexcept;
+
+/// The one mapping from a failure to read or check a request to the status answered: a
+/// gateway errc as above, Beast's body_limit 413, a timeout 408, the client gone (end of
+/// stream, reset) 499 (nothing can be sent), anything else the client sent wrong 400.
+unsigned status_for(const boost::system::error_code& ec) noexcept;
+
+/// The status for an upstream that failed before its answer began: 504 after a timeout, 502
+/// otherwise.
+unsigned status_for(upstream_failure f) noexcept;
 
 }  // namespace cg::gateway
 

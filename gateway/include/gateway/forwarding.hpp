@@ -1,6 +1,7 @@
 #pragma once
 #include <string_view>
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/beast/http/fields.hpp>
 
 #include "gateway/pool_allocator.hpp"
@@ -9,8 +10,9 @@ namespace cg::gateway {
 
 /// What the gateway knows about the client connection a request came in on.
 struct client_info {
-    std::string_view address;  ///< peer address as text (never logged or stored)
-    bool trusted = false;      ///< peer is in config::trusted_proxies
+    std::string_view address;     ///< peer address as text (never logged or stored)
+    bool trusted = false;         ///< peer is in config::trusted_proxies
+    boost::asio::ip::address ip;  ///< the peer address (never logged or stored)
 };
 
 /// RFC 9110 §7.6.1: removes Connection, every field Connection names, and the fixed hop-by-hop

@@ -1,4 +1,5 @@
 #pragma once
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -22,6 +23,12 @@ class router {
   private:
     const std::vector<site_config>& sites_;
 };
+
+/// Which of `prefixes` owns `path`: the longest one that equals it or is followed in it by '/'
+/// ("/_consent" owns "/_consent" and "/_consent/state", not "/_consentx"). Returns its index,
+/// or prefixes.size() when none does. No allocation.
+std::size_t match_prefix(std::span<const std::string_view> prefixes,
+                         std::string_view path) noexcept;
 
 /// Splits "host[:port]" (IPv6 in brackets) into host and port text. Untrusted input.
 struct host_port {

@@ -1,8 +1,10 @@
 #pragma once
 #include <memory>
+#include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include "gateway/body_filter.hpp"
 #include "gateway/config.hpp"
 
 namespace cg::gateway {
@@ -11,7 +13,9 @@ namespace cg::gateway {
 /// and the access log. Used by main and, in-process, by tests.
 class server {
   public:
-    explicit server(std::shared_ptr<const config> cfg);
+    /// `body_filters` are offered every response whose body may be transformed, in order
+    /// (gateway/body_filter.hpp); the first that offers a transform gets the body.
+    explicit server(std::shared_ptr<const config> cfg, std::vector<body_filter> body_filters = {});
     ~server();
     server(const server&) = delete;
     server& operator=(const server&) = delete;

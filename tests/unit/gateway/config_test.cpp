@@ -402,7 +402,8 @@ TEST(ParseConfig, RejectsUnknownTopLevelField) {
 TEST(ParseConfig, RejectsUnknownNestedFields) {
     EXPECT_EQ(problems(with_site(R"("limits": {"colour": 1}, "log": {"lvl": "x"})")),
               (lines{"test.json: /limits/colour: unknown field (allowed: header_bytes, "
-                     "header_count, body_bytes, header_timeout_ms, idle_timeout_ms, "
+                     "header_count, body_bytes, request_buffer_bytes, header_timeout_ms, "
+                     "idle_timeout_ms, "
                      "body_timeout_ms, tunnel_idle_timeout_ms, max_connections)",
                      "test.json: /log/lvl: unknown field (allowed: level, access)"}));
 }

@@ -235,7 +235,7 @@ TEST(SetForwarded, UntrustedPeerReplacesSpoofedForwardingFields) {
     f.insert(http::field::forwarded, "for=6.6.6.6;proto=https");
     f.insert("X-Real-IP", "6.6.6.6");
 
-    set_forwarded(f, client_info{"192.0.2.10", false}, "shop.example.no");
+    set_forwarded(f, client_info{"192.0.2.10", false, {}}, "shop.example.no");
 
     EXPECT_EQ(values(f, "X-Forwarded-For"), (names{"192.0.2.10"}));
     EXPECT_EQ(values(f, "X-Forwarded-Proto"), (names{"http"}));
@@ -248,7 +248,7 @@ TEST(SetForwarded, UntrustedPeerReplacesSpoofedForwardingFields) {
 TEST(SetForwarded, UntrustedPeerWithoutIncomingFieldsGetsThemSet) {
     http::fields f;
 
-    set_forwarded(f, client_info{"2001:db8::7", false}, "shop.example.no:8080");
+    set_forwarded(f, client_info{"2001:db8::7", false, {}}, "shop.example.no:8080");
 
     EXPECT_EQ(values(f, "X-Forwarded-For"), (names{"2001:db8::7"}));
     EXPECT_EQ(values(f, "X-Forwarded-Proto"), (names{"http"}));
@@ -259,7 +259,7 @@ TEST(SetForwarded, TrustedPeerAppendsItselfToTheChain) {
     http::fields f;
     f.insert("X-Forwarded-For", "203.0.113.9");
 
-    set_forwarded(f, client_info{"10.0.0.5", true}, "shop.example.no");
+    set_forwarded(f, client_info{"10.0.0.5", true, {}}, "shop.example.no");
 
     EXPECT_EQ(values(f, "X-Forwarded-For"), (names{"203.0.113.9, 10.0.0.5"}));
 }
@@ -270,7 +270,7 @@ TEST(SetForwarded, TrustedPeerJoinsSeveralForwardedForFieldsIntoOne) {
     f.insert(http::field::accept, "*/*");
     f.insert("x-forwarded-for", "198.51.100.1, 198.51.100.2");
 
-    set_forwarded(f, client_info{"10.0.0.5", true}, "shop.example.no");
+    set_forwarded(f, client_info{"10.0.0.5", true, {}}, "shop.example.no");
 
     EXPECT_EQ(values(f, "X-Forwarded-For"),
               (names{"203.0.113.9, 198.51.100.1, 198.51.100.2, 10.0.0.5"}));
@@ -285,7 +285,7 @@ TEST(SetForwarded, TrustedPeerKeepsProtoHostForwardedAndRealIp) {
     f.insert(http::field::forwarded, "for=203.0.113.9;proto=https");
     f.insert("X-Real-IP", "203.0.113.9");
 
-    set_forwarded(f, client_info{"10.0.0.5", true}, "internal.example.no");
+    set_forwarded(f, client_info{"10.0.0.5", true, {}}, "internal.example.no");
 
     EXPECT_EQ(values(f, "X-Forwarded-Proto"), (names{"https"}));
     EXPECT_EQ(values(f, "X-Forwarded-Host"), (names{"www.example.no"}));
@@ -296,7 +296,7 @@ TEST(SetForwarded, TrustedPeerKeepsProtoHostForwardedAndRealIp) {
 TEST(SetForwarded, TrustedPeerWithoutIncomingFieldsStartsTheChain) {
     http::fields f;
 
-    set_forwarded(f, client_info{"10.0.0.5", true}, "shop.example.no");
+    set_forwarded(f, client_info{"10.0.0.5", true, {}}, "shop.example.no");
 
     EXPECT_EQ(values(f, "X-Forwarded-For"), (names{"10.0.0.5"}));
     EXPECT_EQ(values(f, "X-Forwarded-Proto"), (names{"http"}));
