@@ -266,11 +266,10 @@ response_plan response_stages(transaction& tx, const consent::site_context& cons
     auto& res = tx.response;
     consent::filter_set_cookies(res, consent, tx.visitor.granted);
     strip_hop_by_hop(res, false);
-    tx.status = res.result_int();
-    tx.content_type = view(res[http::field::content_type]);
+    const unsigned status = res.result_int();
 
     response_plan plan;
-    plan.body = tx.method != http::verb::head && tx.status != 204 && tx.status != 304;
+    plan.body = tx.method != http::verb::head && status != 204 && status != 304;
     bool known_length = up.content_length.has_value();
     if (plan.body && !filters.empty() && transformable(res, up)) {
         for (const auto& offer : filters) {
@@ -311,6 +310,10 @@ response_plan response_stages(transaction& tx, const consent::site_context& cons
     } else if (tx.version < 11) {
         res.set(http::field::connection, "keep-alive");
     }
+    // Last: a status in the transaction means the answer is decided (the session's choke
+    // point answers 500 only while it is 0).
+    tx.status = status;
+    tx.content_type = view(res[http::field::content_type]);
     return plan;
 }
 

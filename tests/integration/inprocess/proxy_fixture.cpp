@@ -39,8 +39,9 @@ std::shared_ptr<const gateway::config> hermetic(gateway::config cfg,
 
 }  // namespace
 
-inprocess_gateway::inprocess_gateway(gateway::config cfg)
-    : server_(hermetic(std::move(cfg), dir_.path())) {
+inprocess_gateway::inprocess_gateway(gateway::config cfg,
+                                     std::vector<gateway::body_filter> body_filters)
+    : server_(hermetic(std::move(cfg), dir_.path()), std::move(body_filters)) {
     server_.start();
     port_ = server_.proxy_endpoint().port();
     admin_port_ = server_.admin_endpoint().port();
@@ -90,8 +91,9 @@ gateway::config one_site_config(std::uint16_t upstream_port,
 
 }  // namespace
 
-proxied_site::proxied_site(const std::function<void(gateway::config&)>& adjust)
-    : proxy(one_site_config(upstream.port(), adjust)) {}
+proxied_site::proxied_site(const std::function<void(gateway::config&)>& adjust,
+                           std::vector<gateway::body_filter> body_filters)
+    : proxy(one_site_config(upstream.port(), adjust), std::move(body_filters)) {}
 
 std::uint16_t closed_port() {
     net::io_context ioc;
@@ -176,6 +178,5 @@ std::optional<double> await_metric(std::uint16_t admin_port, std::string_view sa
         deadline);
     return last;
 }
-
 
 }  // namespace cg::test

@@ -33,7 +33,9 @@ inline constexpr std::string_view test_consent_key =
 /// what gateway::server throws (a journal it cannot open, a port it cannot bind).
 class inprocess_gateway {
   public:
-    explicit inprocess_gateway(gateway::config cfg);
+    /// `body_filters` go to gateway::server as they are (the body-filter seam).
+    explicit inprocess_gateway(gateway::config cfg,
+                               std::vector<gateway::body_filter> body_filters = {});
     ~inprocess_gateway();
     inprocess_gateway(const inprocess_gateway&) = delete;
     inprocess_gateway& operator=(const inprocess_gateway&) = delete;
@@ -67,7 +69,8 @@ struct proxied_site {
     static constexpr std::string_view host = "site.test";
     static constexpr std::string_view site_name = "demo";
 
-    explicit proxied_site(const std::function<void(gateway::config&)>& adjust = {});
+    explicit proxied_site(const std::function<void(gateway::config&)>& adjust = {},
+                          std::vector<gateway::body_filter> body_filters = {});
 
     /// A new client connection to the gateway.
     raw_client connect() const { return raw_client{proxy.port()}; }
@@ -107,6 +110,5 @@ std::optional<double> metric(std::string_view exposition, std::string_view sampl
 std::optional<double> await_metric(std::uint16_t admin_port, std::string_view sample,
                                    double expected,
                                    std::chrono::milliseconds deadline = std::chrono::seconds{2});
-
 
 }  // namespace cg::test

@@ -256,8 +256,8 @@ TEST(ParseConfig, TreatsIpv6LoopbackAdminAsLoopback) {
 
 // The demo config reads the key scripts/demo makes in .demo/; the copy here gets its own.
 TEST(LoadConfig, ParsesTheShippedDemoConfig) {
-    const auto root = std::filesystem::temp_directory_path() /
-                      ("cg-demo-config-" + std::to_string(::getpid()));
+    const auto root =
+        std::filesystem::temp_directory_path() / ("cg-demo-config-" + std::to_string(::getpid()));
     std::filesystem::create_directories(root / "configs");
     std::filesystem::create_directories(root / ".demo");
     std::filesystem::copy_file(std::filesystem::path(CG_SOURCE_DIR) / "configs" / "demo.json",

@@ -1,5 +1,6 @@
 #include "gateway/router.hpp"
 
+#include <array>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -276,6 +277,22 @@ TEST(SplitHostPort, HandlesEmptyInput) {
 
     EXPECT_EQ(hp.host, "");
     EXPECT_EQ(hp.port, "");
+}
+
+}  // namespace
+}  // namespace cg::gateway
+
+namespace cg::gateway {
+namespace {
+
+TEST(MatchPrefix, PicksTheLongestPrefixThatEndsAtASegment) {
+    constexpr std::array<std::string_view, 2> prefixes{"/_consent", "/_consent/banner"};
+    EXPECT_EQ(match_prefix(prefixes, "/_consent"), 0U);
+    EXPECT_EQ(match_prefix(prefixes, "/_consent/state"), 0U);
+    EXPECT_EQ(match_prefix(prefixes, "/_consent/banner/v1.js"), 1U);
+    EXPECT_EQ(match_prefix(prefixes, "/_consentx"), 2U);
+    EXPECT_EQ(match_prefix(prefixes, "/"), 2U);
+    EXPECT_EQ(match_prefix(prefixes, ""), 2U);
 }
 
 }  // namespace
