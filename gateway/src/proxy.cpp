@@ -366,7 +366,8 @@ net::awaitable<void> answer_error(connection& c, transaction& tx, unsigned statu
     if (status == 499) {
         co_return;
     }
-    // GCC 12 miscompiles a co_await inside a short-circuit condition: await first, then test.
+    // GCC 12 miscompiles a co_await inside a condition (the awaitable is destroyed twice and
+    // its frame recycled while in use): await into a local first, then test. Everywhere.
     const bool written = co_await write_error(c, status, tx.version, tx.keep_client);
     if (!written) {
         tx.keep_client = false;
@@ -387,6 +388,47 @@ struct upstream_exchange {
     std::optional<response_parser> parser;  ///< holds the final head
     bool request_sent = false;              ///< the upstream has the whole request
 };
+
+// Reads the upstream's answer head into ex.parser. Interim answers other than 101 are consumed
+// here: 103 Early Hints go on to the client (through the interim stages), 100 and 102 are the
+// gateway's to swallow. `client_gone` is set when the client could not take the hints.
+net::awaitable<beast::error_code> read_final_head(worker& w, connection& client,
+                                                  upstream_exchange& ex, transaction& tx,
+                                                  bool& client_gone) {
+    const millis timeout = w.cfg.sites[tx.site].upstream.read_timeout;
+    for (;;) {
+        ex.parser.emplace();
+        ex.parser->header_limit(upstream_header_limit);
+        ex.parser->body_limit(boost::none);
+        if (tx.method == http::verb::head) {
+            ex.parser->skip(true);
+        }
+        ex.conn->stream.expires_after(timeout);
+        auto [ec, n] =
+            co_await http::async_read_header(ex.conn->stream, ex.conn->buffer, *ex.parser, use_ec);
+        if (ec) {
+            co_return ec;
+        }
+        const auto status = ex.parser->get().result_int();
+        if (status < 100 || status >= 200 || status == 101) {
+            co_return beast::error_code{};
+        }
+        if (status != 103) {
+            continue;
+        }
+        response_head hints{std::move(ex.parser->get().base())};
+        if (!early_hints_stages(hints, tx, *w.shared.consent_sites[tx.site])) {
+            continue;
+        }
+        std::string hints_text;  // head_text still holds the request, for a retry
+        serialize_head(hints, hints_text);
+        const auto wec = co_await write_head(client.stream, hints_text, w.cfg.limits.body_timeout);
+        if (wec) {
+            client_gone = true;
+            co_return wec;
+        }
+    }
+}
 
 // Sends the request (head in client.head_text, and `body` when it was buffered whole) to the
 // site's upstream and reads the final answer's head into `ex`, passing 103 Early Hints to the
@@ -413,7 +455,8 @@ net::awaitable<bool> exchange_with_upstream(worker& w, connection& client, reque
             co_return false;
         }
         if (streamed && tx.expect_continue && !sent_continue && tx.version >= 11) {
-            if (!co_await send_continue(client, lim.body_timeout)) {
+            const bool invited = co_await send_continue(client, lim.body_timeout);
+            if (!invited) {
                 co_await answer_error(client, tx, 499, false);
                 co_return false;
             }
@@ -442,37 +485,17 @@ net::awaitable<bool> exchange_with_upstream(worker& w, connection& client, reque
         }
 
         beast::error_code ec = r.ec;
-        while (!ec) {
-            // Read the answer; interim 1xx answers (other than 101) are consumed here.
-            ex.parser.emplace();
-            ex.parser->header_limit(upstream_header_limit);
-            ex.parser->body_limit(boost::none);
-            if (tx.method == http::verb::head) {
-                ex.parser->skip(true);
-            }
-            ex.conn->stream.expires_after(site.upstream.read_timeout);
-            std::tie(ec, std::ignore) = co_await http::async_read_header(
-                ex.conn->stream, ex.conn->buffer, *ex.parser, use_ec);
-            if (ec) {
-                break;
-            }
-            const auto status = ex.parser->get().result_int();
-            if (status < 100 || status >= 200 || status == 101) {
-                tx.upstream_time = clock::now() - started;
-                co_return true;
-            }
-            if (status == 103) {
-                // Early Hints are useful to the browser; 100 and 102 are ours to swallow.
-                response_head hints{std::move(ex.parser->get().base())};
-                if (early_hints_stages(hints, tx, *w.shared.consent_sites[tx.site])) {
-                    std::string hints_text;  // head_text still holds the request, for a retry
-                    serialize_head(hints, hints_text);
-                    if (co_await write_head(client.stream, hints_text, lim.body_timeout)) {
-                        co_await answer_error(client, tx, 499, false);
-                        co_return false;
-                    }
-                }
-            }
+        bool client_gone = false;
+        if (!ec) {
+            ec = co_await read_final_head(w, client, ex, tx, client_gone);
+        }
+        if (client_gone) {
+            co_await answer_error(client, tx, 499, false);
+            co_return false;
+        }
+        if (!ec) {
+            tx.upstream_time = clock::now() - started;
+            co_return true;
         }
         if (attempt == 0 && ex.conn->reused && replayable && stale_connection(ec) &&
             ex.conn->buffer.size() == 0) {
@@ -498,7 +521,8 @@ net::awaitable<void> switch_protocols(worker& w, connection& client, upstream_co
         co_return;
     }
     serialize_head(tx.response, client.head_text);
-    if (!co_await write_head(client.stream, client.head_text, w.cfg.limits.body_timeout)) {
+    const auto ec = co_await write_head(client.stream, client.head_text, w.cfg.limits.body_timeout);
+    if (!ec) {
         co_await tunnel(client, up, w.cfg.limits.tunnel_idle_timeout);
     }
 }
@@ -556,13 +580,16 @@ net::awaitable<void> forward(worker& w, connection& client, request_parser& req,
     // connection is taken, so a malformed or stalled body never reaches the origin.
     std::string body;
     if (buffer_request(tx, lim.request_buffer_bytes)) {
-        if (tx.expect_continue && tx.version >= 11 &&
-            !co_await send_continue(client, lim.body_timeout)) {
-            co_await answer_error(client, tx, 499, false);
-            co_return;
+        if (tx.expect_continue && tx.version >= 11) {
+            const bool invited = co_await send_continue(client, lim.body_timeout);
+            if (!invited) {
+                co_await answer_error(client, tx, 499, false);
+                co_return;
+            }
         }
-        if (const auto ec = co_await read_request_body(client, req, lim.request_buffer_bytes,
-                                                       lim.body_timeout, body)) {
+        const auto ec = co_await read_request_body(client, req, lim.request_buffer_bytes,
+                                                   lim.body_timeout, body);
+        if (ec) {
             co_await answer_error(client, tx, status_for(ec), false);
             co_return;
         }
@@ -576,7 +603,9 @@ net::awaitable<void> forward(worker& w, connection& client, request_parser& req,
 
     const auto scratch = w.scratch.get();
     upstream_exchange ex;
-    if (!co_await exchange_with_upstream(w, client, req, tx, body, scratch.span(), ex)) {
+    const bool answered =
+        co_await exchange_with_upstream(w, client, req, tx, body, scratch.span(), ex);
+    if (!answered) {
         co_return;
     }
     auto& rp = *ex.parser;

@@ -497,3 +497,23 @@ TEST(ProxyBodies, DownloadsFiveMegabytesIntact) {
 
 }  // namespace
 }  // namespace cg::test
+
+namespace cg::test {
+namespace {
+
+TEST(ProxyUpgrade, RelaysTheSwitchingProtocolsHeadWithItsUpgradePair) {
+    proxied_site s;
+    auto client = s.connect();
+    ASSERT_FALSE(
+        client.send("GET /ws HTTP/1.1\r\nHost: site.test\r\nConnection: Upgrade\r\n"
+                    "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"));
+    const auto r = client.read_response(std::chrono::seconds{5});
+    ASSERT_FALSE(r.ec) << r.ec.message();
+    EXPECT_EQ(r.status, 101U);
+    EXPECT_EQ(r.header("Upgrade").value_or(""), "websocket");
+    EXPECT_EQ(r.header("Sec-WebSocket-Accept").value_or(""), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+}
+
+}  // namespace
+}  // namespace cg::test
