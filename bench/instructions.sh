@@ -4,6 +4,7 @@
 # environment give the same count whatever else runs).
 #
 # Usage: bench/instructions.sh [--build-dir DIR] [--requests N] [--warmup W] [--files "F..."]
+#                              [--keep-dumps DIR]  (callgrind dumps, for callgrind_annotate)
 #   defaults: --build-dir build-release --requests 2000 --warmup 300 --files all five
 #   Needs valgrind, nginx-light and redis-server (apt-get installed when missing, as root).
 #
@@ -26,12 +27,14 @@ BUILD_DIR=build-release
 REQUESTS=2000
 WARMUP=300
 FILES_ARG=""
+KEEP=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --build-dir) BUILD_DIR=$2; shift 2 ;;
         --requests) REQUESTS=$2; shift 2 ;;
         --warmup) WARMUP=$2; shift 2 ;;
         --files) FILES_ARG=$2; shift 2 ;;
+        --keep-dumps) KEEP=$2; shift 2 ;;
         -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "instructions: unknown option $1" >&2; exit 2 ;;
     esac
@@ -176,6 +179,10 @@ count() {
         sleep 0.1
     done
     dump=$(ls -t "$T"/proxy/cg.out.* "$T"/gw.cg.out.* 2>/dev/null | head -n1)
+    if [[ -n "$KEEP" ]]; then
+        mkdir -p "$KEEP"
+        cp "$dump" "$KEEP/$(basename "$(dirname "$dump")")-${path//\//_}${cookie:+-cookie}.out"
+    fi
     awk -v n="$REQUESTS" '/^(summary|totals):/ {print int($2 / n); exit}' "$dump"
 }
 

@@ -45,14 +45,14 @@ bool list_contains(std::string_view list, std::string_view token) {
 
 }  // namespace
 
-template <class Allocator>
-void strip_hop_by_hop(http::basic_fields<Allocator>& f, bool keep_upgrade) {
+template <class Fields>
+void strip_hop_by_hop(Fields& f, bool keep_upgrade) {
     // Collect the names first: erasing while iterating the Connection values would invalidate
     // them. Several Connection fields are one comma-separated list (RFC 9110 §5.3).
     std::string named;
     bool upgrade_named = false;
     for_each_value(f, "Connection", [&](std::string_view value) {
-        for (auto token : http::token_list{value}) {
+        for (auto token : http::token_list{boost::core::string_view{value}}) {
             if (boost::beast::iequals(token, "upgrade")) {
                 upgrade_named = true;
             } else {
@@ -61,7 +61,7 @@ void strip_hop_by_hop(http::basic_fields<Allocator>& f, bool keep_upgrade) {
         }
     });
     for (auto token : http::token_list{named}) {
-        f.erase(token);
+        f.erase(std::string_view{token.data(), token.size()});
     }
     f.erase(http::field::connection);
     for (auto name : hop_by_hop) {
@@ -74,9 +74,8 @@ void strip_hop_by_hop(http::basic_fields<Allocator>& f, bool keep_upgrade) {
     }
 }
 
-template <class Allocator>
-void set_forwarded(http::basic_fields<Allocator>& f, const client_info& client,
-                   std::string_view host) {
+template <class Fields>
+void set_forwarded(Fields& f, const client_info& client, std::string_view host) {
     if (client.trusted) {
         // Append this hop to the chain the trusted proxy reported (several fields are one list).
         std::string chain;
@@ -99,8 +98,8 @@ void set_forwarded(http::basic_fields<Allocator>& f, const client_info& client,
     f.set("X-Forwarded-Host", host);
 }
 
-template <class Allocator>
-bool is_websocket_upgrade(const http::basic_fields<Allocator>& f) {
+template <class Fields>
+bool is_websocket_upgrade(const Fields& f) {
     bool connection_upgrade = false;
     for_each_value(f, "Connection", [&](std::string_view value) {
         connection_upgrade = connection_upgrade || list_contains(value, "upgrade");
@@ -109,12 +108,13 @@ bool is_websocket_upgrade(const http::basic_fields<Allocator>& f) {
     return connection_upgrade && up != f.end() && list_contains(up->value(), "websocket");
 }
 
-#define CG_FORWARDING_FOR(A)                                                                   \
-    template void strip_hop_by_hop(http::basic_fields<A>&, bool);                              \
-    template void set_forwarded(http::basic_fields<A>&, const client_info&, std::string_view); \
-    template bool is_websocket_upgrade(const http::basic_fields<A>&);
-CG_FORWARDING_FOR(std::allocator<char>)
-CG_FORWARDING_FOR(pool_allocator<char>)
+#define CG_FORWARDING_FOR(F)                                               \
+    template void strip_hop_by_hop(F&, bool);                              \
+    template void set_forwarded(F&, const client_info&, std::string_view); \
+    template bool is_websocket_upgrade(const F&);
+CG_FORWARDING_FOR(http::fields)
+CG_FORWARDING_FOR(request_head)
+CG_FORWARDING_FOR(response_head)
 #undef CG_FORWARDING_FOR
 
 }  // namespace cg::gateway

@@ -65,10 +65,9 @@ net::awaitable<std::tuple<beast::error_code, std::size_t>> timed_read(beast::tcp
 
 // The same for a parser-driven read (chunked or close-delimited bodies).
 template <bool IsRequest>
-net::awaitable<beast::error_code> timed_parse(
-    beast::tcp_stream& s, beast::flat_buffer& buffer,
-    http::parser<IsRequest, http::buffer_body, pool_allocator<char>>& p, connection* client,
-    millis timeout) {
+net::awaitable<beast::error_code> timed_parse(beast::tcp_stream& s, beast::flat_buffer& buffer,
+                                              head_parser<IsRequest>& p, connection* client,
+                                              millis timeout) {
     if (client == nullptr) {
         s.expires_after(timeout);
         auto [ec, n] = co_await http::async_read_some(s, buffer, p, use_ec);
@@ -182,10 +181,9 @@ net::awaitable<relay_result> relay_length(const relay_ends& e, std::uint64_t rem
 // never copied through. With a `transform` every piece passes through it (the body-filter
 // seam); without one, Content-Length bodies are copied as they are.
 template <bool IsRequest>
-net::awaitable<relay_result> relay(
-    const relay_ends& e, http::parser<IsRequest, http::buffer_body, pool_allocator<char>>& p,
-    std::string_view head, std::string_view prefix, bool chunked_out, std::span<char> scratch,
-    body_transform* transform = nullptr) {
+net::awaitable<relay_result> relay(const relay_ends& e, head_parser<IsRequest>& p,
+                                   std::string_view head, std::string_view prefix, bool chunked_out,
+                                   std::span<char> scratch, body_transform* transform = nullptr) {
     if (transform == nullptr && prefix.empty() && !p.chunked() && p.content_length_remaining()) {
         co_return co_await relay_length(e, *p.content_length_remaining(), head, scratch);
     }
@@ -203,8 +201,7 @@ net::awaitable<relay_result> relay(
         std::string_view piece = prefix;
         bool more = !p.is_done();
         if (prefix.empty() && more) {
-            p.get().body().data = scratch.data();
-            p.get().body().size = scratch.size();
+            p.lend(scratch);
             auto ec = co_await timed_parse(e.from, e.from_buffer, p, e.client, e.read_timeout);
             if (ec == http::error::need_buffer) {
                 ec = {};
@@ -214,7 +211,7 @@ net::awaitable<relay_result> relay(
                 r.ec = ec;
                 co_return r;
             }
-            piece = {scratch.data(), scratch.size() - p.get().body().size};
+            piece = {scratch.data(), p.filled()};
             more = !p.is_done();
             if (piece.empty() && more) {
                 continue;  // only framing was parsed (a chunk header); nothing to send yet
@@ -357,8 +354,6 @@ upstream_failure classify(const beast::error_code& ec) {
     return upstream_failure::reset;
 }
 
-using response_parser = http::response_parser<http::buffer_body, pool_allocator<char>>;
-
 // Answers with a gateway-made page (nothing for 499: the client is gone) and records it.
 net::awaitable<void> answer_error(connection& c, transaction& tx, unsigned status, bool keep) {
     tx.status = status;
@@ -416,7 +411,7 @@ net::awaitable<beast::error_code> read_final_head(worker& w, connection& client,
         if (status != 103) {
             continue;
         }
-        response_head hints{std::move(ex.parser->get().base())};
+        response_head hints{std::move(ex.parser->get())};
         if (!early_hints_stages(hints, tx, *w.shared.consent_sites[tx.site])) {
             continue;
         }
@@ -540,8 +535,7 @@ net::awaitable<beast::error_code> read_request_body(connection& c, request_parse
     std::array<char, 8 * 1024> chunk;
     while (!req.is_done() && out.size() < limit) {
         const auto room = std::min(chunk.size(), limit - out.size());
-        req.get().body().data = chunk.data();
-        req.get().body().size = room;
+        req.lend({chunk.data(), room});
         c.arm(timeout);
         auto [ec, n] = co_await http::async_read_some(c.stream.socket(), c.buffer, req, use_ec);
         c.disarm();
@@ -554,7 +548,7 @@ net::awaitable<beast::error_code> read_request_body(connection& c, request_parse
         if (ec) {
             co_return ec;
         }
-        out.append(chunk.data(), room - req.get().body().size);
+        out.append(chunk.data(), req.filled());
     }
     co_return beast::error_code{};
 }
@@ -609,7 +603,7 @@ net::awaitable<void> forward(worker& w, connection& client, request_parser& req,
         co_return;
     }
     auto& rp = *ex.parser;
-    tx.response = std::move(rp.get().base());
+    tx.response = std::move(rp.get());
     if (tx.response.result_int() == 101) {
         co_await switch_protocols(w, client, *ex.conn, tx);
         co_return;

@@ -3,16 +3,12 @@
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/parser.hpp>
+#include "gateway/head_parser.hpp"
 
 #include "gateway/transaction.hpp"
 #include "session.hpp"
 
 namespace cg::gateway {
-
-using request_parser =
-    boost::beast::http::request_parser<boost::beast::http::buffer_body, pool_allocator<char>>;
 
 /// Proxies a routed request (head in tx.request, body not yet read) to the site's upstream:
 /// buffers a small body, runs the request stages, sends the request, reads the answer's head,

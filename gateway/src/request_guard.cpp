@@ -80,7 +80,7 @@ bool is_only_chunked(const Fields& f) {
             continue;
         }
         ++fields;
-        for (auto t : http::token_list{field.value()}) {
+        for (auto t : http::token_list{boost::core::string_view{field.value()}}) {
             ++tokens;
             chunked = boost::beast::iequals(t, "chunked");
         }
@@ -128,9 +128,8 @@ bool parse_target(std::string_view t, http::verb method, request_target& out) {
 
 }  // namespace
 
-template <class Fields>
-boost::system::error_code check_request(const http::header<true, Fields>& head,
-                                        request_target& target) {
+template <class Head>
+boost::system::error_code check_request(const Head& head, request_target& target) {
     if (head.method() == http::verb::connect) {
         return errc::method_not_allowed;
     }
@@ -157,7 +156,6 @@ boost::system::error_code check_request(const http::header<true, Fields>& head,
 
 template boost::system::error_code check_request(const http::header<true, http::fields>&,
                                                  request_target&);
-template boost::system::error_code check_request(const http::header<true, pooled_fields>&,
-                                                 request_target&);
+template boost::system::error_code check_request(const request_head&, request_target&);
 
 }  // namespace cg::gateway

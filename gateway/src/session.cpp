@@ -231,7 +231,7 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
                               !req.content_length().value_or(0);
             const unsigned version = parse_ec ? 11 : req.get().version();
             if (!parse_ec) {
-                tx.request = std::move(req.get().base());
+                tx.request = std::move(req.get());
                 tx.path = path_of(view(tx.request.target()));
             }
             const bool written = co_await write_error(c, tx.status, version, keep);
@@ -246,8 +246,7 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
         if (const auto length = req.content_length()) {
             framing.content_length = *length;
         }
-        open_transaction(tx, std::move(req.get().base()), target, framing, c.info,
-                         cfg.trusted_proxies);
+        open_transaction(tx, std::move(req.get()), target, framing, c.info, cfg.trusted_proxies);
         // One choke point: whatever a stage throws ends this request with a 500 (when nothing
         // was sent yet), a count and a log line, never with a silently dropped connection.
         bool failed = false;

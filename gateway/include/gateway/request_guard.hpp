@@ -7,7 +7,7 @@
 #include <boost/system/error_code.hpp>
 
 #include "gateway/error.hpp"
-#include "gateway/pool_allocator.hpp"
+#include "gateway/head.hpp"
 
 namespace cg::gateway {
 
@@ -55,13 +55,12 @@ struct request_target {
 /// `OPTIONS *`), exactly one Host for HTTP/1.1, Transfer-Encoding exactly "chunked" (and none in
 /// HTTP/1.0), no CONNECT, Expect only "100-continue". On success fills `target`.
 /// Untrusted input; no I/O.
-template <class Fields>
-boost::system::error_code check_request(const boost::beast::http::header<true, Fields>& head,
-                                        request_target& target);
+/// `Head` is the proxy's request_head or a Beast request header.
+template <class Head>
+boost::system::error_code check_request(const Head& head, request_target& target);
 
 extern template boost::system::error_code check_request(
     const boost::beast::http::header<true, boost::beast::http::fields>&, request_target&);
-extern template boost::system::error_code check_request(
-    const boost::beast::http::header<true, pooled_fields>&, request_target&);
+extern template boost::system::error_code check_request(const request_head&, request_target&);
 
 }  // namespace cg::gateway

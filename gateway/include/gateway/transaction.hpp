@@ -8,18 +8,14 @@
 #include <string_view>
 
 #include <boost/asio/ip/address.hpp>
-#include <boost/beast/http/message.hpp>
 #include <boost/beast/http/verb.hpp>
 
 #include "consent/site_context.hpp"
 #include "gateway/error.hpp"
 #include "gateway/forwarding.hpp"
-#include "gateway/pool_allocator.hpp"
+#include "gateway/head.hpp"
 
 namespace cg::gateway {
-
-using request_head = boost::beast::http::header<true, pooled_fields>;
-using response_head = boost::beast::http::header<false, pooled_fields>;
 
 /// The request fields the log stages (access log, analytics) look at, as views into
 /// transaction::request. Valid for the request only; never logged as they are (they may hold

@@ -3,10 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/ip/address.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/parser.hpp>
 
 #include "consent/consent_cookie.hpp"
+#include "gateway/head_parser.hpp"
 
 namespace cg::gateway {
 namespace {
@@ -23,7 +22,7 @@ struct parsed_request {
 
 void open(parsed_request& out, std::string_view text, client_info client = {},
           std::vector<cidr> trusted = {}) {
-    http::request_parser<http::empty_body, pool_allocator<char>> p;
+    request_parser p;
     boost::system::error_code ec;
     p.eager(false);
     p.put(net::buffer(text.data(), text.size()), ec);
@@ -37,17 +36,17 @@ void open(parsed_request& out, std::string_view text, client_info client = {},
     if (client.address.empty()) {
         client = client_info{"192.0.2.1", false, net::ip::make_address("192.0.2.1")};
     }
-    open_transaction(out.tx, std::move(p.get().base()), target, framing, client, trusted);
+    open_transaction(out.tx, std::move(p.get()), target, framing, client, trusted);
     out.ok = true;
 }
 
 response_head response(std::string_view text) {
-    http::response_parser<http::empty_body, pool_allocator<char>> p;
+    response_parser p;
     p.skip(true);
     boost::system::error_code ec;
     p.put(net::buffer(text.data(), text.size()), ec);
     EXPECT_FALSE(ec) << ec.message();
-    return response_head{std::move(p.get().base())};
+    return std::move(p.get());
 }
 
 consent::site_policy all_categories() {
