@@ -57,9 +57,11 @@ void append_time(std::string& out) {
         std::strftime(prefix, sizeof prefix, "%Y-%m-%dT%H:%M:%S", &tm);
         cached_second = second;
     }
-    char frac[8];
-    std::snprintf(frac, sizeof frac, ".%03dZ", static_cast<int>(ms.count() % 1000));
-    out.append(prefix).append(frac);
+    const auto milli = static_cast<int>(ms.count() % 1000);
+    const char frac[5] = {'.', static_cast<char>('0' + milli / 100),
+                          static_cast<char>('0' + milli / 10 % 10),
+                          static_cast<char>('0' + milli % 10), 'Z'};
+    out.append(prefix).append(frac, sizeof frac);
 }
 
 }  // namespace

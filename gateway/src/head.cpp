@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include <boost/beast/core/string.hpp>
 
@@ -15,16 +16,40 @@ bool same_name(std::string_view a, std::string_view b) noexcept {
     return a.size() == b.size() && boost::beast::iequals(a, b);
 }
 
-// A field matches a name given as text: a known name by enumerator, an unknown one by text.
+// A field matches a name given as text: a known name by enumerator, an unknown one by text
+// (only among fields whose names Beast did not know either).
 bool named(const head_field& f, http::field known, std::string_view name) noexcept {
-    return known != http::field::unknown ? f.name() == known : same_name(f.name_string(), name);
+    return f.name() == known && (known != http::field::unknown || same_name(f.name_string(), name));
 }
+
+constexpr std::size_t room_after_head = 512;  // for the values the stages set
 
 http::field field_of(std::string_view name) noexcept {
     return http::string_to_field(name);
 }
 
 }  // namespace
+
+head_fields::head_fields(head_fields&& other) noexcept
+    : fields_(std::move(other.fields_)),
+      bytes_(std::move(other.bytes_)),
+      blocks_(std::move(other.blocks_)),
+      room_(std::exchange(other.room_, nullptr)),
+      room_left_(std::exchange(other.room_left_, 0)) {
+    other.fields_.clear();
+}
+
+head_fields& head_fields::operator=(head_fields&& other) noexcept {
+    if (this != &other) {
+        fields_ = std::move(other.fields_);
+        other.fields_.clear();
+        bytes_ = std::move(other.bytes_);
+        blocks_ = std::move(other.blocks_);
+        room_ = std::exchange(other.room_, nullptr);
+        room_left_ = std::exchange(other.room_left_, 0);
+    }
+    return *this;
+}
 
 std::size_t head_fields::count(http::field name) const noexcept {
     return static_cast<std::size_t>(std::count_if(
@@ -117,20 +142,24 @@ std::string_view head_fields::keep(std::string_view s) {
     if (s.empty()) {
         return {};
     }
-    if (block_size_ - block_used_ < s.size()) {
-        block_size_ = std::max<std::size_t>(512, s.size());
-        blocks_.push_back(std::make_unique_for_overwrite<char[]>(block_size_));
-        block_used_ = 0;
+    if (room_left_ < s.size()) {
+        const auto size = std::max(room_after_head, s.size());
+        blocks_.push_back(std::make_unique_for_overwrite<char[]>(size));
+        room_ = blocks_.back().get();
+        room_left_ = size;
     }
-    char* at = blocks_.back().get() + block_used_;
+    char* at = room_;
     std::memcpy(at, s.data(), s.size());
-    block_used_ += s.size();
+    room_ += s.size();
+    room_left_ -= s.size();
     return {at, s.size()};
 }
 
 const char* head_fields::own(std::string_view bytes) {
-    bytes_ = std::make_unique_for_overwrite<char[]>(std::max<std::size_t>(1, bytes.size()));
+    bytes_ = std::make_unique_for_overwrite<char[]>(bytes.size() + room_after_head);
     std::memcpy(bytes_.get(), bytes.data(), bytes.size());
+    room_ = bytes_.get() + bytes.size();
+    room_left_ = room_after_head;
     return bytes_.get();
 }
 

@@ -1,4 +1,5 @@
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <memory>
 #include <string_view>
@@ -42,8 +43,9 @@ class head_fields {
     using const_iterator = list::const_iterator;
 
     head_fields() = default;
-    head_fields(head_fields&&) noexcept = default;
-    head_fields& operator=(head_fields&&) noexcept = default;
+    /// The moved-from head is left empty (its room belongs to the new owner).
+    head_fields(head_fields&& other) noexcept;
+    head_fields& operator=(head_fields&& other) noexcept;
     head_fields(const head_fields&) = delete;
     head_fields& operator=(const head_fields&) = delete;
 
@@ -75,6 +77,13 @@ class head_fields {
     std::size_t erase(std::string_view name) noexcept;
     /// Removes one field; returns the iterator after it.
     iterator erase(const_iterator pos) noexcept;
+    /// Removes every field for which `pred(field)` is true, in one pass; returns how many.
+    template <class Pred>
+    std::size_t erase_if(Pred pred) {
+        const auto before = fields_.size();
+        fields_.erase(std::remove_if(fields_.begin(), fields_.end(), pred), fields_.end());
+        return before - fields_.size();
+    }
 
     /// Appends a field whose views already point into storage this head owns (parsers).
     void append_owned(boost::beast::http::field name, std::string_view name_string,
@@ -95,10 +104,12 @@ class head_fields {
 
   private:
     list fields_;
-    std::unique_ptr<char[]> bytes_;                // the head as received
-    std::vector<std::unique_ptr<char[]>> blocks_;  // values set later
-    std::size_t block_used_ = 0;
-    std::size_t block_size_ = 0;
+    // The head as received, followed by room for values set later (one allocation for most
+    // heads); more blocks when that room runs out.
+    std::unique_ptr<char[]> bytes_;
+    std::vector<std::unique_ptr<char[]>> blocks_;
+    char* room_ = nullptr;
+    std::size_t room_left_ = 0;
 };
 
 /// A request head: request line and fields.
