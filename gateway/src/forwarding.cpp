@@ -48,13 +48,36 @@ bool list_contains(std::string_view list, std::string_view token) {
 }
 
 bool is_hop_by_hop(http::field f) noexcept {
-    return std::find(hop_by_hop.begin(), hop_by_hop.end(), f) != hop_by_hop.end();
+    switch (f) {
+        case http::field::connection:
+        case http::field::keep_alive:
+        case http::field::te:
+        case http::field::trailer:
+        case http::field::proxy_connection:
+        case http::field::proxy_authenticate:
+        case http::field::proxy_authorization:
+            return true;
+        default:
+            return false;
+    }
 }
+
+// A name listed in Connection: known names compare by enumerator, others by text, and only
+// with fields whose names are unknown too.
+struct connection_token {
+    http::field known;
+    std::string_view text;
+
+    bool names(const head_field& f) const noexcept {
+        return f.name() == known &&
+               (known != http::field::unknown || boost::beast::iequals(f.name_string(), text));
+    }
+};
 
 // The flat heads' version: one pass to read Connection, one to remove, instead of an erase (a
 // pass) per name.
 void strip_flat(head_fields& f, bool keep_upgrade) {
-    boost::container::small_vector<std::string_view, 4> named;
+    boost::container::small_vector<connection_token, 4> named;
     bool upgrade_named = false;
     for (const auto& field : f) {
         if (field.name() != http::field::connection) {
@@ -64,22 +87,24 @@ void strip_flat(head_fields& f, bool keep_upgrade) {
             if (boost::beast::iequals(token, "upgrade")) {
                 upgrade_named = true;
             } else {
-                named.emplace_back(token.data(), token.size());
+                const auto known = http::string_to_field(token);
+                if (!is_hop_by_hop(known)) {  // those go anyway
+                    named.push_back({known, {token.data(), token.size()}});
+                }
             }
         }
     }
     const bool keep = keep_upgrade && upgrade_named && f.count(http::field::upgrade) != 0;
     f.erase_if([&](const head_field& field) {
         const auto name = field.name();
-        if (name == http::field::connection || is_hop_by_hop(name)) {
+        if (is_hop_by_hop(name)) {
             return true;
         }
         if (name == http::field::upgrade) {
             return !keep;
         }
-        return std::any_of(named.begin(), named.end(), [&](std::string_view n) {
-            return boost::beast::iequals(field.name_string(), n);
-        });
+        return std::any_of(named.begin(), named.end(),
+                           [&](const connection_token& t) { return t.names(field); });
     });
     if (keep) {
         f.set(http::field::connection, "upgrade");
