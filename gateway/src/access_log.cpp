@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -64,6 +65,12 @@ void append_time(std::string& out) {
     out.append(prefix).append(frac, sizeof frac);
 }
 
+void append_int(std::string& out, std::int64_t v) {
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
+    out.append(digits, static_cast<std::size_t>(end - digits));
+}
+
 }  // namespace
 
 log_line::log_line(log_level level, std::string_view msg) : text_(own_) {
@@ -97,7 +104,7 @@ log_line& log_line::str(std::string_view k, std::string_view value) {
 
 log_line& log_line::num(std::string_view k, std::int64_t value) {
     key(k);
-    text_.append(std::to_string(value));
+    append_int(text_, value);
     return *this;
 }
 
@@ -105,7 +112,8 @@ log_line& log_line::ms(std::string_view k, std::chrono::nanoseconds d) {
     key(k);
     // Fixed point with three decimals, without the cost of printf's float formatting.
     const auto us = std::max<std::int64_t>(0, d.count() / 1000);
-    text_.append(std::to_string(us / 1000)).push_back('.');
+    append_int(text_, us / 1000);
+    text_.push_back('.');
     const auto frac = us % 1000;
     text_.push_back(static_cast<char>('0' + frac / 100));
     text_.push_back(static_cast<char>('0' + frac / 10 % 10));

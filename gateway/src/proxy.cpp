@@ -380,9 +380,23 @@ net::awaitable<bool> send_continue(connection& c, millis timeout) {
 // Where a request stands after the exchange with the upstream.
 struct upstream_exchange {
     std::unique_ptr<upstream_connection> conn;
-    std::optional<response_parser> parser;  ///< holds the final head
-    bool request_sent = false;              ///< the upstream has the whole request
+    /// Holds the final head. It lives in the connection, not on a coroutine frame: frames over
+    /// about 1 KiB are not recycled by Asio and cost a malloc and a free each.
+    std::optional<response_parser>& parser;
+    bool request_sent = false;  ///< the upstream has the whole request
 };
+
+// The 103 head for the client in `out`, or false when it is to be dropped. Not a coroutine: a
+// head on a coroutine frame would make the frame too big to be recycled.
+bool hints_head(response_head& from, const transaction& tx, const consent::site_context& consent,
+                std::string& out) {
+    response_head hints{std::move(from)};
+    if (!early_hints_stages(hints, tx, consent)) {
+        return false;
+    }
+    serialize_head(hints, out);
+    return true;
+}
 
 // Reads the upstream's answer head into ex.parser. Interim answers other than 101 are consumed
 // here: 103 Early Hints go on to the client (through the interim stages), 100 and 102 are the
@@ -411,12 +425,10 @@ net::awaitable<beast::error_code> read_final_head(worker& w, connection& client,
         if (status != 103) {
             continue;
         }
-        response_head hints{std::move(ex.parser->get())};
-        if (!early_hints_stages(hints, tx, *w.shared.consent_sites[tx.site])) {
+        std::string hints_text;  // head_text still holds the request, for a retry
+        if (!hints_head(ex.parser->get(), tx, *w.shared.consent_sites[tx.site], hints_text)) {
             continue;
         }
-        std::string hints_text;  // head_text still holds the request, for a retry
-        serialize_head(hints, hints_text);
         const auto wec = co_await write_head(client.stream, hints_text, w.cfg.limits.body_timeout);
         if (wec) {
             client_gone = true;
@@ -596,7 +608,7 @@ net::awaitable<void> forward(worker& w, connection& client, request_parser& req,
     serialize_head(tx.request, client.head_text);
 
     const auto scratch = w.scratch.get();
-    upstream_exchange ex;
+    upstream_exchange ex{nullptr, client.answer, false};
     const bool answered =
         co_await exchange_with_upstream(w, client, req, tx, body, scratch.span(), ex);
     if (!answered) {

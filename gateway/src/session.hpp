@@ -1,4 +1,5 @@
 #pragma once
+#include <optional>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
@@ -8,6 +9,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 
 #include "gateway/forwarding.hpp"
+#include "gateway/head_parser.hpp"
 #include "upstream_pool.hpp"
 #include "worker.hpp"
 
@@ -33,6 +35,8 @@ struct connection {
     client_info info;
     std::string head_text;  ///< reused buffer for serialised heads (keeps its capacity)
     upstream_connection* upstream = nullptr;  ///< the exchange in flight, if any
+    /// The parser of the upstream's answer in flight (see proxy.cpp: kept off coroutine frames)
+    std::optional<response_parser> answer;
     bool idle = true;  ///< waiting for a request head (may be closed at once on drain)
 };
 
