@@ -13,6 +13,7 @@
 
 #include "hex.hpp"
 #include "iso_time.hpp"
+#include "json_config/dump.hpp"
 #include "json_config/reader.hpp"
 
 namespace cg::consent {
@@ -151,7 +152,7 @@ std::string to_json(const decision_event& e) {
     j["gpc"] = e.gpc;
     // Invalid UTF-8 must not throw from here; replacing it makes the event fail validation
     // in event_from_json, which is what the store checks before accepting it.
-    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+    return json_config::dump(j);
 }
 
 bool is_valid(const decision_event& e) noexcept {

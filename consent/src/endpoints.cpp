@@ -9,7 +9,9 @@
 
 #include "consent/await.hpp"
 #include "consent/cookie.hpp"
+#include "decision_input.hpp"
 #include "iso_time.hpp"
+#include "json_config/dump.hpp"
 #include "json_config/reader.hpp"
 
 namespace cg::consent {
@@ -27,7 +29,7 @@ constexpr std::size_t max_expiring_cookies = 64;
 endpoint_response json_answer(unsigned status, const json& body) {
     endpoint_response r;
     r.status = status;
-    r.body = body.dump();
+    r.body = json_config::dump(body);
     return r;
 }
 
@@ -51,57 +53,6 @@ bool same_site(const endpoint_request& r) {
         return false;
     }
     return r.referer.size() == expected.size() || r.referer[expected.size()] == '/';
-}
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c = json_config::ascii_lower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-// application/x-www-form-urlencoded decoding (WHATWG URL §5.1): '+' is a space.
-std::string form_decode(std::string_view s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '+') {
-            out += ' ';
-        } else if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
-                   hex_value(s[i + 2]) >= 0) {
-            out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
-            i += 2;
-        } else {
-            out += s[i];
-        }
-    }
-    return out;
-}
-
-std::vector<std::pair<std::string, std::string>> form_fields(std::string_view body) {
-    std::vector<std::pair<std::string, std::string>> out;
-    while (!body.empty()) {
-        const auto amp = body.find('&');
-        const auto piece = body.substr(0, amp);
-        body = amp == std::string_view::npos ? std::string_view{} : body.substr(amp + 1);
-        if (piece.empty()) {
-            continue;
-        }
-        const auto eq = piece.find('=');
-        out.emplace_back(form_decode(piece.substr(0, eq)), eq == std::string_view::npos
-                                                               ? std::string{}
-                                                               : form_decode(piece.substr(eq + 1)));
-    }
-    return out;
-}
-
-std::string offered_text(const site_context& site) {
-    std::string out;
-    for (const auto& c : site.policy().categories) {
-        out += out.empty() ? "" : ", ";
-        out += name_of(c.id);
-    }
-    return out;
 }
 
 json names(category_set s) {
@@ -188,94 +139,6 @@ void expire_withdrawn(const site_context& site, const endpoint_request& r, categ
     }
 }
 
-struct choice {
-    category_set granted{category::necessary};
-    bool gpc_method = false;
-    std::string language;
-    std::string return_to;
-    std::string error;  // non-empty: 400 with this text
-};
-
-void add_category(choice& c, std::string_view name, const site_context& site) {
-    const auto cat = category_named(name);
-    if (!cat || !site.offered().contains(*cat)) {
-        c.error = "unknown category \"" + std::string{name.substr(0, 40)} +
-                  "\" (this site offers: " + offered_text(site) + ")";
-        return;
-    }
-    c.granted.insert(*cat);
-}
-
-void apply_action(choice& c, std::string_view action, const site_context& site) {
-    if (action == "accept-all") {
-        c.granted = site.offered();
-    } else if (action == "reject-all") {
-        c.granted = category_set{category::necessary};
-    } else if (action == "gpc") {
-        c.granted = category_set{category::necessary};
-        c.gpc_method = true;
-    } else if (!action.empty() && action != "save") {
-        c.error = "unknown action \"" + std::string{action.substr(0, 40)} +
-                  "\" (allowed: accept-all, reject-all, save, gpc)";
-    }
-}
-
-choice read_json_choice(std::string_view body, const site_context& site) {
-    choice c;
-    const json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
-    if (!doc.is_object()) {
-        c.error = "the body must be a JSON object such as {\"categories\": [\"analytics\"]}";
-        return c;
-    }
-    for (const auto& [key, value] : doc.items()) {
-        if (key == "categories" && value.is_array()) {
-            for (const auto& v : value) {
-                if (!v.is_string()) {
-                    c.error = "/categories: every entry must be a category name";
-                    return c;
-                }
-                add_category(c, v.get_ref<const std::string&>(), site);
-            }
-        } else if (key == "action" && value.is_string()) {
-            apply_action(c, value.get_ref<const std::string&>(), site);
-        } else if (key == "language" && value.is_string()) {
-            c.language = value.get<std::string>();
-        } else {
-            c.error = "unexpected field \"" + key.substr(0, 40) +
-                      "\" (allowed: categories (array), action, language (strings))";
-        }
-        if (!c.error.empty()) {
-            return c;
-        }
-    }
-    if (!doc.contains("categories") && !doc.contains("action")) {
-        c.error = "say what the visitor chose: \"categories\" or \"action\"";
-    }
-    return c;
-}
-
-choice read_form_choice(std::string_view body, const site_context& site) {
-    choice c;
-    std::string action;
-    for (const auto& [key, value] : form_fields(body)) {
-        if (key == "category" || key == "categories") {
-            add_category(c, value, site);
-        } else if (key == "action") {
-            action = value;
-        } else if (key == "language") {
-            c.language = value;
-        } else if (key == "return_to") {
-            c.return_to = value;
-        }
-        // Other fields (a site's own hidden inputs) are ignored, as HTML forms expect.
-        if (!c.error.empty()) {
-            return c;
-        }
-    }
-    apply_action(c, action, site);
-    return c;
-}
-
 // Only a path on this site: "//evil.example" and "/\evil" would leave it (open redirect).
 bool is_local_path(std::string_view p) {
     return p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/\\") &&
@@ -284,21 +147,41 @@ bool is_local_path(std::string_view p) {
            });
 }
 
-std::string back_to(const choice& c, const endpoint_request& r) {
+// A Location value is a URI reference (RFC 9110 §10.2.2, RFC 3986 §2.1): a space or a byte
+// beyond ASCII in the visitor's return path is percent-encoded rather than sent raw.
+std::string location_text(std::string_view p) {
+    constexpr std::string_view hex = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(p.size());
+    for (const char ch : p) {
+        const auto u = static_cast<unsigned char>(ch);
+        if (u == ' ' || u >= 0x80) {
+            out += '%';
+            out += hex[u >> 4U];
+            out += hex[u & 0x0FU];
+        } else {
+            out += ch;
+        }
+    }
+    return out;
+}
+
+std::string back_to(const decision_input& c, const endpoint_request& r) {
     if (is_local_path(c.return_to)) {
-        return c.return_to;
+        return location_text(c.return_to);
     }
     const std::string origin = expected_origin(r);
     if (r.referer.size() > origin.size() && iequals(r.referer.substr(0, origin.size()), origin)) {
         const auto p = r.referer.substr(origin.size());
         if (is_local_path(p)) {
-            return std::string{p};
+            return location_text(p);
         }
     }
     return "/";
 }
 
-decision_kind kind_of(const choice& c, const visitor_consent& before, const site_context& site) {
+decision_kind kind_of(const decision_input& c, const visitor_consent& before,
+                      const site_context& site) {
     if (c.gpc_method) {
         return decision_kind::gpc;
     }
@@ -333,21 +216,13 @@ net::awaitable<endpoint_response> decide(const endpoint_request& r, const site_c
                                "cross-site consent requests are refused: Origin or Referer "
                                "must be this site");
     }
-    const std::string_view type = r.content_type.substr(0, r.content_type.find(';'));
-    choice c;
-    const bool form = iequals(type, "application/x-www-form-urlencoded");
-    if (iequals(type, "application/json")) {
-        c = read_json_choice(r.body, site);
-    } else if (form) {
-        c = read_form_choice(r.body, site);
-    } else {
-        co_return error_answer(415, "send application/json or application/x-www-form-urlencoded");
-    }
-    if (c.gpc_method && !r.gpc) {
+    decision_input c = read_decision(r.content_type, r.body, site.offered());
+    if (c.status == 0 && c.gpc_method && !r.gpc) {
+        c.status = 400;
         c.error = "action \"gpc\" needs the request's Sec-GPC: 1 signal";
     }
-    if (!c.error.empty()) {
-        co_return error_answer(400, c.error);
+    if (c.status != 0) {
+        co_return error_answer(c.status, c.error);
     }
     const std::int64_t now = now_ms / 1000;
     const visitor_consent before = site.read_visitor(r.cookies, r.gpc, now);
@@ -388,19 +263,18 @@ net::awaitable<endpoint_response> decide(const endpoint_request& r, const site_c
                                                  encode_consent(state, site.site(), site.keys()),
                                                  site.policy().lifetime.count(), r.https));
     expire_withdrawn(site, r, state.granted, out);
-    if (form) {
+    if (c.form) {
         out.status = 303;
         out.location = back_to(c, r);
         out.content_type = "text/plain; charset=utf-8";
         out.body = "Your choice is saved.\n";
         co_return out;
     }
-    out.body = json{{"consent_id", state.id},
-                    {"granted", names(state.granted)},
-                    {"method", name_of(state.kind)},
-                    {"policy_version", state.policy_version},
-                    {"recorded", outcome_name(outcome)}}
-                   .dump();
+    out.body = json_config::dump(json{{"consent_id", state.id},
+                                      {"granted", names(state.granted)},
+                                      {"method", name_of(state.kind)},
+                                      {"policy_version", state.policy_version},
+                                      {"recorded", outcome_name(outcome)}});
     co_return out;
 }
 

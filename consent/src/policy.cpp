@@ -10,11 +10,10 @@
 #include <string_view>
 #include <utility>
 
-#include <arpa/inet.h>
-
 #include <nlohmann/json.hpp>
 
 #include "cookie_text.hpp"
+#include "redis/config_reader.hpp"
 
 namespace cg::consent {
 
@@ -31,15 +30,6 @@ using json_config::reader;
 constexpr std::array<std::string_view, 5> consent_keys{"keys", "key_file", "cookie_name",
                                                        "catalogue", "journal"};
 constexpr std::array<std::string_view, 2> journal_keys{"path", "max_bytes"};
-constexpr std::array<std::string_view, 9> redis_keys{"host",
-                                                     "port",
-                                                     "socket",
-                                                     "username",
-                                                     "password",
-                                                     "database",
-                                                     "connect_timeout_ms",
-                                                     "command_timeout_ms",
-                                                     "key_prefix"};
 constexpr std::array<std::string_view, 7> site_keys{
     "policy_version",  "lifetime_days", "retention_days", "default_language",
     "unknown_cookies", "categories",    "cookies"};
@@ -61,9 +51,6 @@ constexpr std::size_t max_key_file_bytes = 1024 * 1024;
 constexpr std::size_t max_catalogue_bytes = 16 * 1024 * 1024;
 constexpr std::size_t max_cookie_name = 64;
 constexpr std::size_t max_policy_version = 32;
-constexpr std::size_t max_key_prefix = 64;
-// sockaddr_un::sun_path holds 108 bytes on Linux, including the terminating NUL.
-constexpr std::size_t max_socket_path = 107;
 constexpr std::size_t min_justification = 20;
 constexpr std::string_view missing_justification =
     "required for a necessary cookie: say why the site cannot work without it (classing "
@@ -76,8 +63,6 @@ constexpr json_config::uint_range lifetime_days{1, 400};
 // Ten years: proof of consent may be needed for as long as claims can be brought.
 constexpr json_config::uint_range retention_days{1, 3660};
 constexpr json_config::uint_range journal_bytes{1024ULL * 1024, 64ULL * 1024 * 1024 * 1024};
-// A default Redis server has 16 databases (the `databases` setting).
-constexpr json_config::uint_range redis_databases{0, 15};
 
 // RFC 6265 §4.1.1: cookie-name = token, and RFC 2616 §2.2: token = 1*<any CHAR except CTLs or
 // separators>. '*' is a token character, so catalogue patterns need no extra allowance.
@@ -106,11 +91,6 @@ std::size_t code_points(std::string_view s) {
     return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) {
         return (static_cast<unsigned char>(c) & 0xC0U) != 0x80U;
     }));
-}
-
-bool is_ipv6_literal(const std::string& s) {
-    std::array<unsigned char, 16> bytes{};
-    return ::inet_pton(AF_INET6, s.c_str(), bytes.data()) == 1;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -335,63 +315,6 @@ void read_consent(reader& r, const json& c, settings& out, const std::filesystem
     }
 }
 
-void read_redis(reader& r, const json& v, redis_config& out,
-                const std::filesystem::path& base_dir) {
-    const std::string pointer = "/redis";
-    if (!r.check_object(v, pointer, redis_keys)) {
-        return;
-    }
-    if (const std::string* host = r.read_string(v, pointer, "host")) {
-        if (!json_config::is_name_or_ipv4(*host) && !is_ipv6_literal(*host)) {
-            r.fail(child(pointer, "host"),
-                   "must be a host name or IP address such as 127.0.0.1" + got(json(*host)));
-        } else {
-            out.host = *host;
-        }
-    }
-    r.read_uint(v, pointer, "port", out.port, {1, 65535});
-    if (auto socket = read_path(r, v, pointer, "socket", base_dir)) {
-        if (socket->string().size() > max_socket_path) {
-            r.fail(child(pointer, "socket"),
-                   "must be at most " + std::to_string(max_socket_path) +
-                       " bytes long, the limit of a Unix socket path (got " +
-                       literal(socket->string()) + ")");
-        } else {
-            out.socket = socket->string();
-        }
-        for (const std::string_view key : {"host", "port"}) {
-            if (member(v, key) != nullptr) {
-                r.fail(child(pointer, key), "must not be set together with /redis/socket");
-            }
-        }
-    }
-    if (const std::string* user = r.read_string(v, pointer, "username")) {
-        out.username = *user;
-    }
-    if (const json* password = member(v, "password")) {
-        if (!password->is_string()) {
-            r.fail(child(pointer, "password"), "must be a string");  // a secret: never quoted
-        } else {
-            out.password = password->get<std::string>();
-        }
-    }
-    r.read_uint(v, pointer, "database", out.database, redis_databases);
-    r.read_millis(v, pointer, "connect_timeout_ms", out.connect_timeout);
-    r.read_millis(v, pointer, "command_timeout_ms", out.command_timeout);
-    if (const std::string* prefix = r.read_string(v, pointer, "key_prefix")) {
-        const bool ok = !prefix->empty() && prefix->size() <= max_key_prefix &&
-                        std::all_of(prefix->begin(), prefix->end(), [](char c) {
-                            return is_alnum(c) || c == ':' || c == '_' || c == '-' || c == '.';
-                        });
-        if (!ok) {
-            r.fail(child(pointer, "key_prefix"),
-                   "must be 1-64 letters, digits, ':', '_', '-' or '.'" + got(json(*prefix)));
-        } else {
-            out.key_prefix = *prefix;
-        }
-    }
-}
-
 // A language's texts override the built-in ones field by field.
 void read_texts(reader& r, const json& v, const std::string& pointer, category_info& info) {
     if (!r.check_object(v, pointer, language_codes)) {
@@ -601,7 +524,7 @@ settings read_settings(reader& r, const json* consent_obj, const json* redis_obj
         }
     }
     if (redis_obj != nullptr) {
-        read_redis(r, *redis_obj, s.redis, base_dir);
+        s.redis = redis::read_redis_config(r, *redis_obj, "/redis", base_dir);
     }
     return s;
 }

@@ -1,33 +1,33 @@
 #include "consent/store.hpp"
 
-#include <pthread.h>
-#include <signal.h>
-
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <condition_variable>
 #include <cstdio>
-#include <deque>
 #include <limits>
 #include <map>
 #include <mutex>
 #include <set>
-#include <thread>
+#include <span>
 #include <tuple>
 #include <variant>
 
 #include "category_names.hpp"
 #include "journal.hpp"
-#include "redis_link.hpp"
+#include "redis/link.hpp"
+#include "redis/worker.hpp"
 
 namespace cg::consent {
 
 namespace {
 
 using clock = std::chrono::steady_clock;
+using redis::is_error;
+using redis::redis_command;
+using redis::reply_ptr;
+using redis::reply_text;
 using std::chrono::milliseconds;
 
 /// Events per pipelined batch (records and replays alike).
@@ -35,12 +35,23 @@ constexpr std::size_t max_batch = 512;
 /// Operations waiting for the store thread; beyond this a call fails at once (STYLE §5: a
 /// bound on every queue). At a few hundred bytes each this is tens of MB at most.
 constexpr std::size_t queue_limit = 100'000;
+/// Reconnects and replays back off from 100 ms to 2 s.
 constexpr clock::duration first_backoff = milliseconds{100};
 constexpr clock::duration max_backoff = milliseconds{2000};
 /// An idle connection is checked this often, so status().redis_up does not go stale.
 constexpr clock::duration ping_interval = milliseconds{1000};
 /// Retention is capped at 100 years: keeps retention in milliseconds far from overflow.
 constexpr std::int64_t max_retention_s = 100LL * 366 * 24 * 3600;
+
+redis::worker_options store_worker_options() {
+    redis::worker_options o;
+    o.queue_limit = queue_limit;
+    o.max_batch = max_batch;
+    o.first_backoff = first_backoff;
+    o.max_backoff = max_backoff;
+    o.ping_interval = ping_interval;
+    return o;
+}
 
 // One event, atomically (DESIGN §6, L7). Everything comes in as KEYS/ARGV; nothing is
 // spliced into the script text. The script does not call TIME: the clock comes from ARGV,
@@ -191,13 +202,6 @@ bool starts_with(std::string_view s, std::string_view prefix) noexcept {
     return s.substr(0, prefix.size()) == prefix;
 }
 
-/// Errors that say this server cannot take writes now, whatever the command: reconnecting
-/// (after a backoff) is the way out, e.g. to the new master after a failover.
-bool server_state_error(std::string_view text) noexcept {
-    return starts_with(text, "LOADING") || starts_with(text, "READONLY") ||
-           starts_with(text, "MASTERDOWN") || starts_with(text, "NOREPLICAS");
-}
-
 /// One event on its way to Redis: the script's arguments, owned.
 struct event_call {
     std::array<std::string, 4> keys;
@@ -211,56 +215,46 @@ struct event_ref {
     std::chrono::seconds retention{0};
 };
 
-void block_sigpipe() noexcept {
-    // hiredis writes with write(2): a server that went away would raise SIGPIPE and end the
-    // whole process. Blocked in this thread only, the write fails with EPIPE instead.
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
 }  // namespace
 
-struct store::impl {
-    impl(redis_config redis, journal_config j)
-        : config_(redis), link_(std::move(redis)), journal_(j.path, j.max_bytes) {
+// The Redis thread, its queue, reconnects and ping are redis::worker's (common/); the store
+// adds what is consent's own: the scripts, the keys, the journal and its replay.
+struct store::impl final : redis::worker<operation>::handler {
+    impl(redis_config redis_cfg, journal_config j)
+        : key_prefix_(redis_cfg.key_prefix),
+          journal_(j.path, j.max_bytes),
+          worker_(std::move(redis_cfg), store_worker_options(), *this) {
         status_.journal_bytes = journal_.size();
         status_.journal_events = journal_.entries();
         status_.damaged = journal_.damaged_at_open();
         if (status_.damaged > 0) {
-            status_.last_error = "journal " + journal_.path().string() + ": skipped " +
-                                 std::to_string(status_.damaged) +
-                                 " damaged line(s) (e.g. half-written in a crash); they are "
-                                 "not replayed";
+            worker_.report("journal " + journal_.path().string() + ": skipped " +
+                           std::to_string(status_.damaged) +
+                           " damaged line(s) (e.g. half-written in a crash); they are "
+                           "not replayed");
         }
     }
+    impl(const impl&) = delete;
+    impl& operator=(const impl&) = delete;
+    ~impl() override { worker_.stop(); }
 
-    // --- shared with the callers' threads (mutex_) ---
-    std::mutex mutex_;
-    std::condition_variable wake_;
-    std::deque<operation> queue_;
-    bool started_ = false;
-    bool stopping_ = false;
-    std::mutex join_mutex_;
-    std::thread thread_;
-
+    // --- shared with the callers' threads (status_mutex_) ---
+    /// The store's counters and journal figures; redis_up and last_error are the worker's.
     mutable std::mutex status_mutex_;
     store_status status_;
 
     // --- the store thread's own ---
-    redis_config config_;
-    redis_link link_;
+    const std::string key_prefix_;
     journal journal_;
     std::string record_sha_;
     std::string erase_sha_;
-    clock::time_point next_connect_{};
-    clock::duration backoff_ = first_backoff;
     clock::time_point next_replay_{};
     clock::duration replay_backoff_ = first_backoff;
-    clock::time_point last_ok_{};
     std::uint64_t replay_pos_ = 0;      ///< journal bytes before this are confirmed
     std::uint64_t replay_entries_ = 0;  ///< valid entries before replay_pos_
+
+    /// Last: its thread uses everything above, so it stops before they go.
+    redis::worker<operation> worker_;
 
     template <class F>
     void update(F&& f) {
@@ -279,132 +273,67 @@ struct store::impl {
 
     bool replay_due() const { return journal_.size() > replay_pos_; }
 
-    // ------------------------------------------------------------------ thread loop
-
-    void run() {
-        block_sigpipe();
-        try_connect();
-        for (;;) {
-            std::vector<operation> work;
-            bool stopping = false;
-            {
-                std::unique_lock lock{mutex_};
-                wake_.wait_until(lock, next_wake(),
-                                 [this] { return !queue_.empty() || stopping_; });
-                stopping = stopping_;
-                take_work(work);
-            }
-            if (work.empty() && stopping) {
-                break;
-            }
-            if (!work.empty() && !link_.connected()) {
-                // Redis is down: journal these now rather than after a connect attempt, which
-                // can take connect_timeout against an unresponsive host.
-                process(work);
-                work.clear();
-            }
-            if (!stopping) {
-                maintain();
-            }
-            if (!work.empty()) {
-                process(work);
-            }
-            if (!stopping) {
-                replay_step();
-            }
-        }
-        link_.disconnect();
-        update([](store_status& s) { s.redis_up = false; });
-    }
-
-    clock::time_point next_wake() const {
-        const auto now = clock::now();
-        if (!link_.connected()) {
-            return next_connect_;
-        }
-        auto at = last_ok_ + ping_interval;
-        if (replay_due()) {
-            at = std::min(at, next_replay_);
-        }
-        return std::max(at, now);
-    }
+    // ------------------------------------------------------------------ worker hooks
 
     /// A run of records (one batch) or one other operation, in queue order: an erase sees
     /// every record queued before it.
-    void take_work(std::vector<operation>& work) {
-        if (queue_.empty()) {
-            return;
-        }
-        if (!std::holds_alternative<record_op>(queue_.front())) {
-            work.push_back(std::move(queue_.front()));
-            queue_.pop_front();
-            return;
-        }
-        while (!queue_.empty() && work.size() < max_batch &&
-               std::holds_alternative<record_op>(queue_.front())) {
-            work.push_back(std::move(queue_.front()));
-            queue_.pop_front();
-        }
+    bool joins(const operation& first, const operation& next) const override {
+        return std::holds_alternative<record_op>(first) && std::holds_alternative<record_op>(next);
     }
 
-    void maintain() {
-        const auto now = clock::now();
-        if (!link_.connected()) {
-            if (now >= next_connect_) {
-                try_connect();
-            }
+    void process(std::span<operation> work, redis::session& s) override {
+        if (std::holds_alternative<record_op>(work.front())) {
+            process_records(work, s);
             return;
         }
-        if (now - last_ok_ >= ping_interval) {
-            std::string error;
-            const std::vector<redis_command> ping{{"PING"}};
-            const auto replies = link_.pipeline(ping, now + config_.command_timeout, error);
-            if (!error.empty()) {
-                connection_lost(error);
-            } else if (is_error(*replies.front())) {
-                const auto text = reply_text(*replies.front());
-                if (server_state_error(text)) {
-                    connection_lost(std::string{text});
+        std::visit(
+            [this, &s](auto& op) {
+                using T = std::decay_t<decltype(op)>;
+                if constexpr (std::is_same_v<T, history_op>) {
+                    do_history(op, s);
+                } else if constexpr (std::is_same_v<T, erase_op>) {
+                    do_erase(op, s);
+                } else if constexpr (std::is_same_v<T, counts_op>) {
+                    do_counts(op, s);
                 }
-            } else {
-                mark_ok();
-            }
-        }
+            },
+            work.front());
     }
 
-    // ------------------------------------------------------------------ connection
-
-    void try_connect() {
-        auto error = link_.connect();
+    std::string on_connect(redis::session& s) override {
+        auto error = load_scripts(s, s.deadline());
         if (error.empty()) {
-            error = load_scripts(clock::now() + config_.command_timeout);
+            replay_backoff_ = first_backoff;
+            next_replay_ = clock::now();
         }
-        if (!error.empty()) {
-            link_.disconnect();
-            schedule_reconnect(error);
-            return;
-        }
-        backoff_ = first_backoff;
-        replay_backoff_ = first_backoff;
-        next_replay_ = clock::now();
-        mark_ok();
+        return error;
     }
+
+    void background(redis::session& s) override { replay_step(s); }
+
+    clock::time_point background_due() const override {
+        return replay_due() ? next_replay_ : clock::time_point::max();
+    }
+
+    // ------------------------------------------------------------------ scripts
 
     /// SCRIPT LOAD both scripts (after every connect, and on NOSCRIPT: a restarted or
-    /// failed-over server has an empty script cache). Returns "" or the error.
-    std::string load_scripts(clock::time_point deadline) {
+    /// failed-over server has an empty script cache). Returns "" or the error; the
+    /// connection is then given up (the session has done so already for a failed exchange).
+    std::string load_scripts(redis::session& s, clock::time_point deadline) {
         const std::vector<redis_command> load{{"SCRIPT", "LOAD", record_script},
                                               {"SCRIPT", "LOAD", erase_script}};
         std::string error;
-        const auto replies = link_.pipeline(load, deadline, error);
+        const auto replies = s.pipeline(load, deadline, error);
         if (!error.empty()) {
-            return "redis " + link_.where() + ": " + error;
+            return "redis " + s.where() + ": " + error;
         }
         for (const auto& r : replies) {
             if (r->type != REDIS_REPLY_STRING || reply_text(*r).size() != 40) {
-                link_.disconnect();
-                return "redis " + link_.where() +
-                       ": SCRIPT LOAD failed: " + std::string{reply_text(*r)};
+                auto text =
+                    "redis " + s.where() + ": SCRIPT LOAD failed: " + std::string{reply_text(*r)};
+                s.lost(text);
+                return text;
             }
         }
         record_sha_ = std::string{reply_text(*replies[0])};
@@ -412,48 +341,12 @@ struct store::impl {
         return {};
     }
 
-    void schedule_reconnect(const std::string& error) {
-        next_connect_ = clock::now() + backoff_;
-        backoff_ = std::min(backoff_ * 2, max_backoff);
-        update([&](store_status& s) {
-            s.redis_up = false;
-            s.last_error = error;
-        });
-    }
-
-    void connection_lost(const std::string& error) {
-        link_.disconnect();
-        schedule_reconnect(starts_with(error, "redis ") ? error
-                                                        : "redis " + link_.where() + ": " + error);
-    }
-
-    void mark_ok() {
-        last_ok_ = clock::now();
-        update([](store_status& s) { s.redis_up = true; });
-    }
-
-    /// One command with its reply; nullopt (and the connection dropped) when it could not
-    /// be sent or answered in time.
-    std::optional<reply_ptr> command(const redis_command& cmd) {
-        if (!link_.connected()) {
-            return std::nullopt;
-        }
-        std::string error;
-        auto replies = link_.pipeline({cmd}, clock::now() + config_.command_timeout, error);
-        if (!error.empty()) {
-            connection_lost(error);
-            return std::nullopt;
-        }
-        mark_ok();
-        return std::move(replies.front());
-    }
-
     // ------------------------------------------------------------------ events
 
     event_call make_call(const event_ref& r, std::int64_t now_ms) const {
         const auto& e = *r.event;
         const std::int64_t retention_ms = std::min(r.retention.count(), max_retention_s) * 1000;
-        const auto& p = config_.key_prefix;
+        const auto& p = key_prefix_;
         event_call c;
         c.keys = {p + "event:" + e.event_id, p + "consent:" + e.site + ":" + e.consent_id,
                   p + "audit:" + e.site, p + "counts:" + e.site};
@@ -489,12 +382,12 @@ struct store::impl {
     /// Returns which events Redis confirmed. Anything else (no reply, an error reply) is
     /// unconfirmed: the script may or may not have run, and a later replay is safe either
     /// way because the event id makes it idempotent.
-    std::vector<bool> send_events(const std::vector<event_ref>& refs) {
+    std::vector<bool> send_events(const std::vector<event_ref>& refs, redis::session& s) {
         std::vector<bool> confirmed(refs.size(), false);
-        if (!link_.connected() || refs.empty()) {
+        if (!s.connected() || refs.empty()) {
             return confirmed;
         }
-        const auto deadline = clock::now() + config_.command_timeout;
+        const auto deadline = s.deadline();
         const auto now_ms = unix_ms_now();
         std::vector<event_call> calls;
         calls.reserve(refs.size());
@@ -516,7 +409,7 @@ struct store::impl {
                 cmds.push_back(script_command(calls[i]));
             }
             std::string error;
-            const auto replies = link_.pipeline(cmds, deadline, error);
+            const auto replies = s.pipeline(cmds, deadline, error);
             std::vector<std::size_t> noscript;
             for (std::size_t k = 0; k < replies.size(); ++k) {
                 const auto& r = *replies[k];
@@ -527,17 +420,15 @@ struct store::impl {
                 } else {
                     script_error = is_error(r) ? std::string{reply_text(r)}
                                                : std::string{"unexpected reply type"};
-                    state_error = state_error || server_state_error(script_error);
+                    state_error = state_error || redis::is_server_state_error(script_error);
                 }
             }
             if (!error.empty()) {
-                connection_lost(error);
-                return confirmed;
+                return confirmed;  // the session dropped the connection and said why
             }
             pending = std::move(noscript);
             if (!pending.empty() && round == 0) {
-                if (auto e = load_scripts(deadline); !e.empty()) {
-                    connection_lost(e);
+                if (!load_scripts(s, deadline).empty()) {
                     return confirmed;
                 }
             }
@@ -546,39 +437,17 @@ struct store::impl {
             script_error = "NOSCRIPT after SCRIPT LOAD";
         }
         if (!script_error.empty()) {
-            const auto text = "redis " + link_.where() + ": consent script failed: " + script_error;
+            const auto text = "redis " + s.where() + ": consent script failed: " + script_error;
             if (state_error) {
-                connection_lost(text);
+                s.lost(text);
             } else {
-                mark_ok();
-                update([&](store_status& s) { s.last_error = text; });
+                s.report(text);
             }
-        } else {
-            mark_ok();
         }
         return confirmed;
     }
 
-    void process(std::vector<operation>& work) {
-        if (std::holds_alternative<record_op>(work.front())) {
-            process_records(work);
-            return;
-        }
-        std::visit(
-            [this](auto& op) {
-                using T = std::decay_t<decltype(op)>;
-                if constexpr (std::is_same_v<T, history_op>) {
-                    do_history(op);
-                } else if constexpr (std::is_same_v<T, erase_op>) {
-                    do_erase(op);
-                } else if constexpr (std::is_same_v<T, counts_op>) {
-                    do_counts(op);
-                }
-            },
-            work.front());
-    }
-
-    void process_records(std::vector<operation>& work) {
+    void process_records(std::span<operation> work, redis::session& s) {
         const auto n = work.size();
         std::vector<record_outcome> outcome(n, record_outcome::failed);
         std::vector<std::string> json(n);
@@ -597,7 +466,7 @@ struct store::impl {
             refs.push_back({&op.event, &json[i], op.retention});
             ref_index.push_back(i);
         }
-        const auto confirmed = send_events(refs);
+        const auto confirmed = send_events(refs, s);
 
         std::vector<journal::line> lines;
         std::vector<std::size_t> line_index;
@@ -619,19 +488,20 @@ struct store::impl {
             }
         }
         const auto failed = invalid + (lines.size() - appended.appended);
-        update([&](store_status& s) {
-            s.stored += stored;
-            s.journaled += appended.appended;
-            s.failed += failed;
-            if (!appended.error.empty()) {
-                s.last_error = appended.error;
-            } else if (invalid > 0) {
-                s.last_error = "refused " + std::to_string(invalid) +
-                               " invalid consent event(s) (bad id, site, policy version, "
-                               "banner hash or retention)";
-            }
+        update([&](store_status& st) {
+            st.stored += stored;
+            st.journaled += appended.appended;
+            st.failed += failed;
         });
+        if (!appended.error.empty()) {
+            s.report(appended.error);
+        } else if (invalid > 0) {
+            s.report("refused " + std::to_string(invalid) +
+                     " invalid consent event(s) (bad id, site, policy version, banner hash or "
+                     "retention)");
+        }
         refresh_journal_status();
+        // DESIGN L7: the journal was fsync'd above, before any callback says "journaled".
         for (std::size_t i = 0; i < n; ++i) {
             call(std::get<record_op>(work[i]).done, outcome[i]);
         }
@@ -639,13 +509,13 @@ struct store::impl {
 
     // ------------------------------------------------------------------ replay
 
-    void replay_step() {
-        if (!link_.connected() || !replay_due() || clock::now() < next_replay_) {
+    void replay_step(redis::session& s) {
+        if (!s.connected() || !replay_due() || clock::now() < next_replay_) {
             return;
         }
         auto chunk = journal_.read(replay_pos_, max_batch);
         if (!chunk.error.empty()) {
-            replay_failed(chunk.error);
+            replay_failed(chunk.error, s);
             return;
         }
         std::vector<event_ref> refs;
@@ -653,7 +523,7 @@ struct store::impl {
         for (const auto& entry : chunk.entries) {
             refs.push_back({&entry.event, &entry.json, entry.retention});
         }
-        const auto confirmed = send_events(refs);
+        const auto confirmed = send_events(refs, s);
         // Only a confirmed prefix moves the replay position; events confirmed after an
         // unconfirmed one are simply sent again later (idempotent).
         std::size_t prefix = 0;
@@ -667,16 +537,16 @@ struct store::impl {
             if (prefix > 0) {
                 replay_pos_ = chunk.entries[prefix - 1].end;
             }
-            replay_failed({});
+            replay_failed({}, s);
         }
         replay_entries_ += prefix;
-        update([&](store_status& s) {
-            s.replayed += prefix;
-            s.stored += prefix;
+        update([&](store_status& st) {
+            st.replayed += prefix;
+            st.stored += prefix;
         });
         if (replay_pos_ >= journal_.size()) {
             if (auto error = journal_.clear(); !error.empty()) {
-                update([&](store_status& s) { s.last_error = error; });
+                s.report(error);
             } else {
                 replay_pos_ = 0;
                 replay_entries_ = 0;
@@ -685,23 +555,23 @@ struct store::impl {
         refresh_journal_status();
     }
 
-    void replay_failed(const std::string& error) {
+    void replay_failed(const std::string& error, redis::session& s) {
         next_replay_ = clock::now() + replay_backoff_;
         replay_backoff_ = std::min(replay_backoff_ * 2, max_backoff);
         if (!error.empty()) {
-            update([&](store_status& s) { s.last_error = error; });
+            s.report(error);
         }
     }
 
     // ------------------------------------------------------------------ reads and erasure
 
     std::string hash_key(const std::string& site, const std::string& consent_id) const {
-        return config_.key_prefix + "consent:" + site + ":" + consent_id;
+        return key_prefix_ + "consent:" + site + ":" + consent_id;
     }
 
-    void do_history(history_op& op) {
+    void do_history(history_op& op, redis::session& s) {
         const auto key = hash_key(op.site, op.consent_id);
-        auto reply = command({"HGETALL", key});
+        auto reply = s.command({"HGETALL", key});
         if (!reply || (*reply)->type != REDIS_REPLY_ARRAY) {
             call(op.done, std::nullopt);
             return;
@@ -760,26 +630,24 @@ struct store::impl {
         call(op.done, std::optional<consent_history>{std::move(h)});
     }
 
-    void do_erase(erase_op& op) {
+    void do_erase(erase_op& op, redis::session& s) {
         const auto key = hash_key(op.site, op.consent_id);
-        const auto audit = config_.key_prefix + "audit:" + op.site;
+        const auto audit = key_prefix_ + "audit:" + op.site;
         std::optional<reply_ptr> reply;
         for (int round = 0; round < 2; ++round) {
-            reply = command({"EVALSHA", erase_sha_, "2", key, audit});
+            reply = s.command({"EVALSHA", erase_sha_, "2", key, audit});
             if (!reply || !is_error(**reply) || !starts_with(reply_text(**reply), "NOSCRIPT") ||
                 round == 1) {
                 break;
             }
-            if (auto e = load_scripts(clock::now() + config_.command_timeout); !e.empty()) {
-                connection_lost(e);
-                reply.reset();
+            if (!load_scripts(s, s.deadline()).empty()) {
+                reply.reset();  // given up: the next round finds no connection
             }
         }
         if (!reply || (*reply)->type != REDIS_REPLY_INTEGER) {
             if (reply) {
-                const auto text = "redis " + link_.where() +
-                                  ": erase failed: " + std::string{reply_text(**reply)};
-                update([&](store_status& s) { s.last_error = text; });
+                s.report("redis " + s.where() +
+                         ": erase failed: " + std::string{reply_text(**reply)});
             }
             call(op.done, false);
             return;
@@ -798,15 +666,15 @@ struct store::impl {
         }
         refresh_journal_status();
         if (!error.empty()) {
-            update([&](store_status& s) { s.last_error = error; });
+            s.report(error);
             call(op.done, false);
             return;
         }
         call(op.done, true);
     }
 
-    void do_counts(counts_op& op) {
-        auto reply = command({"HGETALL", config_.key_prefix + "counts:" + op.site});
+    void do_counts(counts_op& op, redis::session& s) {
+        auto reply = s.command({"HGETALL", key_prefix_ + "counts:" + op.site});
         if (!reply || (*reply)->type != REDIS_REPLY_ARRAY) {
             call(op.done, std::nullopt);
             return;
@@ -824,30 +692,19 @@ struct store::impl {
         }
         call(op.done, std::optional{std::move(counts)});
     }
-
-    // ------------------------------------------------------------------ callers' side
-
-    /// Queues `op` (moved from only on success); false with `why` when the store is
-    /// stopping or the queue is full.
-    template <class Op>
-    bool enqueue(Op& op, std::string& why) {
-        {
-            const std::lock_guard lock{mutex_};
-            if (stopping_) {
-                why = "consent store stopped";
-                return false;
-            }
-            if (queue_.size() >= queue_limit) {
-                why = "consent store queue full (" + std::to_string(queue_limit) +
-                      " operations waiting)";
-                return false;
-            }
-            queue_.emplace_back(std::move(op));
-        }
-        wake_.notify_one();
-        return true;
-    }
 };
+
+namespace {
+
+/// Why the worker refused an operation, for status().last_error.
+std::string refusal(redis::submit_result r) {
+    if (r == redis::submit_result::stopped) {
+        return "consent store stopped";
+    }
+    return "consent store queue full (" + std::to_string(queue_limit) + " operations waiting)";
+}
+
+}  // namespace
 
 store::store(redis_config redis, journal_config journal)
     : impl_(std::make_unique<impl>(std::move(redis), std::move(journal))) {}
@@ -857,74 +714,57 @@ store::~store() {
 }
 
 void store::start() {
-    const std::lock_guard lock{impl_->mutex_};
-    if (impl_->started_ || impl_->stopping_) {
-        return;
-    }
-    impl_->started_ = true;
-    impl_->thread_ = std::thread([this] { impl_->run(); });
+    impl_->worker_.start();
 }
 
 void store::stop() {
-    const std::lock_guard join_lock{impl_->join_mutex_};
-    {
-        const std::lock_guard lock{impl_->mutex_};
-        impl_->stopping_ = true;
-        if (!impl_->started_ && !impl_->queue_.empty()) {
-            // Never started but holding events: one pass of the thread stores or journals
-            // them, so nothing queued is dropped.
-            impl_->started_ = true;
-            impl_->thread_ = std::thread([this] { impl_->run(); });
-        }
-    }
-    impl_->wake_.notify_all();
-    if (impl_->thread_.joinable() && impl_->thread_.get_id() != std::this_thread::get_id()) {
-        impl_->thread_.join();
-    }
+    impl_->worker_.stop();
 }
 
 void store::record(decision_event e, std::chrono::seconds retention,
                    std::function<void(record_outcome)> done) {
-    record_op op{std::move(e), retention, std::move(done)};
-    std::string why;
-    if (!impl_->enqueue(op, why)) {
-        impl_->update([&](store_status& s) {
-            ++s.failed;
-            s.last_error = why;
-        });
-        call(op.done, record_outcome::failed);
+    operation op{record_op{std::move(e), retention, std::move(done)}};
+    const auto queued = impl_->worker_.submit(op);
+    if (queued != redis::submit_result::queued) {
+        impl_->update([](store_status& s) { ++s.failed; });
+        impl_->worker_.report(refusal(queued));
+        call(std::get<record_op>(op).done, record_outcome::failed);
     }
 }
 
 void store::history(std::string site, std::string consent_id,
                     std::function<void(std::optional<consent_history>)> done) {
-    history_op op{std::move(site), std::move(consent_id), std::move(done)};
-    std::string why;
-    if (!impl_->enqueue(op, why)) {
-        call(op.done, std::nullopt);
+    operation op{history_op{std::move(site), std::move(consent_id), std::move(done)}};
+    if (impl_->worker_.submit(op) != redis::submit_result::queued) {
+        call(std::get<history_op>(op).done, std::nullopt);
     }
 }
 
 void store::erase(std::string site, std::string consent_id, std::function<void(bool)> done) {
-    erase_op op{std::move(site), std::move(consent_id), std::move(done)};
-    std::string why;
-    if (!impl_->enqueue(op, why)) {
-        call(op.done, false);
+    operation op{erase_op{std::move(site), std::move(consent_id), std::move(done)}};
+    if (impl_->worker_.submit(op) != redis::submit_result::queued) {
+        call(std::get<erase_op>(op).done, false);
     }
 }
 
 void store::counts(std::string site,
                    std::function<void(std::optional<std::map<std::string, std::uint64_t>>)> done) {
-    counts_op op{std::move(site), std::move(done)};
-    std::string why;
-    if (!impl_->enqueue(op, why)) {
-        call(op.done, std::nullopt);
+    operation op{counts_op{std::move(site), std::move(done)}};
+    if (impl_->worker_.submit(op) != redis::submit_result::queued) {
+        call(std::get<counts_op>(op).done, std::nullopt);
     }
 }
 
 store_status store::status() const {
-    const std::lock_guard lock{impl_->status_mutex_};
-    return impl_->status_;
+    store_status s;
+    {
+        const std::lock_guard lock{impl_->status_mutex_};
+        s = impl_->status_;
+    }
+    auto w = impl_->worker_.status();
+    s.redis_up = w.up;
+    s.last_error = std::move(w.last_error);
+    return s;
 }
 
 }  // namespace cg::consent

@@ -1,7 +1,12 @@
 #include "admin.hpp"
 
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <exception>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/co_spawn.hpp>
@@ -15,10 +20,9 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
-#include <nlohmann/json.hpp>
-
+#include "access_log.hpp"
 #include "async.hpp"
-#include "consent/await.hpp"
+#include "consent/admin_views.hpp"
 #include "gateway/request_guard.hpp"
 
 namespace cg::gateway {
@@ -27,21 +31,8 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
-using json = nlohmann::json;
 
 namespace {
-
-// Compares a presented token without leaking through timing how much of it matched.
-bool token_matches(std::string_view presented, std::string_view expected) {
-    if (presented.size() != expected.size()) {
-        return false;
-    }
-    unsigned char diff = 0;
-    for (std::size_t i = 0; i < expected.size(); ++i) {
-        diff |= static_cast<unsigned char>(presented[i] ^ expected[i]);
-    }
-    return diff == 0;
-}
 
 // One TCP connect per upstream within a second: "reachable" is what readiness promises.
 net::awaitable<bool> reachable(const upstream_config& up) {
@@ -88,6 +79,7 @@ net::awaitable<std::vector<char>> probe_all(const config& cfg) {
     co_return st->up;
 }
 
+using request = http::request<http::string_body>;
 using response = http::response<http::string_body>;
 
 response make(unsigned status, std::string_view type, std::string body, unsigned version) {
@@ -99,228 +91,283 @@ response make(unsigned status, std::string_view type, std::string body, unsigned
     return res;
 }
 
-// A query parameter's raw value (ids and site names need no percent-decoding).
-std::string_view param(std::string_view query, std::string_view key) {
-    while (!query.empty()) {
-        const auto amp = query.find('&');
-        const auto piece = query.substr(0, amp);
-        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-        if (piece.size() > key.size() && piece.starts_with(key) && piece[key.size()] == '=') {
-            return piece.substr(key.size() + 1);
-        }
-    }
-    return {};
+response from_consent(consent::admin_answer a, unsigned version) {
+    return make(a.status, a.content_type, std::move(a.body), version);
 }
 
-void append_escaped_label(std::string& out, std::string_view s) {
-    for (const char c : s) {
-        if (c == '\\' || c == '"') {
-            out += '\\';
-            out += c;
-        } else if (c == '\n') {
-            out += "\\n";
-        } else {
-            out += c;
-        }
-    }
+std::string_view view(boost::core::string_view s) {
+    return {s.data(), s.size()};
 }
 
-// Set-Cookie drops per cookie name (names come from upstreams: label-escaped) and the record
-// store's counters, appended to the gateway's own metrics.
-std::string consent_metrics(const shared_state& shared) {
-    std::string out =
-        "# HELP cg_set_cookie_dropped_total Set-Cookie headers dropped for lack of consent.\n"
-        "# TYPE cg_set_cookie_dropped_total counter\n";
-    for (const auto& site : shared.consent_sites) {
-        for (const auto& [name, n] : site->observations().dropped_counts()) {
-            out += "cg_set_cookie_dropped_total{site=\"";
-            append_escaped_label(out, site->site());
-            out += "\",cookie=\"";
-            append_escaped_label(out, name);
-            out += "\"} " + std::to_string(n) + "\n";
-        }
-    }
-    const auto st = shared.records.status();
-    out +=
-        "# HELP cg_consent_events_total Consent decisions by where they were recorded.\n"
-        "# TYPE cg_consent_events_total counter\n";
-    out += "cg_consent_events_total{outcome=\"stored\"} " + std::to_string(st.stored) + "\n";
-    out += "cg_consent_events_total{outcome=\"journaled\"} " + std::to_string(st.journaled) + "\n";
-    out += "cg_consent_events_total{outcome=\"failed\"} " + std::to_string(st.failed) + "\n";
-    out += "cg_consent_events_total{outcome=\"replayed\"} " + std::to_string(st.replayed) + "\n";
-    out +=
-        "# HELP cg_consent_journal_events Consent events waiting in the journal for Redis.\n"
-        "# TYPE cg_consent_journal_events gauge\n"
-        "cg_consent_journal_events " +
-        std::to_string(st.journal_events) + "\n";
-    out +=
-        "# HELP cg_consent_journal_bytes Size of the consent journal.\n"
-        "# TYPE cg_consent_journal_bytes gauge\n"
-        "cg_consent_journal_bytes " +
-        std::to_string(st.journal_bytes) + "\n";
-    out +=
-        "# HELP cg_redis_up Whether the consent record store reaches Redis.\n"
-        "# TYPE cg_redis_up gauge\n"
-        "cg_redis_up " +
-        std::string(st.redis_up ? "1" : "0") + "\n";
-    return out;
-}
+// --- The route table ------------------------------------------------------------------------
 
-const consent::site_context* site_named(const shared_state& shared, std::string_view name) {
-    for (const auto& s : shared.consent_sites) {
-        if (s->site() == name) {
-            return s.get();
+/// The HTTP methods a route answers; a plain value type.
+class method_set {
+  public:
+    constexpr method_set(std::initializer_list<http::verb> methods) {
+        for (const auto m : methods) {
+            bits_ |= bit(m);
         }
     }
-    return nullptr;
-}
-
-json counts_json(const consent::cookie_observations::counts& counts) {
-    json o = json::object();
-    for (const auto& [name, n] : counts) {
-        o[name] = n;
-    }
-    return o;
-}
-
-// The privacy officer's and operator's views of consent (DESIGN §2): a consent id's history
-// for a data-subject request, decision counts per site, and what each site's cookies are.
-net::awaitable<response> consent_admin(shared_state& shared, std::string_view path,
-                                       std::string_view query, unsigned v) {
-    const auto bad = [v](std::string text) { return make(400, "text/plain", text + "\n", v); };
-    if (path == "/consent/history") {
-        const auto* site = site_named(shared, param(query, "site"));
-        const auto id = param(query, "id");
-        if (site == nullptr || id.empty() || id.size() > 64) {
-            co_return bad("give ?site=<site name>&id=<consent id>");
-        }
-        const std::string consent_id{id};
-        auto history = co_await consent::from_store<std::optional<consent::consent_history>>(
-            [&shared, site, &consent_id](auto done) {
-                shared.records.history(site->site(), consent_id, std::move(done));
-            });
-        if (!history) {
-            co_return make(503, "text/plain", "redis is unreachable\n", v);
-        }
-        json events = json::array();
-        for (const auto& e : history->events) {
-            events.push_back(json::parse(consent::to_json(e), nullptr, false));
-        }
-        co_return make(200, "application/json",
-                       json{{"site", site->site()}, {"consent_id", id}, {"events", events}}.dump(),
-                       v);
-    }
-    if (path == "/consent/counts") {
-        json out = json::object();
-        for (const auto& site : shared.consent_sites) {
-            auto counts =
-                co_await consent::from_store<std::optional<std::map<std::string, std::uint64_t>>>(
-                    [&shared, &site](auto done) {
-                        shared.records.counts(site->site(), std::move(done));
-                    });
-            if (!counts) {
-                co_return make(503, "text/plain", "redis is unreachable\n", v);
+    constexpr bool contains(http::verb m) const noexcept { return (bits_ & bit(m)) != 0; }
+    /// The Allow field of a 405 (RFC 9110 §10.2.1): "GET, HEAD".
+    std::string allow() const {
+        std::string out;
+        for (unsigned v = 0; v < 64; ++v) {
+            if ((bits_ & (std::uint64_t{1} << v)) != 0) {
+                out += out.empty() ? "" : ", ";
+                out += view(http::to_string(static_cast<http::verb>(v)));
             }
-            out[site->site()] = *counts;
         }
-        co_return make(200, "application/json", out.dump(), v);
+        return out;
     }
-    if (path == "/consent/cookies") {
-        json out = json::object();
-        for (const auto& site : shared.consent_sites) {
-            json rules = json::array();
-            for (const auto& r : site->policy().cookies) {
-                rules.push_back({{"name", r.name},
-                                 {"category", consent::name_of(r.cat)},
-                                 {"provider", r.provider},
-                                 {"purpose", r.purpose},
-                                 {"lifetime", r.lifetime},
-                                 {"justification", r.justification}});
-            }
-            out[site->site()] = {
-                {"policy_version", site->policy().policy_version},
-                {"site_rules", rules},
-                {"catalogue_rules", site->cookies().rules().size() - rules.size()},
-                {"unknown_cookies_seen", counts_json(site->observations().unknown_counts())},
-                {"set_cookie_dropped", counts_json(site->observations().dropped_counts())}};
+
+  private:
+    static constexpr std::uint64_t bit(http::verb m) noexcept {
+        return std::uint64_t{1} << (static_cast<unsigned>(m) & 63U);
+    }
+    std::uint64_t bits_ = 0;
+};
+
+/// What every handler may use: the gateway's shared state and the listener's error count.
+struct admin_context {
+    shared_state& shared;
+    std::atomic<std::uint64_t>& errors;
+};
+
+/// One request as a handler sees it: views into the parsed request, which outlives the call.
+struct admin_request {
+    const request& req;
+    std::string_view path;
+    std::string_view query;
+    unsigned version;
+};
+
+using admin_handler = net::awaitable<response> (*)(admin_context&, const admin_request&);
+
+enum class match { exact, prefix };
+
+/// One row of the table: requests for `path` (the whole path, or everything below a prefix
+/// ending in '/') with one of `methods` from a caller with one of `roles` go to `handler`.
+struct admin_route {
+    std::string_view path;
+    match kind;
+    method_set methods;
+    admin_roles roles;
+    std::string_view hint;  ///< how a 404 lists it; "" = not listed
+    admin_handler handler;
+};
+
+net::awaitable<response> healthz(admin_context&, const admin_request& r);
+net::awaitable<response> readyz(admin_context& ctx, const admin_request& r);
+net::awaitable<response> metrics_page(admin_context& ctx, const admin_request& r);
+net::awaitable<response> consent_history(admin_context& ctx, const admin_request& r);
+net::awaitable<response> consent_counts(admin_context& ctx, const admin_request& r);
+net::awaitable<response> consent_cookies(admin_context& ctx, const admin_request& r);
+net::awaitable<response> not_found_below(admin_context&, const admin_request& r);
+
+constexpr method_set get_head{http::verb::get, http::verb::head};
+constexpr admin_roles everyone = admin_roles::everyone();
+// DESIGN §5: metrics and the consent look-ups are for admins (today: the bearer token).
+// /privacy/evidence joins these; /stats/ will admit {marketing, admin}.
+constexpr admin_roles operators{admin_role::admin};
+
+// Exact paths win over prefixes; among prefixes the longest wins. A 404 lists the hints in
+// this order.
+constexpr std::array<admin_route, 7> admin_routes{{
+    {"/healthz", match::exact, get_head, everyone, "/healthz", healthz},
+    {"/readyz", match::exact, get_head, everyone, "/readyz", readyz},
+    {"/metrics", match::exact, get_head, operators, "/metrics", metrics_page},
+    {"/consent/counts", match::exact, get_head, operators, "/consent/counts", consent_counts},
+    {"/consent/history", match::exact, get_head, operators, "/consent/history?site=S&id=ID",
+     consent_history},
+    {"/consent/cookies", match::exact, get_head, operators, "/consent/cookies", consent_cookies},
+    // Below /consent/ only operators learn what is not there (401 first, as before roles).
+    {"/consent/", match::prefix, get_head, operators, "", not_found_below},
+}};
+
+const admin_route* find_route(std::string_view path) {
+    for (const auto& r : admin_routes) {
+        if (r.kind == match::exact && path == r.path) {
+            return &r;
         }
-        co_return make(200, "application/json", out.dump(), v);
     }
-    co_return make(404, "text/plain",
-                   "not found: /consent/history, /consent/counts, /consent/cookies\n", v);
+    const admin_route* best = nullptr;
+    for (const auto& r : admin_routes) {
+        if (r.kind == match::prefix && path.starts_with(r.path) &&
+            (best == nullptr || r.path.size() > best->path.size())) {
+            best = &r;
+        }
+    }
+    return best;
 }
 
-net::awaitable<response> handle(shared_state& shared, const http::request<http::string_body>& req) {
-    const auto& cfg = *shared.cfg;
-    const std::string_view target{req.target().data(), req.target().size()};
-    const auto path = path_of(target);
-    const unsigned v = req.version();
-    if (req.method() != http::verb::get && req.method() != http::verb::head) {
-        auto res = make(405, "text/plain", "method not allowed\n", v);
-        res.set(http::field::allow, "GET, HEAD");
+// "not found: try /healthz, /readyz, ..." for the listed routes below `prefix` ("" = all).
+response not_found(std::string_view prefix, unsigned version) {
+    std::string body = prefix.empty() ? "not found: try " : "not found: ";
+    bool first = true;
+    for (const auto& r : admin_routes) {
+        if (!r.hint.empty() && r.hint.starts_with(prefix)) {
+            body.append(first ? "" : ", ").append(r.hint);
+            first = false;
+        }
+    }
+    body += "\n";
+    return make(404, "text/plain", std::move(body), version);
+}
+
+// --- Who is asking --------------------------------------------------------------------------
+
+// Compares a presented token without leaking through timing how much of it matched.
+bool token_matches(std::string_view presented, std::string_view expected) {
+    if (presented.size() != expected.size()) {
+        return false;
+    }
+    unsigned char diff = 0;
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        diff |= static_cast<unsigned char>(presented[i] ^ expected[i]);
+    }
+    return diff == 0;
+}
+
+// The bearer token makes the caller an admin. Without a configured token the config keeps
+// the listener on loopback (gateway/src/config.cpp), and whoever reaches it is the operator,
+// as before there were roles. Session log-in (DESIGN §5: /login) adds marketing and admin
+// users here; it must then stop treating a token-less listener as admin for everyone.
+admin_role caller_role(const config& cfg, const request& req) {
+    if (cfg.admin.token.empty()) {
+        return admin_role::admin;
+    }
+    const auto auth = view(req[http::field::authorization]);
+    if (auth.starts_with("Bearer ") && token_matches(auth.substr(7), cfg.admin.token)) {
+        return admin_role::admin;
+    }
+    return admin_role::anyone;
+}
+
+response refused(admin_role caller, unsigned version) {
+    if (caller == admin_role::anyone) {
+        auto res = make(401, "text/plain", "a bearer token is required\n", version);
+        res.set(http::field::www_authenticate, R"(Bearer realm="consent-gateway admin")");
+        return res;
+    }
+    return make(403, "text/plain", "this page is not for your role\n", version);
+}
+
+// Route, method, role, then the handler. `matched` says which route took the request (for
+// the log line if the handler throws).
+net::awaitable<response> dispatch(admin_context& ctx, const request& req,
+                                  const admin_route*& matched) {
+    const std::string_view target = view(req.target());
+    const admin_request r{req, path_of(target), query_of(target), req.version()};
+    matched = find_route(r.path);
+    if (matched == nullptr) {
+        co_return not_found({}, r.version);
+    }
+    if (!matched->methods.contains(req.method())) {
+        auto res = make(405, "text/plain", "method not allowed\n", r.version);
+        res.set(http::field::allow, matched->methods.allow());
         co_return res;
     }
-    if (path == "/healthz") {
-        co_return make(200, "text/plain", "ok\n", v);
+    const admin_role caller = matched->roles.contains(admin_role::anyone)
+                                  ? admin_role::anyone
+                                  : caller_role(*ctx.shared.cfg, req);
+    if (!matched->roles.contains(caller)) {
+        co_return refused(caller, r.version);
     }
-    if (path == "/readyz") {
-        if (shared.draining.load()) {
-            co_return make(503, "application/json",
-                           R"({"ready":false,"reason":"draining"})"
-                           "\n",
-                           v);
-        }
-        const auto up = co_await probe_all(cfg);
-        std::string body = R"({"ready":)";
-        std::string sites;
-        bool all = true;
-        for (std::size_t i = 0; i < cfg.sites.size(); ++i) {
-            const auto& site = cfg.sites[i];
-            const bool ok = up[i] != 0;
-            all = all && ok;
-            sites.append(sites.empty() ? "" : ",")
-                .append("\"")
-                .append(site.name)
-                .append("\":\"")
-                .append(ok ? "reachable" : "unreachable")
-                .append("\"");
-        }
-        // Redis being down does not make the gateway unready: decisions go to the journal and
-        // taking every gateway out of rotation would take the sites down with it.
-        const auto rec = shared.records.status();
-        body.append(all ? "true" : "false")
-            .append(R"(,"upstreams":{)")
-            .append(sites)
-            .append(R"(},"consent_store":{"redis":")")
-            .append(rec.redis_up ? "up" : "down")
-            .append(R"(","journal_events":)")
-            .append(std::to_string(rec.journal_events))
-            .append("}}\n");
-        co_return make(all ? 200 : 503, "application/json", std::move(body), v);
-    }
-    // Everything past health and readiness is for the operator only (DESIGN §5: authenticated).
-    if (!cfg.admin.token.empty()) {
-        const auto auth = req[http::field::authorization];
-        if (!auth.starts_with("Bearer ") || !token_matches(auth.substr(7), cfg.admin.token)) {
-            auto res = make(401, "text/plain", "a bearer token is required\n", v);
-            res.set(http::field::www_authenticate, R"(Bearer realm="consent-gateway admin")");
-            co_return res;
-        }
-    }
-    if (path == "/metrics") {
-        co_return make(200, "text/plain; version=0.0.4",
-                       shared.stats.render(cfg) + consent_metrics(shared), v);
-    }
-    if (path.starts_with("/consent/")) {
-        co_return co_await consent_admin(shared, path, query_of(target), v);
-    }
-    co_return make(404, "text/plain",
-                   "not found: try /healthz, /readyz, /metrics, /consent/counts, "
-                   "/consent/history?site=S&id=ID, /consent/cookies\n",
-                   v);
+    co_return co_await matched->handler(ctx, r);
 }
 
-net::awaitable<void> serve_admin(shared_state& shared, tcp::socket socket) {
+// A handler that throws (it must not: STYLE §4) is a bug in this process, not the caller's
+// fault: 500, a count, and a log line with the route and method only (no query, no address).
+response internal_error(admin_context& ctx, const request& req, const admin_route* matched) {
+    ctx.errors.fetch_add(1, std::memory_order_relaxed);
+    log_line line{log_level::error, "admin request failed"};
+    line.str("route", matched != nullptr ? matched->path : "-")
+        .str("method", view(http::to_string(req.method())));
+    ctx.shared.log.write(log_level::error, line);
+    return make(500, "text/plain", "internal error\n", req.version());
+}
+
+// --- Handlers -------------------------------------------------------------------------------
+
+net::awaitable<response> healthz(admin_context&, const admin_request& r) {
+    co_return make(200, "text/plain", "ok\n", r.version);
+}
+
+net::awaitable<response> readyz(admin_context& ctx, const admin_request& r) {
+    const auto& cfg = *ctx.shared.cfg;
+    if (ctx.shared.draining.load()) {
+        co_return make(503, "application/json",
+                       R"({"ready":false,"reason":"draining"})"
+                       "\n",
+                       r.version);
+    }
+    const auto up = co_await probe_all(cfg);
+    std::string body = R"({"ready":)";
+    std::string sites;
+    bool all = true;
+    for (std::size_t i = 0; i < cfg.sites.size(); ++i) {
+        const auto& site = cfg.sites[i];
+        const bool ok = up[i] != 0;
+        all = all && ok;
+        sites.append(sites.empty() ? "" : ",")
+            .append("\"")
+            .append(site.name)
+            .append("\":\"")
+            .append(ok ? "reachable" : "unreachable")
+            .append("\"");
+    }
+    // Redis being down does not make the gateway unready: decisions go to the journal and
+    // taking every gateway out of rotation would take the sites down with it.
+    const auto rec = ctx.shared.records.status();
+    body.append(all ? "true" : "false")
+        .append(R"(,"upstreams":{)")
+        .append(sites)
+        .append(R"(},"consent_store":{"redis":")")
+        .append(rec.redis_up ? "up" : "down")
+        .append(R"(","journal_events":)")
+        .append(std::to_string(rec.journal_events))
+        .append("}}\n");
+    co_return make(all ? 200 : 503, "application/json", std::move(body), r.version);
+}
+
+net::awaitable<response> metrics_page(admin_context& ctx, const admin_request& r) {
+    const auto& shared = ctx.shared;
+    std::string body = shared.stats.render(*shared.cfg);
+    body += consent::metrics_text(shared.consent_sites, shared.records.status());
+    body +=
+        "# HELP cg_admin_errors_total Admin requests answered 500 because their handler "
+        "failed.\n"
+        "# TYPE cg_admin_errors_total counter\n"
+        "cg_admin_errors_total " +
+        std::to_string(ctx.errors.load(std::memory_order_relaxed)) + "\n";
+    co_return make(200, "text/plain; version=0.0.4", std::move(body), r.version);
+}
+
+net::awaitable<response> consent_history(admin_context& ctx, const admin_request& r) {
+    co_return from_consent(
+        co_await consent::history_view(ctx.shared.consent_sites, ctx.shared.records, r.query),
+        r.version);
+}
+
+net::awaitable<response> consent_counts(admin_context& ctx, const admin_request& r) {
+    co_return from_consent(
+        co_await consent::counts_view(ctx.shared.consent_sites, ctx.shared.records), r.version);
+}
+
+net::awaitable<response> consent_cookies(admin_context& ctx, const admin_request& r) {
+    co_return from_consent(consent::cookies_view(ctx.shared.consent_sites), r.version);
+}
+
+net::awaitable<response> not_found_below(admin_context&, const admin_request& r) {
+    const auto* route = find_route(r.path);
+    co_return not_found(route != nullptr ? route->path : std::string_view{}, r.version);
+}
+
+// --- Connections ----------------------------------------------------------------------------
+
+net::awaitable<void> serve_admin(admin_context ctx, tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
     for (;;) {
@@ -333,7 +380,17 @@ net::awaitable<void> serve_admin(shared_state& shared, tcp::socket socket) {
             break;
         }
         auto req = parser.release();
-        auto res = co_await handle(shared, req);
+        const admin_route* matched = nullptr;
+        response res;
+        bool failed = false;
+        try {
+            res = co_await dispatch(ctx, req, matched);
+        } catch (...) {
+            failed = true;  // co_await is not allowed in a handler: answered below
+        }
+        if (failed) {
+            res = internal_error(ctx, req, matched);
+        }
         res.keep_alive(req.keep_alive());
         stream.expires_after(std::chrono::seconds(30));
         if (req.method() == http::verb::head) {
@@ -350,15 +407,21 @@ net::awaitable<void> serve_admin(shared_state& shared, tcp::socket socket) {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-net::awaitable<void> accept_admin(shared_state& shared, tcp::acceptor& acceptor) {
+net::awaitable<void> accept_admin(admin_context ctx, tcp::acceptor& acceptor) {
     for (;;) {
         auto [ec, socket] = co_await acceptor.async_accept(use_ec);
         if (!acceptor.is_open()) {
             co_return;
         }
         if (!ec) {
-            net::co_spawn(acceptor.get_executor(), serve_admin(shared, std::move(socket)),
-                          net::detached);
+            // Whatever escapes a connection (not a handler: those are answered 500) is counted
+            // rather than dropped without a trace.
+            net::co_spawn(acceptor.get_executor(), serve_admin(ctx, std::move(socket)),
+                          [&errors = ctx.errors](const std::exception_ptr& e) {
+                              if (e) {
+                                  errors.fetch_add(1, std::memory_order_relaxed);
+                              }
+                          });
         }
     }
 }
@@ -387,7 +450,7 @@ void admin_listener::open() {
 }
 
 void admin_listener::start() {
-    net::co_spawn(ioc_, accept_admin(shared_, acceptor_), net::detached);
+    net::co_spawn(ioc_, accept_admin(admin_context{shared_, errors_}, acceptor_), net::detached);
 }
 
 void admin_listener::close() {

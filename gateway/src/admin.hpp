@@ -1,5 +1,7 @@
 #pragma once
-#include <functional>
+#include <atomic>
+#include <cstdint>
+#include <initializer_list>
 #include <memory>
 
 #include <boost/asio/io_context.hpp>
@@ -9,22 +11,64 @@
 
 namespace cg::gateway {
 
-/// The admin listener (own address, own thread): /healthz, /readyz, /metrics.
-/// /metrics needs `Authorization: Bearer <admin.token>` when a token is configured.
+/// Who is asking the admin listener (DESIGN §5). A caller has exactly one role; each admin
+/// route names the roles it admits. Roles are not ranked: `marketing` sees the statistics
+/// but not consent look-ups, so a route lists every role it lets in.
+enum class admin_role : std::uint8_t {
+    anyone,     ///< no credentials: health, readiness (and, later, the log-in page)
+    marketing,  ///< a logged-in marketing user: the statistics dashboard (a later issue)
+    admin,      ///< the bearer token (admin.token), or a logged-in admin user (later)
+};
+
+/// A set of admin roles; a plain value type.
+class admin_roles {
+  public:
+    constexpr admin_roles(std::initializer_list<admin_role> roles) {
+        for (const auto r : roles) {
+            bits_ = static_cast<std::uint8_t>(bits_ | bit(r));
+        }
+    }
+    /// Every role: what a public route admits.
+    static constexpr admin_roles everyone() {
+        return {admin_role::anyone, admin_role::marketing, admin_role::admin};
+    }
+    constexpr bool contains(admin_role r) const noexcept { return (bits_ & bit(r)) != 0; }
+
+  private:
+    static constexpr std::uint8_t bit(admin_role r) noexcept {
+        return static_cast<std::uint8_t>(1U << static_cast<unsigned>(r));
+    }
+    std::uint8_t bits_ = 0;
+};
+
+/// The admin listener (own address, own thread), a table of routes each with its methods and
+/// the roles it admits: /healthz and /readyz for anyone; /metrics and the consent views
+/// (/consent/history, /consent/counts, /consent/cookies) for admin, which today means
+/// `Authorization: Bearer <admin.token>`, or anyone when no token is configured (the config
+/// allows that only on loopback). A wrong method gets 405 with Allow, an unknown path a 404
+/// listing the routes, a missing credential 401. A request whose handler throws is answered
+/// 500, logged (route and method only) and counted in cg_admin_errors_total; it never takes
+/// the connection or the listener down.
 class admin_listener {
   public:
     admin_listener(boost::asio::io_context& ioc, shared_state& shared);
 
-    /// Binds admin.address:admin.port. Throws std::system_error on failure.
+    /// Binds admin.address:admin.port. Throws std::runtime_error on failure.
     void open();
+    /// Starts accepting on the io_context given to the constructor.
     void start();
+    /// Stops accepting; open connections end with their io_context.
     void close();
+    /// The bound address (port 0 resolved); unspecified before open().
     boost::asio::ip::tcp::endpoint endpoint() const;
 
   private:
     boost::asio::io_context& ioc_;
     shared_state& shared_;
     boost::asio::ip::tcp::acceptor acceptor_;
+    /// Admin requests answered 500 because their handler threw (written on the admin thread,
+    /// read by /metrics on the same thread; atomic so any thread may read it).
+    std::atomic<std::uint64_t> errors_{0};
 };
 
 }  // namespace cg::gateway

@@ -1,38 +1,18 @@
 #pragma once
-#include <memory>
+// TODO(core): remove once its users include the common header.
 #include <utility>
 
-#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/execution/outstanding_work.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/prefer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
+
+#include "async/from_thread.hpp"
 
 namespace cg::consent {
 
-/// Awaits a store callback without blocking the calling thread: `start(done)` hands `done` to
-/// the store, which calls it once on its own thread; the result is posted back to the
-/// awaiting coroutine's executor, which is kept from running out of work meanwhile (a
-/// draining worker may have nothing else to do). `T` is the callback's argument type.
+/// Awaits a store callback without blocking the calling thread: async::from_thread under its
+/// old name (see async/from_thread.hpp for the contract). `T` is the callback's argument type.
 template <class T, class Start>
 boost::asio::awaitable<T> from_store(Start start) {
-    namespace net = boost::asio;
-    const auto ex = co_await net::this_coro::executor;
-    // The initiation holds only references to this frame's locals: GCC 12 relocates some
-    // temporaries of a co_await operand bitwise, which breaks objects that point into
-    // themselves (a short std::string), so nothing with state is captured by value here, and
-    // callers pass `start` capturing references or trivially copyable values only.
-    const auto initiation = [&ex, &start](auto handler) {
-        auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        auto work = net::prefer(ex, net::execution::outstanding_work.tracked);
-        start([h, work](T result) mutable {
-            net::post(work, [h, r = std::move(result)]() mutable { (*h)(std::move(r)); });
-        });
-    };
-    co_return co_await net::async_initiate<decltype(net::use_awaitable), void(T)>(
-        initiation, net::use_awaitable);
+    return async::from_thread<T>(std::move(start));
 }
 
 }  // namespace cg::consent

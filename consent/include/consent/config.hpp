@@ -8,6 +8,7 @@
 
 #include "consent/catalogue.hpp"
 #include "consent/category.hpp"
+#include "redis/config.hpp"
 
 namespace cg::consent {
 
@@ -52,18 +53,9 @@ struct site_policy {
 /// The four categories with the built-in nb/nn/en texts.
 std::vector<category_info> default_categories();
 
-/// Where consent records go (the top-level `redis` object).
-struct redis_config {
-    std::string host = "127.0.0.1";
-    std::uint16_t port = 6379;
-    std::string socket;    ///< a Unix socket path; when set, host and port are not used
-    std::string username;  ///< ACL user (Redis 6+); empty = the default user
-    std::string password;  ///< AUTH; empty = none
-    unsigned database = 0;
-    std::chrono::milliseconds connect_timeout{1000};
-    std::chrono::milliseconds command_timeout{2000};  ///< a batch slower than this is journaled
-    std::string key_prefix = "cg:";
-};
+/// Where consent records go (the top-level `redis` object, shared with other modules and read
+/// by redis::read_redis_config). A batch slower than command_timeout is journaled.
+using redis_config = redis::redis_config;
 
 /// The local outage journal for consent events Redis has not confirmed.
 struct journal_config {

@@ -12,7 +12,8 @@ namespace cg::consent {
 /// Reads the gateway-wide consent settings from the top-level `consent` and `redis` objects
 /// (either may be nullptr when absent; defaults then stay). Problems go to `r` with pointers
 /// under /consent and /redis; the returned value holds what was valid and defaults for the
-/// rest, and is meaningful only when `r` has no problems.
+/// rest, and is meaningful only when `r` has no problems. The `redis` object is read by
+/// redis::read_redis_config (common/), with the same keys and messages as before.
 ///
 /// `base_dir` is the directory of the configuration file: relative `key_file`, `catalogue`,
 /// `journal.path` and `redis.socket` paths are resolved against it (and so is the default

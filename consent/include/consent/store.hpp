@@ -42,9 +42,10 @@ struct consent_history {
 
 /// Proof of consent in Redis, with a zero-loss local journal (DESIGN §6, L7).
 ///
-/// Owns one I/O thread that talks to Redis (hiredis, pipelined batches of up to 512 events)
-/// and the journal; callers never block: every call queues work and returns, and the
-/// callback runs later on the store's thread (callers post back to their own executor).
+/// Owns one I/O thread (a redis::worker, common/) that talks to Redis (hiredis, pipelined
+/// batches of up to 512 events) and the journal; callers never block: every call queues work
+/// and returns, and the callback runs later on the store's thread (callers post back to their
+/// own executor).
 /// Callbacks must not call stop() or destroy the store; an exception thrown by a callback is
 /// swallowed. The queue is bounded (100,000 operations): beyond that, and after stop(), a
 /// call's callback runs at once on the calling thread with failed / nullopt / false.

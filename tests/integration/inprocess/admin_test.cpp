@@ -1,8 +1,20 @@
-// The admin listener: health, readiness and Prometheus metrics, with and without a token.
+// The admin listener: health, readiness and Prometheus metrics, with and without a token, and
+// consent's views of what upstreams set.
 #include <chrono>
+#include <cstdint>
 #include <string>
+#include <thread>
+#include <utility>
 
 #include <gtest/gtest.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 
 #include "proxy_fixture.hpp"
 
@@ -10,10 +22,88 @@ namespace cg::test {
 namespace {
 
 using namespace std::chrono_literals;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
 
 bool contains(const std::string& text, std::string_view needle) {
     return text.find(needle) != std::string::npos;
 }
+
+// Well-formed UTF-8 (Unicode §3.9 table 3-7): what a JSON parser or a Prometheus scraper needs.
+bool is_utf8(std::string_view s) {
+    for (std::size_t i = 0; i < s.size();) {
+        const auto at = [&](std::size_t k) -> unsigned {
+            return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0U;
+        };
+        const auto cont = [&](std::size_t k) { return at(k) >= 0x80 && at(k) <= 0xBF; };
+        const unsigned c = at(0);
+        std::size_t n = 0;
+        if (c < 0x80) {
+            n = 1;
+        } else if (c >= 0xC2 && c <= 0xDF && cont(1)) {
+            n = 2;
+        } else if (c >= 0xE0 && c <= 0xEF && cont(1) && cont(2) && (c != 0xE0 || at(1) >= 0xA0) &&
+                   (c != 0xED || at(1) <= 0x9F)) {
+            n = 3;
+        } else if (c >= 0xF0 && c <= 0xF4 && cont(1) && cont(2) && cont(3) &&
+                   (c != 0xF0 || at(1) >= 0x90) && (c != 0xF4 || at(1) <= 0x8F)) {
+            n = 4;
+        } else {
+            return false;
+        }
+        i += n;
+    }
+    return true;
+}
+
+// An origin that answers every request on a connection with the same bytes and closes it: for
+// what test_upstream never sends, such as a Set-Cookie whose name is not UTF-8.
+class canned_upstream {
+  public:
+    explicit canned_upstream(std::string answer)
+        : answer_(std::move(answer)),
+          acceptor_(ioc_, tcp::endpoint{net::ip::make_address_v4("127.0.0.1"), 0}) {
+        net::co_spawn(ioc_, accept(), net::detached);
+        thread_ = std::thread([this] { ioc_.run(); });
+    }
+    ~canned_upstream() {
+        ioc_.stop();
+        thread_.join();
+    }
+    canned_upstream(const canned_upstream&) = delete;
+    canned_upstream& operator=(const canned_upstream&) = delete;
+
+    std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+  private:
+    static constexpr auto use_ec = net::as_tuple(net::use_awaitable);
+
+    net::awaitable<void> accept() {
+        for (;;) {
+            auto [ec, socket] = co_await acceptor_.async_accept(use_ec);
+            if (ec) {
+                co_return;
+            }
+            net::co_spawn(ioc_, answer(std::move(socket)), net::detached);
+        }
+    }
+
+    net::awaitable<void> answer(tcp::socket socket) {
+        std::string head;
+        auto [ec, n] =
+            co_await net::async_read_until(socket, net::dynamic_buffer(head), "\r\n\r\n", use_ec);
+        if (!ec) {
+            co_await net::async_write(socket, net::buffer(answer_), use_ec);
+        }
+        boost::system::error_code ignored;
+        socket.shutdown(tcp::socket::shutdown_both, ignored);
+    }
+
+    std::string answer_;
+    net::io_context ioc_;
+    tcp::acceptor acceptor_;
+    std::thread thread_;
+};
 
 TEST(Admin, AnswersHealthz) {
     proxied_site s;
@@ -132,7 +222,84 @@ TEST(Admin, KeepsHealthAndReadinessOpenWhenTokenIsConfigured) {
 TEST(Admin, AnswersUnknownPathWith404) {
     proxied_site s;
 
-    EXPECT_EQ(admin_get(s.proxy.admin_port(), "/nothing-here").status, 404U);
+    const auto r = admin_get(s.proxy.admin_port(), "/nothing-here");
+
+    EXPECT_EQ(r.status, 404U);
+    EXPECT_TRUE(contains(r.body, "/metrics")) << r.body;
+    EXPECT_TRUE(contains(r.body, "/consent/cookies")) << r.body;
+}
+
+TEST(Admin, AnswersAWrongMethodWith405AndAllow) {
+    proxied_site s;
+    raw_client client{s.proxy.admin_port()};
+
+    ASSERT_FALSE(
+        client.send("POST /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n"
+                    "Connection: close\r\n\r\n"));
+    const auto r = client.read_response();
+
+    ASSERT_FALSE(r.ec) << r.ec.message();
+    EXPECT_EQ(r.status, 405U);
+    EXPECT_EQ(r.header("Allow"), "GET, HEAD");
+}
+
+TEST(Admin, RequiresBearerTokenForConsentViewsWhenConfigured) {
+    proxied_site s{[](gateway::config& cfg) { cfg.admin.token = "s3cret-token"; }};
+    const auto port = s.proxy.admin_port();
+
+    for (const char* path : {"/consent/cookies", "/consent/counts", "/consent/nothing"}) {
+        const auto without = admin_get(port, path);
+        EXPECT_EQ(without.status, 401U) << path;
+        EXPECT_TRUE(without.header("WWW-Authenticate").value_or("").starts_with("Bearer")) << path;
+    }
+    EXPECT_EQ(admin_get(port, "/consent/cookies", "s3cret-token").status, 200U);
+    EXPECT_EQ(admin_get(port, "/consent/nothing", "s3cret-token").status, 404U);
+}
+
+TEST(Admin, CountsAdminErrorsInMetrics) {
+    proxied_site s;
+
+    const auto r = admin_get(s.proxy.admin_port(), "/metrics");
+
+    ASSERT_EQ(r.status, 200U) << r.ec.message();
+    EXPECT_EQ(metric(r.body, "cg_admin_errors_total"), 0);
+}
+
+// DESIGN §4 and STYLE §4: a cookie name from an upstream is untrusted; one that is not UTF-8
+// must neither break the JSON report (nlohmann's dump throws on it) nor reach /metrics raw.
+TEST(Admin, ACookieNameThatIsNotUtf8KeepsTheCookieReportAndMetricsValid) {
+    canned_upstream upstream{
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: \xFFweird=1; Path=/\r\n"
+        "Content-Length: 3\r\nConnection: close\r\n\r\nok\n"};
+    auto cfg = loopback_config();
+    cfg.sites.push_back(loopback_site("demo", {"site.test"}, upstream.port()));
+    inprocess_gateway gateway{std::move(cfg)};
+    const std::string mangled =
+        "\xEF\xBF\xBD"
+        "weird";  // U+FFFD in place of the byte 0xFF
+    {
+        raw_client client{gateway.port()};
+        ASSERT_FALSE(client.send(get_request("/")));
+        const auto page = client.read_response(5s);
+        ASSERT_EQ(page.status, 200U) << page.ec.message();
+        EXPECT_EQ(page.header_count("Set-Cookie"), 0U) << "an unknown cookie before consent";
+    }
+
+    for (int attempt = 0; attempt < 2; ++attempt) {  // it keeps answering, not just once
+        const auto report = admin_get(gateway.admin_port(), "/consent/cookies");
+        ASSERT_FALSE(report.ec) << report.ec.message();
+        EXPECT_EQ(report.status, 200U);
+        EXPECT_TRUE(is_utf8(report.body)) << report.body;
+        EXPECT_TRUE(contains(report.body, "\"unknown_cookies_seen\":{\"" + mangled + "\":1}"))
+            << report.body;
+    }
+    const auto metrics = admin_get(gateway.admin_port(), "/metrics");
+    ASSERT_FALSE(metrics.ec) << metrics.ec.message();
+    EXPECT_EQ(metrics.status, 200U);
+    EXPECT_TRUE(is_utf8(metrics.body));
+    EXPECT_EQ(metric(metrics.body,
+                     "cg_set_cookie_dropped_total{site=\"demo\",cookie=\"" + mangled + "\"}"),
+              1);
 }
 
 }  // namespace

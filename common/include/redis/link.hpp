@@ -5,24 +5,27 @@
 #include <string_view>
 #include <vector>
 
-#include "consent/config.hpp"
+#include "redis/config.hpp"
 
 struct redisContext;
 struct redisReply;
 
-namespace cg::consent {
+namespace cg::redis {
 
 /// Frees a hiredis reply (STYLE §4: C handles are wrapped at once).
 struct reply_deleter {
     void operator()(redisReply* r) const noexcept;
 };
+/// A hiredis reply. Its fields (type, str, element) are read with <hiredis/hiredis.h>, which
+/// users that inspect replies include and link themselves (hiredis stays out of this header).
 using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
 
 /// One command as its arguments; the strings must outlive the pipeline call.
 using redis_command = std::vector<std::string_view>;
 
-/// One blocking hiredis connection with a deadline on every exchange. Used by the store's
-/// thread only; not thread safe. Replies are untrusted: callers check every type.
+/// One blocking hiredis connection with a deadline on every exchange. Meant for one thread
+/// (a worker's, redis/worker.hpp); not thread safe. Replies are untrusted: callers check
+/// every type.
 class redis_link {
   public:
     using clock = std::chrono::steady_clock;
@@ -32,6 +35,7 @@ class redis_link {
     redis_link(const redis_link&) = delete;
     redis_link& operator=(const redis_link&) = delete;
 
+    /// True between a successful connect() and the next failure or disconnect().
     bool connected() const noexcept { return ctx_ != nullptr; }
 
     /// Connects within connect_timeout, then AUTH (with the username when set) and SELECT,
@@ -45,12 +49,14 @@ class redis_link {
     /// Pipelines `commands` and reads their replies, all before `deadline`. Returns one reply
     /// per command read in order; fewer when the connection failed or the deadline passed, in
     /// which case `error` says why and the link is disconnected (the replies still due cannot
-    /// be matched to commands any more).
+    /// be matched to commands any more). Error replies count as replies: `error` stays "".
     std::vector<reply_ptr> pipeline(const std::vector<redis_command>& commands,
                                     clock::time_point deadline, std::string& error);
 
     /// Where the link connects to ("unix socket /run/redis.sock", "127.0.0.1:6379").
     const std::string& where() const noexcept { return where_; }
+    /// The settings it was made with.
+    const redis_config& config() const noexcept { return config_; }
 
   private:
     bool set_timeout(clock::time_point deadline, std::string& error);
@@ -64,9 +70,14 @@ class redis_link {
     std::unique_ptr<redisContext, context_deleter> ctx_;
 };
 
-/// The text of an error or status reply, "" for other types. For messages and prefixes
-/// such as "NOSCRIPT"; never throws.
+/// The text of an error, status or string reply, "" for other types. For messages and
+/// prefixes such as "NOSCRIPT"; never throws.
 std::string_view reply_text(const redisReply& r) noexcept;
+/// True for an error reply ("-ERR ...", "-NOSCRIPT ...").
 bool is_error(const redisReply& r) noexcept;
+/// True when an error reply's text says this server cannot serve now, whatever the command
+/// (LOADING, READONLY, MASTERDOWN, NOREPLICAS): reconnecting after a backoff is the way out,
+/// e.g. to the new master after a failover.
+bool is_server_state_error(std::string_view text) noexcept;
 
-}  // namespace cg::consent
+}  // namespace cg::redis

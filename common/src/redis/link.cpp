@@ -1,10 +1,10 @@
-#include "redis_link.hpp"
+#include "redis/link.hpp"
 
 #include <sys/time.h>
 
 #include <hiredis/hiredis.h>
 
-namespace cg::consent {
+namespace cg::redis {
 
 namespace {
 
@@ -43,6 +43,15 @@ std::string_view reply_text(const redisReply& r) noexcept {
 
 bool is_error(const redisReply& r) noexcept {
     return r.type == REDIS_REPLY_ERROR;
+}
+
+bool is_server_state_error(std::string_view text) noexcept {
+    for (const std::string_view prefix : {"LOADING", "READONLY", "MASTERDOWN", "NOREPLICAS"}) {
+        if (text.substr(0, prefix.size()) == prefix) {
+            return true;
+        }
+    }
+    return false;
 }
 
 redis_link::redis_link(redis_config config)
@@ -194,4 +203,4 @@ std::vector<reply_ptr> redis_link::pipeline(const std::vector<redis_command>& co
     return replies;
 }
 
-}  // namespace cg::consent
+}  // namespace cg::redis

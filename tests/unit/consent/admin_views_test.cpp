@@ -1,0 +1,115 @@
+#include "consent/admin_views.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace cg::consent {
+namespace {
+
+using json = nlohmann::json;
+
+const std::string fffd = "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+
+std::string label(std::string_view value) {
+    std::string out;
+    append_label_value(out, value);
+    return out;
+}
+
+cookie_rule rule(std::string name, category c) {
+    cookie_rule r;
+    r.name = std::move(name);
+    r.cat = c;
+    return r;
+}
+
+std::vector<std::unique_ptr<const site_context>> one_site() {
+    site_policy p;
+    for (const auto c : all_categories) {
+        category_info info;
+        info.id = c;
+        info.texts[0].name = std::string{name_of(c)};
+        p.categories.push_back(info);
+    }
+    p.policy_version = "7";
+    p.cookies.push_back(rule("session", category::necessary));
+    auto keys = std::make_shared<const key_ring>(std::vector<std::string>{std::string(40, 'k')});
+    std::vector<std::unique_ptr<const site_context>> sites;
+    sites.push_back(std::make_unique<const site_context>(
+        "demo", std::move(p), "cg_consent",
+        std::vector<cookie_rule>{rule("_ga", category::analytics)}, keys));
+    return sites;
+}
+
+TEST(AdminLabelValue, EscapesBackslashQuoteAndNewline) {
+    EXPECT_EQ(label("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+}
+
+TEST(AdminLabelValue, KeepsWellFormedUtf8) {
+    EXPECT_EQ(label("bl\xC3\xA5"
+                    "b\xC3\xA6r \xE2\x82\xAC \xF0\x9F\x8D\xAA"),
+              "bl\xC3\xA5"
+              "b\xC3\xA6r \xE2\x82\xAC \xF0\x9F\x8D\xAA");
+}
+
+TEST(AdminLabelValue, ReplacesEveryByteThatIsNotPartOfWellFormedUtf8) {
+    EXPECT_EQ(label("\xFFweird"), fffd + "weird");
+    EXPECT_EQ(label("\xC0\xAF"), fffd + fffd) << "overlong '/'";
+    EXPECT_EQ(label("\xED\xA0\x80"), fffd + fffd + fffd) << "a surrogate";
+    EXPECT_EQ(label("\xF4\x90\x80\x80"), fffd + fffd + fffd + fffd) << "beyond U+10FFFF";
+    EXPECT_EQ(label("x\xE2\x82"), "x" + fffd + fffd) << "cut short at the end";
+    EXPECT_EQ(label("\xC3("), fffd + "(");
+}
+
+TEST(AdminLabelValue, ReplacesControlBytesOtherThanNewline) {
+    EXPECT_EQ(label(std::string_view{"a\0b\rc\x7F", 6}), "a" + fffd + "b" + fffd + "c" + fffd);
+}
+
+TEST(AdminCookiesView, ReportsCookieNamesThatAreNotUtf8AsValidJson) {
+    const auto sites = one_site();
+    sites[0]->observations().unknown("\xFFweird");
+    sites[0]->observations().dropped("\xFFweird");
+
+    const auto a = cookies_view(sites);
+
+    EXPECT_EQ(a.status, 200U);
+    EXPECT_EQ(a.content_type, "application/json");
+    const auto doc = json::parse(a.body, nullptr, false);
+    ASSERT_TRUE(doc.is_object()) << a.body;
+    EXPECT_EQ(doc["demo"]["unknown_cookies_seen"], json({{fffd + "weird", 1}})) << a.body;
+    EXPECT_EQ(doc["demo"]["set_cookie_dropped"], json({{fffd + "weird", 1}})) << a.body;
+    EXPECT_EQ(doc["demo"]["policy_version"], "7");
+    EXPECT_EQ(doc["demo"]["site_rules"][0]["name"], "session");
+    EXPECT_EQ(doc["demo"]["catalogue_rules"], 1);
+}
+
+TEST(AdminMetricsText, LabelsOfDroppedCookiesAreEscapedAndValidUtf8) {
+    const auto sites = one_site();
+    sites[0]->observations().dropped("\xFFweird");
+    sites[0]->observations().dropped("_ga");
+    sites[0]->observations().dropped("_ga");
+    store_status status;
+    status.redis_up = true;
+    status.stored = 3;
+
+    const auto text = metrics_text(sites, status);
+
+    EXPECT_NE(
+        text.find("cg_set_cookie_dropped_total{site=\"demo\",cookie=\"" + fffd + "weird\"} 1\n"),
+        std::string::npos)
+        << text;
+    EXPECT_NE(text.find("cg_set_cookie_dropped_total{site=\"demo\",cookie=\"_ga\"} 2\n"),
+              std::string::npos)
+        << text;
+    EXPECT_EQ(text.find('\xFF'), std::string::npos);
+    EXPECT_NE(text.find("cg_consent_events_total{outcome=\"stored\"} 3\n"), std::string::npos);
+    EXPECT_NE(text.find("cg_redis_up 1\n"), std::string::npos);
+    EXPECT_NE(text.find("# TYPE cg_consent_journal_bytes gauge\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cg::consent
