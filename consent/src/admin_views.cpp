@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "consent/await.hpp"
+#include "async/from_thread.hpp"
 #include "json_config/dump.hpp"
 
 namespace cg::consent {
@@ -141,7 +141,7 @@ boost::asio::awaitable<admin_answer> history_view(admin_sites sites, store& reco
         co_return text(400, "give ?site=<site name>&id=<consent id>\n");
     }
     const std::string consent_id{id};
-    auto history = co_await from_store<std::optional<consent_history>>(
+    auto history = co_await async::from_thread<std::optional<consent_history>>(
         [&records, site, &consent_id](auto done) {
             records.history(site->site(), consent_id, std::move(done));
         });
@@ -159,7 +159,7 @@ boost::asio::awaitable<admin_answer> history_view(admin_sites sites, store& reco
 boost::asio::awaitable<admin_answer> counts_view(admin_sites sites, store& records) {
     json out = json::object();
     for (const auto& site : sites) {
-        auto counts = co_await from_store<std::optional<std::map<std::string, std::uint64_t>>>(
+        auto counts = co_await async::from_thread<std::optional<std::map<std::string, std::uint64_t>>>(
             [&records, &site](auto done) { records.counts(site->site(), std::move(done)); });
         if (!counts) {
             co_return text(503, "redis is unreachable\n");

@@ -7,7 +7,7 @@
 #include <boost/beast/core/string.hpp>
 #include <nlohmann/json.hpp>
 
-#include "consent/await.hpp"
+#include "async/from_thread.hpp"
 #include "consent/cookie.hpp"
 #include "decision_input.hpp"
 #include "iso_time.hpp"
@@ -23,7 +23,7 @@ using json = nlohmann::json;
 using verb = boost::beast::http::verb;
 using boost::beast::iequals;
 
-constexpr std::string_view base = "/_consent";
+constexpr std::string_view base = endpoint_prefix;
 constexpr std::size_t max_expiring_cookies = 64;
 
 endpoint_response json_answer(unsigned status, const json& body) {
@@ -248,7 +248,7 @@ net::awaitable<endpoint_response> decide(const endpoint_request& r, const site_c
     e.gpc = r.gpc;
     const auto retention = site.policy().retention;
     const record_outcome outcome =
-        co_await from_store<record_outcome>([&records, &e, retention](auto done) {
+        co_await async::from_thread<record_outcome>([&records, &e, retention](auto done) {
             records.record(std::move(e), retention, std::move(done));
         });
     if (outcome == record_outcome::failed) {
@@ -363,7 +363,7 @@ net::awaitable<endpoint_response> record_of(const endpoint_request& r, const sit
         co_return error_answer(403, "cross-site erasure requests are refused");
     }
     if (r.method == verb::delete_) {
-        const bool erased = co_await from_store<bool>([&records, &site, &who](auto done) {
+        const bool erased = co_await async::from_thread<bool>([&records, &site, &who](auto done) {
             records.erase(site.site(), who->id, std::move(done));
         });
         if (!erased) {
@@ -377,7 +377,7 @@ net::awaitable<endpoint_response> record_of(const endpoint_request& r, const sit
         co_return out;
     }
     const auto history =
-        co_await from_store<std::optional<consent_history>>([&records, &site, &who](auto done) {
+        co_await async::from_thread<std::optional<consent_history>>([&records, &site, &who](auto done) {
             records.history(site.site(), who->id, std::move(done));
         });
     if (!history) {
@@ -414,10 +414,6 @@ endpoint_response not_allowed(std::string allow) {
 }
 
 }  // namespace
-
-bool is_endpoint(std::string_view path) noexcept {
-    return path.starts_with(base) && (path.size() == base.size() || path[base.size()] == '/');
-}
 
 net::awaitable<endpoint_response> handle_endpoint(const endpoint_request& request,
                                                   const site_context& site, store& records,

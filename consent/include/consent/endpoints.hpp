@@ -47,8 +47,6 @@ inline constexpr std::size_t max_endpoint_body = 16 * 1024;
 /// below it here.
 inline constexpr std::string_view endpoint_prefix = "/_consent";
 
-/// True for /_consent and everything below it: the gateway answers those itself.
-bool is_endpoint(std::string_view path) noexcept;
 
 /// Answers one request to /_consent/* (DESIGN §5): POST /_consent records a decision (JSON or
 /// form post, Origin/Referer checked, answered with the signed cookie and expiries of
