@@ -545,6 +545,30 @@ bool reader::read_bool(const json& object, const std::string& pointer, std::stri
     return true;
 }
 
+std::optional<std::filesystem::path> reader::read_path(const json& object,
+                                                       const std::string& pointer,
+                                                       std::string_view key,
+                                                       const std::filesystem::path& base_dir) {
+    const std::string* s = read_string(object, pointer, key);
+    if (s == nullptr) {
+        return std::nullopt;
+    }
+    const std::string here = child(pointer, key);
+    if (s->empty()) {
+        fail(here, "must not be empty");
+        return std::nullopt;
+    }
+    const bool control = std::any_of(s->begin(), s->end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u < 0x20U || u == 0x7FU;
+    });
+    if (control) {
+        fail(here, "must not contain control characters" + got(json(*s)));
+        return std::nullopt;
+    }
+    return base_dir / *s;
+}
+
 const std::string* reader::read_string(const json& object, const std::string& pointer,
                                        std::string_view key) {
     const json* v = member(object, key);

@@ -70,13 +70,6 @@ bool is_token(std::string_view s) {
     return !s.empty() && std::all_of(s.begin(), s.end(), is_token_char);
 }
 
-bool has_control_char(std::string_view s) {
-    return std::any_of(s.begin(), s.end(), [](char c) {
-        const auto u = static_cast<unsigned char>(c);
-        return u < 0x20U || u == 0x7FU;
-    });
-}
-
 std::string_view trim(std::string_view s) {
     constexpr std::string_view space = " \t\r\n";
     const auto first = s.find_first_not_of(space);
@@ -168,27 +161,6 @@ category_info builtin_info(category c) {
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-// A non-empty string without control characters, resolved against `base_dir` (an absolute
-// path stays as it is). Control characters are refused because paths appear in messages.
-std::optional<std::filesystem::path> read_path(reader& r, const json& object,
-                                               const std::string& pointer, std::string_view key,
-                                               const std::filesystem::path& base_dir) {
-    const std::string* s = r.read_string(object, pointer, key);
-    if (s == nullptr) {
-        return std::nullopt;
-    }
-    const std::string here = child(pointer, key);
-    if (s->empty()) {
-        r.fail(here, "must not be empty");
-        return std::nullopt;
-    }
-    if (has_control_char(*s)) {
-        r.fail(here, "must not contain control characters" + got(json(*s)));
-        return std::nullopt;
-    }
-    return base_dir / *s;
-}
-
 // Keys are secrets: no message quotes them or their neighbours.
 void read_key_list(reader& r, const json& keys, const std::string& here,
                    std::vector<std::string>& out) {
@@ -254,7 +226,7 @@ void read_keys(reader& r, const json& c, settings& out, const std::filesystem::p
     }
     if (keys != nullptr) {
         read_key_list(r, *keys, "/consent/keys", out.keys);
-    } else if (const auto file = read_path(r, c, "/consent", "key_file", base_dir)) {
+    } else if (const auto file = r.read_path(c, "/consent", "key_file", base_dir)) {
         read_key_file(r, *file, "/consent/key_file", out.keys);
     }
 }
@@ -281,7 +253,7 @@ void read_journal(reader& r, const json& j, journal_config& out,
     if (!r.check_object(j, pointer, journal_keys)) {
         return;
     }
-    if (auto path = read_path(r, j, pointer, "path", base_dir)) {
+    if (auto path = r.read_path(j, pointer, "path", base_dir)) {
         out.path = std::move(*path);
     }
     r.read_uint(j, pointer, "max_bytes", out.max_bytes, journal_bytes);
@@ -306,7 +278,7 @@ void read_consent(reader& r, const json& c, settings& out, const std::filesystem
     }
     if (member(c, "catalogue") != nullptr) {
         catalogue_given = true;
-        if (const auto file = read_path(r, c, pointer, "catalogue", base_dir)) {
+        if (const auto file = r.read_path(c, pointer, "catalogue", base_dir)) {
             read_catalogue(r, *file, out);
         }
     }

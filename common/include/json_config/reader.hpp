@@ -168,6 +168,13 @@ class reader {
     const std::string* read_string(const nlohmann::json& object, const std::string& pointer,
                                    std::string_view key);
 
+    /// A file path `object[key]`: a non-empty string without control characters (paths appear
+    /// in messages), a relative one resolved against `base_dir` (an absolute one stays as it
+    /// is). nullopt when absent or (reported) not such a string.
+    std::optional<std::filesystem::path> read_path(const nlohmann::json& object,
+                                                   const std::string& pointer, std::string_view key,
+                                                   const std::filesystem::path& base_dir);
+
     /// The index in `choices` of the string `object[key]`; nullopt when absent or (reported)
     /// not one of them: `must be one of a, b, c (got "x")`.
     std::optional<std::size_t> read_choice(const nlohmann::json& object, const std::string& pointer,

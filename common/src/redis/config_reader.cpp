@@ -38,36 +38,9 @@ constexpr std::size_t max_socket_path = 107;
 // A default Redis server has 16 databases (the `databases` setting).
 constexpr json_config::uint_range redis_databases{0, 15};
 
-bool has_control_char(std::string_view s) {
-    return std::any_of(s.begin(), s.end(), [](char c) {
-        const auto u = static_cast<unsigned char>(c);
-        return u < 0x20U || u == 0x7FU;
-    });
-}
-
 bool is_ipv6_literal(const std::string& s) {
     std::array<unsigned char, 16> bytes{};
     return ::inet_pton(AF_INET6, s.c_str(), bytes.data()) == 1;
-}
-
-// A file path, relative ones resolved against `base_dir` (the same rules as consent's paths).
-std::optional<std::filesystem::path> read_path(reader& r, const json& object,
-                                               const std::string& pointer, std::string_view key,
-                                               const std::filesystem::path& base_dir) {
-    const std::string* s = r.read_string(object, pointer, key);
-    if (s == nullptr) {
-        return std::nullopt;
-    }
-    const std::string here = child(pointer, key);
-    if (s->empty()) {
-        r.fail(here, "must not be empty");
-        return std::nullopt;
-    }
-    if (has_control_char(*s)) {
-        r.fail(here, "must not contain control characters" + got(json(*s)));
-        return std::nullopt;
-    }
-    return base_dir / *s;
 }
 
 }  // namespace
@@ -87,7 +60,7 @@ redis_config read_redis_config(reader& r, const json& v, const std::string& poin
         }
     }
     r.read_uint(v, pointer, "port", out.port, {1, 65535});
-    if (auto socket = read_path(r, v, pointer, "socket", base_dir)) {
+    if (auto socket = r.read_path(v, pointer, "socket", base_dir)) {
         if (socket->string().size() > max_socket_path) {
             r.fail(child(pointer, "socket"),
                    "must be at most " + std::to_string(max_socket_path) +
