@@ -21,7 +21,30 @@ target_compile_options(cg_warnings INTERFACE
 add_library(cg_options INTERFACE)
 add_library(cg::options ALIAS cg_options)
 target_compile_features(cg_options INTERFACE cxx_std_20)
-if(CG_SANITIZERS)
-    target_compile_options(cg_options INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer)
+
+# One sanitizer set per build (ASan and TSan cannot share a process): CG_SANITIZER=address
+# (preset asan) or thread (preset tsan). CG_SANITIZERS=ON, the older switch, means address.
+set(CG_SANITIZER "" CACHE STRING "Sanitizers: empty, address (ASan + UBSan) or thread (TSan)")
+set_property(CACHE CG_SANITIZER PROPERTY STRINGS "" address thread)
+if(CG_SANITIZERS AND CG_SANITIZER STREQUAL "")
+    set(CG_SANITIZER address)  # for this run only; the cache keeps what the user chose
+elseif(CG_SANITIZERS AND NOT CG_SANITIZER STREQUAL "address")
+    message(FATAL_ERROR "CG_SANITIZERS=ON means CG_SANITIZER=address, not \"${CG_SANITIZER}\"")
+endif()
+if(CG_SANITIZER STREQUAL "address")
+    target_compile_options(cg_options INTERFACE
+        -fsanitize=address,undefined  # out-of-bounds, use after free, leaks; UB such as overflow
+        -fno-omit-frame-pointer)      # whole stacks in reports
     target_link_options(cg_options INTERFACE -fsanitize=address,undefined)
+elseif(CG_SANITIZER STREQUAL "thread")
+    target_compile_options(cg_options INTERFACE
+        -fsanitize=thread        # data races: io_context workers, the Redis thread, test threads
+        -fno-omit-frame-pointer)  # whole stacks in both halves of a report
+    target_link_options(cg_options INTERFACE -fsanitize=thread)
+    # TSan models no atomic_thread_fence (GCC's -Wtsan warns at every Asio handler call). Asio's
+    # handler fences only add ordering on top of its scheduler and strand mutexes, which TSan
+    # sees, so a TSan build goes without them.
+    target_compile_definitions(cg_options INTERFACE BOOST_ASIO_DISABLE_FENCED_BLOCK)
+elseif(NOT CG_SANITIZER STREQUAL "")
+    message(FATAL_ERROR "CG_SANITIZER must be empty, address or thread (got \"${CG_SANITIZER}\")")
 endif()

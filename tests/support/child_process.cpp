@@ -12,9 +12,10 @@
 #include <cstdlib>
 #include <fstream>
 #include <limits>
-#include <sstream>
 #include <system_error>
 #include <thread>
+
+#include "support/read_file.hpp"
 
 extern char** environ;  // NOLINT: POSIX declares it nowhere in a header
 
@@ -26,13 +27,6 @@ using steady = std::chrono::steady_clock;
 
 /// Reported by wait_exit when someone else reaped the child (waitpid gave ECHILD).
 constexpr int reaped_elsewhere = std::numeric_limits<int>::min();
-
-std::string read_file(const fs::path& path) {
-    std::ifstream in{path, std::ios::binary};
-    std::ostringstream out;
-    out << in.rdbuf();
-    return std::move(out).str();
-}
 
 /// Frees posix_spawn's C objects on every path out of the constructor (STYLE.md §4).
 struct spawn_objects {

@@ -2,12 +2,12 @@
 
 #include <signal.h>
 
-#include <charconv>
 #include <thread>
 
 #include <gtest/gtest.h>
-#include <boost/beast/core/string.hpp>
 #include <boost/system/system_error.hpp>
+
+#include "support/prometheus.hpp"
 
 namespace cg::test {
 
@@ -15,16 +15,6 @@ using namespace std::chrono_literals;
 using json = nlohmann::json;
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && s.front() == ' ') {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && s.back() == ' ') {
-        s.remove_suffix(1);
-    }
-    return s;
-}
 
 std::string config_for(std::uint16_t upstream_port, const consent_site::options& opts) {
     gateway_settings settings;
@@ -89,34 +79,6 @@ http_request decision(std::string_view json_body, std::string_view cookie, std::
     return r;
 }
 
-std::vector<std::string> set_cookies(const raw_response& r) {
-    std::vector<std::string> out;
-    for (const auto& [name, value] : r.headers) {
-        if (boost::beast::iequals(name, "Set-Cookie")) {
-            out.push_back(value);
-        }
-    }
-    return out;
-}
-
-std::vector<std::string> set_cookie_names(const raw_response& r) {
-    std::vector<std::string> out;
-    for (const auto& value : set_cookies(r)) {
-        out.emplace_back(trim(std::string_view{value}.substr(0, value.find('='))));
-    }
-    return out;
-}
-
-std::vector<std::string> set_cookies_named(const raw_response& r, std::string_view name) {
-    std::vector<std::string> out;
-    for (const auto& value : set_cookies(r)) {
-        if (trim(std::string_view{value}.substr(0, value.find('='))) == name) {
-            out.push_back(value);
-        }
-    }
-    return out;
-}
-
 std::optional<std::string> consent_cookie(const raw_response& r) {
     const auto values = set_cookies_named(r, "cg_consent");
     if (values.empty()) {
@@ -146,7 +108,6 @@ upstream_saw seen_by_upstream(const raw_response& r) {
 json json_of(const raw_response& r) {
     return json::parse(r.body, nullptr, /*allow_exceptions=*/false);
 }
-
 
 consent_site::consent_site(options opts) : config_(config_for(upstream_.port(), opts)) {
     if (opts.redis) {
@@ -200,21 +161,7 @@ json consent_site::readyz() const {
 }
 
 std::optional<double> consent_site::metric(std::string_view sample) const {
-    const auto r = admin("/metrics");
-    std::string_view text = r.body;
-    while (!text.empty()) {
-        const auto end = text.find('\n');
-        const auto line = text.substr(0, end);
-        text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
-        if (line.size() > sample.size() && line.starts_with(sample) && line[sample.size()] == ' ') {
-            const auto number = line.substr(sample.size() + 1);
-            double value = 0;
-            const auto [ptr, ec] =
-                std::from_chars(number.data(), number.data() + number.size(), value);
-            return ec == std::errc{} ? std::optional<double>{value} : std::nullopt;
-        }
-    }
-    return std::nullopt;
+    return test::metric(admin("/metrics").body, sample);
 }
 
 }  // namespace cg::test

@@ -15,6 +15,7 @@
 #include "support/eventually.hpp"
 #include "support/raw_client.hpp"
 #include "support/redis_server.hpp"
+#include "support/set_cookies.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_upstream.hpp"
 
@@ -46,12 +47,6 @@ http_request decision(std::string_view json_body, std::string_view cookie = {},
                       std::string_view origin = site_origin,
                       std::vector<std::pair<std::string, std::string>> extra = {});
 
-/// Every Set-Cookie value of `r`, in order.
-std::vector<std::string> set_cookies(const raw_response& r);
-/// The cookie names of `r`'s Set-Cookie fields, in order.
-std::vector<std::string> set_cookie_names(const raw_response& r);
-/// The Set-Cookie values of `r` for cookie `name`, in order.
-std::vector<std::string> set_cookies_named(const raw_response& r, std::string_view name);
 /// The value `r` sets for the consent cookie cg_consent (nullopt when it sets none).
 std::optional<std::string> consent_cookie(const raw_response& r);
 
@@ -65,7 +60,6 @@ upstream_saw seen_by_upstream(const raw_response& r);
 
 /// The body of `r` as JSON (a discarded value when it is not JSON).
 nlohmann::json json_of(const raw_response& r);
-
 
 /// The test site behind the real gateway binary: a temp dir with the gateway's config (from
 /// gateway_config(): journal and Redis socket in the dir), a test_upstream, and optionally a

@@ -8,7 +8,6 @@
 #include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "consent_fixture.hpp"
+#include "support/read_file.hpp"
 
 namespace {
 
@@ -25,6 +25,7 @@ using cg::test::consent_site;
 using cg::test::decision;
 using cg::test::eventually;
 using cg::test::json_of;
+using cg::test::read_file;
 using cg::test::redis_server;
 using cg::test::redis_value;
 using cg::test::set_cookies_named;
@@ -101,13 +102,6 @@ std::vector<std::string> journal_event_ids(const std::filesystem::path& file) {
         }
     }
     return ids;
-}
-
-std::string file_text(const std::filesystem::path& file) {
-    std::ifstream in{file, std::ios::binary};
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
 }
 
 TEST(ConsentRecords, DecisionsAreStoredInRedisWithTheSiteRetentionAndAnAuditEntryEach) {
@@ -270,7 +264,7 @@ TEST(ConsentOutage, JournaledEventsSurviveAGatewayKillAndAreStoredExactlyOnce) {
     const auto journal = site.dir() / "consent-journal.jsonl";
     const auto journaled = journal_event_ids(journal);
     ASSERT_EQ(journaled.size(), 3U);
-    const std::string saved = file_text(journal);
+    const std::string saved = read_file(journal);
 
     site.kill_gateway();
     site.start_redis();

@@ -12,15 +12,13 @@
 #include "gateway/config.hpp"
 #include "gateway/server.hpp"
 #include "support/eventually.hpp"
+#include "support/prometheus.hpp"
 #include "support/raw_client.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_keys.hpp"
 #include "support/test_upstream.hpp"
 
 namespace cg::test {
-
-/// The consent cookie key of every in-process test gateway. Not a secret.
-inline constexpr std::string_view test_consent_key =
-    "integration-tests-only-consent-cookie-key-0123456789";
 
 /// A gateway::server started in this process from a config built in code. The constructor
 /// starts it and learns its ports; the destructor shuts it down and waits for its threads.
@@ -99,16 +97,5 @@ std::optional<std::string> received_header(const recorded_request& r, std::strin
 /// `token` is not empty.
 raw_response admin_get(std::uint16_t admin_port, std::string_view path,
                        std::string_view token = {});
-
-/// The value of `sample` (a metric name with its labels exactly as rendered, such as
-/// `cg_requests_total{site="demo",class="2xx"}`) in a Prometheus text exposition, if present.
-std::optional<double> metric(std::string_view exposition, std::string_view sample);
-
-/// Reads `sample` from /metrics until it equals `expected` or `deadline` passes; returns the
-/// last value seen. The gateway counts a request after writing its answer, so a client may
-/// see the answer a moment before the count.
-std::optional<double> await_metric(std::uint16_t admin_port, std::string_view sample,
-                                   double expected,
-                                   std::chrono::milliseconds deadline = std::chrono::seconds{2});
 
 }  // namespace cg::test

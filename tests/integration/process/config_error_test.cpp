@@ -1,16 +1,16 @@
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "gateway_process.hpp"
+#include "support/read_file.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
+using cg::test::read_file;
 using cg::test::run_gateway;
 using cg::test::temp_dir;
 using cg::test::write_file;
@@ -87,11 +87,9 @@ TEST(ConfigErrors, CheckConfigSaysOkForAValidFile) {
 
 // The demo config reads the key scripts/demo makes in .demo/: a copy laid out the same way.
 std::string copy_of_demo_config(const temp_dir& dir) {
-    std::ifstream in{CG_SOURCE_DIR "/configs/demo.json"};
-    std::stringstream text;
-    text << in.rdbuf();
+    const auto text = read_file(CG_SOURCE_DIR "/configs/demo.json");
     std::filesystem::create_directories(dir / "configs");
-    write_file(dir / "configs" / "demo.json", text.str());
+    write_file(dir / "configs" / "demo.json", text);
     return (dir / "configs" / "demo.json").string();
 }
 

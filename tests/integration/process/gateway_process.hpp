@@ -12,6 +12,7 @@
 
 #include "support/child_process.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_keys.hpp"  // test_consent_key, the key of gateway_config()
 
 namespace cg::test {
 
@@ -21,11 +22,6 @@ std::string gateway_binary();
 
 /// The Host that gateway_config()'s only site answers.
 inline constexpr std::string_view site_host = "site.test";
-
-/// The consent cookie key (consent.keys) of every test gateway: fixed, so that a restarted
-/// gateway reads the cookies it signed before. Not a secret.
-inline constexpr std::string_view test_consent_key =
-    "integration-tests-only-consent-cookie-key-0123456789";
 
 /// What gateway_config() varies; everything else keeps its documented default.
 struct gateway_settings {

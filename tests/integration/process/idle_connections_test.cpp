@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "gateway_process.hpp"
+#include "support/prometheus.hpp"
 #include "support/raw_client.hpp"
 #include "support/test_upstream.hpp"
 
@@ -38,16 +39,6 @@ bool allow_open_files(rlim_t want) {
     }
     lim.rlim_cur = std::min(want, lim.rlim_max);
     return ::setrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur >= want;
-}
-
-/// The value of an unlabelled metric in Prometheus text, if present.
-std::optional<long long> metric(const std::string& text, const std::string& name) {
-    for (const auto& line : cg::test::lines_of(text)) {
-        if (line.starts_with(name + " ")) {
-            return std::stoll(line.substr(name.size() + 1));
-        }
-    }
-    return std::nullopt;
 }
 
 TEST(IdleConnections, AThousandKeepAliveConnectionsStayUnder30MBAndAreCounted) {
@@ -89,7 +80,8 @@ TEST(IdleConnections, AThousandKeepAliveConnectionsStayUnder30MBAndAreCounted) {
     EXPECT_GT(rss, 0);
     EXPECT_LT(rss, rss_limit_kib);
     ASSERT_EQ(metrics.status, 200U) << metrics.ec.message();
-    EXPECT_EQ(metric(metrics.body, "cg_connections_open"), static_cast<long long>(connections))
+    EXPECT_EQ(cg::test::metric(metrics.body, "cg_connections_open"),
+              static_cast<double>(connections))
         << metrics.body;
     for (const auto& client : clients) {
         client->close();

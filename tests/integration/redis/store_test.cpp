@@ -9,13 +9,13 @@
 #include <memory>
 #include <mutex>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "consent/store.hpp"
 #include "support/eventually.hpp"
+#include "support/read_file.hpp"
 #include "support/redis_server.hpp"
 #include "support/temp_dir.hpp"
 
@@ -23,6 +23,7 @@ namespace cg::consent {
 namespace {
 
 using namespace std::chrono_literals;
+using cg::test::read_file;
 using cg::test::redis_server;
 using cg::test::redis_value;
 using steady = std::chrono::steady_clock;
@@ -100,13 +101,6 @@ using count_map = std::map<std::string, std::uint64_t>;
 std::optional<std::optional<count_map>> counts(store& s, const std::string& site) {
     return await_callback<std::optional<count_map>>(
         [&](std::function<void(std::optional<count_map>)> done) { s.counts(site, done); });
-}
-
-std::string read_file(const std::filesystem::path& p) {
-    std::ifstream in{p, std::ios::binary};
-    std::ostringstream out;
-    out << in.rdbuf();
-    return std::move(out).str();
 }
 
 std::size_t line_count(const std::filesystem::path& p) {

@@ -7,10 +7,14 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "support/test_keys.hpp"
+#include "support/test_policy.hpp"
+
 namespace cg::consent {
 namespace {
 
 using json = nlohmann::json;
+using cg::test::rule;
 
 const std::string fffd = "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
 
@@ -20,28 +24,13 @@ std::string label(std::string_view value) {
     return out;
 }
 
-cookie_rule rule(std::string name, category c) {
-    cookie_rule r;
-    r.name = std::move(name);
-    r.cat = c;
-    return r;
-}
-
 std::vector<std::unique_ptr<const site_context>> one_site() {
-    site_policy p;
-    for (const auto c : all_categories) {
-        category_info info;
-        info.id = c;
-        info.texts[0].name = std::string{name_of(c)};
-        p.categories.push_back(info);
-    }
-    p.policy_version = "7";
+    auto p = cg::test::all_categories_policy();
     p.cookies.push_back(rule("session", category::necessary));
-    auto keys = std::make_shared<const key_ring>(std::vector<std::string>{std::string(40, 'k')});
     std::vector<std::unique_ptr<const site_context>> sites;
     sites.push_back(std::make_unique<const site_context>(
         "demo", std::move(p), "cg_consent",
-        std::vector<cookie_rule>{rule("_ga", category::analytics)}, keys));
+        std::vector<cookie_rule>{rule("_ga", category::analytics)}, cg::test::test_key_ring()));
     return sites;
 }
 

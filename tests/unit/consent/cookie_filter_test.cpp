@@ -4,17 +4,17 @@
 
 #include <boost/beast/http/fields.hpp>
 
+#include "support/set_cookies.hpp"
+#include "support/test_keys.hpp"
+#include "support/test_policy.hpp"
+
 namespace cg::consent {
 namespace {
 
 namespace http = boost::beast::http;
-
-cookie_rule rule(std::string name, category c) {
-    cookie_rule r;
-    r.name = std::move(name);
-    r.cat = c;
-    return r;
-}
+using cg::test::all_categories_policy;
+using cg::test::rule;
+using cg::test::set_cookie_names;
 
 std::vector<cookie_rule> test_catalogue() {
     return {rule("PHPSESSID", category::necessary), rule("_ga", category::analytics),
@@ -22,19 +22,7 @@ std::vector<cookie_rule> test_catalogue() {
             rule("lang", category::preferences)};
 }
 
-site_policy all_categories_policy() {
-    site_policy p;
-    for (const auto c : all_categories) {
-        category_info info;
-        info.id = c;
-        info.texts[0].name = std::string{name_of(c)};
-        p.categories.push_back(info);
-    }
-    p.policy_version = "7";
-    return p;
-}
-
-const auto keys = std::make_shared<const key_ring>(std::vector<std::string>{std::string(40, 'k')});
+const auto keys = cg::test::test_key_ring();
 
 site_context demo_site(site_policy p = all_categories_policy()) {
     return site_context{"demo", std::move(p), "cg_consent", test_catalogue(), keys};
@@ -49,17 +37,6 @@ std::string consent_cookie(const site_context& site, category_set granted) {
     s.policy_version = "7";
     s.issued = now - 10;
     return "cg_consent=" + encode_consent(s, site.site(), site.keys());
-}
-
-std::vector<std::string> set_cookie_names(const http::fields& f) {
-    std::vector<std::string> names;
-    for (const auto& field : f) {
-        if (field.name() == http::field::set_cookie) {
-            const std::string v{field.value()};
-            names.push_back(v.substr(0, v.find('=')));
-        }
-    }
-    return names;
 }
 
 std::vector<std::string> cookie_values(const http::fields& f) {
@@ -296,9 +273,8 @@ TEST(SiteContext, RememberedVerificationsAreNotSharedWithASiteWithOtherKeys) {
         ASSERT_TRUE(first.read_visitor({cookie}, false, now).state.has_value());
     }
     // Likely at the same address as `first`, with other keys: the cookie is worth nothing.
-    const site_context second{
-        "demo", all_categories_policy(), "cg_consent", test_catalogue(),
-        std::make_shared<const key_ring>(std::vector<std::string>{std::string(40, 'x')})};
+    const site_context second{"demo", all_categories_policy(), "cg_consent", test_catalogue(),
+                              cg::test::other_key_ring()};
     EXPECT_FALSE(second.read_visitor({cookie}, false, now).state.has_value());
 }
 

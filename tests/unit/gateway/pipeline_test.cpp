@@ -6,6 +6,8 @@
 
 #include "consent/consent_cookie.hpp"
 #include "gateway/head_parser.hpp"
+#include "support/test_keys.hpp"
+#include "support/test_policy.hpp"
 
 namespace cg::gateway {
 namespace {
@@ -49,30 +51,12 @@ response_head response(std::string_view text) {
     return std::move(p.get());
 }
 
-consent::site_policy all_categories() {
-    consent::site_policy p;
-    for (const auto c : consent::all_categories) {
-        consent::category_info info;
-        info.id = c;
-        info.texts[0].name = std::string{consent::name_of(c)};
-        p.categories.push_back(info);
-    }
-    p.policy_version = "7";
-    return p;
-}
-
-consent::cookie_rule rule(std::string name, category c) {
-    consent::cookie_rule r;
-    r.name = std::move(name);
-    r.cat = c;
-    return r;
-}
-
 const consent::site_context& demo_consent() {
     static const consent::site_context site{
-        "demo", all_categories(), "cg_consent",
-        std::vector{rule("PHPSESSID", category::necessary), rule("_ga", category::analytics)},
-        std::make_shared<const consent::key_ring>(std::vector<std::string>{std::string(40, 'k')})};
+        "demo", test::all_categories_policy(), "cg_consent",
+        std::vector{test::rule("PHPSESSID", category::necessary),
+                    test::rule("_ga", category::analytics)},
+        test::test_key_ring()};
     return site;
 }
 
