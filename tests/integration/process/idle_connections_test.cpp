@@ -42,8 +42,8 @@ bool allow_open_files(rlim_t want) {
 }
 
 TEST(IdleConnections, AThousandKeepAliveConnectionsStayUnder30MBAndAreCounted) {
-#if defined(__SANITIZE_ADDRESS__)
-    GTEST_SKIP() << "AddressSanitizer's shadow memory makes an absolute RSS bound meaningless";
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    GTEST_SKIP() << "a sanitizer's shadow memory makes an absolute RSS bound meaningless";
 #endif
     // Each raw_client holds a socket plus its io_context's epoll, eventfd and timerfd.
     ASSERT_TRUE(allow_open_files(connections * 5 + 256)) << "RLIMIT_NOFILE too low";
