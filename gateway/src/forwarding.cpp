@@ -111,14 +111,9 @@ void strip_flat(head_fields& f, bool keep_upgrade) {
     }
 }
 
-}  // namespace
-
+// Beast's basic_fields (tests and tools): an erase per name.
 template <class Fields>
-void strip_hop_by_hop(Fields& f, bool keep_upgrade) {
-    if constexpr (std::is_base_of_v<head_fields, Fields>) {
-        strip_flat(f, keep_upgrade);
-        return;
-    }
+void strip_beast(Fields& f, bool keep_upgrade) {
     // Collect the names first: erasing while iterating the Connection values would invalidate
     // them. Several Connection fields are one comma-separated list (RFC 9110 §5.3).
     std::string named;
@@ -143,6 +138,17 @@ void strip_hop_by_hop(Fields& f, bool keep_upgrade) {
         f.set(http::field::connection, "upgrade");
     } else {
         f.erase(http::field::upgrade);
+    }
+}
+
+}  // namespace
+
+template <class Fields>
+void strip_hop_by_hop(Fields& f, bool keep_upgrade) {
+    if constexpr (std::is_base_of_v<head_fields, Fields>) {
+        strip_flat(f, keep_upgrade);
+    } else {
+        strip_beast(f, keep_upgrade);
     }
 }
 

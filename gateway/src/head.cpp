@@ -160,6 +160,7 @@ const char* head_fields::own(std::string_view bytes) {
     std::memcpy(bytes_.get(), bytes.data(), bytes.size());
     room_ = bytes_.get() + bytes.size();
     room_left_ = room_after_head;
+    rebase_fields(bytes.data(), bytes.size(), bytes_.get());
     return bytes_.get();
 }
 
@@ -171,7 +172,7 @@ std::string_view head_fields::rebase(std::string_view v, const char* from, std::
     return v;
 }
 
-void head_fields::rebase(const char* from, std::size_t size, const char* to) noexcept {
+void head_fields::rebase_fields(const char* from, std::size_t size, const char* to) noexcept {
     for (auto& f : fields_) {
         f = head_field{f.name(), rebase(f.name_string(), from, size, to),
                        rebase(f.value(), from, size, to)};
@@ -194,7 +195,6 @@ void request_head::start_line(http::verb method, std::string_view method_string,
 
 void request_head::own_views(const char* first, std::size_t size) {
     const char* to = own({first, size});
-    rebase(first, size, to);
     method_string_ = rebase(method_string_, first, size, to);
     target_ = rebase(target_, first, size, to);
 }
@@ -208,7 +208,6 @@ void response_head::status_line(unsigned status, std::string_view reason,
 
 void response_head::own_views(const char* first, std::size_t size) {
     const char* to = own({first, size});
-    rebase(first, size, to);
     reason_ = rebase(reason_, first, size, to);
 }
 

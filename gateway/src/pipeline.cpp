@@ -20,16 +20,12 @@ using boost::beast::iequals;
 
 namespace {
 
-std::string_view view(boost::core::string_view s) noexcept {
-    return {s.data(), s.size()};
-}
-
 // One pass over the request's fields for the facts the log stages need; the first field of a
 // name counts. Fields Beast has no enumerator for are compared by name.
 void read_facts(const request_head& h, request_facts& f) {
-    const auto first = [](std::string_view& slot, boost::core::string_view v) {
+    const auto first = [](std::string_view& slot, std::string_view v) {
         if (slot.empty()) {
-            slot = view(v);
+            slot = v;
         }
     };
     for (const auto& field : h) {
@@ -91,7 +87,7 @@ net::ip::address visitor_behind(const request_head& h, const client_info& client
     std::string chain;
     for (const auto& field : h) {
         if (iequals(field.name_string(), "X-Forwarded-For")) {
-            chain.append(view(field.value())).push_back(',');
+            chain.append(field.value()).push_back(',');
         }
     }
     net::ip::address last = client.ip;
@@ -131,7 +127,7 @@ void one_content_length(Fields& f, std::optional<std::uint64_t> length) {
     }
     const auto it = f.find(http::field::content_length);
     if (it != f.end() && (f.count(http::field::content_length) > 1 ||
-                          view(it->value()).find(',') != std::string_view::npos)) {
+                          it->value().find(',') != std::string_view::npos)) {
         f.set(http::field::content_length, std::to_string(*length));
     }
 }
@@ -157,7 +153,7 @@ bool transformable(const response_head& h, const upstream_framing& up) {
         return false;
     }
     const auto te = h.find(http::field::transfer_encoding);
-    return te == h.end() || (up.chunked && iequals(view(te->value()), "chunked") &&
+    return te == h.end() || (up.chunked && iequals(te->value(), "chunked") &&
                              h.count(http::field::transfer_encoding) == 1);
 }
 
@@ -169,12 +165,12 @@ void mark_transformed(response_head& h, std::string_view vary) {
     h.erase(http::field::accept_ranges);
     h.erase(http::field::content_md5);
     if (const auto etag = h.find(http::field::etag);
-        etag != h.end() && view(etag->value()).starts_with('"')) {
-        h.set(http::field::etag, "W/" + std::string{view(etag->value())});
+        etag != h.end() && etag->value().starts_with('"')) {
+        h.set(http::field::etag, "W/" + std::string{etag->value()});
     }
     if (!vary.empty() && !has_token(h, http::field::vary, vary) &&
         !has_token(h, http::field::vary, "*")) {
-        const auto old = view(h[http::field::vary]);
+        const auto old = h[http::field::vary];
         h.set(http::field::vary,
               old.empty() ? std::string{vary} : std::string{old} + ", " + std::string{vary});
     }
@@ -196,10 +192,10 @@ void open_transaction(transaction& tx, request_head&& head, const request_target
     tx.websocket = is_websocket_upgrade(h);
     tx.expect_continue = h.count(http::field::expect) != 0;
     tx.absolute_form = !target.authority.empty();
-    tx.host = tx.absolute_form ? target.authority : view(h[http::field::host]);
+    tx.host = tx.absolute_form ? target.authority : h[http::field::host];
     // The origin stays a view into the head's target (moved, not copied, with the head) unless
     // it was rebuilt or comes from an absolute-form target, which the request stages replace.
-    const auto t = view(h.target());
+    const auto t = h.target();
     if (!tx.absolute_form && target.origin.data() >= t.data() &&
         target.origin.data() + target.origin.size() <= t.data() + t.size()) {
         tx.origin = target.origin;
@@ -213,7 +209,7 @@ void open_transaction(transaction& tx, request_head&& head, const request_target
     tx.client = client;
     tx.visitor_address = client.trusted ? visitor_behind(h, client, trusted) : client.ip;
     if (client.trusted) {
-        const auto proto = view(h["X-Forwarded-Proto"]);
+        const auto proto = h["X-Forwarded-Proto"];
         tx.https = proto.substr(0, proto.find(',')) == "https";
     }
 }
@@ -297,7 +293,7 @@ response_plan response_stages(transaction& tx, const consent::site_context& cons
         // Chunked from the upstream, delimited by its close, or transformed: chunks either way.
         plan.chunked_out = true;
         if (!up.chunked || plan.transform) {
-            const auto te = view(res[http::field::transfer_encoding]);
+            const auto te = res[http::field::transfer_encoding];
             if (te.empty()) {
                 res.set(http::field::transfer_encoding, "chunked");
             } else if (!iequals(te, "chunked")) {
@@ -313,7 +309,7 @@ response_plan response_stages(transaction& tx, const consent::site_context& cons
     // Last: a status in the transaction means the answer is decided (the session's choke
     // point answers 500 only while it is 0).
     tx.status = status;
-    tx.content_type = view(res[http::field::content_type]);
+    tx.content_type = res[http::field::content_type];
     return plan;
 }
 
@@ -325,7 +321,7 @@ void log_stages(const transaction& tx, std::string_view site_name, site_counters
         return;
     }
     log_line line{access_log->buffer(), log_level::info, "request"};
-    const auto method = view(tx.request.method_string());
+    const auto method = tx.request.method_string();
     line.str("site", site_name)
         .str("method", method.empty() ? std::string_view{"-"} : method)
         .str("path", tx.path.empty() ? std::string_view{"-"} : tx.path)

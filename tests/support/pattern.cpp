@@ -53,4 +53,10 @@ std::string upload_reply_for_pattern(std::uint64_t n) {
     return "bytes=" + std::to_string(n) + " fnv1a=" + hex64(pattern_fnv1a(n));
 }
 
+std::string pattern(std::size_t n) {
+    std::string out(n, '\0');
+    pattern_fill(out.data(), 0, n);
+    return out;
+}
+
 }  // namespace cg::test

@@ -12,6 +12,9 @@ namespace cg::test {
 /// into `dst`. No allocation; safe from any thread.
 void pattern_fill(char* dst, std::size_t offset, std::size_t n) noexcept;
 
+/// The first `n` bytes of the pattern as a string (for expected bodies in tests).
+std::string pattern(std::size_t n);
+
 /// Incremental FNV-1a 64-bit hash, as test_upstream's /upload route computes it.
 class fnv1a {
   public:

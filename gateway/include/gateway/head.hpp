@@ -94,15 +94,15 @@ class head_fields {
   protected:
     /// Copies `s` into storage that lives as long as the head (and moves with it).
     std::string_view keep(std::string_view s);
-    /// Replaces the whole storage by a copy of `bytes`; views into the old bytes must be
-    /// rebased by the caller with rebase().
+    /// Replaces the whole storage by a copy of `bytes` and moves the fields' views into it;
+    /// the caller rebases its own views (start line) with the static rebase().
     const char* own(std::string_view bytes);
-    /// Moves every view that points into [from, from + size) to the same offset in `to`.
-    void rebase(const char* from, std::size_t size, const char* to) noexcept;
     static std::string_view rebase(std::string_view v, const char* from, std::size_t size,
                                    const char* to) noexcept;
 
   private:
+    void rebase_fields(const char* from, std::size_t size, const char* to) noexcept;
+
     list fields_;
     // The head as received, followed by room for values set later (one allocation for most
     // heads); more blocks when that room runs out.

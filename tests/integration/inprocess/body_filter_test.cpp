@@ -19,8 +19,7 @@ namespace {
 using namespace std::chrono_literals;
 
 std::string upper_pattern(std::size_t n) {
-    std::string s(n, '\0');
-    pattern_fill(s.data(), 0, n);
+    std::string s = pattern(n);
     for (auto& c : s) {
         c = static_cast<char>(c - 'a' + 'A');
     }

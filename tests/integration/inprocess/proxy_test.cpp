@@ -19,12 +19,6 @@ namespace {
 using namespace std::chrono_literals;
 
 // The first `n` bytes of the body pattern.
-std::string pattern(std::size_t n) {
-    std::string out(n, '\0');
-    pattern_fill(out.data(), 0, n);
-    return out;
-}
-
 TEST(Proxy, ServesFiveRequestsOnOneClientConnectionOverOnePooledUpstreamConnection) {
     proxied_site s;
     auto client = s.connect();

@@ -93,12 +93,6 @@ net::awaitable<void> talk(std::uint16_t port, const std::vector<message>& messag
     out.closed = true;
 }
 
-std::string pattern(std::size_t n) {
-    std::string s(n, '\0');
-    cg::test::pattern_fill(s.data(), 0, n);
-    return s;
-}
-
 std::string every_byte_value() {
     std::string s;
     for (int i = 0; i < 256; ++i) {
@@ -118,7 +112,7 @@ TEST(WebSocketProxy, EchoesTextAndBinaryMessagesAndClosesCleanly) {
         {true, "hello"},
         {false, every_byte_value()},
         {true, "blåbærsyltetøy"},
-        {false, pattern(1024 * 1024)},
+        {false, cg::test::pattern(1024 * 1024)},
         {true, "bye"},
     };
 
