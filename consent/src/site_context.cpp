@@ -127,12 +127,15 @@ std::string banner_hash_of(const site_policy& policy, language l) {
 
 site_context::site_context(std::string site, site_policy policy, std::string cookie_name,
                            const std::vector<cookie_rule>& catalogue,
-                           std::shared_ptr<const key_ring> keys)
+                           std::shared_ptr<const key_ring> keys, bool host_prefix,
+                           std::shared_ptr<const revocations> revoked)
     : site_(std::move(site)),
       policy_(std::move(policy)),
       cookie_name_(std::move(cookie_name)),
       classifier_(catalogue, policy_.cookies),
       keys_(std::move(keys)),
+      host_prefix_(host_prefix),
+      revoked_(std::move(revoked)),
       observations_(std::make_unique<cookie_observations>()) {
     if (policy_.categories.empty()) {
         policy_.categories = default_categories();

@@ -63,13 +63,31 @@ struct journal_config {
     std::uint64_t max_bytes = 256ULL * 1024 * 1024;  ///< refused (503) beyond this
 };
 
+/// Limits on recording decisions and erasing records, per minute, kept in memory (no Redis
+/// call). The defaults never bother a real visitor, nor an office of hundreds behind one NAT
+/// address; 0 switches a limit off.
+struct rate_limits {
+    std::uint32_t per_consent_id = 20;  ///< decisions and erasures per consent id
+    std::uint32_t per_address = 600;    ///< decisions and erasures per client address
+};
+
 /// Gateway-wide consent settings (the top-level `consent` object).
 struct settings {
     /// HMAC keys for the consent cookie: the first signs, all verify (rotation). Raw secret
     /// bytes, at least 32 each. Empty = a random key per process (a warning is logged: consent
     /// then does not survive a restart and cannot be shared between gateways).
     std::vector<std::string> keys;
+    /// Retired HMAC keys (`retired_keys` / `retired_key_file`): never sign, never make a
+    /// cookie count as consent, but still prove who a visitor is when they read or erase
+    /// their own record, for as long as records are kept (key rotation without locking
+    /// visitors out of their data).
+    std::vector<std::string> retired_keys;
     std::string cookie_name = "cg_consent";
+    /// On HTTPS the consent cookie is `__Host-<cookie_name>` with Secure: browsers then refuse
+    /// a copy planted by a sibling subdomain or under another Path (cookie tossing).
+    bool host_prefix = true;
+    /// In-memory limits on POST /_consent and DELETE /_consent/record (429 with Retry-After).
+    rate_limits limits;
     /// The cookie catalogue (default: the built-in one, configs/cookie-catalogue.json).
     std::vector<cookie_rule> catalogue;
     journal_config journal;

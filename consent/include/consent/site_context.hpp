@@ -15,6 +15,7 @@
 #include "consent/category.hpp"
 #include "consent/config.hpp"
 #include "consent/consent_cookie.hpp"
+#include "consent/revocations.hpp"
 
 namespace cg::consent {
 
@@ -73,8 +74,11 @@ struct request_cookies {
 class site_context {
   public:
     /// Throws std::invalid_argument when the policy is inconsistent (validated config never is).
+    /// `host_prefix`: on HTTPS the consent cookie is `__Host-<cookie_name>` (settings).
+    /// `revoked`: erased consent ids, whose cookies count as no decision (nullptr: none).
     site_context(std::string site, site_policy policy, std::string cookie_name,
-                 const std::vector<cookie_rule>& catalogue, std::shared_ptr<const key_ring> keys);
+                 const std::vector<cookie_rule>& catalogue, std::shared_ptr<const key_ring> keys,
+                 bool host_prefix = false, std::shared_ptr<const revocations> revoked = nullptr);
 
     const std::string& site() const noexcept { return site_; }
     const site_policy& policy() const noexcept { return policy_; }
@@ -124,6 +128,8 @@ class site_context {
     std::string cookie_name_;
     classifier classifier_;
     std::shared_ptr<const key_ring> keys_;
+    bool host_prefix_ = false;
+    std::shared_ptr<const revocations> revoked_;
     category_set offered_;
     std::array<std::string, 3> banner_hashes_;
     std::unique_ptr<cookie_observations> observations_;
