@@ -21,10 +21,12 @@ struct journal_entry {
 };
 
 /// The local outage journal (DESIGN §6): an append-only file of lines
-/// `<retention seconds> <event json>\n`, fsync'd after every append. Used by the store's
-/// thread only (and its constructor); not thread safe. The file's content is untrusted
-/// (a crash can leave a half-written line; a disk can damage one): damaged lines are
-/// skipped and counted, never thrown on.
+/// `<retention seconds> <event json>\n`, fsync'd after every append. Not thread safe: the
+/// store's writer thread is the only one that changes it (append, clear, rewrite_without) and
+/// does so under the store's journal mutex, which its reader thread holds while it reads
+/// (read() uses pread and changes nothing, so the writer may read without the mutex). The
+/// file's content is untrusted (a crash can leave a half-written line; a disk can damage
+/// one): damaged lines are skipped and counted, never thrown on.
 class journal {
   public:
     /// Opens or creates `path` (mode 0600; the directory is fsync'd when the file is new),

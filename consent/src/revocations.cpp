@@ -5,7 +5,8 @@
 
 namespace cg::consent {
 
-revocations::revocations(std::size_t max_entries) : max_entries_(std::max<std::size_t>(1, max_entries)) {}
+revocations::revocations(std::size_t max_entries)
+    : max_entries_(std::max<std::size_t>(1, max_entries)) {}
 
 bool revocations::add(std::string_view consent_id, std::int64_t until) {
     const std::unique_lock lock{mutex_};
@@ -13,25 +14,28 @@ bool revocations::add(std::string_view consent_id, std::int64_t until) {
         return false;
     }
     if (const auto it = until_.find(consent_id); it != until_.end()) {
-        it->second = std::max(it->second, until);
+        if (until > it->second) {
+            by_until_.erase({it->second, &it->first});
+            it->second = until;
+            by_until_.emplace(until, &it->first);
+        }
         return true;
     }
     if (until_.size() >= max_entries_) {
-        // Full: the id whose cookies expire first goes (a linear scan, only ever when full).
-        const auto first = std::min_element(until_.begin(), until_.end(),
-                                            [](const auto& a, const auto& b) {
-                                                return a.second < b.second;
-                                            });
-        if (first->second > until) {
-            dropped_.fetch_add(1, std::memory_order_relaxed);
-            return false;  // the newcomer is the one that expires first
-        }
-        until_.erase(first);
+        // Full: the id whose cookies expire first goes; if that is the newcomer, it is not kept.
+        const auto first = by_until_.begin();
         dropped_.fetch_add(1, std::memory_order_relaxed);
+        if (first->first > until) {
+            return false;
+        }
+        const auto* id = first->second;
+        by_until_.erase(first);
+        until_.erase(until_.find(*id));
     }
-    until_.emplace(std::string{consent_id}, until);
+    const auto [it, inserted] = until_.emplace(std::string{consent_id}, until);
+    by_until_.emplace(until, &it->first);
     size_.store(until_.size(), std::memory_order_relaxed);
-    return true;
+    return inserted;
 }
 
 bool revocations::revoked(std::string_view consent_id) const noexcept {
@@ -45,7 +49,11 @@ bool revocations::revoked(std::string_view consent_id) const noexcept {
 void revocations::expire(std::int64_t now) {
     const std::unique_lock lock{mutex_};
     expired_before_ = std::max(expired_before_, now);
-    std::erase_if(until_, [now](const auto& entry) { return entry.second <= now; });
+    while (!by_until_.empty() && by_until_.begin()->first <= now) {
+        const auto* id = by_until_.begin()->second;
+        by_until_.erase(by_until_.begin());
+        until_.erase(until_.find(*id));
+    }
     size_.store(until_.size(), std::memory_order_relaxed);
 }
 

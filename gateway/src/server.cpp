@@ -47,11 +47,12 @@ shared_state::shared_state(std::shared_ptr<const config> c, std::size_t workers)
     : cfg(std::move(c)),
       stats(workers, cfg->sites.size()),
       log(1, cfg->log.level, stats.log_lines_dropped),
-      records(cfg->consent.redis, cfg->consent.journal) {
+      records(cfg->consent.redis, cfg->consent.journal, revoked) {
     const auto keys = consent_keys(*cfg, log);
     for (const auto& site : cfg->sites) {
         consent_sites.push_back(std::make_unique<const consent::site_context>(
-            site.name, site.consent, cfg->consent.cookie_name, cfg->consent.catalogue, keys));
+            site.name, site.consent, cfg->consent.cookie_name, cfg->consent.catalogue, keys,
+            cfg->consent.host_prefix, revoked));
     }
 }
 
@@ -150,25 +151,52 @@ void log_listening(log_sink& log, std::string_view listener, const tcp::endpoint
     log.write(log_level::info, line);
 }
 
-// The store has no logger of its own: its state changes (Redis lost or back, journal
-// problems) are logged from here, once each, without any personal data.
+/// Redis as the record store last saw it: what watch_records logs a change of.
+enum class redis_state { up, slow, down };
+
+redis_state state_of(const consent::store_status& s) {
+    if (s.redis_slow) {
+        return redis_state::slow;  // slow wins: the connection was dropped for it, not lost
+    }
+    return s.redis_up ? redis_state::up : redis_state::down;
+}
+
+// The store has no logger of its own: its state changes (Redis lost, slow or back, journal
+// problems) are logged from here, once each, without any personal data. Slow and down are
+// told apart (issue 8): a slow Redis needs a look at its load, a down one at the network.
 net::awaitable<void> watch_records(shared_state& shared) {
     net::steady_timer timer(co_await net::this_coro::executor);
     // The first look is after the store's first connection attempt has had time to finish.
     consent::store_status last;
-    last.redis_up = true;  // so that "unreachable at start" is logged too
+    auto last_state = redis_state::up;  // so that "unreachable at start" is logged too
     for (;;) {
         timer.expires_after(std::chrono::seconds(1));
         if (auto [ec] = co_await timer.async_wait(use_ec); ec) {
             co_return;
         }
         const auto now = shared.records.status();
-        if (now.redis_up != last.redis_up) {
-            const auto level = now.redis_up ? log_level::info : log_level::error;
-            log_line line{level, now.redis_up ? "redis reachable; consent records go to redis"
-                                              : "redis unreachable; consent records go to the "
-                                                "journal until it is back"};
+        if (const auto state = state_of(now); state != last_state) {
+            const auto level = state == redis_state::up     ? log_level::info
+                               : state == redis_state::slow ? log_level::warn
+                                                            : log_level::error;
+            const char* text = "redis reachable; consent records go to redis";
+            if (state == redis_state::slow) {
+                text =
+                    "redis slow (connection open, no reply within the command timeout); "
+                    "consent records go to the journal until it answers in time";
+            } else if (state == redis_state::down) {
+                text = "redis unreachable; consent records go to the journal until it is back";
+            }
+            log_line line{level, text};
             line.num("journal_events", static_cast<std::int64_t>(now.journal_events));
+            shared.log.write(level, line);
+            last_state = state;
+        }
+        if (now.refusing != last.refusing) {
+            const auto level = now.refusing ? log_level::error : log_level::info;
+            log_line line{level, now.refusing ? "consent records are being lost: neither redis "
+                                                "nor the journal takes them"
+                                              : "consent records are taken again"};
             shared.log.write(level, line);
         }
         if (!now.last_error.empty() && now.last_error != last.last_error) {

@@ -11,6 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "access_log.hpp"
+#include "consent/revocations.hpp"
 #include "consent/site_context.hpp"
 #include "consent/store.hpp"
 #include "gateway/body_filter.hpp"
@@ -33,6 +34,9 @@ struct shared_state {
     metrics stats;
     log_sink log;
     std::atomic<bool> draining{false};
+    /// Erased consent ids (issue 8): the store fills it (its own erasures at once, other
+    /// gateways' by polling Redis); every site_context reads it. Before `records`, which uses it.
+    std::shared_ptr<consent::revocations> revoked = std::make_shared<consent::revocations>();
     std::vector<std::unique_ptr<const consent::site_context>> consent_sites;  ///< as cfg->sites
     consent::store records;
     std::vector<body_filter> body_filters;  ///< set before the workers start; read-only then

@@ -53,6 +53,10 @@ class redis_link {
     std::vector<reply_ptr> pipeline(const std::vector<redis_command>& commands,
                                     clock::time_point deadline, std::string& error);
 
+    /// True when the last pipeline() failed because `deadline` passed while the connection
+    /// was still open (Redis slow rather than gone); false after any other outcome.
+    bool timed_out() const noexcept { return timed_out_; }
+
     /// Where the link connects to ("unix socket /run/redis.sock", "127.0.0.1:6379").
     const std::string& where() const noexcept { return where_; }
     /// The settings it was made with.
@@ -60,7 +64,7 @@ class redis_link {
 
   private:
     bool set_timeout(clock::time_point deadline, std::string& error);
-    std::string io_error(clock::time_point deadline) const;
+    std::string io_error(clock::time_point deadline);
 
     struct context_deleter {
         void operator()(redisContext* c) const noexcept;
@@ -68,6 +72,7 @@ class redis_link {
     redis_config config_;
     std::string where_;
     std::unique_ptr<redisContext, context_deleter> ctx_;
+    bool timed_out_ = false;
 };
 
 /// The text of an error, status or string reply, "" for other types. For messages and

@@ -34,6 +34,12 @@ struct worker_options {
 /// What a worker can say about its connection. A snapshot.
 struct worker_status {
     bool up = false;  ///< connected, and the last exchange (batch or ping) got its replies
+    /// The last failed exchange ran out of command_timeout while the connection was still
+    /// open (Redis is slow, not gone), and no exchange has got its replies in time since.
+    /// The connection is dropped all the same (late replies could not be matched to their
+    /// commands), so `up` is false until the reconnect; last_error then reads
+    /// "redis <where>: slow: no reply within <N> ms (connection open)".
+    bool slow = false;
     /// The last problem in words (no secrets), "" when there has been none. Not cleared on
     /// recovery: `up` says whether a Redis problem persists.
     std::string last_error;
@@ -70,8 +76,10 @@ class session {
     /// Pipelines `commands` and reads their replies before `deadline` (redis_link::pipeline).
     /// All replies read: the worker counts as up (error replies included; check them with
     /// is_error, and call lost() for is_server_state_error ones). Fewer: `error` says why, the
-    /// connection is dropped, status().last_error becomes "redis <where>: <error>" and a
-    /// reconnect is scheduled. Not connected: no replies, `error` is "not connected".
+    /// connection is dropped, status().last_error becomes "redis <where>: <error>" (or, when
+    /// the deadline passed on an open connection, "redis <where>: slow: <error> (connection
+    /// open)" with status().slow set) and a reconnect is scheduled. Not connected: no
+    /// replies, `error` is "not connected".
     std::vector<reply_ptr> pipeline(const std::vector<redis_command>& commands,
                                     clock::time_point deadline, std::string& error);
     /// One command within command_timeout; nullopt when it could not be sent or answered
@@ -143,9 +151,9 @@ class worker_core {
     clock::time_point next_wake() const;
     void maintain();
     void try_connect();
-    void schedule_reconnect(const std::string& error);
-    void lost(const std::string& error);
-    void mark_ok();
+    void schedule_reconnect(const std::string& error, bool slow = false);
+    void lost(const std::string& error, bool slow = false);
+    void mark_ok(bool exchanged);
     std::vector<reply_ptr> pipeline(const std::vector<redis_command>& commands,
                                     clock::time_point deadline, std::string& error);
 

@@ -121,6 +121,7 @@ bool redis_link::set_timeout(clock::time_point deadline, std::string& error) {
     // A zero timeval would mean "wait for ever" to the socket layer.
     if (left < std::chrono::milliseconds{1}) {
         error = "no reply within " + std::to_string(config_.command_timeout.count()) + " ms";
+        timed_out_ = true;
         return false;
     }
     if (redisSetTimeout(ctx_.get(), to_timeval(left)) != REDIS_OK) {
@@ -130,10 +131,11 @@ bool redis_link::set_timeout(clock::time_point deadline, std::string& error) {
     return true;
 }
 
-std::string redis_link::io_error(clock::time_point deadline) const {
+std::string redis_link::io_error(clock::time_point deadline) {
     // SO_RCVTIMEO/SO_SNDTIMEO expiring shows up as EAGAIN, which hiredis reports as an I/O
     // error in blocking mode: say what it means.
     if (clock::now() + std::chrono::milliseconds{1} >= deadline) {
+        timed_out_ = true;
         return "no reply within " + std::to_string(config_.command_timeout.count()) + " ms";
     }
     return ctx_->errstr[0] != '\0' ? std::string{ctx_->errstr} : std::string{"I/O error"};
@@ -142,6 +144,7 @@ std::string redis_link::io_error(clock::time_point deadline) const {
 std::vector<reply_ptr> redis_link::pipeline(const std::vector<redis_command>& commands,
                                             clock::time_point deadline, std::string& error) {
     std::vector<reply_ptr> replies;
+    timed_out_ = false;
     if (!ctx_) {
         error = "not connected";
         return replies;

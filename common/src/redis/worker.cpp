@@ -203,27 +203,33 @@ void worker_core::try_connect() {
         return;
     }
     backoff_ = options_.first_backoff;
-    mark_ok();
+    mark_ok(false);
 }
 
-void worker_core::schedule_reconnect(const std::string& error) {
+void worker_core::schedule_reconnect(const std::string& error, bool slow) {
     next_connect_ = clock::now() + backoff_;
     backoff_ = std::min(backoff_ * 2, options_.max_backoff);
     const std::lock_guard lock{status_mutex_};
     status_.up = false;
+    status_.slow = slow;
     status_.last_error = error;
 }
 
-void worker_core::lost(const std::string& error) {
+void worker_core::lost(const std::string& error, bool slow) {
     link_.disconnect();
-    schedule_reconnect(starts_with(error, "redis ") ? error
-                                                    : "redis " + link_.where() + ": " + error);
+    schedule_reconnect(
+        starts_with(error, "redis ") ? error : "redis " + link_.where() + ": " + error, slow);
 }
 
-void worker_core::mark_ok() {
+void worker_core::mark_ok(bool exchanged) {
     last_ok_ = clock::now();
     const std::lock_guard lock{status_mutex_};
     status_.up = true;
+    if (exchanged) {
+        // A connect alone proves little about a slow server (the kernel accepts for it); an
+        // exchange answered within command_timeout does.
+        status_.slow = false;
+    }
 }
 
 std::vector<reply_ptr> worker_core::pipeline(const std::vector<redis_command>& commands,
@@ -234,9 +240,15 @@ std::vector<reply_ptr> worker_core::pipeline(const std::vector<redis_command>& c
     }
     auto replies = link_.pipeline(commands, deadline, error);
     if (!error.empty()) {
-        lost(error);
+        if (link_.timed_out()) {
+            // Issue 8: an open connection that stays silent is a slow Redis, not a lost one;
+            // saying "unreachable" would send operators hunting for an outage.
+            lost("slow: " + error + " (connection open)", true);
+        } else {
+            lost(error);
+        }
     } else if (!connecting_) {
-        mark_ok();
+        mark_ok(true);
     }
     return replies;
 }

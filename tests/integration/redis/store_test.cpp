@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "consent/revocations.hpp"
 #include "consent/store.hpp"
 #include "support/eventually.hpp"
 #include "support/read_file.hpp"
@@ -160,15 +161,13 @@ TEST_F(Store, RecordedEventLandsInHashStreamAndCountsWithRetention) {
     EXPECT_EQ(fields["banner_hash"], std::string(64, 'b'));
     EXPECT_EQ(fields["time_ms"], std::to_string(e.time_ms));
     EXPECT_EQ(fields["last_event"], e.event_id);
-    char padded[32];
-    std::snprintf(padded, sizeof padded, "%015lld", static_cast<long long>(e.time_ms));
-    const auto history_field = "event:" + std::string{padded} + ":" + e.event_id;
-    ASSERT_TRUE(fields.count(history_field));
-    EXPECT_EQ(fields[history_field], to_json(e));
-
     const auto stream = redis.command({"XRANGE", "cg:audit:shop.example", "-", "+"});
     ASSERT_EQ(stream.elements.size(), 1U);
-    EXPECT_EQ(fields["stream:" + e.event_id], stream.elements[0].elements[0].text);
+    // The first decision is kept in the hash: "<time ms> <audit stream id> <event json>".
+    EXPECT_EQ(fields["first"], std::to_string(e.time_ms) + " " +
+                                   stream.elements[0].elements[0].text + " " + to_json(e));
+    EXPECT_EQ(redis.command({"EXISTS", "cg:history:shop.example:Consent0000000000000001"}).integer,
+              0);
     auto entry = as_map(stream.elements[0].elements[1]);
     EXPECT_EQ(entry["event_id"], e.event_id);
     EXPECT_EQ(entry["consent_id"], "Consent0000000000000001");
@@ -191,6 +190,8 @@ TEST_F(Store, RecordedEventLandsInHashStreamAndCountsWithRetention) {
     EXPECT_EQ(st.stored, 1U);
     EXPECT_EQ(st.journal_events, 0U);
     EXPECT_EQ(st.last_error, "");
+    EXPECT_FALSE(st.redis_slow);
+    EXPECT_FALSE(st.refusing);
 }
 
 TEST_F(Store, SameEventIdTwiceIsStoredOnce) {
@@ -364,6 +365,29 @@ TEST_F(Store, FullJournalFailsWithAClearError) {
     EXPECT_EQ(st.failed, static_cast<std::uint64_t>(failed));
     EXPECT_EQ(st.last_error,
               "journal full (1500 bytes): consent events cannot be recorded until Redis is back");
+    EXPECT_TRUE(st.refusing);
+}
+
+TEST_F(Store, RefusingLastsUntilRecordsAreTakenAgain) {
+    cg::test::temp_dir redis_dir{"cg-redis"};
+    store s{config_for(redis_dir / "redis.sock"), journal(1500)};
+    s.start();
+    EXPECT_FALSE(s.status().refusing);
+    for (int i = 0; i < 10; ++i) {
+        record(s, event("Consent0000000000000027"));
+    }
+    ASSERT_TRUE(s.status().refusing);
+    // An invalid event is the caller's fault, not a loss of capacity: no change.
+    auto invalid = event("Consent0000000000000027");
+    invalid.event_id = "not an id";
+    EXPECT_EQ(record(s, invalid), record_outcome::failed);
+    EXPECT_TRUE(s.status().refusing);
+
+    redis_server redis{{.dir = redis_dir.path()}};
+
+    EXPECT_TRUE(eventually([&] { return !s.status().refusing; }));
+    EXPECT_EQ(record(s, event("Consent0000000000000027")), record_outcome::stored);
+    EXPECT_FALSE(s.status().refusing);
 }
 
 TEST_F(Store, DamagedLastJournalLineIsSkipped) {
@@ -536,11 +560,17 @@ TEST_F(Store, SlowBatchIsJournaledWithinCommandTimeoutThenReplayed) {
     const auto started = steady::now();
     EXPECT_EQ(record(s, event("Consent0000000000000018")), record_outcome::journaled);
     EXPECT_LT(steady::now() - started, 1000ms);
-    EXPECT_NE(s.status().last_error.find("no reply within 300 ms"), std::string::npos)
-        << s.status().last_error;
+    // Issue 8: slow, not unreachable.
+    const auto st = s.status();
+    EXPECT_TRUE(st.redis_slow);
+    EXPECT_FALSE(st.refusing);
+    EXPECT_NE(st.last_error.find(": slow: no reply within 300 ms (connection open)"),
+              std::string::npos)
+        << st.last_error;
 
     EXPECT_TRUE(eventually([&] { return s.status().journal_events == 0; }));
     EXPECT_EQ(xlen(redis), 2);
+    EXPECT_TRUE(eventually([&] { return !s.status().redis_slow; }));
 }
 
 TEST_F(Store, ReloadsTheScriptAfterTheCacheIsFlushed) {
@@ -623,6 +653,220 @@ TEST_F(Store, RecordAfterStopFailsAtOnce) {
     s.stop();
     EXPECT_EQ(record(s, event("Consent0000000000000023")), record_outcome::failed);
     EXPECT_EQ(s.status().last_error, "consent store stopped");
+}
+
+/// Records `events` without waiting between them (they travel in batches) and waits, bounded,
+/// until every callback has run. Returns how many were stored.
+std::size_t record_all(store& s, const std::vector<decision_event>& events) {
+    struct state {
+        std::mutex m;
+        std::condition_variable cv;
+        std::size_t done = 0;
+        std::size_t stored = 0;
+    };
+    auto st = std::make_shared<state>();
+    for (const auto& e : events) {
+        s.record(e, retention, [st](record_outcome o) {
+            const std::lock_guard lock{st->m};
+            ++st->done;
+            st->stored += o == record_outcome::stored ? 1 : 0;
+            st->cv.notify_all();
+        });
+    }
+    std::unique_lock lock{st->m};
+    st->cv.wait_for(lock, 60s, [&] { return st->done == events.size(); });
+    return st->stored;
+}
+
+/// `n` decisions on one consent id, one millisecond apart, oldest first.
+std::vector<decision_event> decisions(const std::string& consent_id, std::size_t n,
+                                      std::int64_t first_ms = now_ms() - 600'000) {
+    std::vector<decision_event> out;
+    for (std::size_t i = 0; i < n; ++i) {
+        out.push_back(event(consent_id,
+                            i % 2 == 0 ? decision_kind::accept_all : decision_kind::reject_all,
+                            first_ms + static_cast<std::int64_t>(i)));
+    }
+    return out;
+}
+
+/// A counter of `INFO commandstats` ("cmdstat_hkeys:calls=3,..." -> 3), 0 when absent.
+long long command_calls(const redis_server& redis, const std::string& command) {
+    const auto info = redis.command({"INFO", "commandstats"}).text;
+    const auto at = info.find("cmdstat_" + command + ":calls=");
+    if (at == std::string::npos) {
+        return 0;
+    }
+    return std::stoll(info.substr(at + command.size() + 15));
+}
+
+std::vector<std::string> event_ids(const consent_history& h) {
+    std::vector<std::string> ids;
+    for (const auto& e : h.events) {
+        ids.push_back(e.event_id);
+    }
+    return ids;
+}
+
+TEST_F(Store, HistoryKeepsTheFirstAndTheLatestAndCountsWhatWasFolded) {
+    redis_server redis;
+    store s{config_for(redis.socket_path()), journal()};
+    s.start();
+    const std::string id = "Consent0000000000000030";
+    const auto all = decisions(id, history_cap + 50);
+    ASSERT_EQ(record_all(s, all), all.size());
+
+    const auto h = history(s, id);
+
+    ASSERT_TRUE(h && *h);
+    std::vector<std::string> expected{all.front().event_id};
+    for (std::size_t i = all.size() - history_cap; i < all.size(); ++i) {
+        expected.push_back(all[i].event_id);
+    }
+    EXPECT_EQ(event_ids(**h), expected);
+    EXPECT_EQ((*h)->folded, 49U);
+    // Nothing unreachable remains: every audit entry belongs to a kept event.
+    EXPECT_EQ(xlen(redis), static_cast<long long>(history_cap + 1));
+    EXPECT_EQ(redis.command({"LLEN", "cg:history:shop.example:" + id}).integer,
+              static_cast<long long>(history_cap));
+    EXPECT_EQ(counts(s, "shop.example"),
+              (std::optional<count_map>{count_map{{"accept-all", 75}, {"reject-all", 75}}}));
+    // The latest state is the last decision.
+    EXPECT_EQ(redis.command({"HGET", "cg:consent:shop.example:" + id, "last_event"}).text,
+              all.back().event_id);
+}
+
+TEST_F(Store, ADecisionDoesNotScanTheHistoryOfItsConsentId) {
+    redis_server redis;
+    store s{config_for(redis.socket_path()), journal()};
+    s.start();
+    const std::string id = "Consent0000000000000031";
+    ASSERT_EQ(record_all(s, decisions(id, 300)), 300U);
+    redis.command({"CONFIG", "RESETSTAT"});
+
+    ASSERT_EQ(record_all(s, decisions(id, 20, now_ms())), 20U);
+
+    // Issue 8 item 1: no command whose cost grows with the history, and a record whose size
+    // does not grow with it either.
+    for (const auto* scan : {"hkeys", "hgetall", "hvals", "lrange", "xrange", "scan"}) {
+        EXPECT_EQ(command_calls(redis, scan), 0) << scan;
+    }
+    EXPECT_LE(redis.command({"HLEN", "cg:consent:shop.example:" + id}).integer, 16);
+    EXPECT_EQ(redis.command({"LLEN", "cg:history:shop.example:" + id}).integer,
+              static_cast<long long>(history_cap));
+}
+
+TEST_F(Store, RetentionPrunesTheHistoryAndItsAuditEntries) {
+    redis_server redis;
+    store s{config_for(redis.socket_path()), journal()};
+    s.start();
+    const std::string id = "Consent0000000000000032";
+    const auto expired = now_ms() - retention_ms - 3'600'000;
+    ASSERT_EQ(record_all(s, decisions(id, 10, expired)), 10U);
+
+    const auto fresh = decisions(id, 10, now_ms());
+    ASSERT_EQ(record_all(s, fresh), 10U);
+
+    const auto h = history(s, id);
+    ASSERT_TRUE(h && *h);
+    std::vector<std::string> expected;
+    for (const auto& e : fresh) {
+        expected.push_back(e.event_id);
+    }
+    EXPECT_EQ(event_ids(**h), expected);
+    EXPECT_EQ((*h)->folded, 0U);
+    EXPECT_EQ(xlen(redis), 10);
+}
+
+TEST_F(Store, EraseRemovesAFoldedHistoryWithItsAuditEntriesAndRevokesTheId) {
+    redis_server redis;
+    auto revoked = std::make_shared<revocations>();
+    store s{config_for(redis.socket_path()), journal(), revoked};
+    s.start();
+    const std::string gone = "Consent0000000000000033";
+    const std::string kept = "Consent0000000000000034";
+    ASSERT_EQ(record_all(s, decisions(gone, history_cap + 20)), history_cap + 20);
+    EXPECT_EQ(record(s, event(kept)), record_outcome::stored);
+
+    const auto erased = await_callback<bool>([&](std::function<void(bool)> done) {
+        s.erase("shop.example", gone, std::chrono::hours{1}, done);
+    });
+
+    EXPECT_EQ(erased, true);
+    EXPECT_TRUE(revoked->revoked(gone));  // at once, before any poll
+    EXPECT_FALSE(revoked->revoked(kept));
+    EXPECT_EQ(redis.command({"EXISTS", "cg:consent:shop.example:" + gone}).integer, 0);
+    EXPECT_EQ(redis.command({"EXISTS", "cg:history:shop.example:" + gone}).integer, 0);
+    EXPECT_EQ(stream_event_ids(redis, "cg:audit:shop.example"),
+              std::vector<std::string>{(*history(s, kept))->events.at(0).event_id});
+    const auto entries = redis.command({"XRANGE", "cg:revoked", "-", "+"});
+    ASSERT_EQ(entries.elements.size(), 1U);
+    auto entry = as_map(entries.elements[0].elements.at(1));
+    EXPECT_EQ(entry["consent_id"], gone);
+    EXPECT_EQ(entry["site"], "shop.example");
+    EXPECT_NEAR(std::stod(entry["until"]), static_cast<double>(now_ms() / 1000 + 3600), 10.0);
+}
+
+TEST_F(Store, OtherStoresLearnOfAnErasureFromRedis) {
+    redis_server redis;
+    const auto until = std::to_string(now_ms() / 1000 + 3600);
+    // A backlog larger than one poll's chunk, and one revocation whose cookies have expired.
+    redis.command({"EVAL",
+                   "for i = 1, tonumber(ARGV[1]) do redis.call('XADD', KEYS[1], '*', "
+                   "'consent_id', 'Seeded' .. i, 'site', 'shop.example', 'until', ARGV[2]) end",
+                   "1", "cg:revoked", "2500", until});
+    redis.command({"XADD", "cg:revoked", "*", "consent_id", "Consent0000000000000035", "site",
+                   "shop.example", "until", "1000"});
+    auto mine = std::make_shared<revocations>();
+    auto theirs = std::make_shared<revocations>();
+    store a{config_for(redis.socket_path()), {dir_ / "a.jsonl", 1 << 20}, mine};
+    store b{config_for(redis.socket_path()), {dir_ / "b.jsonl", 1 << 20}, theirs};
+    a.start();
+    b.start();
+    EXPECT_TRUE(eventually([&] { return theirs->size() == 2500; }));
+    EXPECT_TRUE(theirs->revoked("Seeded1"));
+    EXPECT_TRUE(theirs->revoked("Seeded2500"));
+    EXPECT_FALSE(theirs->revoked("Consent0000000000000035"));
+
+    const std::string gone = "Consent0000000000000036";
+    EXPECT_EQ(record(a, event(gone)), record_outcome::stored);
+    EXPECT_EQ(await_callback<bool>([&](std::function<void(bool)> done) {
+                  a.erase("shop.example", gone, std::chrono::hours{1}, done);
+              }),
+              true);
+
+    EXPECT_TRUE(mine->revoked(gone));
+    EXPECT_TRUE(eventually([&] { return theirs->revoked(gone); }, 5s));
+}
+
+TEST_F(Store, HistoryAnswersWhileALongRunOfDecisionsIsQueued) {
+    redis_server redis;
+    store s{config_for(redis.socket_path()), journal()};
+    s.start();
+    const std::string id = "Consent0000000000000037";
+    ASSERT_EQ(record_all(s, decisions(id, 3)), 3U);
+    ASSERT_TRUE(history(s, id));  // both connections are up
+
+    constexpr std::size_t queued = 30'000;
+    auto done = std::make_shared<std::atomic<std::size_t>>(0);
+    for (std::size_t i = 0; i < queued; ++i) {
+        s.record(event("Consent1" + std::string(14, '0') + std::to_string(1'000'000 + i)),
+                 retention, [done](record_outcome) { done->fetch_add(1); });
+    }
+    std::atomic<std::size_t> done_when_answered{queued + 1};
+    const auto h = await_callback<std::optional<consent_history>>(
+        [&](std::function<void(std::optional<consent_history>)> cb) {
+            s.history("shop.example", id, [&, cb](std::optional<consent_history> v) {
+                done_when_answered = done->load();
+                cb(std::move(v));
+            });
+        });
+
+    ASSERT_TRUE(h && *h);
+    EXPECT_EQ((*h)->events.size(), 3U);
+    // Issue 8 item 6: the read did not wait for the queue of records to drain.
+    EXPECT_LT(done_when_answered.load(), queued);
+    EXPECT_TRUE(eventually([&] { return done->load() == queued; }, 60s));
 }
 
 }  // namespace

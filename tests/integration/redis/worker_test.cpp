@@ -17,6 +17,7 @@
 
 #include "support/eventually.hpp"
 #include "support/redis_server.hpp"
+#include "support/temp_dir.hpp"
 
 namespace cg::redis {
 namespace {
@@ -147,6 +148,47 @@ TEST(RedisWorker, ABatchThatFailsMidwayDropsTheConnectionAndReconnects) {
         deadline));
     EXPECT_TRUE(w.status().up);
     EXPECT_GE(h.connects, 2);
+}
+
+TEST(RedisWorker, ATimedOutBatchOnAnOpenConnectionIsReportedAsSlowNotUnreachable) {
+    redis_server redis;
+    batch_handler h;
+    auto config = config_for(redis);
+    config.command_timeout = 300ms;
+    worker<batch> w{config, {}, h};
+    w.start();
+    ASSERT_EQ(run(w, {{"INCR", "cg:n"}}), std::vector<long long>{1});
+    EXPECT_FALSE(w.status().slow);
+
+    redis.command({"CLIENT", "PAUSE", "1500", "WRITE"});
+    EXPECT_EQ(run(w, {{"INCR", "cg:n"}}), std::vector<long long>{});
+
+    const auto st = w.status();
+    EXPECT_TRUE(st.slow);
+    EXPECT_EQ(st.last_error, "redis unix socket " + redis.socket_path().string() +
+                                 ": slow: no reply within 300 ms (connection open)");
+    EXPECT_TRUE(cg::test::eventually(
+        [&] {
+            return run(w, {{"EXISTS", "cg:n"}}) == std::vector<long long>{1};
+        },
+        deadline));
+    EXPECT_FALSE(w.status().slow);
+    EXPECT_TRUE(w.status().up);
+}
+
+TEST(RedisWorker, AnAbsentServerIsDownNotSlow) {
+    cg::test::temp_dir dir{"cg-worker"};
+    batch_handler h;
+    redis_config config;
+    config.socket = (dir.path() / "none.sock").string();
+    worker<batch> w{config, {}, h};
+    w.start();
+
+    EXPECT_EQ(run(w, {{"INCR", "cg:n"}}), std::vector<long long>{});
+
+    EXPECT_FALSE(w.status().up);
+    EXPECT_FALSE(w.status().slow);
+    EXPECT_NE(w.status().last_error.find("cannot connect"), std::string::npos);
 }
 
 TEST(RedisWorker, RefusedOnConnectIsRetried) {

@@ -2,8 +2,13 @@
 // handling against a real server is in tests/integration/redis/worker_test.cpp.
 #include "redis/worker.hpp"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <mutex>
 #include <span>
 #include <string>
@@ -165,6 +170,49 @@ TEST_F(RedisWorker, StatusSaysDownAndWhyWithoutSecrets) {
     EXPECT_FALSE(st.up);
     EXPECT_EQ(st.last_error.substr(0, expected.size()), expected) << st.last_error;
     EXPECT_EQ(st.last_error.find("s3cret"), std::string::npos) << st.last_error;
+    EXPECT_FALSE(st.slow);
+}
+
+/// A Unix socket that takes connections (the kernel's backlog) but never answers: a server
+/// that is there but silent.
+class silent_server {
+  public:
+    explicit silent_server(const std::filesystem::path& path) {
+        fd_ = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        path.string().copy(addr.sun_path, sizeof addr.sun_path - 1);
+        // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
+        if (::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
+            ::listen(fd_, 16) != 0) {
+            ADD_FAILURE() << "cannot listen on " << path;
+        }
+    }
+    ~silent_server() { ::close(fd_); }
+    silent_server(const silent_server&) = delete;
+    silent_server& operator=(const silent_server&) = delete;
+
+  private:
+    int fd_ = -1;
+};
+
+TEST_F(RedisWorker, ASilentServerIsReportedAsSlowNotUnreachable) {
+    auto config = absent();
+    config.socket = (dir_ / "silent.sock").string();
+    config.command_timeout = 100ms;
+    const silent_server server{config.socket};
+    worker<int> w{config, {}, handler_};
+    w.start();
+    int op = 1;
+    ASSERT_EQ(w.submit(op), submit_result::queued);
+
+    ASSERT_TRUE(cg::test::eventually([&] { return !handler_.runs().empty(); }));
+    EXPECT_TRUE(cg::test::eventually([&] { return w.status().slow; }));
+    const auto st = w.status();
+    EXPECT_FALSE(st.up);
+    EXPECT_EQ(st.last_error, "redis unix socket " + config.socket +
+                                 ": slow: no reply within 100 ms (connection open)");
+    EXPECT_EQ(handler_.errors().front(), "no reply within 100 ms");
 }
 
 TEST_F(RedisWorker, ReportSetsTheLastErrorOnly) {
