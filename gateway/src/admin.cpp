@@ -24,6 +24,7 @@
 #include "async.hpp"
 #include "consent/admin_views.hpp"
 #include "gateway/request_guard.hpp"
+#include "responses.hpp"
 
 namespace cg::gateway {
 
@@ -84,6 +85,7 @@ using response = http::response<http::string_body>;
 
 response make(unsigned status, std::string_view type, std::string body, unsigned version) {
     response res{static_cast<http::status>(status), version};
+    res.set(http::field::date, http_date_now());
     res.set(http::field::content_type, type);
     res.set(http::field::cache_control, "no-store");
     res.body() = std::move(body);
@@ -133,6 +135,8 @@ class method_set {
 struct admin_context {
     shared_state& shared;
     std::atomic<std::uint64_t>& errors;
+    std::atomic<std::size_t>& open;
+    std::atomic<std::uint64_t>& refused;
 };
 
 /// One request as a handler sees it: views into the parsed request, which outlives the call.
@@ -149,11 +153,13 @@ enum class match { exact, prefix };
 
 /// One row of the table: requests for `path` (the whole path, or everything below a prefix
 /// ending in '/') with one of `methods` from a caller with one of `roles` go to `handler`.
+/// `open_without_token`: anyone may ask when no admin.token is configured.
 struct admin_route {
     std::string_view path;
     match kind;
     method_set methods;
     admin_roles roles;
+    bool open_without_token;
     std::string_view hint;  ///< how a 404 lists it; "" = not listed
     admin_handler handler;
 };
@@ -175,15 +181,17 @@ constexpr admin_roles operators{admin_role::admin};
 // Exact paths win over prefixes; among prefixes the longest wins. A 404 lists the hints in
 // this order.
 constexpr std::array<admin_route, 7> admin_routes{{
-    {"/healthz", match::exact, get_head, everyone, "/healthz", healthz},
-    {"/readyz", match::exact, get_head, everyone, "/readyz", readyz},
-    {"/metrics", match::exact, get_head, operators, "/metrics", metrics_page},
-    {"/consent/counts", match::exact, get_head, operators, "/consent/counts", consent_counts},
-    {"/consent/history", match::exact, get_head, operators, "/consent/history?site=S&id=ID",
-     consent_history},
-    {"/consent/cookies", match::exact, get_head, operators, "/consent/cookies", consent_cookies},
+    {"/healthz", match::exact, get_head, everyone, true, "/healthz", healthz},
+    {"/readyz", match::exact, get_head, everyone, true, "/readyz", readyz},
+    {"/metrics", match::exact, get_head, operators, true, "/metrics", metrics_page},
+    {"/consent/counts", match::exact, get_head, operators, false, "/consent/counts",
+     consent_counts},
+    {"/consent/history", match::exact, get_head, operators, false,
+     "/consent/history?site=S&id=ID", consent_history},
+    {"/consent/cookies", match::exact, get_head, operators, false, "/consent/cookies",
+     consent_cookies},
     // Below /consent/ only operators learn what is not there (401 first, as before roles).
-    {"/consent/", match::prefix, get_head, operators, "", not_found_below},
+    {"/consent/", match::prefix, get_head, operators, false, "", not_found_below},
 }};
 
 const admin_route* find_route(std::string_view path) {
@@ -230,13 +238,11 @@ bool token_matches(std::string_view presented, std::string_view expected) {
     return diff == 0;
 }
 
-// The bearer token makes the caller an admin. Without a configured token the config keeps
-// the listener on loopback (gateway/src/config.cpp), and whoever reaches it is the operator,
-// as before there were roles. Session log-in (DESIGN §5: /login) adds marketing and admin
-// users here; it must then stop treating a token-less listener as admin for everyone.
+// The bearer token makes the caller an admin; everyone else is `anyone`. Session log-in
+// (DESIGN §5: /login) adds marketing and admin users here.
 admin_role caller_role(const config& cfg, const request& req) {
     if (cfg.admin.token.empty()) {
-        return admin_role::admin;
+        return admin_role::anyone;
     }
     const auto auth = view(req[http::field::authorization]);
     if (auth.starts_with("Bearer ") && token_matches(auth.substr(7), cfg.admin.token)) {
@@ -245,7 +251,13 @@ admin_role caller_role(const config& cfg, const request& req) {
     return admin_role::anyone;
 }
 
-response refused(admin_role caller, unsigned version) {
+response refused(const config& cfg, admin_role caller, unsigned version) {
+    if (cfg.admin.token.empty()) {
+        return make(403, "text/plain",
+                    "the consent look-ups need a bearer token: set admin.token in the "
+                    "configuration\n",
+                    version);
+    }
     if (caller == admin_role::anyone) {
         auto res = make(401, "text/plain", "a bearer token is required\n", version);
         res.set(http::field::www_authenticate, R"(Bearer realm="consent-gateway admin")");
@@ -269,11 +281,12 @@ net::awaitable<response> dispatch(admin_context& ctx, const request& req,
         res.set(http::field::allow, matched->methods.allow());
         co_return res;
     }
-    const admin_role caller = matched->roles.contains(admin_role::anyone)
-                                  ? admin_role::anyone
-                                  : caller_role(*ctx.shared.cfg, req);
-    if (!matched->roles.contains(caller)) {
-        co_return refused(caller, r.version);
+    const auto& cfg = *ctx.shared.cfg;
+    const bool open = matched->roles.contains(admin_role::anyone) ||
+                      (matched->open_without_token && cfg.admin.token.empty());
+    const admin_role caller = open ? admin_role::anyone : caller_role(cfg, req);
+    if (!open && !matched->roles.contains(caller)) {
+        co_return refused(cfg, caller, r.version);
     }
     co_return co_await matched->handler(ctx, r);
 }
@@ -319,13 +332,18 @@ net::awaitable<response> readyz(admin_context& ctx, const admin_request& r) {
             .append("\"");
     }
     // Redis being down does not make the gateway unready: decisions go to the journal and
-    // taking every gateway out of rotation would take the sites down with it.
+    // taking every gateway out of rotation would take the sites down with it. A store that
+    // refuses decisions (Redis down and the journal full) does: visitors here can neither
+    // consent nor withdraw (DESIGN L6), and a balancer should send them to a gateway that can.
     const auto rec = ctx.shared.records.status();
+    all = all && !rec.refusing;
     body.append(all ? "true" : "false")
         .append(R"(,"upstreams":{)")
         .append(sites)
         .append(R"(},"consent_store":{"redis":")")
-        .append(rec.redis_up ? "up" : "down")
+        .append(rec.redis_up ? "up" : (rec.redis_slow ? "slow" : "down"))
+        .append(R"(","decisions":")")
+        .append(rec.refusing ? "refused" : "accepted")
         .append(R"(","journal_events":)")
         .append(std::to_string(rec.journal_events))
         .append("}}\n");
@@ -341,7 +359,13 @@ net::awaitable<response> metrics_page(admin_context& ctx, const admin_request& r
         "failed.\n"
         "# TYPE cg_admin_errors_total counter\n"
         "cg_admin_errors_total " +
-        std::to_string(ctx.errors.load(std::memory_order_relaxed)) + "\n";
+        std::to_string(ctx.errors.load(std::memory_order_relaxed)) +
+        "\n"
+        "# HELP cg_admin_connections_refused_total Admin connections closed at once because "
+        "admin.max_connections were open.\n"
+        "# TYPE cg_admin_connections_refused_total counter\n"
+        "cg_admin_connections_refused_total " +
+        std::to_string(ctx.refused.load(std::memory_order_relaxed)) + "\n";
     co_return make(200, "text/plain; version=0.0.4", std::move(body), r.version);
 }
 
@@ -413,16 +437,27 @@ net::awaitable<void> accept_admin(admin_context ctx, tcp::acceptor& acceptor) {
         if (!acceptor.is_open()) {
             co_return;
         }
-        if (!ec) {
-            // Whatever escapes a connection (not a handler: those are answered 500) is counted
-            // rather than dropped without a trace.
-            net::co_spawn(acceptor.get_executor(), serve_admin(ctx, std::move(socket)),
-                          [&errors = ctx.errors](const std::exception_ptr& e) {
-                              if (e) {
-                                  errors.fetch_add(1, std::memory_order_relaxed);
-                              }
-                          });
+        if (ec) {
+            continue;
         }
+        // STYLE §5: a bound on everything a client can make us hold. Closing at once (no
+        // answer) costs nothing and cannot be made to wait.
+        if (ctx.open.load(std::memory_order_relaxed) >= ctx.shared.cfg->admin.max_connections) {
+            ctx.refused.fetch_add(1, std::memory_order_relaxed);
+            beast::error_code ignored;
+            socket.close(ignored);
+            continue;
+        }
+        ctx.open.fetch_add(1, std::memory_order_relaxed);
+        // Whatever escapes a connection (not a handler: those are answered 500) is counted
+        // rather than dropped without a trace.
+        net::co_spawn(acceptor.get_executor(), serve_admin(ctx, std::move(socket)),
+                      [&errors = ctx.errors, &open = ctx.open](const std::exception_ptr& e) {
+                          open.fetch_sub(1, std::memory_order_relaxed);
+                          if (e) {
+                              errors.fetch_add(1, std::memory_order_relaxed);
+                          }
+                      });
     }
 }
 
@@ -450,7 +485,9 @@ void admin_listener::open() {
 }
 
 void admin_listener::start() {
-    net::co_spawn(ioc_, accept_admin(admin_context{shared_, errors_}, acceptor_), net::detached);
+    net::co_spawn(ioc_, accept_admin(
+                      admin_context{shared_, errors_, open_connections_, refused_connections_},
+                      acceptor_), net::detached);
 }
 
 void admin_listener::close() {

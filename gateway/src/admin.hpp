@@ -44,11 +44,14 @@ class admin_roles {
 /// The admin listener (own address, own thread), a table of routes each with its methods and
 /// the roles it admits: /healthz and /readyz for anyone; /metrics and the consent views
 /// (/consent/history, /consent/counts, /consent/cookies) for admin, which today means
-/// `Authorization: Bearer <admin.token>`, or anyone when no token is configured (the config
-/// allows that only on loopback). A wrong method gets 405 with Allow, an unknown path a 404
-/// listing the routes, a missing credential 401. A request whose handler throws is answered
-/// 500, logged (route and method only) and counted in cg_admin_errors_total; it never takes
-/// the connection or the listener down.
+/// `Authorization: Bearer <admin.token>`. Without a configured token (the config allows that
+/// only on loopback) /metrics is open to anyone, so Prometheus can scrape it, and the consent
+/// views are served to nobody: they show consent ids, and "whoever reaches the port" is no
+/// access control. A wrong method gets 405 with Allow, an unknown path a 404 listing the
+/// routes, a missing credential 401. A request whose handler throws is answered 500, logged
+/// (route and method only) and counted in cg_admin_errors_total; it never takes the
+/// connection or the listener down. At most admin.max_connections are open at once; more are
+/// closed at once and counted in cg_admin_connections_refused_total.
 class admin_listener {
   public:
     admin_listener(boost::asio::io_context& ioc, shared_state& shared);
@@ -69,6 +72,8 @@ class admin_listener {
     /// Admin requests answered 500 because their handler threw (written on the admin thread,
     /// read by /metrics on the same thread; atomic so any thread may read it).
     std::atomic<std::uint64_t> errors_{0};
+    std::atomic<std::size_t> open_connections_{0};      ///< admin connections now open
+    std::atomic<std::uint64_t> refused_connections_{0};  ///< closed at once: over the cap
 };
 
 }  // namespace cg::gateway

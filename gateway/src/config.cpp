@@ -38,7 +38,8 @@ constexpr std::array<std::string_view, 10> top_keys{
     "listen", "admin",   "workers", "shutdown_timeout_ms", "trusted_proxies", "limits", "log",
     "sites",  "consent", "redis"};
 constexpr std::array<std::string_view, 2> listen_keys{"address", "port"};
-constexpr std::array<std::string_view, 3> admin_keys{"address", "port", "token"};
+constexpr std::array<std::string_view, 4> admin_keys{"address", "port", "token",
+                                                    "max_connections"};
 constexpr std::array<std::string_view, 9> limits_keys{
     "header_bytes",         "header_count",           "body_bytes",
     "request_buffer_bytes", "header_timeout_ms",      "idle_timeout_ms",
@@ -198,6 +199,7 @@ class validator {
         }
         auto address = read_ip(v, pointer, out.address);
         r_.read_uint(v, pointer, "port", out.port, {0, 65535});
+        r_.read_uint(v, pointer, "max_connections", out.max_connections, {1, 10000});
         if (const std::string* token = r_.read_string(v, pointer, "token")) {
             out.token = *token;
         } else if (member(v, "token") != nullptr) {

@@ -1,5 +1,8 @@
 #include "responses.hpp"
 
+#include <array>
+#include <cstdio>
+#include <ctime>
 #include <string>
 
 namespace cg::gateway {
@@ -39,6 +42,32 @@ std::string_view explanation(unsigned status) {
 
 }  // namespace
 
+const std::string& http_date_now() {
+    struct cached {
+        std::time_t second = -1;
+        std::string text;
+    };
+    thread_local cached mine;
+    const std::time_t now = std::time(nullptr);
+    if (now != mine.second) {
+        // Day and month names are fixed English tokens (RFC 9110 §5.6.7), not the locale's.
+        static constexpr std::array<const char*, 7> days{"Sun", "Mon", "Tue", "Wed",
+                                                         "Thu", "Fri", "Sat"};
+        static constexpr std::array<const char*, 12> months{
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+        std::tm t{};
+        gmtime_r(&now, &t);
+        std::array<char, 40> buf{};
+        const int n = std::snprintf(buf.data(), buf.size(), "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                                    days[static_cast<std::size_t>(t.tm_wday) % 7], t.tm_mday,
+                                    months[static_cast<std::size_t>(t.tm_mon) % 12],
+                                    t.tm_year + 1900, t.tm_hour, t.tm_min, t.tm_sec);
+        mine.text.assign(buf.data(), n > 0 ? static_cast<std::size_t>(n) : 0);
+        mine.second = now;
+    }
+    return mine.text;
+}
+
 http::response<http::string_body> error_response(unsigned status, unsigned version,
                                                  bool keep_alive) {
     http::response<http::string_body> res{static_cast<http::status>(status), version};
@@ -59,6 +88,7 @@ http::response<http::string_body> error_response(unsigned status, unsigned versi
         .append("</h1>\n<p>")
         .append(explanation(status))
         .append("</p></body></html>\n");
+    res.set(http::field::date, http_date_now());
     res.set(http::field::content_type, "text/html; charset=utf-8");
     res.set(http::field::cache_control, "no-store");
     res.body() = std::move(body);

@@ -71,7 +71,12 @@ struct limits_config {
 struct admin_config {
     std::string address = "127.0.0.1";
     std::uint16_t port = 9090;
-    std::string token;  ///< bearer token for /metrics (required off loopback); empty = none
+    /// Bearer token for /metrics and the consent look-ups (required off loopback). Empty =
+    /// none: then only /healthz, /readyz and /metrics are served (on loopback), never the
+    /// consent look-ups.
+    std::string token;
+    /// Open admin connections; more are closed at once (and counted).
+    std::size_t max_connections = 64;
 };
 
 /// Minimum severity written to the log.

@@ -212,6 +212,29 @@ TEST(Admin, RequiresBearerTokenForMetricsWhenConfigured) {
     EXPECT_TRUE(contains(with.body, "cg_requests_total"));
 }
 
+// Issue 8: with Redis down and the journal full every decision is refused (503); readiness
+// must say so, so a balancer sends visitors to a gateway where they can consent or withdraw.
+TEST(Admin, IsNotReadyWhileTheConsentStoreRefusesDecisions) {
+    // Nothing listens on the fixture's Redis socket; a journal of one byte takes no event.
+    proxied_site s{[](gateway::config& cfg) { cfg.consent.journal.max_bytes = 1; }};
+    const auto before = admin_get(s.proxy.admin_port(), "/readyz");
+    ASSERT_EQ(before.status, 200U) << before.body;
+    EXPECT_TRUE(contains(before.body, R"("decisions":"accepted")")) << before.body;
+
+    const std::string body = R"({"action":"accept-all"})";
+    auto client = s.connect();
+    ASSERT_FALSE(client.send("POST /_consent HTTP/1.1\r\nHost: site.test\r\n"
+                             "Origin: http://site.test\r\nContent-Type: application/json\r\n"
+                             "Content-Length: " +
+                             std::to_string(body.size()) + "\r\n\r\n" + body));
+    const auto refused = client.read_response();
+    ASSERT_EQ(refused.status, 503U) << refused.body;
+
+    const auto after = admin_get(s.proxy.admin_port(), "/readyz");
+    EXPECT_EQ(after.status, 503U) << after.body;
+    EXPECT_TRUE(contains(after.body, R"("decisions":"refused")")) << after.body;
+}
+
 TEST(Admin, KeepsHealthAndReadinessOpenWhenTokenIsConfigured) {
     proxied_site s{[](gateway::config& cfg) { cfg.admin.token = "s3cret-token"; }};
 
@@ -256,6 +279,58 @@ TEST(Admin, RequiresBearerTokenForConsentViewsWhenConfigured) {
     EXPECT_EQ(admin_get(port, "/consent/nothing", "s3cret-token").status, 404U);
 }
 
+// Issue 8: "whoever reaches the port" is no access control for consent ids and histories.
+TEST(Admin, ServesNoConsentViewsWithoutAConfiguredToken) {
+    proxied_site s;
+    const auto port = s.proxy.admin_port();
+
+    for (const char* path : {"/consent/cookies", "/consent/counts", "/consent/history?site=x&id=y",
+                             "/consent/nothing"}) {
+        const auto r = admin_get(port, path);
+        ASSERT_FALSE(r.ec) << r.ec.message();
+        EXPECT_EQ(r.status, 403U) << path;
+        EXPECT_TRUE(contains(r.body, "admin.token")) << r.body;
+    }
+    EXPECT_EQ(admin_get(port, "/healthz").status, 200U);
+    EXPECT_EQ(admin_get(port, "/metrics").status, 200U) << "Prometheus scrapes loopback freely";
+}
+
+// RFC 9110 §6.6.1: an origin server with a clock sends Date, also on the admin port and on the
+// error pages the gateway writes itself.
+TEST(Admin, AnswersCarryADate) {
+    proxied_site s;
+
+    const auto health = admin_get(s.proxy.admin_port(), "/healthz");
+    const auto missing = admin_get(s.proxy.admin_port(), "/nothing-here");
+
+    ASSERT_FALSE(health.ec) << health.ec.message();
+    const auto date = health.header("Date").value_or("");
+    EXPECT_EQ(date.size(), 29U) << date;  // "Wed, 02 Dec 2026 01:02:03 GMT"
+    EXPECT_TRUE(date.ends_with(" GMT")) << date;
+    EXPECT_TRUE(missing.header("Date").has_value());
+}
+
+TEST(Admin, ClosesConnectionsBeyondItsCap) {
+    proxied_site s{[](gateway::config& cfg) { cfg.admin.max_connections = 2; }};
+    const auto port = s.proxy.admin_port();
+    raw_client first{port};
+    raw_client second{port};
+    ASSERT_FALSE(first.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"));
+    ASSERT_FALSE(second.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"));
+    ASSERT_EQ(first.read_response().status, 200U);  // both are open and kept alive
+    ASSERT_EQ(second.read_response().status, 200U);
+
+    raw_client third{port};
+    EXPECT_TRUE(third.closed_by_peer(5s)) << "a third connection is closed without an answer";
+    first.close();
+    second.close();
+
+    EXPECT_TRUE(eventually([&] {
+        const auto m = admin_get(port, "/metrics");
+        return m.status == 200U && metric(m.body, "cg_admin_connections_refused_total") >= 1;
+    }));
+}
+
 TEST(Admin, CountsAdminErrorsInMetrics) {
     proxied_site s;
 
@@ -272,6 +347,7 @@ TEST(Admin, ACookieNameThatIsNotUtf8KeepsTheCookieReportAndMetricsValid) {
         "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: \xFFweird=1; Path=/\r\n"
         "Content-Length: 3\r\nConnection: close\r\n\r\nok\n"};
     auto cfg = loopback_config();
+    cfg.admin.token = "s3cret-token";
     cfg.sites.push_back(loopback_site("demo", {"site.test"}, upstream.port()));
     inprocess_gateway gateway{std::move(cfg)};
     const std::string mangled =
@@ -286,14 +362,14 @@ TEST(Admin, ACookieNameThatIsNotUtf8KeepsTheCookieReportAndMetricsValid) {
     }
 
     for (int attempt = 0; attempt < 2; ++attempt) {  // it keeps answering, not just once
-        const auto report = admin_get(gateway.admin_port(), "/consent/cookies");
+        const auto report = admin_get(gateway.admin_port(), "/consent/cookies", "s3cret-token");
         ASSERT_FALSE(report.ec) << report.ec.message();
         EXPECT_EQ(report.status, 200U);
         EXPECT_TRUE(is_utf8(report.body)) << report.body;
         EXPECT_TRUE(contains(report.body, "\"unknown_cookies_seen\":{\"" + mangled + "\":1}"))
             << report.body;
     }
-    const auto metrics = admin_get(gateway.admin_port(), "/metrics");
+    const auto metrics = admin_get(gateway.admin_port(), "/metrics", "s3cret-token");
     ASSERT_FALSE(metrics.ec) << metrics.ec.message();
     EXPECT_EQ(metrics.status, 200U);
     EXPECT_TRUE(is_utf8(metrics.body));
