@@ -12,7 +12,12 @@ test_packages=(
     libgtest-dev                       # unit and integration tests
     redis-server                       # integration tests start their own redis-server
     clang libclang-rt-14-dev           # libFuzzer builds of the parsers (tests/fuzz)
+    chromium                           # browser tests (tests/e2e), driven by playwright-core
+    nodejs                             # runs the browser tests and `npm ci` (package-lock.json)
 )
+# Debian's npm; NodeSource's nodejs bundles its own and conflicts with it, so ask only when
+# there is no npm at all.
+command -v npm >/dev/null 2>&1 || test_packages+=(npm)
 demo_packages=(
     redis-server                       # consent records (the demo starts one for the gateway)
     python3                            # the bundled demo website

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "async/from_thread.hpp"
+#include "iso_time.hpp"
 #include "json_config/dump.hpp"
 
 namespace cg::consent {
@@ -18,6 +19,9 @@ using json = nlohmann::json;
 
 /// U+FFFD REPLACEMENT CHARACTER in UTF-8.
 constexpr std::string_view replacement = "\xEF\xBF\xBD";
+
+/// How many of the most recently seen names /consent/cookies lists with their times.
+constexpr std::size_t recent_names_shown = 100;
 
 admin_answer text(unsigned status, std::string body) {
     return admin_answer{status, "text/plain", std::move(body)};
@@ -47,14 +51,6 @@ const site_context* site_named(admin_sites sites, std::string_view name) {
         }
     }
     return nullptr;
-}
-
-json counts_json(const cookie_observations::counts& counts) {
-    json o = json::object();
-    for (const auto& [name, n] : counts) {
-        o[name] = n;
-    }
-    return o;
 }
 
 bool continuation(unsigned char c) noexcept {
@@ -89,6 +85,59 @@ std::size_t sequence_length(std::string_view s, std::size_t i) noexcept {
                    : 0;
     }
     return 0;
+}
+
+// `name` with every byte that is not part of well-formed UTF-8 (and every control byte)
+// replaced by U+FFFD: upstream cookie names become JSON keys and strings that any client parses.
+std::string safe_name(std::string_view name) {
+    std::string out;
+    out.reserve(name.size());
+    for (std::size_t i = 0; i < name.size();) {
+        const auto u = static_cast<unsigned char>(name[i]);
+        const std::size_t n = u < 0x20 || u == 0x7F ? 0 : sequence_length(name, i);
+        if (n == 0) {
+            out += replacement;
+            ++i;
+            continue;
+        }
+        out.append(name.substr(i, n));
+        i += n;
+    }
+    return out;
+}
+
+// {name: count}. Names that differ only in bytes that are not UTF-8 would print as the same
+// key; their counts are added up, so the object never holds a key twice.
+json counts_json(const cookie_observations::counts& counts) {
+    json o = json::object();
+    for (const auto& [name, n] : counts) {
+        auto& slot = o[safe_name(name)];
+        slot = (slot.is_number() ? slot.get<std::uint64_t>() : 0) + n;
+    }
+    return o;
+}
+
+// The most recently seen names first, each with its count and last sighting.
+json recent_json(const std::vector<cookie_observations::sighting>& recent) {
+    json a = json::array();
+    for (const auto& s : recent) {
+        if (a.size() >= recent_names_shown) {
+            break;
+        }
+        a.push_back({{"name", safe_name(s.name)},
+                     {"count", s.count},
+                     {"last_seen", iso_time(s.last_seen * 1000, /*with_millis=*/false)}});
+    }
+    return a;
+}
+
+void append_evicted(std::string& out, std::string_view site, std::string_view inventory,
+                    std::uint64_t n) {
+    out += "cg_cookie_inventory_evicted_total{site=\"";
+    append_label_value(out, site);
+    out += "\",inventory=\"";
+    out += inventory;
+    out += "\"} " + std::to_string(n) + "\n";
 }
 
 void append_counter(std::string& out, std::string_view outcome, std::uint64_t n) {
@@ -159,8 +208,9 @@ boost::asio::awaitable<admin_answer> history_view(admin_sites sites, store& reco
 boost::asio::awaitable<admin_answer> counts_view(admin_sites sites, store& records) {
     json out = json::object();
     for (const auto& site : sites) {
-        auto counts = co_await async::from_thread<std::optional<std::map<std::string, std::uint64_t>>>(
-            [&records, &site](auto done) { records.counts(site->site(), std::move(done)); });
+        auto counts =
+            co_await async::from_thread<std::optional<std::map<std::string, std::uint64_t>>>(
+                [&records, &site](auto done) { records.counts(site->site(), std::move(done)); });
         if (!counts) {
             co_return text(503, "redis is unreachable\n");
         }
@@ -186,7 +236,12 @@ admin_answer cookies_view(admin_sites sites) {
             {"site_rules", rules},
             {"catalogue_rules", site->cookies().rules().size() - rules.size()},
             {"unknown_cookies_seen", counts_json(site->observations().unknown_counts())},
-            {"set_cookie_dropped", counts_json(site->observations().dropped_counts())}};
+            {"unknown_cookies_recent", recent_json(site->observations().recent_unknown())},
+            {"unknown_cookies_evicted", site->observations().unknown_evicted()},
+            {"set_cookie_dropped", counts_json(site->observations().dropped_counts())},
+            {"set_cookie_dropped_recent", recent_json(site->observations().recent_dropped())},
+            {"set_cookie_dropped_evicted", site->observations().dropped_evicted()},
+            {"cookie_variants_evicted", site->observations().variants_evicted()}};
     }
     return json_answer(out);
 }
@@ -203,6 +258,16 @@ std::string metrics_text(admin_sites sites, const store_status& status) {
             append_label_value(out, name);
             out += "\"} " + std::to_string(n) + "\n";
         }
+    }
+    out +=
+        "# HELP cg_cookie_inventory_evicted_total Cookie names forgotten by a full inventory "
+        "to make room for newer ones.\n"
+        "# TYPE cg_cookie_inventory_evicted_total counter\n";
+    for (const auto& site : sites) {
+        const auto& o = site->observations();
+        append_evicted(out, site->site(), "unknown", o.unknown_evicted());
+        append_evicted(out, site->site(), "dropped", o.dropped_evicted());
+        append_evicted(out, site->site(), "variants", o.variants_evicted());
     }
     out +=
         "# HELP cg_consent_events_total Consent decisions by where they were recorded.\n"

@@ -1,11 +1,13 @@
 // Set-Cookie parsing per RFC 6265 §5.2, the user-agent algorithm: we must read upstream headers
 // the way the browser will, not the way §4.1 says servers should write them, or a cookie could
 // slip past the filter under a name the browser sees differently.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 #include "consent/cookie.hpp"
 #include "cookie_text.hpp"
@@ -59,17 +61,22 @@ std::optional<std::int64_t> parse_max_age(std::string_view v) {
     return magnitude;
 }
 
-void apply_attribute(set_cookie& cookie, std::string_view av) {
-    // Without '=' the value is empty (§5.2 step 4); an empty view at the end keeps every view
-    // the parser returns inside the header.
+// An attribute's name and value, both WSP-trimmed (§5.2 steps 2-5 of the attribute loop).
+// Without '=' the value is empty (§5.2 step 4); an empty view at the end keeps every view the
+// parser returns inside the header.
+std::pair<std::string_view, std::string_view> split_attribute(std::string_view av) {
     std::string_view name = av;
     std::string_view value = av.substr(av.size());
     if (const auto eq = av.find('='); eq != std::string_view::npos) {
         name = av.substr(0, eq);
         value = av.substr(eq + 1);
     }
-    name = trim_wsp(name);
-    value = trim_wsp(value);
+    return {trim_wsp(name), trim_wsp(value)};
+}
+
+void apply_attribute(set_cookie& cookie, std::string_view av) {
+    const auto [name, raw_value] = split_attribute(av);
+    std::string_view value = raw_value;
 
     if (equals_lower(name, "expires")) {
         // §5.2.1: a value that fails to parse as a cookie-date ignores the attribute.
@@ -108,7 +115,84 @@ void apply_attribute(set_cookie& cookie, std::string_view av) {
     // §5.2 step 6 of the attribute loop: unknown attributes are ignored.
 }
 
+bool is_ascii_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+
+bool is_ascii_letter(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+// `Wdy, DD Mon YYYY HH:MM:SS GMT` (RFC 1123, what RFC 6265 §4.1.1 has servers send), or with
+// '-' around the month (the Netscape form older PHP sends): the one shape that every
+// browser's date parser reads alike. The values themselves are checked by parse_cookie_date.
+bool has_fixed_date_shape(std::string_view v) {
+    // 'A': an ASCII letter, '0': a digit, '-': ' ' or '-' (the same both times); else itself.
+    constexpr std::string_view shape = "AAA, 00-AAA-0000 00:00:00 GMT";
+    if (v.size() != shape.size() || v[7] != v[11] || (v[7] != ' ' && v[7] != '-')) {
+        return false;
+    }
+    for (std::size_t i = 0; i < shape.size(); ++i) {
+        const char want = shape[i];
+        const bool ok = want == 'A'   ? is_ascii_letter(v[i])
+                        : want == '0' ? is_ascii_digit(v[i])
+                        : want == '-' ? true  // checked above
+                                      : v[i] == want;
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
 }  // namespace
+
+bool is_deletion(std::string_view header) {
+    // A control byte makes browsers reject the line (Chromium) or cut it there (older ones,
+    // which then store what came before): never a sure deletion.
+    for (const char ch : header) {
+        const auto c = static_cast<unsigned char>(ch);
+        if ((c < 0x20 && c != '\t') || c == 0x7F) {
+            return false;
+        }
+    }
+    if (!parse_set_cookie(header)) {
+        return false;
+    }
+    constexpr std::int64_t year_2000 = 946'684'800;
+    // Chromium ignores attribute values over 1024 bytes; a valid Max-Age needs at most 20.
+    constexpr std::size_t max_max_age = 20;
+    bool max_age = false;
+    bool expires = false;
+    bool fixed_dates = true;
+    std::string_view attributes = header.substr(std::min(header.find(';'), header.size()));
+    while (!attributes.empty()) {
+        attributes.remove_prefix(1);
+        const auto next = attributes.find(';');
+        const auto [name, value] = split_attribute(attributes.substr(0, next));
+        attributes = next == std::string_view::npos ? std::string_view{} : attributes.substr(next);
+        if (equals_lower(name, "max-age")) {
+            // RFC 6265 §5.3 lets the last valid one win, Chromium the last one whatever it
+            // holds: every one must be a valid value that expires the cookie.
+            max_age = true;
+            const auto seconds = value.size() <= max_max_age ? parse_max_age(value) : std::nullopt;
+            if (!seconds || *seconds > 0) {
+                return false;
+            }
+        } else if (equals_lower(name, "expires")) {
+            expires = true;
+            const auto t = parse_cookie_date(value);
+            if (!t || *t >= year_2000) {
+                return false;
+            }
+            fixed_dates = fixed_dates && has_fixed_date_shape(value);
+        }
+    }
+    if (max_age) {
+        return true;  // §5.3 step 3: Max-Age beats Expires (and every Expires is past anyway)
+    }
+    return expires && fixed_dates;
+}
 
 std::optional<set_cookie> parse_set_cookie(std::string_view header) {
     // §5.2 step 1: the name-value-pair runs to the first ';'. Only ';' separates: commas are

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <stdexcept>
 
 #include <openssl/evp.h>
@@ -20,24 +21,57 @@ std::uint64_t unique_id() noexcept {
     return next.fetch_add(1, std::memory_order_relaxed);
 }
 
-void cookie_observations::bump(std::map<std::string, std::uint64_t, std::less<>>& m,
-                               std::string_view name) {
-    name = name.substr(0, max_name_bytes);
-    if (auto it = m.find(name); it != m.end()) {
-        ++it->second;
-    } else if (m.size() < max_names) {
-        m.emplace(std::string{name}, 1);
+namespace {
+
+std::int64_t unix_seconds() noexcept {
+    using namespace std::chrono;
+    return duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+template <class Value>
+Value& cookie_observations::recent_names<Value>::touch(std::string_view name, std::int64_t now) {
+    if (const auto it = index.find(name); it != index.end()) {
+        order.splice(order.begin(), order, it->second);  // now the most recent; O(1)
+        it->second->last_seen = now;
+        return it->second->value;
     }
+    // Full: forget the name seen least recently rather than stop learning (issue 8 item 10):
+    // a site that adds a tracker after a thousand junk names must still see it.
+    if (order.size() >= max_names) {
+        index.erase(order.back().name);
+        order.pop_back();
+        ++evicted;
+    }
+    order.push_front(entry{std::string{name}, Value{}, now});
+    try {
+        index.emplace(order.front().name, order.begin());
+    } catch (...) {
+        order.pop_front();  // keep the two in step
+        throw;
+    }
+    return order.front().value;
+}
+
+template <class Value>
+const Value* cookie_observations::recent_names<Value>::find(std::string_view name) const {
+    const auto it = index.find(name);
+    return it == index.end() ? nullptr : &it->second->value;
 }
 
 void cookie_observations::dropped(std::string_view name) {
+    name = name.substr(0, max_name_bytes);
+    const auto now = unix_seconds();
     const std::lock_guard lock{mutex_};
-    bump(dropped_, name);
+    ++dropped_.touch(name, now);
 }
 
 void cookie_observations::unknown(std::string_view name) {
+    name = name.substr(0, max_name_bytes);
+    const auto now = unix_seconds();
     const std::lock_guard lock{mutex_};
-    bump(unknown_, name);
+    ++unknown_.touch(name, now);
 }
 
 void cookie_observations::variant(std::string_view name, std::string_view path,
@@ -50,26 +84,27 @@ void cookie_observations::variant(std::string_view name, std::string_view path,
     // this inventory already holds and skip the lock for them. A hash collision only means a
     // variant goes unrecorded on this thread until another thread records it; the inventory is
     // a best effort for expiring cookies on withdrawal (with Path=/ always tried as well).
-    thread_local std::array<std::pair<std::uint64_t, std::size_t>, 256> seen{};
+    // An eviction may have forgotten what a slot remembers, so a slot counts only while no
+    // name has been evicted since it was filled.
+    struct remembered {
+        std::uint64_t inventory = 0;
+        std::size_t hash = 0;
+        std::uint64_t evictions = 0;
+    };
+    thread_local std::array<remembered, 256> seen{};
     const std::size_t h = std::hash<std::string_view>{}(name)*31 +
                           std::hash<std::string_view>{}(path)*7 +
                           std::hash<std::string_view>{}(domain);
+    const std::uint64_t evictions = variant_evictions_.load(std::memory_order_acquire);
     auto& slot = seen[h % seen.size()];
-    if (slot.first == id_ && slot.second == h) {
+    if (slot.inventory == id_ && slot.hash == h && slot.evictions == evictions) {
         return;
     }
-    slot = {id_, h};
+    slot = {id_, h, evictions};
+    const auto now = unix_seconds();
     const std::lock_guard lock{mutex_};
-    auto it = variants_.find(name);
-    if (it == variants_.end()) {
-        if (variants_.size() >= max_names) {
-            return;
-        }
-        it =
-            variants_.emplace(std::string{name}, std::vector<std::pair<std::string, std::string>>{})
-                .first;
-    }
-    auto& list = it->second;
+    auto& list = variants_.touch(name, now);
+    variant_evictions_.store(variants_.evicted, std::memory_order_release);
     const bool known = std::any_of(list.begin(), list.end(), [&](const auto& v) {
         return v.first == path && v.second == domain;
     });
@@ -78,21 +113,66 @@ void cookie_observations::variant(std::string_view name, std::string_view path,
     }
 }
 
+cookie_observations::counts cookie_observations::sorted_counts(
+    const recent_names<std::uint64_t>& names) {
+    counts out;
+    out.reserve(names.index.size());
+    for (const auto& [name, it] : names.index) {
+        out.emplace_back(std::string{name}, it->value);
+    }
+    return out;
+}
+
+std::vector<cookie_observations::sighting> cookie_observations::sightings(
+    const recent_names<std::uint64_t>& names) {
+    std::vector<sighting> out;
+    out.reserve(names.order.size());
+    for (const auto& e : names.order) {
+        out.push_back(sighting{e.name, e.value, e.last_seen});
+    }
+    return out;
+}
+
 cookie_observations::counts cookie_observations::dropped_counts() const {
     const std::lock_guard lock{mutex_};
-    return {dropped_.begin(), dropped_.end()};
+    return sorted_counts(dropped_);
 }
 
 cookie_observations::counts cookie_observations::unknown_counts() const {
     const std::lock_guard lock{mutex_};
-    return {unknown_.begin(), unknown_.end()};
+    return sorted_counts(unknown_);
+}
+
+std::vector<cookie_observations::sighting> cookie_observations::recent_unknown() const {
+    const std::lock_guard lock{mutex_};
+    return sightings(unknown_);
+}
+
+std::vector<cookie_observations::sighting> cookie_observations::recent_dropped() const {
+    const std::lock_guard lock{mutex_};
+    return sightings(dropped_);
+}
+
+std::uint64_t cookie_observations::unknown_evicted() const {
+    const std::lock_guard lock{mutex_};
+    return unknown_.evicted;
+}
+
+std::uint64_t cookie_observations::dropped_evicted() const {
+    const std::lock_guard lock{mutex_};
+    return dropped_.evicted;
+}
+
+std::uint64_t cookie_observations::variants_evicted() const {
+    const std::lock_guard lock{mutex_};
+    return variants_.evicted;
 }
 
 std::vector<std::pair<std::string, std::string>> cookie_observations::variants(
     std::string_view name) const {
     const std::lock_guard lock{mutex_};
-    const auto it = variants_.find(name);
-    return it == variants_.end() ? std::vector<std::pair<std::string, std::string>>{} : it->second;
+    const auto* list = variants_.find(name);
+    return list == nullptr ? std::vector<std::pair<std::string, std::string>>{} : *list;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -132,6 +212,7 @@ site_context::site_context(std::string site, site_policy policy, std::string coo
     : site_(std::move(site)),
       policy_(std::move(policy)),
       cookie_name_(std::move(cookie_name)),
+      host_cookie_name_("__Host-" + cookie_name_),
       classifier_(catalogue, policy_.cookies),
       keys_(std::move(keys)),
       host_prefix_(host_prefix),
@@ -149,11 +230,22 @@ site_context::site_context(std::string site, site_policy policy, std::string coo
     }
 }
 
+std::string site_context::consent_cookie_name(bool https) const {
+    return host_prefix_ && https ? host_cookie_name_ : cookie_name_;
+}
+
 bool site_context::allowed(std::string_view name, category_set granted) const noexcept {
-    if (name == cookie_name_) {
+    if (is_consent_cookie(name)) {
         return true;
     }
-    return allowed_by(rule_for(name), granted);
+    return allowed_by(rule_for(name), granted, /*decided=*/true);
+}
+
+bool site_context::allowed(std::string_view name, const visitor_consent& visitor) const noexcept {
+    if (is_consent_cookie(name)) {
+        return true;
+    }
+    return allowed_by(rule_for(name), visitor.granted, visitor.state.has_value());
 }
 
 namespace {
@@ -194,12 +286,18 @@ const cookie_rule* site_context::rule_for(std::string_view name) const noexcept 
     return rule;
 }
 
-bool site_context::allowed_by(const cookie_rule* rule, category_set granted) const noexcept {
+bool site_context::allowed_by(const cookie_rule* rule, category_set granted,
+                              bool decided) const noexcept {
     if (rule != nullptr) {
         return granted.contains(rule->cat);
     }
-    // Unknown cookies: only a visitor who accepted everything offered has agreed to them.
-    return policy_.unknown == unknown_cookies::after_accept_all && granted.includes(offered_);
+    // Unknown cookies (issue 8 item 4): only an explicit decision that granted everything
+    // offered covers them. Without a decision "every category granted" must not be vacuously
+    // true, and on a site that offers only `necessary` no decision agrees to anything more
+    // (DESIGN L1, T6: only the justified necessary list passes there).
+    const category_set necessary_only{category::necessary};
+    return policy_.unknown == unknown_cookies::after_accept_all && decided &&
+           offered_ != necessary_only && granted.includes(offered_);
 }
 
 namespace {
@@ -222,9 +320,14 @@ thread_local std::array<verified_cookie, verified_slots> verified;
 std::optional<consent_state> site_context::verify(std::string_view value, std::int64_t now) const {
     auto& slot = verified[std::hash<std::string_view>{}(value) % verified_slots];
     const std::int64_t lifetime = policy_.lifetime.count();
+    // DESIGN §5: an erased visitor's id is revoked on every gateway, so a copy of the old
+    // cookie no longer counts. Asked on every use: a remembered value may be revoked later.
+    const auto revoked = [this](const consent_state& s) {
+        return revoked_ != nullptr && revoked_->revoked(s.id);
+    };
     if (slot.site == id_ && slot.value == value) {
-        if (slot.state.issued + lifetime <= now) {
-            return std::nullopt;  // expired since it was verified
+        if (slot.state.issued + lifetime <= now || revoked(slot.state)) {
+            return std::nullopt;  // expired or revoked since it was verified
         }
         return slot.state;
     }
@@ -240,16 +343,20 @@ std::optional<consent_state> site_context::verify(std::string_view value, std::i
     slot.site = id_;
     slot.value.assign(value);
     slot.state = *state;
+    if (revoked(*state)) {
+        return std::nullopt;
+    }
     return std::move(*state);
 }
 
 visitor_consent site_context::read_visitor(const std::vector<std::string_view>& cookie_headers,
-                                           bool gpc, std::int64_t now) const {
-    return filter_request_cookies(cookie_headers, gpc, now).visitor;
+                                           bool gpc, bool https, std::int64_t now) const {
+    return filter_request_cookies(cookie_headers, gpc, https, now).visitor;
 }
 
 request_cookies site_context::filter_request_cookies(
-    std::span<const std::string_view> cookie_headers, bool gpc, std::int64_t now) const {
+    std::span<const std::string_view> cookie_headers, bool gpc, bool https,
+    std::int64_t now) const {
     request_cookies out;
     out.visitor.gpc = gpc;
     if (cookie_headers.empty()) {
@@ -270,24 +377,41 @@ request_cookies site_context::filter_request_cookies(
         parse_cookie_header(header, pairs);
         header_bytes += header.size() + 2;
     }
+    // Cookie tossing: a sibling subdomain can set a cookie for the parent domain, and any page
+    // can set one under a longer Path; the browser sends all of them, the most specific path
+    // first. Which one is the visitor's cannot be told, so several mean no decision. With the
+    // host prefix on HTTPS only `__Host-` counts: browsers keep it host-only, Path=/ and
+    // Secure, so it cannot be tossed, and a plain-named copy may be planted (it is ignored).
+    const std::string_view decision_name =
+        host_prefix_ && https ? std::string_view{host_cookie_name_} : cookie_name_;
     bool drop_any = cookie_headers.size() > 1;  // several headers are merged into one
+    std::size_t consent_cookies = 0;
+    std::string_view consent_value;
     for (const auto& p : pairs) {
-        if (p.name != cookie_name_) {
+        if (!is_consent_cookie(p.name)) {
             continue;
         }
         drop_any = true;  // the consent cookie is the gateway's, never the upstream's
-        // Several copies can exist (other paths or domains); the first valid one counts.
-        if (!out.visitor.state) {
-            if (auto state = verify(p.value, now)) {
-                out.visitor.granted = state->granted;
-                out.visitor.state = std::move(state);
-            }
+        if (p.name == decision_name) {
+            ++consent_cookies;
+            consent_value = p.value;
         }
     }
+    if (consent_cookies > 1) {
+        out.visitor.conflicting = true;
+    } else if (consent_cookies == 1) {
+        if (auto state = verify(consent_value, now)) {
+            out.visitor.granted = state->granted;
+            out.visitor.state = std::move(state);
+        }
+    }
+    const bool decided = out.visitor.state.has_value();
     keep.assign(pairs.size(), 0);
     for (std::size_t i = 0; i < pairs.size(); ++i) {
-        keep[i] =
-            pairs[i].name != cookie_name_ && allowed(pairs[i].name, out.visitor.granted) ? 1 : 0;
+        keep[i] = !is_consent_cookie(pairs[i].name) &&
+                          allowed_by(rule_for(pairs[i].name), out.visitor.granted, decided)
+                      ? 1
+                      : 0;
         drop_any = drop_any || keep[i] == 0;
     }
     if (!drop_any) {
@@ -311,27 +435,30 @@ request_cookies site_context::filter_request_cookies(
     return out;
 }
 
-bool site_context::keep_set_cookie(std::string_view header, category_set granted) const {
+bool site_context::keep_set_cookie(std::string_view header, const visitor_consent& visitor) const {
     const auto c = parse_set_cookie(header);
     if (!c) {
         return false;  // a browser would ignore it too (RFC 6265 §5.2)
     }
-    if (c->name == cookie_name_) {
+    if (is_consent_cookie(c->name)) {
         observations_->dropped(c->name);  // only the gateway sets the consent cookie
         return false;
     }
     observations_->variant(c->name, c->path.value_or(""), c->domain.value_or(""));
-    // A cookie being deleted stores nothing: letting the site remove it only helps (L6).
+    // A cookie being deleted stores nothing: letting the site remove it only helps (L6). But
+    // only when every browser reads it as a deletion (issue 8 item 9): "Max-Age=0;
+    // Max-Age=+31536000" is one under RFC 6265 and a year-long cookie in Chromium.
     constexpr std::int64_t year_2000 = 946'684'800;
-    if ((c->max_age && *c->max_age <= 0) ||
-        (!c->max_age && c->expires && *c->expires < year_2000)) {
+    const bool rfc_deletion =
+        (c->max_age && *c->max_age <= 0) || (!c->max_age && c->expires && *c->expires < year_2000);
+    if (rfc_deletion && is_deletion(header)) {
         return true;
     }
     const cookie_rule* rule = rule_for(c->name);
     if (rule == nullptr) {
         observations_->unknown(c->name);
     }
-    if (allowed_by(rule, granted)) {
+    if (allowed_by(rule, visitor.granted, visitor.state.has_value())) {
         return true;
     }
     observations_->dropped(c->name);

@@ -229,7 +229,7 @@ void request_stages(transaction& tx, const site_config& site, const consent::sit
     one_content_length(up, tx.content_length);
     strip_hop_by_hop(up, tx.websocket);
     set_forwarded(up, tx.client, tx.host);
-    tx.visitor = consent::filter_request_cookies(up, consent, now);
+    tx.visitor = consent::filter_request_cookies(up, consent, tx.https, now);
     if (!site.preserve_host) {
         up.set(http::field::host, site.upstream.host + ":" + std::to_string(site.upstream.port));
     }
@@ -241,7 +241,7 @@ bool early_hints_stages(response_head& hints, const transaction& tx,
     if (tx.version < 11) {
         return false;  // 1xx answers do not exist in HTTP/1.0 (RFC 9110 §15.2)
     }
-    consent::filter_set_cookies(hints, consent, tx.visitor.granted);
+    consent::filter_set_cookies(hints, consent, tx.visitor);
     strip_hop_by_hop(hints, false);
     return true;
 }
@@ -251,7 +251,7 @@ bool switching_stages(response_head& head, const transaction& tx,
     if (!tx.websocket) {
         return false;  // a protocol switch nobody asked for cannot be relayed safely
     }
-    consent::filter_set_cookies(head, consent, tx.visitor.granted);
+    consent::filter_set_cookies(head, consent, tx.visitor);
     strip_hop_by_hop(head, true);
     return true;
 }
@@ -260,7 +260,7 @@ response_plan response_stages(transaction& tx, const consent::site_context& cons
                               std::span<const body_filter> filters, const upstream_framing& up,
                               bool request_sent, bool draining) {
     auto& res = tx.response;
-    consent::filter_set_cookies(res, consent, tx.visitor.granted);
+    consent::filter_set_cookies(res, consent, tx.visitor);
     strip_hop_by_hop(res, false);
     const unsigned status = res.result_int();
 

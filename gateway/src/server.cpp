@@ -17,6 +17,7 @@
 
 #include "admin.hpp"
 #include "async.hpp"
+#include "responses.hpp"
 #include "session.hpp"
 #include "worker.hpp"
 
@@ -75,8 +76,9 @@ namespace {
 
 // A connection over limits.max_connections gets a short 503 instead of silence.
 net::awaitable<void> refuse(tcp::socket socket) {
-    static constexpr std::string_view busy =
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 31\r\n"
+    const std::string busy =
+        "HTTP/1.1 503 Service Unavailable\r\nDate: " + http_date_now() +
+        "\r\nContent-Type: text/plain\r\nContent-Length: 31\r\n"
         "Connection: close\r\nRetry-After: 1\r\n\r\nThe gateway is at its limit.\r\n\r\n";
     co_await net::async_write(socket, net::buffer(busy), use_ec);
     beast::error_code ignored;

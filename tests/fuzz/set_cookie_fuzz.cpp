@@ -3,7 +3,8 @@
 // RFC 6265 §5.2 written here: whether the header is ignored, the name and value, and which
 // Max-Age and Expires win. It also checks that results are views into the input, that a Max-Age
 // appended at the end always wins and an invalid one never does, and that every date parsed
-// lies in 1601-9999 and survives printing and parsing again. Violations are __builtin_trap.
+// lies in 1601-9999 and survives printing and parsing again, and that is_deletion never passes
+// what the RFC reading would store. Violations are __builtin_trap.
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +19,7 @@
 
 namespace {
 
+using cg::consent::is_deletion;
 using cg::consent::parse_cookie_date;
 using cg::consent::parse_set_cookie;
 using cg::consent::set_cookie;
@@ -172,6 +174,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const plain_reading plain = read_plainly(in);
     check(cookie.has_value() == !plain.ignored);
     if (!cookie) {
+        check(!is_deletion(in));
         return 0;
     }
     const set_cookie& c = *cookie;
@@ -197,6 +200,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(!c.domain || c.domain->size() < attributes.size());
     if (c.expires) {
         check_date(*c.expires);
+    }
+
+    // is_deletion is stricter than RFC 6265: what it passes, the §5.3 reading expires too, and
+    // a later Max-Age that stores (or one browsers read apart) undoes it.
+    if (is_deletion(in)) {
+        constexpr std::int64_t year_2000 = 946'684'800;
+        check(c.max_age ? *c.max_age <= 0 : c.expires && *c.expires < year_2000);
+        check(!is_deletion(std::string{in} + "; Max-Age=5"));
+        check(!is_deletion(std::string{in} + "; Max-Age=+0"));
     }
 
     // A valid Max-Age appended at the end wins and changes nothing else; an invalid one is

@@ -41,13 +41,19 @@ boost::asio::awaitable<admin_answer> counts_view(admin_sites sites, store& recor
 /// GET /consent/cookies: per site its policy version, its own cookie rules (name, category,
 /// provider, purpose, lifetime, justification), how many catalogue rules apply, and the
 /// cookie names the upstream set that no rule knows (`unknown_cookies_seen`) and that were
-/// dropped for lack of consent (`set_cookie_dropped`), each with a count. Names come from
-/// upstreams (untrusted): bytes that are not UTF-8 are written as U+FFFD. Names and counts
-/// only, never values. No I/O; never throws except std::bad_alloc; thread-safe.
+/// dropped for lack of consent (`set_cookie_dropped`), each as {name: count}. The inventories
+/// are bounded and forget the least recently seen name when full: `unknown_cookies_evicted`,
+/// `set_cookie_dropped_evicted` and `cookie_variants_evicted` count what was forgotten, and
+/// `unknown_cookies_recent` / `set_cookie_dropped_recent` list the 100 most recently seen
+/// names, newest first, as {"name", "count", "last_seen" (ISO 8601 UTC)}. Names come from
+/// upstreams (untrusted): bytes that are not UTF-8 and control bytes are written as U+FFFD
+/// (names that then look alike have their counts added up). Names and counts only, never
+/// values. No I/O; never throws except std::bad_alloc; thread-safe.
 admin_answer cookies_view(admin_sites sites);
 
 /// Consent's part of /metrics in the Prometheus text format (version 0.0.4):
-/// cg_set_cookie_dropped_total{site,cookie}, cg_consent_events_total{outcome} (stored,
+/// cg_set_cookie_dropped_total{site,cookie}, cg_cookie_inventory_evicted_total{site,inventory}
+/// (unknown, dropped, variants), cg_consent_events_total{outcome} (stored,
 /// journaled, failed, replayed), cg_consent_journal_events, cg_consent_journal_bytes and
 /// cg_redis_up, each with HELP and TYPE lines. Label values are escaped (backslash, quote,
 /// newline) and made valid UTF-8 (other control bytes and bytes that are not UTF-8 become

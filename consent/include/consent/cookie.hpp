@@ -56,6 +56,23 @@ struct set_cookie {
 /// any length; linear time; never throws; no allocation. Pure function, safe from any thread.
 std::optional<set_cookie> parse_set_cookie(std::string_view header);
 
+/// Whether every browser will treat this Set-Cookie value as deleting its cookie rather than
+/// storing one: only then may it pass for a visitor who has not consented to the cookie. Reads
+/// the header as parse_set_cookie does (RFC 6265 §5.2: the last valid Max-Age and Expires win,
+/// Max-Age beats Expires) and also as browsers do where they differ from the RFC (Chromium
+/// takes the last Max-Age attribute even when it is invalid, falling back to Expires or a
+/// session cookie then, reads "+5" as 5, and ignores attribute values over 1024 bytes;
+/// tests/e2e/set_cookie_deletion.mjs checks this against chromium), and says yes only when no
+/// reading keeps the cookie:
+/// - the header parses, and holds no control byte other than HTAB;
+/// - at least one Max-Age or Expires attribute, and every Max-Age is a valid §5.2.2 value
+///   (DIGITs with an optional leading '-', at most 20 characters) of 0 or less;
+/// - every Expires is a cookie-date before the year 2000; without Max-Age it must also have the
+///   shape every browser parses alike: `Wdy, DD Mon YYYY HH:MM:SS GMT` (or with '-' between
+///   day, month and year).
+/// Input is untrusted: any bytes; linear time; never throws; no allocation. Pure function.
+bool is_deletion(std::string_view header);
+
 /// Parses a cookie-date per RFC 6265 §5.1.1 ("Wed, 21 Oct 2015 07:28:00 GMT" and the many
 /// variants the algorithm accepts; errata 4148 applied). Returns unix seconds (always UTC,
 /// years 1601-9999; no locale or time zone is consulted), or nullopt when the algorithm fails,

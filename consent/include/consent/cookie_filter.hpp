@@ -15,9 +15,11 @@ namespace cg::consent {
 /// Request stage (DESIGN §4): reads the visitor's decision, removes from `Cookie` every
 /// cookie the visitor has not consented to (so the site cannot read an old tracking cookie
 /// after a withdrawal, DESIGN L6), and replaces any `Consent-Categories` the client sent with
-/// the granted categories. `Fields` is a Beast basic_fields. No I/O; untrusted input.
+/// the granted categories. `https`: the request came over HTTPS (directly or per a trusted
+/// proxy), which selects the consent cookie's name (site_context::consent_cookie_name).
+/// `Fields` is a Beast basic_fields. No I/O; untrusted input.
 template <class Fields>
-visitor_consent filter_request_cookies(Fields& request, const site_context& site,
+visitor_consent filter_request_cookies(Fields& request, const site_context& site, bool https,
                                        std::int64_t now) {
     namespace http = boost::beast::http;
     // Browsers send one Cookie header (RFC 6265 §5.4); room for a few more without allocating.
@@ -33,7 +35,7 @@ visitor_consent filter_request_cookies(Fields& request, const site_context& site
             gpc = std::string_view{f.value().data(), f.value().size()} == "1";
         }
     }
-    auto filtered = site.filter_request_cookies(values, gpc.value_or(false), now);
+    auto filtered = site.filter_request_cookies(values, gpc.value_or(false), https, now);
     const visitor_consent& v = filtered.visitor;
     if (filtered.changed) {
         // One Cookie header, as RFC 6265 §5.4 has user agents send it.
@@ -46,15 +48,18 @@ visitor_consent filter_request_cookies(Fields& request, const site_context& site
     return std::move(filtered.visitor);
 }
 
-/// Response stage: drops every `Set-Cookie` whose cookie the visitor has not consented to.
-/// Drops are counted per cookie name in site.observations(). No I/O; untrusted input.
+/// Response stage: drops every `Set-Cookie` whose cookie `visitor` (as filter_request_cookies
+/// read it) has not consented to; an unknown cookie needs an explicit decision
+/// (site_context::keep_set_cookie). Drops are counted per cookie name in site.observations().
+/// No I/O; untrusted input.
 template <class Fields>
-void filter_set_cookies(Fields& response, const site_context& site, category_set granted) {
+void filter_set_cookies(Fields& response, const site_context& site,
+                        const visitor_consent& visitor) {
     namespace http = boost::beast::http;
     for (auto it = response.begin(); it != response.end();) {
         if (it->name() != http::field::set_cookie ||
             site.keep_set_cookie(std::string_view{it->value().data(), it->value().size()},
-                                 granted)) {
+                                 visitor)) {
             ++it;
         } else {
             it = response.erase(it);

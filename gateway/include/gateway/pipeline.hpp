@@ -42,7 +42,8 @@ void open_transaction(transaction& tx, request_head&& head, const request_target
 /// The request stages, in order: origin-form target and the authority as Host; Expect removed
 /// (the gateway answers 100-continue itself); a buffered body framed by its length, and one
 /// Content-Length; hop-by-hop fields removed;
-/// X-Forwarded-For/-Proto/-Host set; the visitor's consent read from the signed cookie,
+/// X-Forwarded-For/-Proto/-Host set; the visitor's consent read from the signed cookie (named
+/// per tx.https; several consent cookies decide nothing),
 /// non-consented cookies removed and Consent-Categories set (tx.visitor); the upstream's Host
 /// unless the site preserves the visitor's; HTTP/1.1 to the upstream. `now` is unix seconds.
 void request_stages(transaction& tx, const site_config& site, const consent::site_context& consent,

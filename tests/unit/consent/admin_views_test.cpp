@@ -100,5 +100,103 @@ TEST(AdminMetricsText, LabelsOfDroppedCookiesAreEscapedAndValidUtf8) {
     EXPECT_NE(text.find("# TYPE cg_consent_journal_bytes gauge\n"), std::string::npos);
 }
 
+// Valid UTF-8 throughout (Unicode §3.9): what a JSON parser or a Prometheus scraper accepts.
+bool is_utf8(std::string_view s) {
+    std::string replaced;
+    append_label_value(replaced, s);
+    // append_label_value changes only what is not UTF-8, backslash, quote and control bytes.
+    std::string expected;
+    for (const char c : s) {
+        if (c == '\\' || c == '"') {
+            expected += '\\';
+        }
+        if (c == '\n') {
+            expected += "\\n";
+            continue;
+        }
+        expected += c;
+    }
+    return replaced == expected;
+}
+
+TEST(AdminCookiesView, StaysValidAfterAnUpstreamSetsANonUtf8CookieName) {
+    const auto sites = one_site();
+    const visitor_consent undecided;
+    EXPECT_FALSE(sites[0]->keep_set_cookie("\xFF\xFEtrk\xC3=1; Max-Age=99", undecided));
+    EXPECT_FALSE(sites[0]->keep_set_cookie("_ga=1; Max-Age=99", undecided));
+
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        const auto a = cookies_view(sites);
+        EXPECT_EQ(a.status, 200U);
+        EXPECT_TRUE(is_utf8(a.body)) << a.body;
+        const auto doc = json::parse(a.body, nullptr, false);
+        ASSERT_TRUE(doc.is_object()) << a.body;
+        EXPECT_EQ(doc["demo"]["unknown_cookies_seen"], json({{fffd + fffd + "trk" + fffd, 1}}));
+        EXPECT_EQ(doc["demo"]["set_cookie_dropped"]["_ga"], 1);
+    }
+    const auto text = metrics_text(sites, store_status{});
+    EXPECT_TRUE(is_utf8(text));
+    EXPECT_NE(text.find("cookie=\"" + fffd + fffd + "trk" + fffd + "\"} 1\n"), std::string::npos)
+        << text;
+}
+
+TEST(AdminCookiesView, NamesThatLookAlikeOnceReplacedShareOneKey) {
+    const auto sites = one_site();
+    sites[0]->observations().unknown("\xFFx");
+    sites[0]->observations().unknown("\xFEx");
+    sites[0]->observations().unknown("\xFEx");
+
+    const auto a = cookies_view(sites);
+
+    const auto doc = json::parse(a.body, nullptr, false);
+    ASSERT_TRUE(doc.is_object()) << a.body;
+    EXPECT_EQ(doc["demo"]["unknown_cookies_seen"], json({{fffd + "x", 3}})) << a.body;
+    EXPECT_EQ(a.body.find(fffd + "x\":"), a.body.rfind(fffd + "x\":")) << "one key, once";
+}
+
+TEST(AdminCookiesView, ShowsEvictionsAndTheNewestNamesFirst) {
+    const auto sites = one_site();
+    auto& o = sites[0]->observations();
+    for (std::size_t i = 0; i <= cookie_observations::max_names; ++i) {
+        o.unknown("junk" + std::to_string(i));
+    }
+    o.unknown("zz_tracker");
+
+    const auto doc = json::parse(cookies_view(sites).body, nullptr, false);
+
+    ASSERT_TRUE(doc.is_object());
+    const auto& site = doc["demo"];
+    EXPECT_EQ(site["unknown_cookies_evicted"], 2);
+    EXPECT_EQ(site["set_cookie_dropped_evicted"], 0);
+    EXPECT_TRUE(site["unknown_cookies_seen"].contains("zz_tracker"));
+    EXPECT_FALSE(site["unknown_cookies_seen"].contains("junk0"));
+    ASSERT_TRUE(site["unknown_cookies_recent"].is_array());
+    EXPECT_EQ(site["unknown_cookies_recent"].size(), 100U);
+    EXPECT_EQ(site["unknown_cookies_recent"][0]["name"], "zz_tracker");
+    EXPECT_EQ(site["unknown_cookies_recent"][0]["count"], 1);
+    EXPECT_EQ(site["unknown_cookies_recent"][1]["name"], "junk1000");
+    const std::string seen = site["unknown_cookies_recent"][0]["last_seen"];
+    EXPECT_EQ(seen.size(), 20U) << seen;  // 2026-12-02T01:03:21Z
+    EXPECT_EQ(seen.back(), 'Z');
+}
+
+TEST(AdminMetricsText, CountsNamesForgottenByAFullInventory) {
+    const auto sites = one_site();
+    for (std::size_t i = 0; i < cookie_observations::max_names + 3; ++i) {
+        sites[0]->observations().dropped("junk" + std::to_string(i));
+    }
+
+    const auto text = metrics_text(sites, store_status{});
+
+    EXPECT_NE(text.find("# TYPE cg_cookie_inventory_evicted_total counter\n"), std::string::npos);
+    EXPECT_NE(
+        text.find("cg_cookie_inventory_evicted_total{site=\"demo\",inventory=\"dropped\"} 3\n"),
+        std::string::npos)
+        << text;
+    EXPECT_NE(
+        text.find("cg_cookie_inventory_evicted_total{site=\"demo\",inventory=\"unknown\"} 0\n"),
+        std::string::npos);
+}
+
 }  // namespace
 }  // namespace cg::consent

@@ -11,6 +11,7 @@
 
 namespace {
 
+using cg::consent::is_deletion;
 using cg::consent::parse_set_cookie;
 using namespace std::string_literals;
 using namespace std::string_view_literals;
@@ -302,6 +303,60 @@ TEST(SetCookie, ReturnsViewsIntoTheHeader) {
     ASSERT_TRUE(e);
     EXPECT_TRUE(views_into(e->value, bare));
     EXPECT_TRUE(views_into(*e->same_site, bare));
+}
+
+TEST(IsDeletion, AcceptsTheDeletionsSitesSend) {
+    EXPECT_TRUE(is_deletion("_ga=; Max-Age=0"));
+    EXPECT_TRUE(is_deletion("_ga=; Max-Age=-1; Path=/"));
+    EXPECT_TRUE(is_deletion("_ga=deleted; max-age=-0; Domain=.example.no"));
+    EXPECT_TRUE(is_deletion("_ga=; Expires=Thu, 01 Jan 1970 00:00:00 GMT"));
+    EXPECT_TRUE(is_deletion("_ga=deleted; expires=Thu, 01-Jan-1970 00:00:01 GMT; Max-Age=0"));
+    EXPECT_TRUE(is_deletion("lang=; Expires=Sun, 06 Nov 1994 08:49:37 GMT"));  // RFC 6265 §3.1
+    EXPECT_TRUE(is_deletion("_ga=; Max-Age=0; Max-Age=-5"));
+    EXPECT_TRUE(is_deletion("_ga=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"));
+    EXPECT_TRUE(is_deletion("_ga=; Max-Age=0; Expires=1 Jan 1970 00:00:00"));
+}
+
+TEST(IsDeletion, RefusesAMaxAgeThatChromiumReadsDifferently) {
+    // RFC 6265 §5.2.2 ignores "+31536000" so Max-Age=0 wins; Chromium reads the last
+    // Max-Age as 31536000 and keeps the cookie for a year.
+    EXPECT_FALSE(is_deletion("_ga=1; Max-Age=0; Max-Age=+31536000"));
+    // The RFC ignores "+999" and expires by the date; Chromium keeps it for 999 seconds.
+    EXPECT_FALSE(is_deletion("_ga=1; Max-Age=+999; Expires=Thu, 01 Jan 1970 00:00:00 GMT"));
+    EXPECT_FALSE(is_deletion("_ga=1; Max-Age=0; Max-Age=abc"));
+    EXPECT_FALSE(is_deletion("_ga=1; Max-Age=0; Max-Age="));
+    EXPECT_FALSE(is_deletion("_ga=1; Max-Age=0; Max-Age"));
+    EXPECT_FALSE(is_deletion("_ga=1; Max-Age=-0x10"));
+    EXPECT_FALSE(is_deletion("_ga=1; Max-Age=\"0\""));
+    EXPECT_FALSE(is_deletion("_ga=1; Max-Age=-" + std::string(30, '9')));
+    EXPECT_FALSE(is_deletion("_ga=1; Max-Age=" + std::string(2000, '0')));
+}
+
+TEST(IsDeletion, RefusesWhatStoresUnderAnyReading) {
+    EXPECT_FALSE(is_deletion("_ga=1"));
+    EXPECT_FALSE(is_deletion("_ga=1; Max-Age=60"));
+    EXPECT_FALSE(is_deletion("_ga=1; Max-Age=60; Max-Age=0; Max-Age=1"));
+    EXPECT_FALSE(is_deletion("_ga=1; Max-Age=0; Expires=Wed, 21 Oct 2037 07:28:00 GMT"));
+    EXPECT_FALSE(is_deletion("_ga=1; Expires=Wed, 21 Oct 2037 07:28:00 GMT"));
+    EXPECT_FALSE(is_deletion("_ga=1; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Expires=soon"));
+    EXPECT_FALSE(is_deletion("_ga=1; Max-Age=0; Expires=soon"));
+    EXPECT_FALSE(is_deletion("no equals; Max-Age=0"));
+    EXPECT_FALSE(is_deletion("=1; Max-Age=0"));
+}
+
+TEST(IsDeletion, NeedsTheUsualDateShapeWithoutMaxAge) {
+    // Lenient §5.1.1 forms that browsers' own date parsers may not read alike.
+    EXPECT_FALSE(is_deletion("_ga=1; Expires=1 Jan 1970 00:00:00"));
+    EXPECT_FALSE(is_deletion("_ga=1; Expires=Thursday, 01-Jan-70 00:00:00 GMT"));
+    EXPECT_FALSE(is_deletion("_ga=1; Expires=Thu, 01 Jan-1970 00:00:00 GMT"));
+    EXPECT_FALSE(is_deletion("_ga=1; Expires=Thu, 01 Jan 1970 00:00:00 UTC"));
+}
+
+TEST(IsDeletion, RefusesControlBytesThatBrowsersCutTheLineAt) {
+    EXPECT_FALSE(is_deletion("_ga=1; Max-Age=0\r"));
+    EXPECT_FALSE(is_deletion("_ga=1\0; Max-Age=0"s));
+    EXPECT_FALSE(is_deletion("_ga=1\n; Max-Age=0"));
+    EXPECT_TRUE(is_deletion("_ga=1;\tMax-Age=0"));
 }
 
 }  // namespace

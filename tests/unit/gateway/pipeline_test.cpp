@@ -427,5 +427,70 @@ TEST(ResponseStages, SendsOneContentLengthWhenTheUpstreamRepeatedIt) {
     EXPECT_EQ(count(r.tx.response, "Content-Length"), 1U);
 }
 
+const consent::site_context& prefixed_consent() {
+    static const consent::site_context site{
+        "demo",
+        test::all_categories_policy(),
+        "cg_consent",
+        std::vector{test::rule("PHPSESSID", category::necessary),
+                    test::rule("_ga", category::analytics)},
+        test::test_key_ring(),
+        /*host_prefix=*/true};
+    return site;
+}
+
+std::string signed_consent(const consent::site_context& site, consent::category_set granted) {
+    consent::consent_state s;
+    s.id = consent::new_consent_id();
+    s.granted = granted;
+    s.policy_version = "7";
+    s.issued = 1'800'000'000 - 10;
+    return consent::encode_consent(s, site.site(), site.keys());
+}
+
+TEST(RequestStages, OverHttpsOnlyTheHostPrefixedConsentCookieDecides) {
+    const auto& site = prefixed_consent();
+    const std::string cookies =
+        "Cookie: cg_consent=" + signed_consent(site, consent::category_set::all()) +
+        "; _ga=1; __Host-cg_consent=" + signed_consent(site, {category::necessary}) + "\r\n";
+    const client_info proxy{"10.0.0.1", true, net::ip::make_address("10.0.0.1")};
+    parsed_request https;
+    open(https, "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-Proto: https\r\n" + cookies + "\r\n",
+         proxy);
+    parsed_request plain;
+    open(plain, "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-Proto: http\r\n" + cookies + "\r\n",
+         proxy);
+
+    request_stages(https.tx, demo_site(), site, 1'800'000'000);
+    request_stages(plain.tx, demo_site(), site, 1'800'000'000);
+
+    ASSERT_TRUE(https.tx.visitor.state.has_value());
+    EXPECT_EQ(https.tx.visitor.granted, consent::category_set{category::necessary});
+    EXPECT_EQ(count(https.tx.request, "Cookie"), 0U);
+    ASSERT_TRUE(plain.tx.visitor.state.has_value());  // the plain name counts over HTTP
+    EXPECT_EQ(plain.tx.visitor.granted, consent::category_set::all());
+    EXPECT_EQ(field(plain.tx.request, "Cookie"), "_ga=1");
+}
+
+TEST(ResponseStages, T6UnknownCookieNeverReachesAVisitorOfANecessaryOnlySite) {
+    auto p = test::all_categories_policy();
+    p.categories.resize(1);
+    const consent::site_context site{"demo", std::move(p), "cg_consent",
+                                     std::vector{test::rule("PHPSESSID", category::necessary)},
+                                     test::test_key_ring()};
+    parsed_request r;
+    open(r, "GET / HTTP/1.1\r\nHost: h\r\nCookie: zz_tracker=uid123; PHPSESSID=1\r\n\r\n");
+    request_stages(r.tx, demo_site(), site, 1'800'000'000);
+    r.tx.response = response(
+        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+        "Set-Cookie: zz_tracker=uid123; Max-Age=31536000\r\nSet-Cookie: PHPSESSID=2\r\n\r\n");
+
+    response_stages(r.tx, site, {}, by_length(0), true, false);
+
+    EXPECT_EQ(field(r.tx.request, "Cookie"), "PHPSESSID=1");
+    EXPECT_EQ(count(r.tx.response, "Set-Cookie"), 1U);
+    EXPECT_EQ(field(r.tx.response, "Set-Cookie"), "PHPSESSID=2");
+}
+
 }  // namespace
 }  // namespace cg::gateway
