@@ -291,6 +291,23 @@ std::string metrics_text(admin_sites sites, const store_status& status) {
         "# TYPE cg_redis_up gauge\n"
         "cg_redis_up " +
         std::string(status.redis_up ? "1" : "0") + "\n";
+    out +=
+        "# HELP cg_redis_slow Whether Redis last failed by not answering in time on an open "
+        "connection (busy, not gone).\n"
+        "# TYPE cg_redis_slow gauge\n"
+        "cg_redis_slow " +
+        std::string(status.redis_slow ? "1" : "0") +
+        "\n"
+        "# HELP cg_consent_refusing Whether decisions are being refused (Redis down and the "
+        "journal full).\n"
+        "# TYPE cg_consent_refusing gauge\n"
+        "cg_consent_refusing " +
+        std::string(status.refusing ? "1" : "0") +
+        "\n"
+        "# HELP cg_consent_revoked_ids Erased consent ids this gateway holds as revoked.\n"
+        "# TYPE cg_consent_revoked_ids gauge\n"
+        "cg_consent_revoked_ids " +
+        std::to_string(status.revoked_ids) + "\n";
     return out;
 }
 

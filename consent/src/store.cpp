@@ -1024,6 +1024,9 @@ store_status store::status() const {
     if (s.last_error.empty()) {
         s.last_error = impl_->reader_.status().last_error;
     }
+    if (impl_->revoked_) {
+        s.revoked_ids = impl_->revoked_->size();
+    }
     return s;
 }
 

@@ -42,6 +42,7 @@ struct store_status {
     std::uint64_t failed = 0;          ///< events that could not be recorded at all
     std::uint64_t replayed = 0;        ///< journal events confirmed by Redis since start
     std::uint64_t damaged = 0;         ///< journal lines found unreadable at open (skipped)
+    std::uint64_t revoked_ids = 0;     ///< erased consent ids mirrored in memory (revocations)
     /// The last Redis or journal problem in words (no personal data), "" when there has been
     /// none. Not cleared on recovery: redis_up and journal_events say whether it persists.
     std::string last_error;

@@ -84,6 +84,8 @@ TEST(AdminMetricsText, LabelsOfDroppedCookiesAreEscapedAndValidUtf8) {
     store_status status;
     status.redis_up = true;
     status.stored = 3;
+    status.refusing = true;
+    status.revoked_ids = 7;
 
     const auto text = metrics_text(sites, status);
 
@@ -97,6 +99,9 @@ TEST(AdminMetricsText, LabelsOfDroppedCookiesAreEscapedAndValidUtf8) {
     EXPECT_EQ(text.find('\xFF'), std::string::npos);
     EXPECT_NE(text.find("cg_consent_events_total{outcome=\"stored\"} 3\n"), std::string::npos);
     EXPECT_NE(text.find("cg_redis_up 1\n"), std::string::npos);
+    EXPECT_NE(text.find("cg_redis_slow 0\n"), std::string::npos);
+    EXPECT_NE(text.find("cg_consent_refusing 1\n"), std::string::npos);
+    EXPECT_NE(text.find("cg_consent_revoked_ids 7\n"), std::string::npos);
     EXPECT_NE(text.find("# TYPE cg_consent_journal_bytes gauge\n"), std::string::npos);
 }
 
