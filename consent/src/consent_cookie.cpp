@@ -152,16 +152,18 @@ std::optional<std::string_view> last_field(std::string_view& rest) {
 
 }  // namespace
 
-key_ring::key_ring(std::vector<std::string> keys) {
+key_ring::key_ring(std::vector<std::string> keys, std::vector<std::string> retired) {
     if (keys.empty()) {
         throw std::invalid_argument("no consent cookie key");
     }
-    for (auto& k : keys) {
-        if (k.size() < min_key_bytes) {
-            throw std::invalid_argument("a consent cookie key is shorter than 32 bytes");
+    for (auto* list : {&keys, &retired}) {
+        for (auto& k : *list) {
+            if (k.size() < min_key_bytes) {
+                throw std::invalid_argument("a consent cookie key is shorter than 32 bytes");
+            }
+            auto id = key_id_of(k);
+            (list == &keys ? keys_ : retired_).push_back(key{std::move(id), std::move(k)});
         }
-        auto id = key_id_of(k);
-        keys_.push_back(key{std::move(id), std::move(k)});
     }
 }
 
@@ -176,6 +178,15 @@ key_ring key_ring::random() {
 
 const key_ring::key* key_ring::find(std::string_view id) const noexcept {
     for (const auto& k : keys_) {
+        if (k.id == id) {
+            return &k;
+        }
+    }
+    return nullptr;
+}
+
+const key_ring::key* key_ring::find_retired(std::string_view id) const noexcept {
+    for (const auto& k : retired_) {
         if (k.id == id) {
             return &k;
         }
@@ -218,8 +229,8 @@ std::string encode_consent(const consent_state& state, std::string_view site,
 }
 
 boost::system::result<consent_state> decode_consent(std::string_view value,
-                                                    const cookie_check& check,
-                                                    const key_ring& keys) {
+                                                    const cookie_check& check, const key_ring& keys,
+                                                    key_use use) {
     if (value.size() > max_value_bytes + 1 + mac_chars) {
         return errc::malformed;
     }
@@ -252,6 +263,9 @@ boost::system::result<consent_state> decode_consent(std::string_view value,
     }
 
     const key_ring::key* key = keys.find(*key_id);
+    if (key == nullptr && use == key_use::identity) {
+        key = keys.find_retired(*key_id);
+    }
     if (key == nullptr) {
         return errc::unknown_key;
     }

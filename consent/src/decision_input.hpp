@@ -27,14 +27,19 @@ struct decision_input {
 /// Reads a decision from a body of `content_type` (application/json or
 /// application/x-www-form-urlencoded, parameters and case ignored):
 ///   JSON `{"categories": [...], "action": "...", "language": "..."}`, an object with only
-///   these members, "categories" or "action" required; nesting beyond what that needs is
-///   refused before parsing;
-///   a form with fields `category`/`categories` (repeated), `action`, `language` and
-///   `return_to`; other fields are ignored, as HTML forms expect.
+///   these members, "categories" or "action" required, none of them twice (nlohmann would keep
+///   the last of duplicate keys: the decision would depend on the reader); nesting beyond what
+///   that needs is refused before parsing;
+///   a form with fields `category`/`categories` (repeated, one per checkbox), `action`,
+///   `language` and `return_to` (each at most once, or repeated with the same value); other
+///   fields are ignored, as HTML forms expect. An empty form grants necessary only.
 /// Actions: accept-all (every category in `offered`), reject-all, save (the categories
-/// given), gpc. A category that `offered` lacks is an error naming what the site offers.
-/// Untrusted input, any bytes, any length (the endpoint bounds it at max_endpoint_body);
-/// never throws except std::bad_alloc; no I/O. Thread-safe.
+/// given), gpc. JSON and form bodies mean the same: accept-all, reject-all or gpc together
+/// with categories that say otherwise (`reject-all` with `marketing`) is refused (400) instead
+/// of one of them winning. A category that `offered` lacks is an error naming what the site
+/// offers. Errors quote at most 40 bytes of the input, as valid UTF-8 (other bytes shown as
+/// U+FFFD). Untrusted input, any bytes, any length (the endpoint bounds it at
+/// max_endpoint_body); never throws except std::bad_alloc; no I/O. Thread-safe.
 decision_input read_decision(std::string_view content_type, std::string_view body,
                              category_set offered);
 

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <string_view>
+#include <system_error>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -27,8 +29,10 @@ using json_config::literal;
 using json_config::member;
 using json_config::reader;
 
-constexpr std::array<std::string_view, 5> consent_keys{"keys", "key_file", "cookie_name",
-                                                       "catalogue", "journal"};
+constexpr std::array<std::string_view, 9> consent_keys{
+    "keys",        "key_file",    "retired_keys", "retired_key_file", "cookie_name",
+    "host_prefix", "rate_limits", "catalogue",    "journal"};
+constexpr std::array<std::string_view, 2> rate_limit_keys{"per_consent_id", "per_address"};
 constexpr std::array<std::string_view, 2> journal_keys{"path", "max_bytes"};
 constexpr std::array<std::string_view, 7> site_keys{
     "policy_version",  "lifetime_days", "retention_days", "default_language",
@@ -63,6 +67,8 @@ constexpr json_config::uint_range lifetime_days{1, 400};
 // Ten years: proof of consent may be needed for as long as claims can be brought.
 constexpr json_config::uint_range retention_days{1, 3660};
 constexpr json_config::uint_range journal_bytes{1024ULL * 1024, 64ULL * 1024 * 1024 * 1024};
+// Requests per minute; 0 switches a limit off. A million a minute is no limit at all either.
+constexpr json_config::uint_range per_minute{0, 1'000'000};
 
 // RFC 6265 §4.1.1: cookie-name = token, and RFC 2616 §2.2: token = 1*<any CHAR except CTLs or
 // separators>. '*' is a token character, so catalogue patterns need no extra allowance.
@@ -162,13 +168,14 @@ category_info builtin_info(category c) {
 // Reading
 
 // Keys are secrets: no message quotes them or their neighbours.
+// `required`: an empty list or file is an error (the signing keys; retired ones may be none).
 void read_key_list(reader& r, const json& keys, const std::string& here,
-                   std::vector<std::string>& out) {
+                   std::vector<std::string>& out, bool required) {
     if (!keys.is_array()) {
         r.fail(here, "must be a list of strings");
         return;
     }
-    if (keys.empty()) {
+    if (keys.empty() && required) {
         r.fail(here, "must list at least one key (leave it out for a random key per process)");
         return;
     }
@@ -187,7 +194,21 @@ void read_key_list(reader& r, const json& keys, const std::string& here,
 // One key per line; blank lines and lines starting with '#' are skipped. Surrounding spaces
 // and a CR (a file written on Windows) are not part of the key.
 void read_key_file(reader& r, const std::filesystem::path& file, const std::string& here,
-                   std::vector<std::string>& out) {
+                   std::vector<std::string>& out, bool required) {
+    // A key that others on the machine can read lets them sign anyone's consent.
+    std::error_code status_error;
+    const auto status = std::filesystem::status(file, status_error);
+    if (!status_error && std::filesystem::is_regular_file(status)) {
+        using std::filesystem::perms;
+        const perms mode = status.permissions();
+        if ((mode & (perms::group_all | perms::others_all)) != perms::none) {
+            char octal[8];
+            std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode & perms::mask));
+            r.fail(here, file.string() + " is accessible to group or others (mode " + octal +
+                             "); it holds secret keys: run chmod 600 " + file.string());
+            return;
+        }
+    }
     std::string error;
     const auto text = json_config::read_file(file, max_key_file_bytes, error);
     if (!text) {
@@ -212,23 +233,36 @@ void read_key_file(reader& r, const std::filesystem::path& file, const std::stri
         }
         out.emplace_back(line);
     }
-    if (out.size() == before) {
+    if (out.size() == before && required) {
         r.fail(here, file.string() + " contains no keys");
     }
 }
 
-void read_keys(reader& r, const json& c, settings& out, const std::filesystem::path& base_dir) {
-    const json* keys = member(c, "keys");
-    const bool has_file = member(c, "key_file") != nullptr;
+// `list` or `file` (a list of keys inline, or a file of them), into `out`.
+void read_keys(reader& r, const json& c, std::string_view list, std::string_view file,
+               std::vector<std::string>& out, const std::filesystem::path& base_dir) {
+    const json* keys = member(c, list);
+    const bool has_file = member(c, file) != nullptr;
+    const std::string pointer = "/consent";
     if (keys != nullptr && has_file) {
-        r.fail("/consent/key_file", "must not be set together with /consent/keys (use one)");
+        r.fail(child(pointer, file),
+               "must not be set together with " + child(pointer, list) + " (use one)");
         return;
     }
     if (keys != nullptr) {
-        read_key_list(r, *keys, "/consent/keys", out.keys);
-    } else if (const auto file = r.read_path(c, "/consent", "key_file", base_dir)) {
-        read_key_file(r, *file, "/consent/key_file", out.keys);
+        read_key_list(r, *keys, child(pointer, list), out, list == "keys");
+    } else if (const auto path = r.read_path(c, pointer, file, base_dir)) {
+        read_key_file(r, *path, child(pointer, file), out, list == "keys");
     }
+}
+
+void read_rate_limits(reader& r, const json& v, rate_limits& out) {
+    const std::string pointer = "/consent/rate_limits";
+    if (!r.check_object(v, pointer, rate_limit_keys)) {
+        return;
+    }
+    r.read_uint(v, pointer, "per_consent_id", out.per_consent_id, per_minute);
+    r.read_uint(v, pointer, "per_address", out.per_address, per_minute);
 }
 
 void read_catalogue(reader& r, const std::filesystem::path& file, settings& out) {
@@ -265,7 +299,12 @@ void read_consent(reader& r, const json& c, settings& out, const std::filesystem
     if (!r.check_object(c, pointer, consent_keys)) {
         return;
     }
-    read_keys(r, c, out, base_dir);
+    read_keys(r, c, "keys", "key_file", out.keys, base_dir);
+    read_keys(r, c, "retired_keys", "retired_key_file", out.retired_keys, base_dir);
+    r.read_bool(c, pointer, "host_prefix", out.host_prefix);
+    if (const json* limits = member(c, "rate_limits")) {
+        read_rate_limits(r, *limits, out.limits);
+    }
     if (const std::string* name = r.read_string(c, pointer, "cookie_name")) {
         if (name->size() > max_cookie_name || !is_token(*name)) {
             r.fail(child(pointer, "cookie_name"),

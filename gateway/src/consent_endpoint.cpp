@@ -1,6 +1,7 @@
 #include "consent_endpoint.hpp"
 
 #include <chrono>
+#include <utility>
 
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
@@ -11,8 +12,10 @@
 
 #include "async.hpp"
 #include "consent/endpoints.hpp"
+#include "consent/rate_limiter.hpp"
 #include "gateway/pipeline.hpp"
 #include "gateway/request_guard.hpp"
+#include "responses.hpp"
 
 namespace cg::gateway {
 
@@ -77,15 +80,19 @@ net::awaitable<void> answer_consent(worker& w, connection& c, request_parser& re
     r.origin = view(in[http::field::origin]);
     r.referer = tx.facts.referer;
     r.accept_language = tx.facts.accept_language;
+    r.accept = view(in[http::field::accept]);
     r.gpc = tx.facts.sec_gpc == "1";
     r.body = body;
+    r.client = tx.visitor_address;  // for the limiter's keyed hash only; never logged
     const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
     auto answer = co_await consent::handle_endpoint(r, *w.shared.consent_sites[tx.site],
-                                                    w.shared.records, now_ms);
+                                                    w.shared.records, w.shared.consent_limits,
+                                                    now_ms);
 
     http::response<http::string_body> res{static_cast<http::status>(answer.status), tx.version};
+    res.set(http::field::date, http_date_now());  // RFC 9110 §6.6.1: an origin server sends it
     res.set(http::field::content_type, answer.content_type);
     res.set(http::field::cache_control, "no-store");
     res.set("X-Content-Type-Options", "nosniff");
@@ -100,6 +107,9 @@ net::awaitable<void> answer_consent(worker& w, connection& c, request_parser& re
     }
     if (!answer.allow.empty()) {
         res.set(http::field::allow, answer.allow);
+    }
+    if (answer.retry_after != 0) {
+        res.set(http::field::retry_after, std::to_string(answer.retry_after));
     }
     res.body() = std::move(answer.body);
     res.prepare_payload();

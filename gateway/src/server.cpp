@@ -32,7 +32,8 @@ namespace {
 
 std::shared_ptr<const consent::key_ring> consent_keys(const config& cfg, log_sink& log) {
     if (!cfg.consent.keys.empty()) {
-        return std::make_shared<const consent::key_ring>(cfg.consent.keys);
+        return std::make_shared<const consent::key_ring>(cfg.consent.keys,
+                                                         cfg.consent.retired_keys);
     }
     log_line line{log_level::warn,
                   "no consent cookie key configured; using a random one: visitors' choices do not "
@@ -48,7 +49,8 @@ shared_state::shared_state(std::shared_ptr<const config> c, std::size_t workers)
     : cfg(std::move(c)),
       stats(workers, cfg->sites.size()),
       log(1, cfg->log.level, stats.log_lines_dropped),
-      records(cfg->consent.redis, cfg->consent.journal, revoked) {
+      records(cfg->consent.redis, cfg->consent.journal, revoked),
+      consent_limits(cfg->consent.limits) {
     const auto keys = consent_keys(*cfg, log);
     for (const auto& site : cfg->sites) {
         consent_sites.push_back(std::make_unique<const consent::site_context>(

@@ -12,6 +12,7 @@
 
 #include "access_log.hpp"
 #include "consent/revocations.hpp"
+#include "consent/rate_limiter.hpp"
 #include "consent/site_context.hpp"
 #include "consent/store.hpp"
 #include "gateway/body_filter.hpp"
@@ -39,6 +40,8 @@ struct shared_state {
     std::shared_ptr<consent::revocations> revoked = std::make_shared<consent::revocations>();
     std::vector<std::unique_ptr<const consent::site_context>> consent_sites;  ///< as cfg->sites
     consent::store records;
+    /// Limits on decisions and erasures, shared by every worker (in memory, bounded).
+    consent::rate_limiter consent_limits;
     std::vector<body_filter> body_filters;  ///< set before the workers start; read-only then
 };
 

@@ -3,7 +3,8 @@
 // JSON body, for a site offering every category and for one offering only analytics. It must
 // never throw, and what it gives back must be sane: necessary always granted, nothing granted
 // that the site does not offer, an error exactly when the status says so, and an error answer
-// that serialises (json_config::dump) to JSON that reads back to the same object.
+// that serialises (json_config::dump) to JSON that reads back to the same object, and is valid
+// UTF-8 itself (it is also written into an HTML page).
 // Violations end in __builtin_trap so they are crashes.
 #include <cstddef>
 #include <cstdint>
@@ -26,6 +27,47 @@ void check(bool ok) {
     }
 }
 
+// RFC 3629 well-formed, without overlongs or surrogates (a second opinion to the reader's).
+bool is_utf8(std::string_view s) {
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto b = static_cast<unsigned char>(s[i]);
+        std::size_t n = 0;
+        std::uint32_t cp = 0;
+        if (b < 0x80) {
+            n = 1;
+            cp = b;
+        } else if ((b & 0xE0U) == 0xC0U) {
+            n = 2;
+            cp = b & 0x1FU;
+        } else if ((b & 0xF0U) == 0xE0U) {
+            n = 3;
+            cp = b & 0x0FU;
+        } else if ((b & 0xF8U) == 0xF0U) {
+            n = 4;
+            cp = b & 0x07U;
+        } else {
+            return false;
+        }
+        if (i + n > s.size()) {
+            return false;
+        }
+        for (std::size_t k = 1; k < n; ++k) {
+            const auto c = static_cast<unsigned char>(s[i + k]);
+            if ((c & 0xC0U) != 0x80U) {
+                return false;
+            }
+            cp = (cp << 6U) | (c & 0x3FU);
+        }
+        constexpr std::uint32_t min_of[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min_of[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            return false;
+        }
+        i += n;
+    }
+    return true;
+}
+
 // What the endpoint sends back for a refused body, and the texts it keeps, must serialise
 // whatever bytes the visitor sent.
 void check_serialises(const decision_input& d) {
@@ -46,6 +88,7 @@ void read_as(std::string_view type, std::string_view body, category_set offered,
     check(d.status == 0 || d.status == 400);
     // Messages quote at most 40 bytes of input: an answer is never as big as the body.
     check(d.error.size() <= 200);
+    check(is_utf8(d.error));
     check(!d.gpc_method || d.granted == category_set{category::necessary});
     check(form || d.return_to.empty());
     check_serialises(d);

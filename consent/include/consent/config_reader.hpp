@@ -15,11 +15,19 @@ namespace cg::consent {
 /// rest, and is meaningful only when `r` has no problems. The `redis` object is read by
 /// redis::read_redis_config (common/), with the same keys and messages as before.
 ///
-/// `base_dir` is the directory of the configuration file: relative `key_file`, `catalogue`,
-/// `journal.path` and `redis.socket` paths are resolved against it (and so is the default
-/// journal path). `key_file` and `catalogue` are read here, at parse time; an unreadable file
-/// is a problem naming the resolved path. Without `catalogue` the built-in catalogue is used.
-/// Key material is never quoted in problems. The document is untrusted; nothing throws except
+/// Keys of `consent`: `keys` or `key_file` (signing keys, the first signs), `retired_keys` or
+/// `retired_key_file` (verify only for the record endpoints; see key_ring for rotation),
+/// `cookie_name`, `host_prefix` (bool, default true), `rate_limits` {`per_consent_id`,
+/// `per_address`: requests per minute, 0-1000000, 0 = off; defaults 20 and 600},
+/// `catalogue` and `journal` {`path`, `max_bytes`}.
+///
+/// `base_dir` is the directory of the configuration file: relative `key_file`,
+/// `retired_key_file`, `catalogue`, `journal.path` and `redis.socket` paths are resolved
+/// against it (and so is the default journal path). Key files and `catalogue` are read here,
+/// at parse time; an unreadable file is a problem naming the resolved path, and so is a key
+/// file that group or others may access (mode & 077: "... is accessible to group or others
+/// (mode 0644); it holds secret keys: run chmod 600 FILE"). Without `catalogue` the built-in
+/// catalogue is used. Key material is never quoted in problems. The document is untrusted; nothing throws except
 /// std::bad_alloc. Thread-safe as long as `r` is not shared.
 settings read_settings(json_config::reader& r, const nlohmann::json* consent_obj,
                        const nlohmann::json* redis_obj, const std::filesystem::path& base_dir);

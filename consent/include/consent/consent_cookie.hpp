@@ -38,24 +38,50 @@ struct consent_state {
 /// The HMAC-SHA256 keys: the first signs, every one verifies (key rotation). Keys are raw
 /// secret bytes; each is known by a short id derived from it, carried in the cookie, so
 /// verification tries one key. Immutable; thread-safe.
+///
+/// Retired keys never sign and never make a cookie count as consent (neither for enforcement
+/// nor as the consent id a new decision continues); they only prove who a visitor is to the
+/// record endpoints (GET/DELETE /_consent/record, key_use::identity), so that removing a key
+/// does not lock visitors out of the records their old cookies point at.
+///
+/// Rotating keys (`consent.keys` or `key_file`, `consent.retired_keys` or `retired_key_file`):
+///  1. Add the new key second in `keys` on every gateway; reload. Everyone verifies it.
+///  2. Move it first; reload. New decisions are signed with it, old cookies still count.
+///  3. When the old key must stop counting as consent (compromise, or after the consent
+///     lifetime), move it from `keys` to `retired_keys`; reload. Its cookies are then "no
+///     decision" and the banner asks again, but their holders still reach their records.
+///  4. Drop it from `retired_keys` once the site's retention_days have passed since step 3:
+///     by then no record its cookies name is left.
 class key_ring {
   public:
-    /// Throws std::invalid_argument when empty or a key is shorter than 32 bytes.
-    explicit key_ring(std::vector<std::string> keys);
+    /// Throws std::invalid_argument when `keys` is empty or a key (retired ones included) is
+    /// shorter than 32 bytes.
+    explicit key_ring(std::vector<std::string> keys, std::vector<std::string> retired = {});
     /// One random 32-byte key (a gateway without configured keys).
     static key_ring random();
 
     std::size_t size() const noexcept { return keys_.size(); }
+    std::size_t retired_size() const noexcept { return retired_.size(); }
 
     struct key {
         std::string id;  ///< 6 base64url characters of SHA-256(secret)
         std::string secret;
     };
     const key& signing_key() const noexcept { return keys_.front(); }
+    /// The active key with this id, nullptr when none.
     const key* find(std::string_view id) const noexcept;
+    /// The retired key with this id, nullptr when none.
+    const key* find_retired(std::string_view id) const noexcept;
 
   private:
     std::vector<key> keys_;
+    std::vector<key> retired_;
+};
+
+/// Which keys of a ring may verify a cookie.
+enum class key_use : std::uint8_t {
+    consent,   ///< active keys only: enforcement, the state, decisions
+    identity,  ///< active and retired keys: only to reach one's own record
 };
 
 /// A fresh random consent id (128 bits from OpenSSL's RAND_bytes, base64url).
@@ -78,9 +104,10 @@ struct cookie_check {
 /// Verifies and decodes a consent cookie value. Every failure (format, unknown key, bad
 /// HMAC, expired, old policy version, a category the site does not offer) is an error, which
 /// the caller treats as "no decision". Pure CPU, no I/O, no throw; input is untrusted (any
-/// bytes, any length). The HMAC is compared in constant time.
+/// bytes, any length). The HMAC is compared in constant time. With key_use::identity a
+/// retired key verifies too (record endpoints only; never for consent).
 boost::system::result<consent_state> decode_consent(std::string_view value,
-                                                    const cookie_check& check,
-                                                    const key_ring& keys);
+                                                    const cookie_check& check, const key_ring& keys,
+                                                    key_use use = key_use::consent);
 
 }  // namespace cg::consent

@@ -16,12 +16,16 @@ using json = nlohmann::json;
 
 namespace {
 
+constexpr std::string_view admin_token = "integration-tests-only-admin-token-0123456789";
+
 std::string config_for(std::uint16_t upstream_port, const consent_site::options& opts) {
     gateway_settings settings;
     settings.upstream_port = upstream_port;
     json cfg = json::parse(gateway_config(settings));
     // Access lines are not what these tests look at; less output keeps failures readable.
     cfg["log"]["access"] = false;
+    // The consent look-ups on the admin listener are for admins only: admin() sends it.
+    cfg["admin"]["token"] = std::string{admin_token};
     if (opts.trusted_proxy) {
         cfg["trusted_proxies"] = json::array({"127.0.0.1"});
     }
@@ -29,6 +33,12 @@ std::string config_for(std::uint16_t upstream_port, const consent_site::options&
         // Records must outlive the cookie that refers to them, so the lifetime goes down too.
         cfg["sites"][0]["consent"] =
             json{{"retention_days", opts.retention_days}, {"lifetime_days", opts.retention_days}};
+    }
+    if (!opts.consent_settings.empty()) {
+        const json extra = json::parse(opts.consent_settings);
+        for (const auto& [key, value] : extra.items()) {
+            cfg["consent"][key] = value;
+        }
     }
     return cfg.dump(2);
 }
@@ -153,7 +163,22 @@ raw_response consent_site::get(std::string_view target, std::string_view cookie,
 }
 
 raw_response consent_site::admin(std::string_view path) const {
-    return http_get(admin_port(), "127.0.0.1", path, 5s);
+    const std::string bytes = "GET " + std::string{path} +
+                              " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
+                              std::string{admin_token} + "\r\nConnection: close\r\n\r\n";
+    try {
+        raw_client client{admin_port()};
+        if (const auto ec = client.send(bytes, 5s)) {
+            raw_response failed;
+            failed.ec = ec;
+            return failed;
+        }
+        return client.read_response(5s);
+    } catch (const boost::system::system_error& e) {
+        raw_response failed;
+        failed.ec = e.code();
+        return failed;
+    }
 }
 
 json consent_site::readyz() const {

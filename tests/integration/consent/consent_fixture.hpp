@@ -72,6 +72,9 @@ class consent_site {
         bool trusted_proxy = false;  ///< trusted_proxies: ["127.0.0.1"]
         /// The site's consent.retention_days and lifetime_days; 0 = the defaults.
         unsigned retention_days = 0;
+        /// Members merged into the top-level `consent` object, as JSON object text ("" = none),
+        /// e.g. R"({"host_prefix": false})".
+        std::string consent_settings = {};
     };
 
     /// Starts everything and waits until the gateway listens; fails the test (ADD_FAILURE)
@@ -97,7 +100,7 @@ class consent_site {
     /// GET `target` with Cookie `cookie` (none when empty).
     raw_response get(std::string_view target, std::string_view cookie = {},
                      std::vector<std::pair<std::string, std::string>> extra = {}) const;
-    /// GET `path` on the admin listener.
+    /// GET `path` on the admin listener, as an admin (the config has an admin.token).
     raw_response admin(std::string_view path) const;
     /// /readyz's JSON.
     nlohmann::json readyz() const;

@@ -135,8 +135,23 @@ TEST(ConsentDecision, AnalyticsConsentSetsTheSignedCookieWithoutSecureOverPlainH
     EXPECT_EQ(r.header("Cache-Control"), "no-store");
 }
 
-TEST(ConsentDecision, ConsentCookieIsSecureWhenATrustedProxySaysTheVisitorUsedHttps) {
+// Issue 8 item 3: a __Host- cookie is host-only, Path=/ and Secure by the browser's own rules,
+// so a sibling subdomain cannot plant one.
+TEST(ConsentDecision, ConsentCookieIsHostPrefixedAndSecureWhenATrustedProxySaysHttps) {
     consent_site site{{.trusted_proxy = true}};
+
+    const auto r = site.send(decision(R"({"categories": ["analytics"]})", {}, "https://site.test",
+                                      {{"X-Forwarded-Proto", "https"}}));
+
+    ASSERT_EQ(r.status, 200U) << r.ec.message() << r.body;
+    EXPECT_THAT(set_cookies_named(r, "cg_consent"), IsEmpty());
+    const auto cookies = set_cookies_named(r, "__Host-cg_consent");
+    ASSERT_EQ(cookies.size(), 1U);
+    EXPECT_EQ(attributes_of(cookies[0]), std::string{consent_attributes} + "; Secure");
+}
+
+TEST(ConsentDecision, ConsentCookieIsSecureUnderItsPlainNameWithoutHostPrefix) {
+    consent_site site{{.trusted_proxy = true, .consent_settings = R"({"host_prefix": false})"}};
 
     const auto r = site.send(decision(R"({"categories": ["analytics"]})", {}, "https://site.test",
                                       {{"X-Forwarded-Proto", "https"}}));
@@ -145,6 +160,21 @@ TEST(ConsentDecision, ConsentCookieIsSecureWhenATrustedProxySaysTheVisitorUsedHt
     const auto cookies = set_cookies_named(r, "cg_consent");
     ASSERT_EQ(cookies.size(), 1U);
     EXPECT_EQ(attributes_of(cookies[0]), std::string{consent_attributes} + "; Secure");
+}
+
+// Item 5, through the real binary and its config file.
+TEST(ConsentDecision, TheConfiguredAddressLimitAnswers429WithRetryAfter) {
+    consent_site site{
+        {.redis = false, .consent_settings = R"({"rate_limits": {"per_address": 2}})"}};
+
+    ASSERT_EQ(site.send(decision(R"({"action": "reject-all"})")).status, 200U);
+    ASSERT_EQ(site.send(decision(R"({"action": "reject-all"})")).status, 200U);
+    const auto r = site.send(decision(R"({"action": "reject-all"})"));
+
+    ASSERT_EQ(r.status, 429U) << r.ec.message() << r.body;
+    EXPECT_EQ(r.header("Retry-After"), "30");
+    EXPECT_THAT(json_of(r).value("error", ""), HasSubstr("too many consent requests"));
+    EXPECT_THAT(set_cookies_named(r, "cg_consent"), IsEmpty());
 }
 
 TEST(ConsentDecision, XForwardedProtoFromAnUntrustedClientDoesNotMakeTheCookieSecure) {

@@ -1,5 +1,6 @@
 // Bytes a visitor sends that are not text (STYLE §4: untrusted input never throws): a form
-// field percent-decodes to any byte, and the answer quoting it must still be sent, as JSON.
+// field percent-decodes to any byte, and the answer quoting it must still be sent, as JSON to a
+// script and as an HTML page to a browser without JavaScript.
 #include <string>
 
 #include <gmock/gmock.h>
@@ -16,12 +17,15 @@ using cg::test::set_cookies;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-http_request form_post(std::string body) {
+http_request form_post(std::string body, std::string accept = "application/json") {
     http_request r;
     r.method = "POST";
     r.target = "/_consent";
     r.fields = {{"Content-Type", "application/x-www-form-urlencoded"},
                 {"Origin", std::string{cg::test::site_origin}}};
+    if (!accept.empty()) {
+        r.fields.emplace_back("Accept", std::move(accept));
+    }
     r.body = std::move(body);
     return r;
 }
@@ -37,6 +41,31 @@ TEST(ConsentUntrustedInput, AFormCategoryThatIsNotUtf8IsA400WithAJsonMessage) {
     ASSERT_TRUE(body.is_object()) << r.body;
     EXPECT_THAT(body.value("error", ""), HasSubstr("unknown category \"\xEF\xBF\xBD\""));
     EXPECT_THAT(set_cookies(r), IsEmpty());
+}
+
+TEST(ConsentUntrustedInput, ABrowserGetsTheSameAnswerAsAReadablePage) {
+    consent_site site{{.redis = false}};
+
+    const auto r = site.send(form_post("category=%FF&language=nn", ""));
+
+    ASSERT_FALSE(r.ec) << r.ec.message();
+    EXPECT_EQ(r.status, 400U) << r.body;
+    EXPECT_EQ(r.header("Content-Type"), "text/html; charset=utf-8");
+    EXPECT_THAT(r.body, HasSubstr(R"(<html lang="nn">)"));
+    EXPECT_THAT(r.body, HasSubstr("unknown category &quot;\xEF\xBF\xBD&quot;"));
+    EXPECT_THAT(r.body, HasSubstr("Tilbake til sida"));
+}
+
+// Item 7: a quote of 40 bytes used to end inside "é".
+TEST(ConsentUntrustedInput, ACategoryCutInsideACharacterIsA400) {
+    consent_site site{{.redis = false}};
+
+    const auto r = site.send(form_post("category=" + std::string(39, 'x') + "%C3%A9"));
+
+    ASSERT_FALSE(r.ec) << r.ec.message();
+    EXPECT_EQ(r.status, 400U) << r.body;
+    EXPECT_THAT(json_of(r).value("error", ""),
+                HasSubstr("unknown category \"" + std::string(39, 'x') + "...\""));
 }
 
 TEST(ConsentUntrustedInput, AFormActionThatIsNotUtf8IsA400AndTheGatewayGoesOn) {

@@ -98,6 +98,9 @@ TEST(ConfigErrors, CheckConfigAcceptsTheShippedDemoConfig) {
     const std::string demo = copy_of_demo_config(dir);
     std::filesystem::create_directories(dir / ".demo");
     write_file(dir / ".demo" / "consent.key", std::string(64, 'k') + "\n");
+    std::filesystem::permissions(dir / ".demo" / "consent.key",
+                                 std::filesystem::perms::owner_read |
+                                     std::filesystem::perms::owner_write);
 
     const auto run = run_gateway(dir, {"--check-config", demo});
 

@@ -179,5 +179,32 @@ TEST(ConsentCookie, RandomIdsAreDistinctAndWellFormed) {
     EXPECT_EQ(r.size(), 1U);
 }
 
+TEST(ConsentCookie, ARetiredKeyProvesIdentityButNeverConsent) {
+    const auto value = encode_consent(analytics_state(), "demo", key_ring({key_a}));
+    const key_ring rotated({key_b}, {key_a});
+
+    EXPECT_EQ(decode_consent(value, check_at(1'800'000'100), rotated).error(),
+              make_error_code(errc::unknown_key));
+    const auto who = decode_consent(value, check_at(1'800'000'100), rotated, key_use::identity);
+    ASSERT_TRUE(who.has_value());
+    EXPECT_EQ(who->id, analytics_state().id);
+    EXPECT_EQ(rotated.size(), 1U);
+    EXPECT_EQ(rotated.retired_size(), 1U);
+}
+
+TEST(ConsentCookie, ARetiredKeyNeverSigns) {
+    const key_ring rotated({key_b}, {key_a});
+    const auto value = encode_consent(analytics_state(), "demo", rotated);
+
+    EXPECT_TRUE(decode_consent(value, check_at(1'800'000'100), key_ring({key_b})).has_value());
+    EXPECT_FALSE(
+        decode_consent(value, check_at(1'800'000'100), key_ring({key_a}), key_use::identity)
+            .has_value());
+}
+
+TEST(ConsentCookie, RefusesAShortRetiredKey) {
+    EXPECT_THROW(key_ring({key_a}, {"too short"}), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace cg::consent

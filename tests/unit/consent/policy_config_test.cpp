@@ -1,6 +1,7 @@
 #include "consent/config_reader.hpp"
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -96,9 +97,12 @@ class ConsentSettingsFiles : public ::testing::Test {
     }
     void TearDown() override { std::filesystem::remove_all(dir_); }
 
+    /// Written with mode 0600, as key files must be.
     std::filesystem::path write(const std::string& name, std::string_view content) {
         const auto path = dir_ / name;
         std::ofstream(path, std::ios::binary) << content;
+        std::filesystem::permissions(
+            path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
         return path;
     }
 
@@ -465,6 +469,78 @@ TEST(ConsentSettingsConfig, ReportsAnUnreadableKeyFileByItsResolvedPath) {
               lines{"t.json: /consent/key_file: must not be empty"});
 }
 
+TEST_F(ConsentSettingsFiles, RefusesAKeyFileThatGroupOrOthersCanRead) {
+    const auto file = write("keys.txt", key_a + "\n");
+    for (const auto mode : {0644, 0640, 0604, 0660}) {
+        std::filesystem::permissions(file, static_cast<std::filesystem::perms>(mode));
+        char octal[8];
+        std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode));
+
+        EXPECT_EQ(read(R"({"consent": {"key_file": "keys.txt"}})", dir_).problems,
+                  lines{"t.json: /consent/key_file: " + file.string() +
+                        " is accessible to group or others (mode " + octal +
+                        "); it holds secret keys: run chmod 600 " + file.string()});
+    }
+    std::filesystem::permissions(file, static_cast<std::filesystem::perms>(0400));
+    EXPECT_EQ(read_ok(R"({"consent": {"key_file": "keys.txt"}})", dir_).keys, lines{key_a});
+}
+
+TEST_F(ConsentSettingsFiles, ReadsRetiredKeysFromAListOrAFile) {
+    EXPECT_EQ(read_ok(R"({"consent": {"keys": [")" + key_a + R"("], "retired_keys": [")" + key_b +
+                      R"("]}})")
+                  .retired_keys,
+              lines{key_b});
+    write("k.txt", key_a + "\n");
+    const auto file = write("retired.txt", "# retired 2026-12-01\n" + key_b + "\n");
+    const auto s =
+        read_ok(R"({"consent": {"key_file": "k.txt", "retired_key_file": "retired.txt"}})", dir_);
+    EXPECT_EQ(s.retired_keys, lines{key_b});
+    std::filesystem::permissions(file, static_cast<std::filesystem::perms>(0644));
+    EXPECT_EQ(read(R"({"consent": {"retired_key_file": "retired.txt"}})", dir_).problems,
+              lines{"t.json: /consent/retired_key_file: " + file.string() +
+                    " is accessible to group or others (mode 0644); it holds secret keys: run "
+                    "chmod 600 " +
+                    file.string()});
+}
+
+TEST(ConsentSettingsConfig, ValidatesRetiredKeys) {
+    EXPECT_EQ(read_ok(R"({"consent": {"retired_keys": []}})").retired_keys, lines{});
+    EXPECT_EQ(settings_problems(R"({"consent": {"retired_keys": ["short"]}})"),
+              lines{"t.json: /consent/retired_keys/0: must be at least 32 characters; generate "
+                    "one with: openssl rand -base64 48"});
+    EXPECT_EQ(settings_problems(R"({"consent": {"retired_keys": [")" + key_a +
+                                R"("], "retired_key_file": "r.txt"}})"),
+              lines{"t.json: /consent/retired_key_file: must not be set together with "
+                    "/consent/retired_keys (use one)"});
+}
+
+TEST(ConsentSettingsConfig, ReadsHostPrefixAndRateLimits) {
+    const settings defaults = read_ok("{}");
+    EXPECT_TRUE(defaults.host_prefix);
+    EXPECT_EQ(defaults.limits.per_consent_id, 20U);
+    EXPECT_EQ(defaults.limits.per_address, 600U);
+
+    const settings s = read_ok(
+        R"({"consent": {"host_prefix": false,
+                        "rate_limits": {"per_consent_id": 0, "per_address": 5000}}})");
+    EXPECT_FALSE(s.host_prefix);
+    EXPECT_EQ(s.limits.per_consent_id, 0U);
+    EXPECT_EQ(s.limits.per_address, 5000U);
+}
+
+TEST(ConsentSettingsConfig, ReportsBadRateLimits) {
+    EXPECT_EQ(settings_problems(R"({"consent": {"rate_limits": {"per_ip": 10}}})"),
+              lines{"t.json: /consent/rate_limits/per_ip: unknown field (allowed: per_consent_id, "
+                    "per_address)"});
+    EXPECT_EQ(settings_problems(R"({"consent": {"rate_limits": 10}})"),
+              lines{"t.json: /consent/rate_limits: must be an object (got 10)"});
+    EXPECT_EQ(settings_problems(R"({"consent": {"rate_limits": {"per_address": -1}}})").size(), 1U);
+    EXPECT_EQ(settings_problems(R"({"consent": {"rate_limits": {"per_consent_id": 1000001}}})"),
+              lines{"t.json: /consent/rate_limits/per_consent_id: must be 0-1000000 (got "
+                    "1000001)"});
+    EXPECT_EQ(settings_problems(R"({"consent": {"host_prefix": "yes"}})").size(), 1U);
+}
+
 TEST(ConsentSettingsConfig, RejectsKeysAndKeyFileTogether) {
     EXPECT_EQ(
         settings_problems(R"({"consent": {"keys": [")" + key_a + R"("], "key_file": "k.txt"}})"),
@@ -535,7 +611,8 @@ TEST(ConsentSettingsConfig, ValidatesTheJournal) {
 TEST(ConsentSettingsConfig, RejectsUnknownFields) {
     EXPECT_EQ(settings_problems(R"({"consent": {"secret": "x"}, "redis": {"url": "redis://"}})"),
               (lines{"t.json: /consent/secret: unknown field (allowed: keys, key_file, "
-                     "cookie_name, catalogue, journal)",
+                     "retired_keys, retired_key_file, cookie_name, host_prefix, rate_limits, "
+                     "catalogue, journal)",
                      "t.json: /redis/url: unknown field (allowed: host, port, socket, username, "
                      "password, database, connect_timeout_ms, command_timeout_ms, key_prefix)"}));
     EXPECT_EQ(settings_problems(R"({"consent": [], "redis": "localhost"})"),

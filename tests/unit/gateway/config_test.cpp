@@ -264,6 +264,9 @@ TEST(LoadConfig, ParsesTheShippedDemoConfig) {
                                root / "configs" / "demo.json",
                                std::filesystem::copy_options::overwrite_existing);
     std::ofstream(root / ".demo" / "consent.key") << std::string(64, 'k') << "\n";
+    std::filesystem::permissions(root / ".demo" / "consent.key",
+                                 std::filesystem::perms::owner_read |
+                                     std::filesystem::perms::owner_write);
 
     const auto c = load_config(root / "configs" / "demo.json");
     std::filesystem::remove_all(root);
