@@ -443,7 +443,8 @@ else
     cat > "$T/gateway.json" <<EOF
 {"listen": {"address": "127.0.0.1", "port": $GW_PORT}, "admin": {"address": "127.0.0.1", "port": $ADMIN_PORT},
  "workers": 1, "log": {"level": "info", "access": true},
- "consent": {"keys": ["$CONSENT_KEY"], "journal": {"path": "$T/consent-journal.jsonl"}},
+ "consent": {"keys": ["$CONSENT_KEY"], "journal": {"path": "$T/consent-journal.jsonl"},
+             "rate_limits": {"per_consent_id": 0, "per_address": 0}},
  "redis": {"socket": "$REDIS_SOCK"},
  "sites": [{"name": "bench", "hosts": ["127.0.0.1", "localhost"], "upstream": "http://127.0.0.1:$UP_PORT"}]}
 EOF

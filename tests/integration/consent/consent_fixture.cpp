@@ -43,6 +43,21 @@ std::string config_for(std::uint16_t upstream_port, const consent_site::options&
     return cfg.dump(2);
 }
 
+// Sends `bytes` on a new connection and reads one answer; a failure is in the answer's ec.
+raw_response exchange(std::uint16_t port, const std::string& bytes) {
+    raw_response failed;
+    try {
+        raw_client client{port};
+        failed.ec = client.send(bytes, 5s);
+        if (!failed.ec) {
+            return client.read_response(5s);
+        }
+    } catch (const boost::system::system_error& e) {
+        failed.ec = e.code();
+    }
+    return failed;
+}
+
 }  // namespace
 
 raw_response send_request(std::uint16_t port, const http_request& r) {
@@ -55,19 +70,7 @@ raw_response send_request(std::uint16_t port, const http_request& r) {
         bytes += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
     }
     bytes += "\r\n" + r.body;
-    try {
-        raw_client client{port};
-        if (const auto ec = client.send(bytes, 5s)) {
-            raw_response failed;
-            failed.ec = ec;
-            return failed;
-        }
-        return client.read_response(5s);
-    } catch (const boost::system::system_error& e) {
-        raw_response failed;
-        failed.ec = e.code();
-        return failed;
-    }
+    return exchange(port, bytes);
 }
 
 http_request decision(std::string_view json_body, std::string_view cookie, std::string_view origin,
@@ -166,19 +169,7 @@ raw_response consent_site::admin(std::string_view path) const {
     const std::string bytes = "GET " + std::string{path} +
                               " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
                               std::string{admin_token} + "\r\nConnection: close\r\n\r\n";
-    try {
-        raw_client client{admin_port()};
-        if (const auto ec = client.send(bytes, 5s)) {
-            raw_response failed;
-            failed.ec = ec;
-            return failed;
-        }
-        return client.read_response(5s);
-    } catch (const boost::system::system_error& e) {
-        raw_response failed;
-        failed.ec = e.code();
-        return failed;
-    }
+    return exchange(admin_port(), bytes);
 }
 
 json consent_site::readyz() const {
