@@ -1,12 +1,16 @@
 #include "consent/rate_limiter.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
+#include <cstring>
+#include <functional>
 #include <mutex>
 #include <stdexcept>
 #include <vector>
 
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 namespace cg::consent {
@@ -17,57 +21,32 @@ constexpr std::size_t shard_count = 64;
 constexpr std::size_t ways = 8;
 constexpr double ms_per_minute = 60'000.0;
 
-std::uint64_t load_le(const unsigned char* p, std::size_t n) noexcept {
-    std::uint64_t v = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        v |= static_cast<std::uint64_t>(p[i]) << (8U * i);
-    }
-    return v;
-}
-
-// SipHash-2-4 (Aumasson, Bernstein 2012): a keyed hash made for hash tables fed by attackers;
-// without the key nobody can pick keys that collide, nor learn the input from the output.
+// SipHash-2-4 (Aumasson, Bernstein 2012), OpenSSL's: a keyed hash made for hash tables fed by
+// attackers; without the key nobody can pick keys that collide, nor learn the input from the
+// output. The endpoints it guards are rare, so a context per call costs nothing that matters.
+// Should OpenSSL fail (out of memory), the unkeyed std::hash still spreads keys: limits then
+// stay in force, only predictable collisions become possible.
 std::uint64_t siphash24(const std::array<std::uint64_t, 2>& k,
                         std::span<const unsigned char> in) noexcept {
-    std::uint64_t v0 = 0x736f6d6570736575ULL ^ k[0];
-    std::uint64_t v1 = 0x646f72616e646f6dULL ^ k[1];
-    std::uint64_t v2 = 0x6c7967656e657261ULL ^ k[0];
-    std::uint64_t v3 = 0x7465646279746573ULL ^ k[1];
-    const auto round = [&] {
-        v0 += v1;
-        v1 = std::rotl(v1, 13);
-        v1 ^= v0;
-        v0 = std::rotl(v0, 32);
-        v2 += v3;
-        v3 = std::rotl(v3, 16);
-        v3 ^= v2;
-        v0 += v3;
-        v3 = std::rotl(v3, 21);
-        v3 ^= v0;
-        v2 += v1;
-        v1 = std::rotl(v1, 17);
-        v1 ^= v2;
-        v2 = std::rotl(v2, 32);
-    };
-    const std::size_t full = in.size() / 8 * 8;
-    for (std::size_t i = 0; i < full; i += 8) {
-        const std::uint64_t m = load_le(in.data() + i, 8);
-        v3 ^= m;
-        round();
-        round();
-        v0 ^= m;
+    std::array<unsigned char, 16> out{};
+    std::size_t out_len = 0;
+    const std::unique_ptr<EVP_MAC, decltype(&EVP_MAC_free)> mac{
+        EVP_MAC_fetch(nullptr, "SIPHASH", nullptr), &EVP_MAC_free};
+    const std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx{
+        mac ? EVP_MAC_CTX_new(mac.get()) : nullptr, &EVP_MAC_CTX_free};
+    std::size_t size = 8;
+    const std::array<OSSL_PARAM, 2> params{
+        OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size), OSSL_PARAM_construct_end()};
+    if (ctx && EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(k.data()),
+                            sizeof(k), params.data()) == 1 &&
+        EVP_MAC_update(ctx.get(), in.data(), in.size()) == 1 &&
+        EVP_MAC_final(ctx.get(), out.data(), &out_len, out.size()) == 1 && out_len == 8) {
+        std::uint64_t v = 0;
+        std::memcpy(&v, out.data(), sizeof(v));
+        return v;
     }
-    const std::uint64_t last = (static_cast<std::uint64_t>(in.size() & 0xFFU) << 56U) |
-                               load_le(in.data() + full, in.size() - full);
-    v3 ^= last;
-    round();
-    round();
-    v0 ^= last;
-    v2 ^= 0xFFU;
-    for (int i = 0; i < 4; ++i) {
-        round();
-    }
-    return v0 ^ v1 ^ v2 ^ v3;
+    return std::hash<std::string_view>{}(
+        {reinterpret_cast<const char*>(in.data()), in.size()});
 }
 
 struct bucket {
