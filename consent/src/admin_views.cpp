@@ -202,7 +202,10 @@ boost::asio::awaitable<admin_answer> history_view(admin_sites sites, store& reco
         events.push_back(json::parse(to_json(e), nullptr, /*allow_exceptions=*/false));
     }
     co_return json_answer(
-        json{{"site", site->site()}, {"consent_id", consent_id}, {"events", std::move(events)}});
+        json{{"site", site->site()},
+             {"consent_id", consent_id},
+             {"events", std::move(events)},
+             {"events_folded", history->folded}});
 }
 
 boost::asio::awaitable<admin_answer> counts_view(admin_sites sites, store& records) {

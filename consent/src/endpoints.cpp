@@ -595,8 +595,12 @@ net::awaitable<endpoint_response> record_of(const endpoint_request& r, const sit
                 "consent decisions: time, categories, policy version, hash of "
                 "the banner text shown, how given, language"},
                {"not_stored", "IP address, user agent, cookie values"},
+               {"history",
+                "the first decision and the latest " + std::to_string(history_cap) +
+                    "; decisions in between are only counted (events_folded)"},
                {"retention_days", site.policy().retention.count() / 86400}}},
-             {"events", std::move(events)}};
+             {"events", std::move(events)},
+             {"events_folded", history->folded}};
     endpoint_response out = json_answer(200, doc);
     out.content_disposition = "attachment; filename=\"consent-record.json\"";
     co_return out;

@@ -44,7 +44,7 @@ std::string config_for(std::uint16_t upstream_port, const consent_site::options&
 }
 
 // Sends `bytes` on a new connection and reads one answer; a failure is in the answer's ec.
-raw_response exchange(std::uint16_t port, const std::string& bytes) {
+raw_response round_trip(std::uint16_t port, const std::string& bytes) {
     raw_response failed;
     try {
         raw_client client{port};
@@ -70,7 +70,7 @@ raw_response send_request(std::uint16_t port, const http_request& r) {
         bytes += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
     }
     bytes += "\r\n" + r.body;
-    return exchange(port, bytes);
+    return round_trip(port, bytes);
 }
 
 http_request decision(std::string_view json_body, std::string_view cookie, std::string_view origin,
@@ -169,7 +169,7 @@ raw_response consent_site::admin(std::string_view path) const {
     const std::string bytes = "GET " + std::string{path} +
                               " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
                               std::string{admin_token} + "\r\nConnection: close\r\n\r\n";
-    return exchange(admin_port(), bytes);
+    return round_trip(admin_port(), bytes);
 }
 
 json consent_site::readyz() const {

@@ -153,6 +153,32 @@ TEST(ConsentRecords, TheVisitorDownloadsTheWholeHistoryOldestFirst) {
     EXPECT_THAT(r.body, Not(HasSubstr("127.0.0.1")));
 }
 
+// Issue 8 item 1 and 6: a consent id's history is bounded. The visitor's download keeps the first
+// decision and the latest 100 and says how many were folded in between.
+TEST(ConsentRecords, ABusyConsentIdKeepsItsFirstAndLatestDecisionsAndCountsTheRest) {
+    consent_site site{{.consent_settings = R"({"rate_limits": {"per_consent_id": 0}})"}};
+    auto last = decide(site, R"({"action": "accept-all"})");
+    for (int i = 0; i < 102; ++i) {
+        last = decide(site,
+                      i % 2 == 0 ? R"({"action": "reject-all"})" : R"({"action": "accept-all"})",
+                      last.cookie);
+    }
+
+    const auto r = site.get("/_consent/record", last.cookie);
+
+    ASSERT_EQ(r.status, 200U) << r.ec.message() << r.body;
+    const auto doc = json_of(r);
+    const auto& events = doc["events"];
+    ASSERT_EQ(events.size(), 101U);
+    EXPECT_EQ(events[0]["method"], "accept-all") << "the first decision stays";
+    EXPECT_EQ(doc["events_folded"], 2);
+    EXPECT_EQ(events[100]["method"], "accept-all");
+    EXPECT_EQ(site.redis().command({"LLEN", "cg:history:a:" + doc["consent_id"].get<std::string>()})
+                  .integer,
+              100);
+    EXPECT_LT(r.body.size(), 100U * 1024) << "bounded, whatever the visitor did";
+}
+
 TEST(ConsentRecords, TheRecordEndpointsNeedTheSignedCookie) {
     consent_site site;
     const auto d = decide(site, R"({"action": "accept-all"})");
