@@ -795,10 +795,16 @@ endpoint_response html_error(endpoint_response json_error, const endpoint_reques
         "<head><meta charset=\"utf-8\"><meta name=\"viewport\" "
         "content=\"width=device-width, initial-scale=1\"><meta name=\"robots\" "
         "content=\"noindex\"><title>" +
-        html_escape(title) + "</title></head>\n<body>\n<h1>" + html_escape(title) + "</h1>\n<p>" +
-        html_escape(summary) + "</p>\n";
+        html_escape(title) +
+        "</title><style>body{font:16px/1.5 system-ui,sans-serif;max-width:36em;margin:4em auto;"
+        "padding:0 1em;color:#222}h1{font-size:1.4em}.details{font-size:.85em;color:#555}"
+        "a{display:inline-block;margin-top:1em;padding:.5em 1em;border:1px solid #222;"
+        "border-radius:4px;color:#222;text-decoration:none}</style></head>\n<body>\n<h1>" +
+        html_escape(title) + "</h1>\n<p>" + html_escape(summary) + "</p>\n";
     if (!message.empty()) {
-        page += "<p>" + html_escape(t.details) + ": " + html_escape(message) + "</p>\n";
+        // The reason is the JSON answer's text (English, for whoever debugs the form).
+        page += "<p class=\"details\">" + html_escape(t.details) + ": " + html_escape(message) +
+                "</p>\n";
     }
     page += "<p><a href=\"" + html_escape(back_to(return_to, r)) + "\">" + html_escape(t.back) +
             "</a></p>\n</body>\n</html>\n";
