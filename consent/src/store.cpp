@@ -55,8 +55,6 @@ constexpr clock::duration revocation_expire_interval = std::chrono::seconds{60};
 /// Revocation stream entries older than this are trimmed: no consent cookie lives longer
 /// (RFC 6265bis caps Max-Age at 400 days).
 constexpr std::int64_t revocation_keep_ms = 400LL * 24 * 3600 * 1000;
-/// erase() without a lifetime revokes for this long (the default cookie lifetime).
-constexpr std::chrono::seconds default_revoke_for = std::chrono::days{365};
 
 redis::worker_options store_worker_options(std::size_t limit, std::size_t batch) {
     redis::worker_options o;
@@ -997,10 +995,6 @@ void store::erase(std::string site, std::string consent_id, std::chrono::seconds
     if (impl_->worker_.submit(op) != redis::submit_result::queued) {
         call(std::get<erase_op>(op).done, false);
     }
-}
-
-void store::erase(std::string site, std::string consent_id, std::function<void(bool)> done) {
-    erase(std::move(site), std::move(consent_id), default_revoke_for, std::move(done));
 }
 
 void store::counts(std::string site,

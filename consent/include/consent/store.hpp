@@ -159,9 +159,6 @@ class store {
     /// data) stay. Operations queued before it on the writer are done first. Thread-safe.
     void erase(std::string site, std::string consent_id, std::chrono::seconds revoke_for,
                std::function<void(bool)> done);
-    /// erase() revoking for 365 days. TODO(store owner): remove once consent/src/endpoints.cpp
-    /// passes the site's cookie lifetime.
-    void erase(std::string site, std::string consent_id, std::function<void(bool)> done);
 
     /// Counts of decisions per kind for `site` ("accept-all" -> n, ...); nullopt if Redis
     /// cannot be asked. Thread-safe.

@@ -95,7 +95,9 @@ std::optional<std::optional<consent_history>> history(store& s, const std::strin
 
 std::optional<bool> erase(store& s, const std::string& consent_id) {
     return await_callback<bool>(
-        [&](std::function<void(bool)> done) { s.erase("shop.example", consent_id, done); });
+        [&](std::function<void(bool)> done) {
+            s.erase("shop.example", consent_id, std::chrono::days{365}, done);
+        });
 }
 
 using count_map = std::map<std::string, std::uint64_t>;
