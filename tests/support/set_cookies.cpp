@@ -35,6 +35,16 @@ std::vector<std::string> set_cookie_names(const raw_response& r) {
     return out;
 }
 
+std::vector<std::string> cookie_values(const http::fields& fields) {
+    std::vector<std::string> values;
+    for (const auto& field : fields) {
+        if (field.name() == http::field::cookie) {
+            values.emplace_back(field.value());
+        }
+    }
+    return values;
+}
+
 std::vector<std::string> set_cookie_names(const http::fields& fields) {
     std::vector<std::string> out;
     for (const auto& field : fields) {

@@ -20,6 +20,8 @@ std::vector<std::string> set_cookies(const raw_response& r);
 std::vector<std::string> set_cookie_names(const raw_response& r);
 /// The cookie names of the Set-Cookie fields in `fields`, in order.
 std::vector<std::string> set_cookie_names(const boost::beast::http::fields& fields);
+/// The values of the Cookie fields in `fields`, in order.
+std::vector<std::string> cookie_values(const boost::beast::http::fields& fields);
 /// The Set-Cookie values of `r` for cookie `name`, in order.
 std::vector<std::string> set_cookies_named(const raw_response& r, std::string_view name);
 

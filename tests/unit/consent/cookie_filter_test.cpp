@@ -19,6 +19,7 @@ namespace {
 
 namespace http = boost::beast::http;
 using cg::test::all_categories_policy;
+using cg::test::cookie_values;
 using cg::test::rule;
 using cg::test::set_cookie_names;
 
@@ -65,16 +66,6 @@ visitor_consent decided(category_set granted) {
 // A visitor without a decision: necessary only.
 visitor_consent undecided() {
     return visitor_consent{};
-}
-
-std::vector<std::string> cookie_values(const http::fields& f) {
-    std::vector<std::string> values;
-    for (const auto& field : f) {
-        if (field.name() == http::field::cookie) {
-            values.emplace_back(field.value());
-        }
-    }
-    return values;
 }
 
 http::fields upstream_response() {

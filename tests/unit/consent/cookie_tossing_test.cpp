@@ -9,6 +9,7 @@
 #include <boost/beast/http/fields.hpp>
 
 #include "consent/cookie_filter.hpp"
+#include "support/set_cookies.hpp"
 #include "support/test_keys.hpp"
 #include "support/test_policy.hpp"
 
@@ -17,6 +18,7 @@ namespace {
 
 namespace http = boost::beast::http;
 using cg::test::all_categories_policy;
+using cg::test::cookie_values;
 using cg::test::rule;
 
 constexpr std::int64_t now = 1'800'000'000;
@@ -48,16 +50,6 @@ std::string signed_value(const site_context& site, category_set granted) {
     s.policy_version = "7";
     s.issued = now - 10;
     return encode_consent(s, site.site(), site.keys());
-}
-
-std::vector<std::string> cookie_values(const http::fields& f) {
-    std::vector<std::string> values;
-    for (const auto& field : f) {
-        if (field.name() == http::field::cookie) {
-            values.emplace_back(field.value());
-        }
-    }
-    return values;
 }
 
 TEST(CookieTossing, L3APlantedAcceptAllBesideTheVisitorsRejectDecidesNothing) {
