@@ -29,8 +29,10 @@ struct rate_verdict {
 /// Defaults (rate_limits): 20 per consent id, 600 per address, which no person clicking a
 /// banner reaches, nor an office of hundreds behind one NAT address. 0 switches a limit off.
 ///
-/// Memory is fixed at construction (`slots` buckets per kind, about 24 bytes each; 1.5 MiB
-/// each by default) whatever clients send: a table of 64 shards, each behind its own mutex,
+/// Memory is fixed at construction (`slots` buckets per kind, about 24 bytes each; 384 KiB
+/// each by default: 16,384 clients or consent ids deciding within a minute, far beyond what
+/// one gateway sees, and resident from the start, so kept small for idle RSS) whatever clients
+/// send: a table of 64 shards, each behind its own mutex,
 /// 8-way set-associative. A new key takes the bucket in its set that has refilled most (a full
 /// bucket forgets nothing), else the least recently used one, so under a flood of new keys the
 /// limiter forgets and becomes more lenient, never stricter. Keys are never stored: a bucket
@@ -43,7 +45,7 @@ struct rate_verdict {
 /// gateway); a clock that goes back refills nothing.
 class rate_limiter {
   public:
-    static constexpr std::size_t default_slots = 1U << 16U;
+    static constexpr std::size_t default_slots = 1U << 14U;
 
     /// `slots` is rounded up to a multiple of 512 (64 shards of 8-way sets). Throws
     /// std::runtime_error when no random secret can be drawn.

@@ -1,0 +1,125 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cg::banner {
+
+/// What an html_token is.
+enum class html_token_kind { text, start_tag, end_tag, comment, doctype };
+
+/// The text states the tokenizer can start in (WHATWG HTML §13.2.5); used by tests and the
+/// html5lib conformance runner. Normal documents start in `data`.
+enum class html_text_state { data, rcdata, rawtext, script_data, plaintext };
+
+/// One attribute of a start or end tag.
+struct html_attribute {
+    std::string name;       ///< ASCII-lowercased name as the tokenizer builds it.
+    std::string raw_value;  ///< Value bytes exactly as written (without quotes).
+    std::string value;      ///< Value with common character references decoded (&amp; &#NN;).
+};
+
+/// One token. Byte offsets count from the start of the stream (all chunks together).
+struct html_token {
+    html_token_kind kind = html_token_kind::text;
+    std::string name;  ///< Tag name, ASCII lowercase (tags only).
+    std::vector<html_attribute> attributes;
+    bool self_closing = false;
+    std::string data;         ///< Comment text (comments only; capped like tags).
+    std::uint64_t begin = 0;  ///< Offset of the first byte of the token.
+    std::uint64_t end = 0;    ///< Offset one past the last byte of the token.
+    bool truncated = false;   ///< The tag outgrew the cap: its bytes were not held back and
+                              ///< its attributes may be incomplete.
+
+    /// The first attribute called `attribute_name` (lowercase), or nullptr.
+    [[nodiscard]] const html_attribute* find(std::string_view attribute_name) const;
+};
+
+/// Options for html_tokenizer.
+struct html_tokenizer_options {
+    /// Switch to RCDATA/RAWTEXT/script data/PLAINTEXT after the start tags for which the HTML
+    /// tree builder does so (title, textarea, style, script, noscript, ...). Off for the
+    /// html5lib tokenizer tests, which exercise the tokenizer alone.
+    bool follow_tree_builder = true;
+    html_text_state initial_state = html_text_state::data;
+    /// The "last start tag" used to recognise the appropriate end tag when starting in a
+    /// non-data state.
+    std::string last_start_tag;
+    /// Largest pending tag (bytes from its `<`) held back across chunks; beyond it the tag is
+    /// still parsed, so the state stays right, but it is reported `truncated` and not held.
+    std::size_t max_token_bytes = 64 * 1024;
+};
+
+/// A streaming, resumable HTML tokenizer after the WHATWG tokenizer states that matter for
+/// finding tags: data, tags and attributes, comments, DOCTYPE (one token), bogus comments,
+/// RCDATA, RAWTEXT, script data with its escaped states, and PLAINTEXT.
+///
+/// Input is untrusted and arrives in arbitrary chunks; any split gives the same tokens. It
+/// never throws on input and keeps at most one pending token's name, attributes and comment
+/// data (capped by max_token_bytes). Character references in text are not decoded. Foreign
+/// content (svg, math) and CDATA sections are not modelled. Not thread safe; one per stream.
+class html_tokenizer {
+  public:
+    /// Receives each token; the reference is valid during the call only.
+    using token_handler = std::function<void(const html_token&)>;
+
+    explicit html_tokenizer(html_tokenizer_options options = {});
+
+    /// Tokenizes `chunk`, calling `on_token` for every token completed by it. Text is reported
+    /// as text tokens covering all bytes that belong to no other token (a text run may be split
+    /// into several tokens). With `last`, the stream ends: a pending comment or doctype is
+    /// emitted, an unfinished tag becomes text. Call nothing after `last`.
+    void feed(std::string_view chunk, bool last, const token_handler& on_token);
+
+    /// Offset of the `<` of a tag (or markup declaration) not yet complete whose bytes a
+    /// rewriter should hold back, or nullopt when none is pending or it outgrew the cap.
+    [[nodiscard]] std::optional<std::uint64_t> hold_from() const;
+
+    /// Bytes consumed so far.
+    [[nodiscard]] std::uint64_t offset() const { return pos_; }
+
+  private:
+    enum class state : std::uint8_t;
+
+    bool step(unsigned char c);
+    void start_tag_token(html_token_kind kind);
+    void start_comment();
+    void begin_attribute();
+    void finish_attribute();
+    void append_name(unsigned char c);
+    void append_attr_name(unsigned char c);
+    void append_attr_value(unsigned char c);
+    void append_data(std::string_view s);
+    void emit_tag();
+    void emit_comment(std::uint64_t end);
+    void emit_text_until(std::uint64_t limit);
+    void drop_token();
+    void begin_candidate();
+    [[nodiscard]] bool appropriate_end_tag() const;
+    [[nodiscard]] bool holding() const;
+    void text_state_after(std::string_view tag);
+
+    html_tokenizer_options options_;
+    state state_;
+    state end_return_;  // where a failed end tag candidate in RCDATA/RAWTEXT/script resumes
+    std::uint64_t pos_ = 0;
+    std::uint64_t text_from_ = 0;
+    std::uint64_t token_begin_ = 0;
+    bool in_token_ = false;
+    bool overflow_ = false;
+    bool attr_open_ = false;
+    bool attr_duplicate_ = false;
+    html_token token_;
+    html_token text_token_;
+    html_attribute attr_;
+    std::string buffer_;  // markup declaration lookahead, or the temporary buffer of §13.2.5
+    std::string last_start_tag_;
+    const token_handler* handler_ = nullptr;
+};
+
+}  // namespace cg::banner
