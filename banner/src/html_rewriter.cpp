@@ -1,13 +1,30 @@
 #include "banner/html_rewriter.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace cg::banner {
+
+namespace {
+
+// What a browser with scripting off does with <noscript> content: parse it as markup from the
+// data state (a nested <noscript> is then an ordinary element).
+html_tokenizer_options noscript_options(const html_tokenizer_options& document) {
+    html_tokenizer_options options;
+    options.follow_tree_builder = true;
+    options.scripting = false;
+    options.max_token_bytes = document.max_token_bytes;
+    return options;
+}
+
+}  // namespace
 
 html_rewriter::html_rewriter(std::string snippet, start_tag_replacer replacer,
                              html_tokenizer_options options)
     : snippet_(std::move(snippet)),
       replacer_(std::move(replacer)),
+      noscript_options_(noscript_options(options)),
+      split_noscript_(options.follow_tree_builder && options.scripting),
       tokenizer_(std::move(options)) {}
 
 void html_rewriter::flush_to(std::uint64_t offset, std::string& out) {
@@ -19,22 +36,68 @@ void html_rewriter::flush_to(std::uint64_t offset, std::string& out) {
     emitted_ = offset;
 }
 
+void html_rewriter::replace_start_tag(const html_token& token, std::string& out) {
+    if (!replacer_ || token.truncated || token.begin < emitted_) {
+        return;
+    }
+    if (auto replacement = replacer_(token)) {
+        flush_to(token.begin, out);
+        out += *replacement;
+        emitted_ = token.end;
+    }
+}
+
+void html_rewriter::on_noscript_token(const html_token& token, std::string& out) {
+    if (token.kind != html_token_kind::start_tag || !replacer_) {
+        return;
+    }
+    html_token in_document = token;  // offsets from the start of the response, as elsewhere
+    in_document.begin += noscript_base_;
+    in_document.end += noscript_base_;
+    replace_start_tag(in_document, out);
+}
+
+void html_rewriter::feed_noscript(std::uint64_t until, bool last, std::string& out) {
+    // Bytes before the nested tokenizer's position are never written (see noscript_hold), so
+    // they are still in pending_.
+    const std::uint64_t fed = noscript_base_ + noscript_->offset();
+    std::string_view bytes;
+    if (until > fed) {
+        bytes = std::string_view{pending_}.substr(static_cast<std::size_t>(fed - base_),
+                                                  static_cast<std::size_t>(until - fed));
+    }
+    noscript_->feed(bytes, last, [&](const html_token& token) { on_noscript_token(token, out); });
+}
+
+std::uint64_t html_rewriter::noscript_hold(std::uint64_t limit) const {
+    return std::min(limit, noscript_base_ + noscript_->hold_from().value_or(noscript_->offset()));
+}
+
 void html_rewriter::on_token(const html_token& token, std::string& out) {
+    if (noscript_) {
+        // Inside <noscript> the document tokenizer is in RAWTEXT: it reports text, and then
+        // the end tag that closes the element.
+        if (token.kind == html_token_kind::text) {
+            feed_noscript(token.end, false, out);
+        } else {
+            feed_noscript(token.begin, true, out);
+            noscript_.reset();
+        }
+        return;
+    }
     if (token.kind == html_token_kind::start_tag) {
         if (token.name == "template") {
             ++template_depth_;
         }
-        if (replacer_ && !token.truncated && token.begin >= emitted_) {
-            if (auto replacement = replacer_(token)) {
-                flush_to(token.begin, out);
-                out += *replacement;
-                emitted_ = token.end;
-            }
-        }
+        replace_start_tag(token, out);
         if (token.name == "body" && !inserted_ && template_depth_ == 0) {
             flush_to(token.end, out);
             out += snippet_;
             inserted_ = true;
+        }
+        if (token.name == "noscript" && split_noscript_) {
+            noscript_.emplace(noscript_options_);
+            noscript_base_ = token.end;
         }
         return;
     }
@@ -46,9 +109,10 @@ void html_rewriter::on_token(const html_token& token, std::string& out) {
             return;
         }
         if (token.name == "head" && !inserted_ && template_depth_ == 0) {
-            // A tag that outgrew the hold cap was already written in part: put the snippet
-            // after it rather than inside it.
-            flush_to(token.begin >= emitted_ ? token.begin : token.end, out);
+            // A tag that outgrew the hold cap may already be written in part (how much depends
+            // on where the chunks broke): put the snippet after such a tag, always, so the
+            // output does not depend on the chunking (found by fuzz.html_rewriter).
+            flush_to(token.truncated ? token.end : token.begin, out);
             out += snippet_;
             inserted_ = true;
         }
@@ -62,14 +126,29 @@ void html_rewriter::write(std::string_view in, bool last, std::string& out) {
     pending_.append(in);
     tokenizer_.feed(in, last, [&](const html_token& token) { on_token(token, out); });
     if (last) {
+        const bool in_noscript = noscript_.has_value();
+        if (in_noscript) {
+            feed_noscript(tokenizer_.offset(), true, out);
+            noscript_.reset();
+        }
         flush_to(tokenizer_.offset(), out);
         if (!inserted_) {
+            if (in_noscript) {
+                out += "</noscript>";  // the snippet would be inert text inside it
+            }
             out += snippet_;
             inserted_ = true;
         }
         finished_ = true;
     } else {
-        flush_to(tokenizer_.hold_from().value_or(tokenizer_.offset()), out);
+        std::uint64_t limit = tokenizer_.hold_from().value_or(tokenizer_.offset());
+        if (noscript_) {
+            // When the document tokenizer gives up holding an oversized `</...` candidate, its
+            // bytes are written now: let the nested tokenizer see them first.
+            feed_noscript(limit, false, out);
+            limit = noscript_hold(limit);
+        }
+        flush_to(limit, out);
     }
     pending_.erase(0, static_cast<std::size_t>(emitted_ - base_));
     base_ = emitted_;

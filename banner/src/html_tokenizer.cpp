@@ -405,12 +405,12 @@ bool html_tokenizer::appropriate_end_tag() const {
 }
 
 void html_tokenizer::text_state_after(std::string_view tag) {
-    // §13.2.6 tree construction: the elements whose start tag switches the tokenizer. Scripting
-    // is enabled in the browsers we serve, so noscript is RAWTEXT too.
+    // §13.2.6 tree construction: the elements whose start tag switches the tokenizer. With
+    // scripting enabled (the default, as in the browsers we serve) noscript is RAWTEXT too.
     if (tag == "title" || tag == "textarea") {
         state_ = state::rcdata;
     } else if (tag == "style" || tag == "xmp" || tag == "iframe" || tag == "noembed" ||
-               tag == "noframes" || tag == "noscript") {
+               tag == "noframes" || (tag == "noscript" && options_.scripting)) {
         state_ = state::rawtext;
     } else if (tag == "script") {
         state_ = state::script_data;

@@ -46,6 +46,10 @@ struct html_tokenizer_options {
     /// tree builder does so (title, textarea, style, script, noscript, ...). Off for the
     /// html5lib tokenizer tests, which exercise the tokenizer alone.
     bool follow_tree_builder = true;
+    /// Whether the tree builder being followed has scripting enabled: with it (browsers that
+    /// run JavaScript) `noscript` switches to RAWTEXT; without it (a browser with JavaScript
+    /// off) `noscript` content is ordinary markup. Only used with follow_tree_builder.
+    bool scripting = true;
     html_text_state initial_state = html_text_state::data;
     /// The "last start tag" used to recognise the appropriate end tag when starting in a
     /// non-data state.
@@ -113,7 +117,6 @@ class html_tokenizer {
     bool in_token_ = false;
     bool overflow_ = false;
     bool attr_open_ = false;
-    bool attr_duplicate_ = false;
     html_token token_;
     html_token text_token_;
     html_attribute attr_;

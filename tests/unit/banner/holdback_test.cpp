@@ -361,6 +361,8 @@ constexpr std::string_view tracked_page =
     "<SCRIPT SRC='https://connect.facebook.net/en_US/fbevents.js'></SCRIPT>\n"
     "<script src=/static/app.js defer></script>\n"
     "</head><body>\n"
+    "<noscript><iframe src=\"https://www.googletagmanager.com/ns.html?id=GTM-AB12\" height=\"0\" "
+    "width=\"0\" style=\"display:none;visibility:hidden\"></iframe></noscript>\n"
     "<noscript><img height=\"1\" width=\"1\" style=\"display:none\" "
     "src=\"https://www.facebook.com/tr?id=123&ev=PageView&noscript=1\"/></noscript>\n"
     "<h1>Hello</h1><img src=\"/logo.png\" alt=\"logo\">\n"
@@ -380,6 +382,7 @@ TEST(Holdback, HoldsTrackersInAFullPageForEverySplit) {
              " src=\"https://bat.bing.com",
              " src=https://bat.bing.com",
              " SRC='https://connect.facebook.net",
+             " src=\"https://www.facebook.com",
          }) {
         EXPECT_EQ(whole.find(loading), std::string::npos) << loading << "\n" << whole;
     }
@@ -396,9 +399,23 @@ TEST(Holdback, HoldsTrackersInAFullPageForEverySplit) {
               std::string::npos);
     EXPECT_NE(whole.find("<script src=/static/app.js defer></script>"), std::string::npos);
     EXPECT_NE(whole.find("<img src=\"/logo.png\" alt=\"logo\">"), std::string::npos);
-    // With scripting on, browsers read <noscript> as text and load nothing from it; the
-    // tokenizer does the same, so the pixel inside stays as written.
-    EXPECT_NE(whole.find("<noscript><img height=\"1\""), std::string::npos);
+    // A visitor with JavaScript off parses <noscript> content as markup and would load the
+    // pixel and the GTM iframe in it: both are held like the tags outside.
+    EXPECT_NE(
+        whole.find("<noscript><iframe data-consent-category=\"analytics\" "
+                   "data-consent-vendor=\"Google Tag Manager\" "
+                   "data-consent-src=\"https://www.googletagmanager.com/ns.html?id=GTM-AB12\" "
+                   "height=\"0\" width=\"0\" style=\"display:none;visibility:hidden\">"
+                   "</iframe></noscript>"),
+        std::string::npos)
+        << whole;
+    EXPECT_NE(whole.find("<noscript><img data-consent-category=\"marketing\" "
+                         "data-consent-vendor=\"Meta Pixel\" height=\"1\" width=\"1\" "
+                         "style=\"display:none\" "
+                         "data-consent-src=\"https://www.facebook.com/tr?id=123&ev=PageView&"
+                         "noscript=1\" /></noscript>"),
+              std::string::npos)
+        << whole;
     EXPECT_NE(whole.find("[[CG]]</head>"), std::string::npos);
 
     for (std::size_t cut = 0; cut <= tracked_page.size(); ++cut) {

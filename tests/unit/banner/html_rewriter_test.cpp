@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -125,6 +126,24 @@ TEST(HtmlRewriter, StreamsAroundAnOversizedTag) {
     EXPECT_EQ(rewrite_chunks(big_end, {8, 60}, {}, options), big_end + "[[CG]]");
 }
 
+// Found by fuzz.html_rewriter: with an oversized </head>, where the snippet went depended on
+// where the chunks broke. Now it goes after such a tag however the input arrives.
+TEST(HtmlRewriter, AnOversizedHeadEndTagGetsTheSnippetAfterItForEverySplit) {
+    html_tokenizer_options options;
+    options.max_token_bytes = 8;
+    const std::string input = R"(<head></head x="</head>"><body>)";
+    const std::string expected = R"(<head></head x="</head>">[[CG]]<body>)";
+    EXPECT_EQ(rewrite_chunks(input, {}, {}, options), expected);
+    for (std::size_t cut = 0; cut <= input.size(); ++cut) {
+        EXPECT_EQ(rewrite_chunks(input, {cut}, {}, options), expected) << "cut at " << cut;
+    }
+    std::vector<std::size_t> bytes;
+    for (std::size_t i = 1; i < input.size(); ++i) {
+        bytes.push_back(i);
+    }
+    EXPECT_EQ(rewrite_chunks(input, bytes, {}, options), expected);
+}
+
 // Test-only stand-in for tracker hold-back: neutralises scripts loaded from a tracker host.
 std::optional<std::string> hold_tracker_scripts(const html_token& tag) {
     if (tag.name != "script") {
@@ -163,6 +182,168 @@ TEST(HtmlRewriter, PutsSnippetAfterAReplacedBodyTag) {
         return std::nullopt;
     };
     expect_rewrite("<p><BODY onload=x()>t", "<p><body data-cg>[[CG]]t", mark_body);
+}
+
+// Test-only stand-in for tracker hold-back inside noscript: marks any start tag whose src
+// points at a tracker host.
+std::optional<std::string> hold_tracker_sources(const html_token& tag) {
+    const auto* src = tag.find("src");
+    if (src == nullptr || src->value.find("tracker.example") == std::string::npos) {
+        return std::nullopt;
+    }
+    return "<" + tag.name + " data-cg-held>";
+}
+
+TEST(HtmlRewriter, HoldsTrackerTagsInsideNoscriptForEverySplit) {
+    // The Meta pixel and the GTM iframe, as pasted into pages for visitors without JavaScript.
+    expect_rewrite(
+        "<head><noscript><img height=\"1\" width=\"1\" "
+        "src=\"https://tracker.example/tr?id=1&ev=PageView&noscript=1\"/></noscript></head>"
+        "<body><noscript><iframe src=\"https://tracker.example/ns.html?id=GTM-X\" height=\"0\" "
+        "width=\"0\" style=\"display:none\"></iframe></noscript><img src=/logo.png>",
+        "<head><noscript><img data-cg-held></noscript>[[CG]]</head>"
+        "<body><noscript><iframe data-cg-held></iframe></noscript><img src=/logo.png>",
+        hold_tracker_sources);
+    // Several tags in one noscript, with text and first-party tags between them.
+    expect_rewrite(
+        "<noscript>a<IMG SRC=//tracker.example/a>b<img src=/x.png><img src='//tracker.example/"
+        "b'></noscript>c",
+        "<noscript>a<img data-cg-held>b<img src=/x.png><img data-cg-held></noscript>c[[CG]]",
+        hold_tracker_sources);
+}
+
+TEST(HtmlRewriter, OffersNoscriptStartTagsAsMarkupWithScriptingOffWouldParse) {
+    // Comments, script data and RCDATA inside noscript hold no tags; the tags around them do.
+    expect_rewrite(
+        "<noscript><!--<img src=//tracker.example/c>--><script>'<img src=//tracker.example/s>'"
+        "</script><textarea><img src=//tracker.example/t></textarea>"
+        "<img src=//tracker.example/ok></noscript>",
+        "<noscript><!--<img src=//tracker.example/c>--><script>'<img src=//tracker.example/s>'"
+        "</script><textarea><img src=//tracker.example/t></textarea>"
+        "<img data-cg-held></noscript>[[CG]]",
+        hold_tracker_sources);
+    // A replaced <iframe> inside noscript still has its content read as RAWTEXT.
+    expect_rewrite(
+        "<noscript><iframe src=//tracker.example/f><img src=//tracker.example/i></iframe>"
+        "</noscript>",
+        "<noscript><iframe data-cg-held><img src=//tracker.example/i></iframe></noscript>[[CG]]",
+        hold_tracker_sources);
+}
+
+TEST(HtmlRewriter, FirstNoscriptEndTagEndsTheNoscriptContent) {
+    // A nested <noscript> is an ordinary element with scripting off; the document's RAWTEXT
+    // still ends at the first </noscript>, and what follows is document data again.
+    expect_rewrite(
+        "<noscript><noscript><img src=//tracker.example/a></noscript>"
+        "<img src=//tracker.example/b></noscript><p>",
+        "<noscript><noscript><img data-cg-held></noscript><img data-cg-held></noscript><p>[[CG]]",
+        hold_tracker_sources);
+    // Browsers end the RAWTEXT at </noscript> even inside what looks like a comment.
+    expect_rewrite(
+        "<head><noscript><!-- </noscript> --><img src=//tracker.example/a></noscript></head>",
+        "<head><noscript><!-- </noscript> --><img data-cg-held></noscript>[[CG]]</head>",
+        hold_tracker_sources);
+    // ... or an attribute value: the unfinished tag inside is copied as text.
+    expect_rewrite("<noscript><img src=\"</noscript>\"><img src=//tracker.example/a></noscript>",
+                   "<noscript><img src=\"</noscript>\"><img data-cg-held></noscript>[[CG]]",
+                   hold_tracker_sources);
+    // Almost-end tags stay noscript content.
+    expect_rewrite("<noscript></noscrip><img src=//tracker.example/a></noscripts></noscript>",
+                   "<noscript></noscrip><img data-cg-held></noscripts></noscript>[[CG]]",
+                   hold_tracker_sources);
+}
+
+TEST(HtmlRewriter, NeverPutsTheSnippetInsideNoscript) {
+    expect_rewrite("<noscript></head><body></noscript><p>t",
+                   "<noscript></head><body></noscript><p>t[[CG]]", hold_tracker_sources);
+    expect_rewrite("<head><noscript><style></head></style></noscript></head>",
+                   "<head><noscript><style></head></style></noscript>[[CG]]</head>");
+    // Unterminated at the end of the document: closed before the snippet, which would
+    // otherwise be inert text; tags inside are still held.
+    expect_rewrite("<head><noscript><img src=//tracker.example/a><p",
+                   "<head><noscript><img data-cg-held><p</noscript>[[CG]]", hold_tracker_sources);
+    expect_rewrite("<noscript><!-- <img src=//tracker.example/a>",
+                   "<noscript><!-- <img src=//tracker.example/a></noscript>[[CG]]",
+                   hold_tracker_sources);
+    // An unterminated noscript after the snippet was placed is left as it is.
+    expect_rewrite("<head></head><noscript><img src=//tracker.example/a>",
+                   "<head>[[CG]]</head><noscript><img data-cg-held>", hold_tracker_sources);
+}
+
+TEST(HtmlRewriter, KeepsNoscriptBytesIdenticalWhenTheReplacerDeclines) {
+    const std::string page =
+        "<!DOCTYPE html><head><noscript><IMG height=1 src=\"https://tracker.example/t?a&amp;b\"/>"
+        "<!-- x --><link rel=stylesheet href=/n.css></noscript></head><body>"
+        "<noscript><noscript><iframe src='//tracker.example/f'></iframe>\r\n\xC3\xA9<a </noscript>"
+        "<noscript><img src=\"x";
+    struct offered_tag {
+        std::string name;
+        std::string bytes;
+    };
+    std::vector<offered_tag> offered;
+    const start_tag_replacer record = [&](const html_token& tag) -> std::optional<std::string> {
+        offered.push_back({tag.name, page.substr(static_cast<std::size_t>(tag.begin),
+                                                 static_cast<std::size_t>(tag.end - tag.begin))});
+        return std::nullopt;
+    };
+    const std::string expected =
+        "<!DOCTYPE html><head><noscript><IMG height=1 "
+        "src=\"https://tracker.example/t?a&amp;b\"/><!-- x --><link "
+        "rel=stylesheet href=/n.css></noscript>[[CG]]</head><body>"
+        "<noscript><noscript><iframe src='//tracker.example/f'></iframe>"
+        "\r\n\xC3\xA9<a </noscript><noscript><img src=\"x";
+    EXPECT_EQ(rewrite(page, record), expected);
+    // Every start tag is offered once, with its offsets in the whole response.
+    const std::vector<std::pair<std::string, std::string>> want = {
+        {"head", "<head>"},
+        {"noscript", "<noscript>"},
+        {"img", "<IMG height=1 src=\"https://tracker.example/t?a&amp;b\"/>"},
+        {"link", "<link rel=stylesheet href=/n.css>"},
+        {"body", "<body>"},
+        {"noscript", "<noscript>"},
+        {"noscript", "<noscript>"},
+        {"iframe", "<iframe src='//tracker.example/f'>"},
+        {"noscript", "<noscript>"},
+    };
+    ASSERT_EQ(offered.size(), want.size());
+    for (std::size_t i = 0; i < want.size(); ++i) {
+        EXPECT_EQ(offered[i].name, want[i].first) << i;
+        EXPECT_EQ(offered[i].bytes, want[i].second) << i;
+    }
+    const start_tag_replacer decline = [](const html_token&) -> std::optional<std::string> {
+        return std::nullopt;
+    };
+    expect_rewrite(page, expected, decline);
+}
+
+TEST(HtmlRewriter, StreamsAroundOversizedTagsInsideNoscript) {
+    html_tokenizer_options options;
+    options.max_token_bytes = 32;
+    // An oversized tag is never offered; the next one is. An oversized `</...` candidate of the
+    // document tokenizer is written before it resolves, and the nested tokenizer keeps up.
+    const std::string page = "<noscript><img src=//tracker.example/a data-x=\"" +
+                             std::string(100, 'z') + "\"><img src=//tracker.example/b></" +
+                             std::string(100, 'q') + "><img src=//tracker.example/c></noscript>";
+    const std::string expected = "<noscript><img src=//tracker.example/a data-x=\"" +
+                                 std::string(100, 'z') + "\"><img data-cg-held></" +
+                                 std::string(100, 'q') + "><img data-cg-held></noscript>[[CG]]";
+    for (std::size_t cut = 0; cut <= page.size(); ++cut) {
+        EXPECT_EQ(rewrite_chunks(page, {cut}, hold_tracker_sources, options), expected)
+            << "split at " << cut;
+    }
+    std::vector<std::size_t> bytes;
+    for (std::size_t i = 1; i < page.size(); ++i) {
+        bytes.push_back(i);
+    }
+    EXPECT_EQ(rewrite_chunks(page, bytes, hold_tracker_sources, options), expected);
+}
+
+TEST(HtmlRewriter, LeavesNoscriptToTheDocumentTokenizerWhenNotFollowingTheTreeBuilder) {
+    html_tokenizer_options options;
+    options.follow_tree_builder = false;
+    EXPECT_EQ(rewrite_chunks("<noscript><img src=//tracker.example/a></noscript>", {12},
+                             hold_tracker_sources, options),
+              "<noscript><img data-cg-held></noscript>[[CG]]");
 }
 
 TEST(HtmlRewriter, MalformedBytesNeverCrashAndCopyThrough) {
