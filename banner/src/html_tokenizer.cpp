@@ -348,25 +348,14 @@ void html_tokenizer::finish_attribute() {
     attr_ = html_attribute{};
 }
 
-void html_tokenizer::append_name(unsigned char c) {
+void html_tokenizer::append_lowered(std::string& to, unsigned char c) {
     if (overflow_) {
         return;
     }
     if (c == 0) {
-        token_.name += replacement_char;
+        to += replacement_char;
     } else {
-        token_.name += to_lower(c);
-    }
-}
-
-void html_tokenizer::append_attr_name(unsigned char c) {
-    if (overflow_) {
-        return;
-    }
-    if (c == 0) {
-        attr_.name += replacement_char;
-    } else {
-        attr_.name += to_lower(c);
+        to += to_lower(c);
     }
 }
 
@@ -522,7 +511,7 @@ bool html_tokenizer::step(unsigned char c) {
             } else if (c == '>') {
                 emit_tag();
             } else {
-                append_name(c);
+                append_lowered(token_.name, c);
             }
             return false;
         case state::raw_lt:
@@ -565,7 +554,7 @@ bool html_tokenizer::step(unsigned char c) {
                 return false;
             }
             if (is_alpha(c)) {
-                append_name(c);
+                append_lowered(token_.name, c);
                 return false;
             }
             drop_token();  // "</" and the name were text
@@ -667,7 +656,7 @@ bool html_tokenizer::step(unsigned char c) {
             }
             begin_attribute();
             if (c == '=') {
-                append_attr_name(c);
+                append_lowered(attr_.name, c);
                 state_ = state::attr_name;
                 return false;
             }
@@ -681,7 +670,7 @@ bool html_tokenizer::step(unsigned char c) {
             if (c == '=') {
                 state_ = state::before_attr_value;
             } else {
-                append_attr_name(c);
+                append_lowered(attr_.name, c);
             }
             return false;
         case state::after_attr_name:

@@ -95,8 +95,8 @@ class html_tokenizer {
     void start_comment();
     void begin_attribute();
     void finish_attribute();
-    void append_name(unsigned char c);
-    void append_attr_name(unsigned char c);
+    /// Appends a tag or attribute name character, lower-cased (NUL becomes U+FFFD).
+    void append_lowered(std::string& to, unsigned char c);
     void append_attr_value(unsigned char c);
     void append_data(std::string_view s);
     void emit_tag();
