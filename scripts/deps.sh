@@ -6,6 +6,7 @@ build_packages=(
     libboost1.81-dev                   # Asio (event loop, sockets, timers) and Beast (HTTP/1.1, WebSocket)
     nlohmann-json3-dev                 # configuration, catalogue and consent-record JSON
     libssl-dev                         # HMAC-SHA256 of the consent cookie, SHA-256, random ids
+    zlib1g-dev libbrotli-dev           # gzip, deflate and br pages are decoded, rewritten, re-encoded
     libhiredis-dev                     # the Redis client for consent records
 )
 test_packages=(
