@@ -25,7 +25,42 @@ html_rewriter::html_rewriter(std::string snippet, start_tag_replacer replacer,
       replacer_(std::move(replacer)),
       noscript_options_(noscript_options(options)),
       split_noscript_(options.follow_tree_builder && options.scripting),
+      script_data_(options.follow_tree_builder),
+      max_token_bytes_(options.max_token_bytes),
       tokenizer_(std::move(options)) {}
+
+void html_rewriter::set_inline_script_replacer(inline_script_replacer replacer,
+                                               std::size_t max_script_bytes) {
+    inline_replacer_ = std::move(replacer);
+    max_inline_script_bytes_ = std::max<std::size_t>(max_script_bytes, 1);
+}
+
+void html_rewriter::set_start_tag_replacer(start_tag_replacer replacer) {
+    replacer_ = std::move(replacer);
+}
+
+void html_rewriter::set_noscript_replacer(start_tag_replacer replacer) {
+    noscript_replacer_ = std::move(replacer);
+}
+
+std::uint64_t html_rewriter::inline_limit() const {
+    // Past the bound, a complete end tag (at most the tokenizer's cap) may still be pending.
+    return held_script_->end + max_inline_script_bytes_ + max_token_bytes_ + 16;
+}
+
+void html_rewriter::decide_inline_script(std::uint64_t text_end, std::string& out) {
+    // The held tag and its text are still in pending_: write() never flushes past the tag's
+    // start while it is held.
+    const html_token held = std::move(*held_script_);
+    held_script_.reset();
+    const std::string_view text = std::string_view{pending_}.substr(
+        static_cast<std::size_t>(held.end - base_), static_cast<std::size_t>(text_end - held.end));
+    if (auto replacement = inline_replacer_(held, text)) {
+        flush_to(held.begin, out);
+        out += *replacement;
+        emitted_ = held.end;
+    }
+}
 
 void html_rewriter::flush_to(std::uint64_t offset, std::string& out) {
     if (offset <= emitted_) {
@@ -36,11 +71,12 @@ void html_rewriter::flush_to(std::uint64_t offset, std::string& out) {
     emitted_ = offset;
 }
 
-void html_rewriter::replace_start_tag(const html_token& token, std::string& out) {
-    if (!replacer_ || token.truncated || token.begin < emitted_) {
+void html_rewriter::replace_start_tag(const html_token& token, std::string& out,
+                                      const start_tag_replacer& replacer) {
+    if (!replacer || token.truncated || token.begin < emitted_) {
         return;
     }
-    if (auto replacement = replacer_(token)) {
+    if (auto replacement = replacer(token)) {
         flush_to(token.begin, out);
         out += *replacement;
         emitted_ = token.end;
@@ -48,13 +84,14 @@ void html_rewriter::replace_start_tag(const html_token& token, std::string& out)
 }
 
 void html_rewriter::on_noscript_token(const html_token& token, std::string& out) {
-    if (token.kind != html_token_kind::start_tag || !replacer_) {
+    const start_tag_replacer& replacer = noscript_replacer_ ? noscript_replacer_ : replacer_;
+    if (token.kind != html_token_kind::start_tag || !replacer) {
         return;
     }
     html_token in_document = token;  // offsets from the start of the response, as elsewhere
     in_document.begin += noscript_base_;
     in_document.end += noscript_base_;
-    replace_start_tag(in_document, out);
+    replace_start_tag(in_document, out, replacer);
 }
 
 void html_rewriter::feed_noscript(std::uint64_t until, bool last, std::string& out) {
@@ -74,6 +111,22 @@ std::uint64_t html_rewriter::noscript_hold(std::uint64_t limit) const {
 }
 
 void html_rewriter::on_token(const html_token& token, std::string& out) {
+    if (held_script_) {
+        // In script data the tokenizer reports text, and then the end tag that closes it. The
+        // decision is taken on the same bytes for every split: the whole text, or exactly the
+        // first max_inline_script_bytes_ of it.
+        const std::uint64_t bound = held_script_->end + max_inline_script_bytes_;
+        if (token.kind == html_token_kind::text) {
+            if (token.end > bound) {
+                decide_inline_script(bound, out);
+            }
+            return;
+        }
+        // An end tag that ends past the limit (one that outgrew the tokenizer's cap) would be
+        // seen in chunks only after write() gave up at the limit: decide on the bound as it did.
+        decide_inline_script(token.end > inline_limit() ? bound : std::min(token.begin, bound),
+                             out);
+    }
     if (noscript_) {
         // Inside <noscript> the document tokenizer is in RAWTEXT: it reports text, and then
         // the end tag that closes the element.
@@ -89,7 +142,12 @@ void html_rewriter::on_token(const html_token& token, std::string& out) {
         if (token.name == "template") {
             ++template_depth_;
         }
-        replace_start_tag(token, out);
+        replace_start_tag(token, out, replacer_);
+        if (token.name == "script" && inline_replacer_ && script_data_ && !token.truncated &&
+            emitted_ <= token.begin && token.find("src") == nullptr) {
+            held_script_ = token;
+            return;
+        }
         if (token.name == "body" && !inserted_ && template_depth_ == 0) {
             flush_to(token.end, out);
             out += snippet_;
@@ -126,6 +184,12 @@ void html_rewriter::write(std::string_view in, bool last, std::string& out) {
     pending_.append(in);
     tokenizer_.feed(in, last, [&](const html_token& token) { on_token(token, out); });
     if (last) {
+        if (held_script_) {
+            // The document ended inside the script (its text fit within the bound, or it would
+            // have been decided on a text token).
+            decide_inline_script(
+                std::min(tokenizer_.offset(), held_script_->end + max_inline_script_bytes_), out);
+        }
         const bool in_noscript = noscript_.has_value();
         if (in_noscript) {
             feed_noscript(tokenizer_.offset(), true, out);
@@ -147,6 +211,14 @@ void html_rewriter::write(std::string_view in, bool last, std::string& out) {
             // bytes are written now: let the nested tokenizer see them first.
             feed_noscript(limit, false, out);
             limit = noscript_hold(limit);
+        }
+        if (held_script_ && tokenizer_.offset() >= inline_limit()) {
+            // Still held this far past the bound: whatever ends the script now ends past the
+            // limit, so reading it whole would decide on the bound too (see on_token).
+            decide_inline_script(held_script_->end + max_inline_script_bytes_, out);
+        }
+        if (held_script_) {
+            limit = std::min(limit, held_script_->begin);
         }
         flush_to(limit, out);
     }

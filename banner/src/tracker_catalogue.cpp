@@ -19,8 +19,8 @@ using json_config::got;
 using json_config::member;
 
 constexpr std::array<std::string_view, 1> top_fields{"trackers"};
-constexpr std::array<std::string_view, 6> entry_fields{"host",   "paths", "category",
-                                                       "vendor", "kind",  "purpose"};
+constexpr std::array<std::string_view, 7> entry_fields{"host", "paths",   "category",    "vendor",
+                                                       "kind", "purpose", "consent_mode"};
 constexpr std::array<std::string_view, 3> category_names{"preferences", "analytics", "marketing"};
 constexpr std::array<std::string_view, 10> kind_names{
     "tag-manager", "analytics", "session-replay", "advertising", "social",
@@ -300,6 +300,7 @@ class catalogue_reader {
             t.kind = std::string(tracker_catalogue::kinds()[*i]);
         }
         read_text(e, pointer, "purpose", t.purpose);
+        r_.read_bool(e, pointer, "consent_mode", t.consent_mode);  // optional, default false
         if (r_.problems().size() != before) {
             return std::nullopt;
         }

@@ -21,7 +21,8 @@ constexpr std::size_t min_key_bytes = 32;
 constexpr std::size_t id_chars = 22;  // 16 random bytes
 constexpr std::size_t key_id_chars = 6;
 constexpr std::size_t mac_chars = 43;  // 32 bytes
-constexpr std::size_t max_policy_chars = 32;
+// The configured version (at most 32) plus '.' and the banner's 12-digit policy hash.
+constexpr std::size_t max_policy_chars = 48;
 // A real cookie is about 100 bytes; anything much longer is not ours and is not looked at.
 constexpr std::size_t max_value_bytes = 200;
 constexpr std::size_t max_site_bytes = 200;

@@ -12,6 +12,7 @@
 #include <boost/asio/ip/address_v6.hpp>
 #include <boost/system/error_code.hpp>
 
+#include "banner/config_reader.hpp"
 #include "consent/config_reader.hpp"
 #include "json_config/reader.hpp"
 
@@ -45,8 +46,8 @@ constexpr std::array<std::string_view, 9> limits_keys{
     "request_buffer_bytes", "header_timeout_ms",      "idle_timeout_ms",
     "body_timeout_ms",      "tunnel_idle_timeout_ms", "max_connections"};
 constexpr std::array<std::string_view, 2> log_keys{"level", "access"};
-constexpr std::array<std::string_view, 6> site_keys{
-    "name", "hosts", "upstream", "upstream_options", "preserve_host", "consent"};
+constexpr std::array<std::string_view, 7> site_keys{
+    "name", "hosts", "upstream", "upstream_options", "preserve_host", "consent", "banner"};
 constexpr std::array<std::string_view, 4> upstream_option_keys{
     "connect_timeout_ms", "read_timeout_ms", "idle_timeout_ms", "max_idle"};
 
@@ -338,6 +339,11 @@ class validator {
                 site.consent = consent::read_site_policy(r_, *policy, child(here, "consent"));
             } else {
                 site.consent = consent::default_site_policy();
+            }
+            if (const json* b = member(s, "banner")) {
+                site.banner = banner::read_site_banner(r_, *b, child(here, "banner"));
+            } else {
+                site.banner.enabled = false;  // pages pass unchanged; startup warns
             }
             out.push_back(std::move(site));
         }

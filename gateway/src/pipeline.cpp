@@ -168,11 +168,15 @@ void mark_transformed(response_head& h, std::string_view vary) {
         etag != h.end() && etag->value().starts_with('"')) {
         h.set(http::field::etag, "W/" + std::string{etag->value()});
     }
-    if (!vary.empty() && !has_token(h, http::field::vary, vary) &&
-        !has_token(h, http::field::vary, "*")) {
-        const auto old = h[http::field::vary];
-        h.set(http::field::vary,
-              old.empty() ? std::string{vary} : std::string{old} + ", " + std::string{vary});
+    if (has_token(h, http::field::vary, "*")) {
+        return;
+    }
+    for (const auto name : http::token_list{vary}) {
+        if (!has_token(h, http::field::vary, name)) {
+            const auto old = h[http::field::vary];
+            h.set(http::field::vary,
+                  old.empty() ? std::string{name} : std::string{old} + ", " + std::string{name});
+        }
     }
 }
 

@@ -16,6 +16,7 @@
 #include <boost/asio/write.hpp>
 
 #include "admin.hpp"
+#include "banner_filter.hpp"
 #include "async.hpp"
 #include "responses.hpp"
 #include "session.hpp"
@@ -53,8 +54,19 @@ shared_state::shared_state(std::shared_ptr<const config> c, std::size_t workers)
       consent_limits(cfg->consent.limits) {
     const auto keys = consent_keys(*cfg, log);
     for (const auto& site : cfg->sites) {
+        banners.push_back(make_site_banner(site, cfg->consent));
+        auto policy = site.consent;
+        if (banners.back()) {
+            // What the visitor is shown is part of what a consent is for (DESIGN L8): a change
+            // of any text, category, cookie or third party asks every visitor again.
+            policy.policy_version += "." + banners.back()->policy_hash();
+        } else {
+            log_line line{log_level::warn, "site has no banner: its pages pass unchanged"};
+            line.str("site", site.name);
+            log.write(log_level::warn, line);
+        }
         consent_sites.push_back(std::make_unique<const consent::site_context>(
-            site.name, site.consent, cfg->consent.cookie_name, cfg->consent.catalogue, keys,
+            site.name, std::move(policy), cfg->consent.cookie_name, cfg->consent.catalogue, keys,
             cfg->consent.host_prefix, revoked));
     }
 }
@@ -225,6 +237,7 @@ struct server::impl {
     impl(std::shared_ptr<const config> c, std::vector<body_filter> filters)
         : shared(c, worker_count(*c)), admin(admin_ioc, shared) {
         shared.body_filters = std::move(filters);
+        shared.body_filters.push_back(make_banner_filter(shared.banners));
     }
 
     net::awaitable<void> drain();

@@ -11,6 +11,7 @@
 
 #include "async.hpp"
 #include "consent/endpoints.hpp"
+#include "banner_endpoint.hpp"
 #include "consent_endpoint.hpp"
 #include "gateway/pipeline.hpp"
 #include "gateway/request_guard.hpp"
@@ -126,7 +127,9 @@ constexpr std::array<local_handler, 1> local_handlers{answer_consent};
 
 net::awaitable<void> handle(worker& w, connection& c, request_parser& req, transaction& tx) {
     const auto local = match_prefix(local_prefixes, tx.path);
-    if (local < local_handlers.size()) {
+    if (is_banner_path(tx.path)) {
+        co_await answer_banner(w, c, req, tx);
+    } else if (local < local_handlers.size()) {
         co_await local_handlers[local](w, c, req, tx);
     } else {
         co_await forward(w, c, req, tx);

@@ -11,6 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "access_log.hpp"
+#include "banner/site_banner.hpp"
 #include "consent/revocations.hpp"
 #include "consent/rate_limiter.hpp"
 #include "consent/site_context.hpp"
@@ -42,6 +43,9 @@ struct shared_state {
     consent::store records;
     /// Limits on decisions and erasures, shared by every worker (in memory, bounded).
     consent::rate_limiter consent_limits;
+    /// Each site's banner (issue 9), as cfg->sites; null where a site has none. Before
+    /// consent_sites: a banner's policy hash is part of its site's policy version.
+    std::vector<std::unique_ptr<const banner::site_banner>> banners;
     std::vector<body_filter> body_filters;  ///< set before the workers start; read-only then
 };
 

@@ -2,11 +2,14 @@
 // The first input byte is a control byte: bits 0-1 pick a chunking pattern, bits 2-4 its
 // parameter, bits 5-7 the tokenizer's hold cap (small caps reach the "truncated tag" paths).
 // The rest is the document, rewritten with the snippet "<!--CG-->" once whole and once in
-// chunks, with and without a replacer that swaps every `<script>` start tag with a src.
+// chunks, with and without replacers: one that swaps every `<script>` start tag with a src, and
+// an inline_script_replacer (bound: the hold cap) that swaps inline `<script>` start tags whose
+// text mentions "track" or has a length of 1 modulo 3.
 // Checks: chunked output equals whole output; without a replacer the output is the input with
 // the snippet inserted once, at the end, before a `</head` or after a tag's `>`; the snippet
 // appears exactly once when the input does not contain it; replaced tags are `<script ...>`
-// bytes of the input; bytes held back between chunks stay within the cap. Violations are
+// bytes of the input; inline script texts are the input bytes right after their start tag and
+// within the bound; bytes held back between chunks stay within the cap. Violations are
 // __builtin_trap.
 #include <algorithm>
 #include <cstddef>
@@ -29,6 +32,7 @@ using cg::banner::start_tag_replacer;
 
 constexpr std::string_view snippet = "<!--CG-->";
 constexpr std::string_view replacement = "<script type=\"text/plain\" data-cg-held>";
+constexpr std::string_view inline_replacement = "<script type=\"text/plain\" data-cg-inline>";
 
 void check(bool ok) {
     if (!ok) {
@@ -36,7 +40,9 @@ void check(bool ok) {
     }
 }
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
+char lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
+}
 
 bool starts_with_ci(std::string_view s, std::string_view prefix) {
     if (s.size() < prefix.size()) {
@@ -147,7 +153,25 @@ html_rewriter make_rewriter(const rewrite_setup& setup) {
             return std::nullopt;
         };
     }
-    return html_rewriter{std::string{snippet}, std::move(replacer), options};
+    html_rewriter rewriter{std::string{snippet}, std::move(replacer), options};
+    if (setup.replace) {
+        const std::string_view doc = setup.doc;
+        const std::size_t bound = setup.cap;
+        rewriter.set_inline_script_replacer(
+            [doc, bound](const html_token& token,
+                         std::string_view text) -> std::optional<std::string> {
+                check(token.kind == html_token_kind::start_tag && token.name == "script");
+                check(!token.truncated && token.find("src") == nullptr);
+                check(token.end <= doc.size() && text.size() <= bound);
+                check(doc.substr(token.end, text.size()) == text);
+                if (text.find("track") != std::string_view::npos || text.size() % 3 == 1) {
+                    return std::string{inline_replacement};
+                }
+                return std::nullopt;
+            },
+            bound);
+    }
+    return rewriter;
 }
 
 std::string rewrite_whole(const rewrite_setup& setup) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -17,8 +18,22 @@ namespace cg::banner {
 /// as script data up to `</script>`). Truncated (oversized) tags are never offered.
 using start_tag_replacer = std::function<std::optional<std::string>(const html_token&)>;
 
-/// Streams an HTML response body through unchanged except for two edits: it inserts `snippet`
-/// exactly once, and lets a start_tag_replacer swap start tags (tracker hold-back).
+/// Called once for each `<script>` start tag of the document (not inside `<noscript>`) that has
+/// no `src` attribute, was not replaced by the start_tag_replacer and is not truncated, with the
+/// script's text: the bytes up to its `</script>` end tag (or the end of the document), or,
+/// when that is longer than the rewriter's bound (set_inline_script_replacer), exactly the
+/// first `bound` bytes (also when its end tag outgrew the tokenizer's cap and ends more than
+/// bound + cap bytes after the start tag). Offered only when the tokenizer follows the tree
+/// builder (html_tokenizer_options::follow_tree_builder), in document order, after the
+/// start_tag_replacer calls for earlier tags. Returning a string replaces the start tag's bytes
+/// with it; the text and end tag are always copied unchanged. `script_text` is untrusted and raw
+/// (not decoded); the view and the token are valid during the call only.
+using inline_script_replacer = std::function<std::optional<std::string>(
+    const html_token& start_tag, std::string_view script_text)>;
+
+/// Streams an HTML response body through unchanged except for these edits: it inserts `snippet`
+/// exactly once, and lets a start_tag_replacer (and an inline_script_replacer) swap start tags
+/// (tracker hold-back, holdback.hpp install_holdback).
 ///
 /// Where the snippet goes: before the first `</head>` end tag outside `<template>`; else, if a
 /// `<body>` start tag comes first, right after it; else at the end of the document. It is
@@ -31,14 +46,39 @@ using start_tag_replacer = std::function<std::optional<std::string>(const html_t
 /// JavaScript off does not load trackers there either; only its start tags are offered to the
 /// replacer, and all its other bytes are copied unchanged.
 ///
+/// With an inline_script_replacer (set_inline_script_replacer), a `<script>` start tag without
+/// `src` is held back together with its text until its `</script>` or until the text passes
+/// the bound, so that the tag can be replaced according to what the script does (inline
+/// tracker snippets); everything after it waits too. Optionally a separate replacer takes the
+/// start tags inside `<noscript>` (set_noscript_replacer), for rewrites that make no sense
+/// there (hold-back's click-to-load placeholders).
+///
 /// Input is untrusted and may be split anywhere: output is the same for every split. Memory is
 /// bounded by one chunk plus one pending tag (html_tokenizer_options::max_token_bytes) of the
-/// document and, inside `<noscript>`, one of the nested tokenizer. Never
-/// throws on input. Not thread safe; use one per response.
+/// document and, inside `<noscript>`, one of the nested tokenizer; with an
+/// inline_script_replacer, also by the held `<script>` tag, the inline script bound (64 KiB
+/// by default) and one more pending tag: a script whose text is still undecided that far past
+/// its start tag (its end tag outgrew the cap) is decided on the bound. Never throws on input. Not
+/// thread safe; use one per response.
 class html_rewriter {
   public:
     explicit html_rewriter(std::string snippet, start_tag_replacer replacer = {},
                            html_tokenizer_options options = {});
+
+    /// The default bound on the inline script text held for an inline_script_replacer.
+    static constexpr std::size_t default_max_inline_script_bytes = 64 * 1024;
+
+    /// Sets the replacer offered inline scripts and the bound on the text held for it (at least
+    /// 1; 0 counts as 1). Call before the first write(); an empty function turns it off.
+    void set_inline_script_replacer(inline_script_replacer replacer,
+                                    std::size_t max_script_bytes = default_max_inline_script_bytes);
+
+    /// Replaces the start_tag_replacer given to the constructor. Call before the first write().
+    void set_start_tag_replacer(start_tag_replacer replacer);
+
+    /// Sets the replacer for start tags inside `<noscript>`; while none is set (the default)
+    /// the constructor's start_tag_replacer gets them. Call before the first write().
+    void set_noscript_replacer(start_tag_replacer replacer);
 
     /// Appends to `out` the output for `in`. Bytes of a tag not yet complete are held until a
     /// later call; with `last` everything left is written (and the snippet, if not yet placed).
@@ -51,15 +91,24 @@ class html_rewriter {
   private:
     void on_token(const html_token& token, std::string& out);
     void on_noscript_token(const html_token& token, std::string& out);
-    void replace_start_tag(const html_token& token, std::string& out);
+    void replace_start_tag(const html_token& token, std::string& out,
+                           const start_tag_replacer& replacer);
+    void decide_inline_script(std::uint64_t text_end, std::string& out);
+    [[nodiscard]] std::uint64_t inline_limit() const;
     void feed_noscript(std::uint64_t until, bool last, std::string& out);
     [[nodiscard]] std::uint64_t noscript_hold(std::uint64_t limit) const;
     void flush_to(std::uint64_t offset, std::string& out);
 
     std::string snippet_;
     start_tag_replacer replacer_;
+    start_tag_replacer noscript_replacer_;
+    inline_script_replacer inline_replacer_;
+    std::size_t max_inline_script_bytes_ = default_max_inline_script_bytes;
+    std::optional<html_token> held_script_;    // a <script> start tag waiting for its text
     html_tokenizer_options noscript_options_;  // for the nested tokenizer: scripting off
     bool split_noscript_ = false;              // the document tokenizer reads noscript as RAWTEXT
+    bool script_data_ = false;                 // the document tokenizer reads script as script
+    std::size_t max_token_bytes_ = 0;          // the document tokenizer's hold cap
     html_tokenizer tokenizer_;
     std::optional<html_tokenizer> noscript_;  // inside <noscript>: tokenizes its content
     std::uint64_t noscript_base_ = 0;         // stream offset of the nested tokenizer's byte 0

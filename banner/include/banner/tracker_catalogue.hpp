@@ -28,6 +28,10 @@ struct tracker {
     std::string vendor;   ///< who runs it: "Google Tag Manager"
     std::string kind;     ///< what it is: "tag-manager", "analytics", "advertising", "video"...
     std::string purpose;  ///< one short English sentence for the banner's lists
+    /// A Google tag that understands Google Consent Mode: with holdback_options::consent_mode
+    /// its script elements are held even when their category is granted, so the banner script
+    /// can send the consent-mode default before they run.
+    bool consent_mode = false;
 };
 
 /// Thrown by the tracker_catalogue constructors. Every problem is one line
@@ -42,11 +46,13 @@ class tracker_catalogue_error : public std::invalid_argument {
     std::vector<std::string> problems_;
 };
 
-/// The tracker hosts whose elements (`<script src>`, `<iframe>`, `<img>` pixels) the banner
-/// holds back until the visitor consents to their category.
+/// The tracker hosts whose elements (`<script src>`, inline scripts that load them, `<iframe>`,
+/// `<img>` pixels, media and embeds; see holdback.hpp) the banner holds back until the visitor
+/// consents to their category.
 ///
 /// Documents look like `{"trackers": [{"host", "paths", "category", "vendor", "kind",
-/// "purpose"}...]}`; all fields but `paths` are required. Immutable after construction;
+/// "purpose", "consent_mode"}...]}`; all fields but `paths` and `consent_mode` (true or false,
+/// default false) are required. Immutable after construction;
 /// match() is thread-safe, never throws and never allocates.
 class tracker_catalogue {
   public:

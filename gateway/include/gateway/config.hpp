@@ -11,6 +11,7 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include "banner/site_banner.hpp"
 #include "consent/config.hpp"
 
 namespace cg::gateway {
@@ -50,6 +51,7 @@ struct site_config {
     upstream_config upstream;
     bool preserve_host = true;     ///< send the client's Host upstream (else the upstream's)
     consent::site_policy consent;  ///< categories, policy version, lifetimes, cookie rules
+    banner::site_banner_config banner;  ///< controller, texts, third parties, re-open button
 };
 
 /// Per-connection and per-request limits that protect the gateway from clients.

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@ using cg::banner::html_rewriter;
 using cg::banner::html_token;
 using cg::banner::html_token_kind;
 using cg::banner::html_tokenizer_options;
+using cg::banner::inline_script_replacer;
 using cg::banner::start_tag_replacer;
 
 constexpr std::string_view snippet = "[[CG]]";
@@ -358,6 +360,188 @@ TEST(HtmlRewriter, MalformedBytesNeverCrashAndCopyThrough) {
     EXPECT_EQ(rewrite_chunks(input, {1, 2, 333, 1500, 2999}), whole);
     // Whatever it decided, only the snippet was added.
     EXPECT_EQ(whole.size(), input.size() + snippet.size());
+}
+
+// --- inline scripts -----------------------------------------------------------------------
+
+struct inline_setup {
+    inline_script_replacer inline_replacer;
+    std::size_t bound = html_rewriter::default_max_inline_script_bytes;
+    html_tokenizer_options options = {};
+    start_tag_replacer replacer = {};
+    start_tag_replacer noscript_replacer = {};
+};
+
+std::string rewrite_inline(std::string_view input, const std::vector<std::size_t>& cuts,
+                           const inline_setup& setup, std::size_t* most_held = nullptr) {
+    html_rewriter rewriter{std::string{snippet}, setup.replacer, setup.options};
+    rewriter.set_inline_script_replacer(setup.inline_replacer, setup.bound);
+    if (setup.noscript_replacer) {
+        rewriter.set_noscript_replacer(setup.noscript_replacer);
+    }
+    std::string out;
+    std::size_t from = 0;
+    for (std::size_t cut : cuts) {
+        rewriter.write(input.substr(from, cut - from), false, out);
+        from = cut;
+        if (most_held != nullptr && cut >= out.size()) {
+            *most_held = std::max(*most_held, cut - out.size());
+        }
+    }
+    rewriter.write(input.substr(from), true, out);
+    return out;
+}
+
+void expect_inline_rewrite(std::string_view input, std::string_view expected,
+                           const inline_setup& setup) {
+    EXPECT_EQ(rewrite_inline(input, {}, setup), expected) << "whole: " << input;
+    for (std::size_t cut = 0; cut <= input.size(); ++cut) {
+        EXPECT_EQ(rewrite_inline(input, {cut}, setup), expected) << "split at " << cut;
+    }
+    std::vector<std::size_t> bytes;
+    for (std::size_t i = 1; i < input.size(); ++i) {
+        bytes.push_back(i);
+    }
+    EXPECT_EQ(rewrite_inline(input, bytes, setup), expected) << "1-byte chunks: " << input;
+}
+
+// Test-only stand-in: holds inline scripts that mention "tracker.example", and records what it
+// was offered.
+struct recording_replacer {
+    std::vector<std::string>* seen;
+    std::optional<std::string> operator()(const html_token& tag, std::string_view text) const {
+        seen->push_back(tag.name + ":" + std::string{text});
+        if (text.find("tracker.example") == std::string_view::npos) {
+            return std::nullopt;
+        }
+        return std::string{"<script type=\"text/plain\" data-cg-inline>"};
+    }
+};
+
+TEST(HtmlRewriter, OffersInlineScriptTextAndReplacesTheStartTagForEverySplit) {
+    std::vector<std::string> seen;
+    inline_setup setup;
+    setup.inline_replacer = recording_replacer{&seen};
+    const std::string_view input =
+        "<head><script>load('//tracker.example/t.js')</script>"
+        "<script type=module>app()</script><script src=a.js>x</script>"
+        "<SCRIPT>a<!--<script>b</script>c--></SCRIPT></head><body><script></script>";
+    const std::string_view expected =
+        "<head><script type=\"text/plain\" data-cg-inline>load('//tracker.example/t.js')</script>"
+        "<script type=module>app()</script><script src=a.js>x</script>"
+        "<SCRIPT>a<!--<script>b</script>c--></SCRIPT>[[CG]]</head><body><script></script>";
+    expect_inline_rewrite(input, expected, setup);
+    seen.clear();
+    rewrite_inline(input, {}, setup);
+    EXPECT_EQ(seen,
+              (std::vector<std::string>{"script:load('//tracker.example/t.js')", "script:app()",
+                                        "script:a<!--<script>b</script>c-->", "script:"}));
+}
+
+TEST(HtmlRewriter, DecidesOnTheFirstBoundBytesOfALongScriptForEverySplit) {
+    std::vector<std::string> seen;
+    inline_setup setup;
+    setup.inline_replacer = recording_replacer{&seen};
+    setup.bound = 24;
+    // The tracker host within the first 24 bytes counts; one after them does not.
+    expect_inline_rewrite("<script>x='//tracker.example/';" + std::string(100, ' ') + "</script>",
+                          "<script type=\"text/plain\" data-cg-inline>x='//tracker.example/';" +
+                              std::string(100, ' ') + "</script>[[CG]]",
+                          setup);
+    expect_inline_rewrite("<script>" + std::string(30, ' ') + "'//tracker.example/'</script>",
+                          "<script>" + std::string(30, ' ') + "'//tracker.example/'</script>[[CG]]",
+                          setup);
+    seen.clear();
+    rewrite_inline("<script>" + std::string(30, 'a') + "</script>", {5, 9, 40}, setup);
+    EXPECT_EQ(seen, std::vector<std::string>{"script:" + std::string(24, 'a')});
+}
+
+TEST(HtmlRewriter, DecidesAnUnterminatedScriptAtTheEnd) {
+    std::vector<std::string> seen;
+    inline_setup setup;
+    setup.inline_replacer = recording_replacer{&seen};
+    expect_inline_rewrite("<p><script>go('//tracker.example')</scr",
+                          "<p><script type=\"text/plain\" data-cg-inline>go('//tracker.example')"
+                          "</scr[[CG]]",
+                          setup);
+}
+
+TEST(HtmlRewriter, OffersNoScriptWithSrcReplacedOrInsideNoscript) {
+    std::vector<std::string> seen;
+    inline_setup setup;
+    setup.inline_replacer = recording_replacer{&seen};
+    setup.replacer = [](const html_token& tag) -> std::optional<std::string> {
+        if (tag.find("data-replace") != nullptr) {
+            return std::string{"<script data-replaced>"};
+        }
+        return std::nullopt;
+    };
+    const std::string_view input =
+        "<script src=x.js>tracker.example</script><script data-replace>tracker.example</script>"
+        "<noscript><script>tracker.example</script></noscript>";
+    expect_inline_rewrite(input,
+                          "<script src=x.js>tracker.example</script><script data-replaced>"
+                          "tracker.example</script><noscript><script>tracker.example</script>"
+                          "</noscript>[[CG]]",
+                          setup);
+    seen.clear();
+    rewrite_inline(input, {}, setup);
+    EXPECT_TRUE(seen.empty());
+}
+
+TEST(HtmlRewriter, HoldsNoMoreThanTheBoundAndOneTagWhileDecidingAScript) {
+    inline_setup setup;
+    setup.inline_replacer = [](const html_token&, std::string_view) {
+        return std::optional<std::string>{};
+    };
+    setup.bound = 1000;
+    setup.options.max_token_bytes = 100;
+    std::string input = "<script>";
+    input += std::string(500, 'x');
+    input += "</script " + std::string(3000, 'y') + ">";  // an end tag that outgrows the cap
+    input += std::string(5000, 'z');
+    std::vector<std::size_t> cuts;
+    for (std::size_t i = 50; i < input.size(); i += 50) {
+        cuts.push_back(i);
+    }
+    std::size_t most_held = 0;
+    EXPECT_EQ(rewrite_inline(input, cuts, setup, &most_held), input + "[[CG]]");
+    EXPECT_LE(most_held, 8 + 1000 + 100 + 16 + 50);
+    EXPECT_GE(most_held, 1000U);
+}
+
+TEST(HtmlRewriter, AnOversizedEndTagOfAHeldScriptGivesTheSameOutputForEverySplit) {
+    std::vector<std::string> seen;
+    inline_setup setup;
+    setup.inline_replacer = recording_replacer{&seen};
+    setup.options.max_token_bytes = 8;
+    for (const std::size_t bound : {4U, 16U, 40U, 200U}) {
+        setup.bound = bound;
+        const std::string input =
+            "<script>tracker.example</script x=\"" + std::string(30, 'y') + "\"><p>after</p>";
+        const std::string whole = rewrite_inline(input, {}, setup);
+        for (std::size_t cut = 0; cut <= input.size(); ++cut) {
+            EXPECT_EQ(rewrite_inline(input, {cut}, setup), whole) << bound << " split " << cut;
+        }
+        std::vector<std::size_t> bytes;
+        for (std::size_t i = 1; i < input.size(); ++i) {
+            bytes.push_back(i);
+        }
+        EXPECT_EQ(rewrite_inline(input, bytes, setup), whole) << bound;
+    }
+}
+
+TEST(HtmlRewriter, NoscriptReplacerTakesTheStartTagsInsideNoscript) {
+    inline_setup setup;
+    setup.replacer = [](const html_token& tag) -> std::optional<std::string> {
+        return tag.name == "img" ? std::optional<std::string>{"<img outside>"} : std::nullopt;
+    };
+    setup.noscript_replacer = [](const html_token& tag) -> std::optional<std::string> {
+        return tag.name == "img" ? std::optional<std::string>{"<img inside>"} : std::nullopt;
+    };
+    expect_inline_rewrite("<img src=a><noscript><img src=b></noscript><img src=c>",
+                          "<img outside><noscript><img inside></noscript><img outside>[[CG]]",
+                          setup);
 }
 
 }  // namespace

@@ -403,7 +403,7 @@ TEST(TrackerCatalogueConfig, ReportsMissingAndUnknownFields) {
     EXPECT_EQ(problem_with(R"({"host": "a.example", "category": "analytics", "vendor": "V",
                                "kind": "analytics", "purpose": "P.", "lifetime": "1y"})"),
               "test.json: /trackers/0/lifetime: unknown field (allowed: host, paths, category, "
-              "vendor, kind, purpose)");
+              "vendor, kind, purpose, consent_mode)");
 }
 
 // An entry with every field valid except the one given.
@@ -498,6 +498,43 @@ TEST(TrackerCatalogueConfig, ReportsEveryProblemInDocumentOrder) {
                             "test.json: /trackers/2/paths/0: must start with / (got \"x\")",
                             "test.json: /trackers/2/purpose: must not be empty",
                         }));
+}
+
+}  // namespace
+
+namespace {
+
+TEST(TrackerCatalogueConfig, ReadsTheOptionalConsentModeFlag) {
+    EXPECT_EQ(problem_with(entry(R"("host": "a.example", "consent_mode": "yes")")),
+              "test.json: /trackers/0/consent_mode: must be true or false (got \"yes\")");
+    const cg::banner::tracker_catalogue flagged{
+        R"({"trackers": [)" + entry(R"("host": "a.example", "consent_mode": true)") + ", " +
+            entry(R"("host": "b.example")") + "]}",
+        "test.json"};
+    ASSERT_NE(flagged.match("https://a.example/"), nullptr);
+    EXPECT_TRUE(flagged.match("https://a.example/")->consent_mode);
+    EXPECT_FALSE(flagged.match("https://b.example/")->consent_mode);
+}
+
+TEST(TrackerCatalogue, MarksTheBuiltInGoogleTagsForConsentMode) {
+    const auto& builtin = cg::banner::tracker_catalogue::builtin();
+    for (const std::string_view url :
+         {"https://www.googletagmanager.com/gtm.js", "https://www.google-analytics.com/g/collect",
+          "https://region1.analytics.google.com/g/collect", "https://ad.doubleclick.net/x",
+          "https://www.googleadservices.com/pagead/conversion.js",
+          "https://pagead2.googlesyndication.com/pagead/js/adsbygoogle.js",
+          "https://www.google.com/pagead/1p-conversion/1/"}) {
+        const auto* t = builtin.match(url);
+        ASSERT_NE(t, nullptr) << url;
+        EXPECT_TRUE(t->consent_mode) << url;
+    }
+    for (const std::string_view url :
+         {"https://www.google.com/maps/embed?pb=1", "https://www.youtube.com/embed/x",
+          "https://connect.facebook.net/en_US/fbevents.js"}) {
+        const auto* t = builtin.match(url);
+        ASSERT_NE(t, nullptr) << url;
+        EXPECT_FALSE(t->consent_mode) << url;
+    }
 }
 
 }  // namespace

@@ -1,0 +1,196 @@
+#include "banner_filter.hpp"
+
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/field.hpp>
+
+#include "banner/content_coding.hpp"
+#include "consent/category.hpp"
+
+namespace cg::gateway {
+
+namespace http = boost::beast::http;
+using boost::beast::iequals;
+
+namespace {
+
+std::string_view trim(std::string_view s) noexcept {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+bool is_html(std::string_view content_type) noexcept {
+    const auto type = trim(content_type.substr(0, content_type.find(';')));
+    return iequals(type, "text/html") || iequals(type, "application/xhtml+xml");
+}
+
+bool is_attachment(const response_head& h) noexcept {
+    const auto d = trim(h[http::field::content_disposition]);
+    return d.size() >= 10 && iequals(d.substr(0, 10), "attachment");
+}
+
+std::string lifetime_text(std::chrono::seconds s) {
+    const auto days = std::chrono::duration_cast<std::chrono::days>(s).count();
+    return days == 1 ? "1 day" : std::to_string(days) + " days";
+}
+
+// decode -> the page rewrite -> encode, for one response.
+class banner_transform final : public body_transform {
+  public:
+    banner_transform(std::unique_ptr<banner::page_rewrite> page, banner::content_coding coding)
+        : page_(std::move(page)),
+          recode_(coding, [this](std::string_view in, bool last, std::string& out) {
+              page_->write(in, last, out);
+          }) {}
+
+    void write(std::string_view in, bool last, std::string& out) override {
+        recode_.write(in, last, out);
+    }
+
+    std::string_view vary() const noexcept override { return "Cookie, Accept-Language"; }
+
+  private:
+    std::unique_ptr<banner::page_rewrite> page_;
+    banner::recoding_transform recode_;
+};
+
+}  // namespace
+
+std::string_view csp_nonce(const response_head& h, std::string_view directive) {
+    std::string_view fallback;
+    for (const auto& f : h) {
+        const auto name = f.name_string();
+        if (!iequals(name, "Content-Security-Policy") &&
+            !iequals(name, "Content-Security-Policy-Report-Only")) {
+            continue;
+        }
+        // Several policies may share a field, separated by commas; directives by semicolons.
+        std::string_view rest = f.value();
+        while (!rest.empty()) {
+            const auto end = rest.find_first_of(";,");
+            const auto d = trim(rest.substr(0, end));
+            rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+            const auto space = d.find_first_of(" \t");
+            const auto dname = d.substr(0, space);
+            const bool wanted = iequals(dname, directive);
+            if (!wanted && !iequals(dname, "default-src")) {
+                continue;
+            }
+            std::string_view sources = space == std::string_view::npos ? "" : d.substr(space);
+            while (!sources.empty()) {
+                sources = trim(sources);
+                const auto stop = sources.find_first_of(" \t");
+                const auto token = sources.substr(0, stop);
+                sources = stop == std::string_view::npos ? "" : sources.substr(stop);
+                if (token.size() > 8 && iequals(token.substr(0, 7), "'nonce-") &&
+                    token.back() == '\'') {
+                    const auto nonce = token.substr(7, token.size() - 8);
+                    if (wanted) {
+                        return nonce;
+                    }
+                    if (fallback.empty()) {
+                        fallback = nonce;
+                    }
+                }
+            }
+        }
+    }
+    return fallback;
+}
+
+std::unique_ptr<const banner::site_banner> make_site_banner(const site_config& site,
+                                                            const consent::settings& settings) {
+    if (!site.banner.enabled) {
+        return nullptr;
+    }
+    banner::site_facts facts;
+    facts.site = site.name;
+    facts.policy_version = site.consent.policy_version;
+    facts.default_language = static_cast<banner::language>(site.consent.default_language);
+    for (const auto& c : site.consent.categories) {
+        banner::category_info info;
+        info.id = std::string{consent::name_of(c.id)};
+        info.required = c.id == consent::category::necessary;
+        for (std::size_t l = 0; l < c.texts.size(); ++l) {
+            info.names[l] = c.texts[l].name;
+            info.descriptions[l] = c.texts[l].description;
+        }
+        facts.categories.push_back(std::move(info));
+    }
+    const std::string owner =
+        site.banner.who.name.empty() ? std::string{"the site itself"} : site.banner.who.name;
+    facts.cookies.push_back({settings.host_prefix ? "__Host-" + settings.cookie_name + ", " +
+                                                        settings.cookie_name
+                                                  : settings.cookie_name,
+                             "necessary", owner,
+                             "Remembers the visitor's cookie choice and proves it (consent id, "
+                             "categories, policy version, time).",
+                             lifetime_text(site.consent.lifetime)});
+    for (const auto& rule : site.consent.cookies) {
+        facts.cookies.push_back({rule.name, std::string{consent::name_of(rule.cat)},
+                                 rule.provider.empty() ? owner : rule.provider, rule.purpose,
+                                 rule.lifetime});
+    }
+    for (const auto& rule : settings.catalogue) {
+        if (rule.cat != consent::category::necessary) {
+            facts.catalogue.push_back({rule.name, std::string{consent::name_of(rule.cat)},
+                                       rule.provider, rule.purpose, rule.lifetime});
+        }
+    }
+    return std::make_unique<const banner::site_banner>(site.banner, std::move(facts));
+}
+
+body_filter make_banner_filter(
+    const std::vector<std::unique_ptr<const banner::site_banner>>& banners) {
+    return [&banners](const transaction& tx,
+                      const response_head& h) -> std::unique_ptr<body_transform> {
+        if (tx.site >= banners.size() || !banners[tx.site] || tx.method != http::verb::get) {
+            return nullptr;
+        }
+        const unsigned status = h.result_int();
+        if ((status != 200 && status < 400) || !is_html(h[http::field::content_type]) ||
+            is_attachment(h)) {
+            return nullptr;
+        }
+        const auto coding = banner::parse_content_encoding(h[http::field::content_encoding]);
+        if (!coding) {
+            return nullptr;  // an unknown or stacked coding: the page cannot be read
+        }
+        const auto& site = *banners[tx.site];
+        banner::page_context ctx;
+        const auto& v = tx.visitor;
+        ctx.decided = v.state.has_value() && v.state->kind != consent::decision_kind::gpc;
+        for (const auto c : consent::all_categories) {
+            if (!v.granted.contains(c)) {
+                continue;
+            }
+            ctx.granted_names.emplace_back(consent::name_of(c));
+            switch (c) {
+                case consent::category::preferences:
+                    ctx.granted.grant(banner::tracker_category::preferences);
+                    break;
+                case consent::category::analytics:
+                    ctx.granted.grant(banner::tracker_category::analytics);
+                    break;
+                case consent::category::marketing:
+                    ctx.granted.grant(banner::tracker_category::marketing);
+                    break;
+                case consent::category::necessary:
+                    break;
+            }
+        }
+        ctx.gpc = v.gpc;
+        ctx.nonce = csp_nonce(h, "script-src");
+        ctx.style_nonce = csp_nonce(h, "style-src");
+        ctx.return_to = tx.origin;
+        ctx.fallback =
+            banner::language_of_accept(tx.facts.accept_language).value_or(site.default_language());
+        return std::make_unique<banner_transform>(site.page(ctx), *coding);
+    };
+}
+
+}  // namespace cg::gateway
