@@ -365,6 +365,7 @@
   W.cgConsent = { open: () => show(2), state: () => ({ decided, granted: [...granted] }) };
 
   try {
+    d.documentElement.classList.add('cg-js');
     if (mode !== 'off') {
       W.dataLayer = W.dataLayer || [];
       if (typeof W.gtag !== 'function') W.gtag = function () { W.dataLayer.push(arguments); };

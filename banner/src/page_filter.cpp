@@ -78,8 +78,15 @@ class page_rewrite_impl final : public page_rewrite {
         const std::string lang{name_of(l)};
         std::string f = "<noscript><form class=\"cg-noscript\" method=\"post\" action=\"/_consent\" "
                         "lang=\"" + lang + "\"><p><strong>" + ascii_html(t("title")) +
-                        "</strong></p><p>" + ascii_html(t("noscript_intro")) + "</p><p><a href=\"/_consent/declaration?lang=" +
-                        lang + "\">" + ascii_html(t("declaration")) + "</a></p>";
+                        "</strong></p><p>" + ascii_html(t("noscript_intro")) + "</p><p>" +
+                        ascii_html(t("controller")) + ": " + ascii_html(site_.config().who.name) +
+                        " (" + ascii_html(site_.config().who.contact) + ")" +
+                        (site_.third_party_names().empty()
+                             ? std::string{}
+                             : ". " + ascii_html(t("third_parties")) + ": " +
+                                   ascii_html(site_.third_party_names())) +
+                        ". <a href=\"/_consent/declaration?lang=" + lang + "\">" +
+                        ascii_html(t("declaration")) + "</a></p>";
         f += "<input type=\"hidden\" name=\"language\" value=\"" + lang + "\">";
         f += "<input type=\"hidden\" name=\"return_to\" value=\"" + ascii_html(return_to_) + "\">";
         f += "<button type=\"submit\" class=\"cg-btn\" name=\"action\" value=\"accept-all\">" +

@@ -226,6 +226,7 @@ std::optional<language> language_of_accept(std::string_view accept) noexcept {
 site_banner_config read_site_banner(json_config::reader& r, const json& v,
                                     const std::string& pointer) {
     site_banner_config c;
+    c.enabled = true;
     if (!r.check_object(v, pointer, banner_keys)) {
         return c;
     }
@@ -408,6 +409,9 @@ site_banner::site_banner(site_banner_config config, site_facts facts)
         throw std::invalid_argument(e.what());
     }
     const auto parties = third_parties_of(config_, *trackers_);
+    for (const auto& p : parties) {
+        third_party_names_ += (third_party_names_.empty() ? "" : ", ") + p.vendor;
+    }
     holdback_options_.consent_mode = config_.google != consent_mode::off;
     for (const auto l : all_languages) {
         const auto i = static_cast<std::size_t>(l);

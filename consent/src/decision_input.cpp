@@ -156,6 +156,7 @@ void interpret(decision_input& d, const raw_decision& raw, category_set offered)
     const std::string_view action = raw.action ? std::string_view{*raw.action} : "";
     std::optional<category_set> fixed;
     if (action == "accept-all") {
+        d.accept_all = true;
         fixed = offered;
         fixed->insert(category::necessary);
     } else if (action == "reject-all" || action == "gpc") {

@@ -16,6 +16,7 @@ struct decision_input {
     category_set granted{category::necessary};  ///< always holds necessary
     bool form = false;                          ///< a form post (answered with 303), else JSON
     bool gpc_method = false;  ///< action "gpc": valid only with the request's Sec-GPC: 1
+    bool accept_all = false;  ///< action "accept-all" (not an explicit list of categories)
     std::string language;     ///< the language field as sent ("" when absent)
     std::string return_to;    ///< form posts: where to send the browser back, as sent
     /// 0 when the body was understood; else 400 (a body that says nothing valid) or 415 (a

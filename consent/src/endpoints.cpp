@@ -354,6 +354,11 @@ net::awaitable<endpoint_response> decide(const endpoint_request& r, const site_c
     if (c.status != 0) {
         co_return error_answer(c.status, c.error);
     }
+    if (c.accept_all && r.gpc) {
+        // DESIGN L9: with Sec-GPC, "accept all" means all but marketing (the banner says so);
+        // only marketing ticked explicitly in the settings layer grants it.
+        c.granted.erase(category::marketing);
+    }
     const std::int64_t now = now_ms / 1000;
     const visitor_consent before = site.read_visitor(r.cookies, r.gpc, r.https, now);
     if (before.state) {

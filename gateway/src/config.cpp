@@ -342,9 +342,7 @@ class validator {
             }
             if (const json* b = member(s, "banner")) {
                 site.banner = banner::read_site_banner(r_, *b, child(here, "banner"));
-            } else {
-                site.banner.enabled = false;  // pages pass unchanged; startup warns
-            }
+            }  // else no banner: pages pass unchanged (startup warns)
             out.push_back(std::move(site));
         }
     }

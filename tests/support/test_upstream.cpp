@@ -1,5 +1,7 @@
 #include "support/test_upstream.hpp"
 
+#include "support/compress.hpp"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -96,6 +98,29 @@ net::awaitable<error_code> send(beast::tcp_stream& stream, http::response<Body>&
     co_return ec;
 }
 
+bool has_flag(std::string_view query, std::string_view flag) {
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        if (query.substr(0, amp) == flag) {
+            return true;
+        }
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    }
+    return false;
+}
+
+std::string flag_value(std::string_view query, std::string_view key) {
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const auto pair = query.substr(0, amp);
+        if (pair.starts_with(key) && pair.size() > key.size() && pair[key.size()] == '=') {
+            return std::string{pair.substr(key.size() + 1)};
+        }
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    }
+    return {};
+}
+
 http::response<http::string_body> text_response(http::status status, std::string body,
                                                 const exchange& ex) {
     http::response<http::string_body> res{status, ex.version};
@@ -105,6 +130,47 @@ http::response<http::string_body> text_response(http::status status, std::string
     res.body() = std::move(body);
     res.prepare_payload();
     return res;
+}
+
+// /page: test_page_html() with the headers its query asks for (test_upstream.hpp).
+net::awaitable<error_code> send_page(beast::tcp_stream& stream, std::string_view query,
+                                     const exchange& ex) {
+    const std::string status = flag_value(query, "status");
+    auto res = text_response(
+        static_cast<http::status>(status.empty() ? 200 : std::stoi(status)),
+        std::string{test_page_html()}, ex);
+    const std::string type = flag_value(query, "type");
+    res.set(http::field::content_type, type.empty() ? "text/html; charset=utf-8" : type);
+    if (const std::string coding = flag_value(query, "encoding"); !coding.empty()) {
+        res.body() = compress(coding, res.body());
+        res.set(http::field::content_encoding, coding);
+    }
+    if (const std::string label = flag_value(query, "label"); !label.empty()) {
+        res.set(http::field::content_encoding, label);  // claims a coding it does not use
+    }
+    if (const std::string nonce = flag_value(query, "csp"); !nonce.empty()) {
+        res.set("Content-Security-Policy",
+                "script-src 'nonce-" + nonce + "' 'strict-dynamic'; style-src 'self'");
+    }
+    if (has_flag(query, "attachment")) {
+        res.set(http::field::content_disposition, "attachment; filename=\"page.html\"");
+    }
+    if (has_flag(query, "no-transform")) {
+        res.set(http::field::cache_control, "public, no-transform");
+    }
+    if (has_flag(query, "etag")) {
+        res.set(http::field::etag, "\"page-1\"");
+        res.set(http::field::accept_ranges, "bytes");
+    }
+    if (has_flag(query, "vary")) {
+        res.set(http::field::vary, "Accept-Encoding");
+    }
+    if (has_flag(query, "chunked")) {
+        res.chunked(true);
+    } else {
+        res.prepare_payload();
+    }
+    co_return co_await send(stream, res, ex);
 }
 
 /// Streams `n` pattern bytes through a buffer_body serializer, `piece` bytes per write, so a
@@ -487,6 +553,8 @@ net::awaitable<void> test_upstream::impl::serve(test_upstream& self, tcp::socket
                 res.insert(http::field::set_cookie, set_cookie);
             }
             ec = co_await send(stream, res, ex);
+        } else if (path == "/page") {
+            ec = co_await send_page(stream, query, ex);
         } else if (path == "/ws") {
             auto res = text_response(http::status::upgrade_required, "websocket only\n", ex);
             res.set(http::field::upgrade, "websocket");
@@ -504,6 +572,28 @@ net::awaitable<void> test_upstream::impl::serve(test_upstream& self, tcp::socket
             co_return;
         }
     }
+}
+
+std::string_view test_page_html() {
+    return R"html(<!DOCTYPE html>
+<html lang="nb">
+<head>
+<meta charset="utf-8">
+<title>Testside</title>
+<script async src="https://www.googletagmanager.com/gtag/js?id=G-TEST"></script>
+<script>
+!function(f,b,e,v,n,t,s){if(f.fbq)return;n=f.fbq=function(){n.callMethod?
+n.callMethod.apply(n,arguments):n.queue.push(arguments)};t=b.createElement(e);t.async=!0;
+t.src=v;s=b.getElementsByTagName(e)[0];s.parentNode.insertBefore(t,s)}(window,document,
+'script','https://connect.facebook.net/en_US/fbevents.js');fbq('init','1');
+</script>
+</head>
+<body class="page">
+<h1>Velkommen</h1>
+<iframe width="560" height="315" src="https://www.youtube.com/embed/abc"></iframe>
+</body>
+</html>
+)html";
 }
 
 }  // namespace cg::test

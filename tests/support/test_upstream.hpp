@@ -66,11 +66,22 @@ struct test_upstream_options {
 ///                  `_fbp=fb.1.444; Path=/; Domain=site.test; Max-Age=7776000`,
 ///                  `mystery=zzz; Path=/shop`; the body is "cookie: V\n" and
 ///                  "consent-categories: V\n" with the received values ("-" when absent).
+///   /page          test_page_html() as `text/html; charset=utf-8` with Content-Length. Query
+///                  flags, `&`-separated: `encoding=gzip|deflate|br` (compressed, with
+///                  Content-Encoding), `label=CODING` (Content-Encoding without compressing:
+///                  a broken stream), `chunked`, `status=N`, `type=T` (Content-Type),
+///                  `csp=NONCE` (Content-Security-Policy: script-src 'nonce-NONCE'; style-src
+///                  'self'), `attachment` (Content-Disposition), `no-transform` (Cache-Control),
+///                  `etag` (ETag "page-1"), `vary` (Vary: Accept-Encoding).
 ///   anything else  404 "not found".
 /// A request with `Expect: 100-continue` and a body gets an interim 100 Continue first.
 /// HEAD is answered with the GET headers and no body on every route.
 ///
 /// Thread safety: every public member may be called from any thread.
+/// The page /page serves: a small document with a head, a gtag.js script on a catalogued
+/// tracker host, an inline Meta Pixel snippet and a YouTube iframe in the body.
+std::string_view test_page_html();
+
 class test_upstream {
   public:
     /// Binds 127.0.0.1:0 and starts serving. Throws boost::system::system_error if it cannot.

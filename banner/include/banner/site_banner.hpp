@@ -49,7 +49,9 @@ struct controller {
 
 /// The `banner` object of a site, validated.
 struct site_banner_config {
-    bool enabled = true;  ///< false: pages pass unchanged (no banner, no hold-back)
+    /// Pages get the banner and hold-back; false (a site without a `banner` object, or with
+    /// `"enabled": false`): they pass unchanged.
+    bool enabled = false;
     controller who;
     /// Third parties the site uses, by their vendor name in the tracker catalogue: listed on the
     /// first layer and per category.
@@ -147,6 +149,9 @@ class site_banner {
 
     const tracker_catalogue& trackers() const noexcept { return *trackers_; }
 
+    /// The site's third parties' names, comma-separated ("" when none).
+    const std::string& third_party_names() const noexcept { return third_party_names_; }
+
     /// The tags the page rewrite inserts before </head> for `ctx` (pure ASCII): the style
     /// sheet, then the deferred script with the visitor's state in data attributes (see README
     /// "The banner"), both with the page's CSP nonces when it has them.
@@ -161,6 +166,7 @@ class site_banner {
     site_facts facts_;
     std::unique_ptr<tracker_catalogue> trackers_;
     holdback_options holdback_options_;  ///< the site's category names, consent mode
+    std::string third_party_names_;      ///< "Google Analytics, Hotjar" for the no-JS form
     std::string policy_hash_;
     std::array<std::string, 3> documents_;
     std::array<std::string, 3> document_paths_;

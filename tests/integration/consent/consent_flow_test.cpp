@@ -416,4 +416,21 @@ TEST(ConsentGpc, TheGpcActionIsRecordedAsMethodGpcAndNeedsTheSignal) {
     EXPECT_EQ(events[0]["categories"], json::array({"necessary"}));
 }
 
+TEST(ConsentGpc, L9AcceptAllUnderGpcGrantsEverythingButMarketingWhichOnlyAnExplicitTickGrants) {
+    consent_site site;
+
+    const auto all = site.send(
+        decision(R"({"action": "accept-all"})", {}, "http://site.test", {{"Sec-GPC", "1"}}));
+    const auto ticked = site.send(decision(R"({"categories": ["analytics", "marketing"]})", {},
+                                           "http://site.test", {{"Sec-GPC", "1"}}));
+
+    ASSERT_EQ(all.status, 200U) << all.body;
+    EXPECT_EQ(json_of(all)["granted"], json::array({"necessary", "preferences", "analytics"}))
+        << all.body;
+    EXPECT_EQ(json_of(all)["method"], "custom") << all.body;
+    ASSERT_EQ(ticked.status, 200U) << ticked.body;
+    EXPECT_EQ(json_of(ticked)["granted"], json::array({"necessary", "analytics", "marketing"}))
+        << ticked.body;
+}
+
 }  // namespace

@@ -414,7 +414,7 @@ TEST(ParseConfig, RejectsUnknownNestedFields) {
 TEST(ParseConfig, RejectsUnknownFieldsInSites) {
     EXPECT_EQ(problems(with_site_fields(R"("upstream_options": {"retries": 3}, "tls": true)")),
               (lines{"test.json: /sites/0/tls: unknown field (allowed: name, hosts, upstream, "
-                     "upstream_options, preserve_host, consent)",
+                     "upstream_options, preserve_host, consent, banner)",
                      "test.json: /sites/0/upstream_options/retries: unknown field (allowed: "
                      "connect_timeout_ms, read_timeout_ms, idle_timeout_ms, max_idle)"}));
 }
