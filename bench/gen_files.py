@@ -9,9 +9,17 @@ Writes (exact sizes, same bytes on every run and every machine):
   100k.js   102,400 B  JavaScript bundle-like file
   5k.json     5,120 B  JSON API response
   200k.bin  204,800 B  pseudo-random binary (SHA-256 stream from a fixed seed)
+  30k-trackers.html  30,720 B  the same kind of article page as a real site with trackers:
+             gtag.js (<script async src> on www.googletagmanager.com) and its inline config,
+             the Meta Pixel inline snippet and its <noscript><img> pixel in <head>, a
+             YouTube <iframe> in the body: the page of the banner rows (hold-back has work)
 
-Prints the file names in benchmark order, one per line.
+  30k-trackers.html.gz  the same, gzip level 6 (the upstream serves it with gzip_static)
+
+Prints the file names of the proxy table in benchmark order, one per line (the first five;
+30k-trackers.html is written too but not printed: run.sh refers to it by name).
 """
+import gzip
 import hashlib
 import json
 import os
@@ -24,6 +32,7 @@ FILES = [  # (name, size) in the order the benchmark runs them
     ("5k.json", 5 * 1024),
     ("200k.bin", 200 * 1024),
 ]
+TRACKERS_PAGE = "30k-trackers.html"  # the banner rows' page (30,720 B), not in FILES
 
 WORDS = (
     "consent privacy cookie banner analytics gateway proxy request response "
@@ -84,7 +93,37 @@ def fit(parts_head: str, make_part, parts_tail: str, size: int, pad) -> bytes:
     return out
 
 
-def html_page(size: int, seed: int, title: str) -> bytes:
+# What a typical site's <head> has for Google Analytics 4 and Meta Pixel (vendor snippets,
+# fixed test ids), and the YouTube embed of the trackers page's body.
+TRACKER_HEAD = (
+    "<!-- Google tag (gtag.js) -->\n"
+    "<script async src=\"https://www.googletagmanager.com/gtag/js?id=G-BENCH12345\"></script>\n"
+    "<script>\n  window.dataLayer = window.dataLayer || [];\n"
+    "  function gtag(){dataLayer.push(arguments);}\n  gtag('js', new Date());\n"
+    "  gtag('config', 'G-BENCH12345');\n</script>\n"
+    "<!-- Meta Pixel Code -->\n<script>\n!function(f,b,e,v,n,t,s)\n"
+    "{if(f.fbq)return;n=f.fbq=function(){n.callMethod?\n"
+    "n.callMethod.apply(n,arguments):n.queue.push(arguments)};\n"
+    "if(!f._fbq)f._fbq=n;n.push=n;n.loaded=!0;n.version='2.0';\n"
+    "n.queue=[];t=b.createElement(e);t.async=!0;\n"
+    "t.src=v;s=b.getElementsByTagName(e)[0];\n"
+    "s.parentNode.insertBefore(t,s)}(window, document,'script',\n"
+    "'https://connect.facebook.net/en_US/fbevents.js');\n"
+    "fbq('init', '1234567890123456');\nfbq('track', 'PageView');\n</script>\n"
+    "<noscript><img height=\"1\" width=\"1\" style=\"display:none\" alt=\"\" "
+    "src=\"https://www.facebook.com/tr?id=1234567890123456&ev=PageView&noscript=1\"></noscript>\n"
+    "<!-- End Meta Pixel Code -->\n"
+)
+YOUTUBE_EMBED = (
+    "<figure class=\"video\"><iframe width=\"560\" height=\"315\" "
+    "src=\"https://www.youtube.com/embed/dQw4w9WgXcQ?rel=0\" title=\"YouTube video player\" "
+    "frameborder=\"0\" allow=\"accelerometer; autoplay; clipboard-write; encrypted-media; "
+    "gyroscope; picture-in-picture; web-share\" referrerpolicy=\"strict-origin-when-cross-origin\" "
+    "allowfullscreen></iframe><figcaption>Interview (video)</figcaption></figure>\n"
+)
+
+
+def html_page(size: int, seed: int, title: str, trackers: bool = False) -> bytes:
     r = Rng(seed)
     head = (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
@@ -96,7 +135,8 @@ def html_page(size: int, seed: int, title: str) -> bytes:
         "<script async src=\"/assets/app.js\"></script>\n"
         "<script>window.dataLayer=window.dataLayer||[];"
         "function gtag(){dataLayer.push(arguments);}</script>\n"
-        "</head>\n<body class=\"article-page\">\n"
+        + (TRACKER_HEAD if trackers else "")
+        + "</head>\n<body class=\"article-page\">\n"
         "<header class=\"site-header\">\n  <a class=\"logo\" href=\"/\">"
         "<img src=\"/assets/logo.svg\" alt=\"Example News\" width=\"120\" height=\"32\"></a>\n"
         "  <nav aria-label=\"Main\"><ul>\n"
@@ -116,6 +156,8 @@ def html_page(size: int, seed: int, title: str) -> bytes:
 
     def section(i: int) -> str:
         out = [f"<section id=\"s{i}\">\n<h2>{r.sentence()[:-1]}</h2>\n"]
+        if trackers and i == 2:
+            out.append(YOUTUBE_EMBED)
         for _ in range(1 + r.below(3)):
             out.append(f"<p>{r.sentence()} {r.sentence()} "
                        f"<a href=\"/{r.word()}/{r.below(99999)}\">{r.words(2, 4)}</a> "
@@ -212,6 +254,11 @@ def main() -> int:
         "5k.json": lambda n: json_doc(n, 5),
         "200k.bin": lambda n: binary(n, 200),
     }
+    page = html_page(30 * 1024, 31, "Consent and the open web: a long read", trackers=True)
+    with open(os.path.join(d, TRACKERS_PAGE), "wb") as f:
+        f.write(page)
+    with open(os.path.join(d, TRACKERS_PAGE + ".gz"), "wb") as f:
+        f.write(gzip.compress(page, 6, mtime=0))
     for name, n in FILES:
         with open(os.path.join(d, name), "wb") as f:
             f.write(makers[name](n))

@@ -11,6 +11,13 @@ upstream Set-Cookie headers); "nginx-cookie" / "nginx-setcookie": their twins, t
 requests through the nginx proxy; "decisions": a POST /_consent run, whose record also has
 fsync, conns, redis_events, redis_counted, stored, journaled, failed, journal_left.
 rss.txt: lines `TARGET BEFORE_KB HELD_KB N IDLE_RC` (IDLE_RC = idle_conns.py exit code).
+HTML rows (targets nginx-html/gateway-html: the trackers page passed through;
+nginx-subfilter/gateway-banner and their -gzip forms: rewritten): table "HTML with the
+banner", targets per rewritten row: gateway req/s >= 1.0 x nginx (sub_filter), gateway CPU per
+request <= the nginx worker's, no gateway errors.  --rewrite-rss FILE: parse_wrk.py records
+of the rewrite-memory test (targets rewrite-nginx / rewrite-gateway, file = coding, with
+idle_kb, peak_kb, after_kb, conns; also read from --results), shown for reference (not
+judged).
 Per (target, file) the median over rounds of req/s, p50 and p99 is reported.
 Targets (per file): gateway req/s >= 1.0 x nginx; gateway p99 <= nginx p99 + 1 ms;
 no non-2xx/socket errors from the gateway.  Consent variants: enforcement ratio >= 0.95
@@ -198,6 +205,125 @@ def enforcement_table(recs, files, runs, med, label, failures, notes):
     return out
 
 
+HTML_REF = ("nginx-html", "gateway-html")
+HTML_ROWS = (("no Accept-Encoding", "nginx-subfilter", "gateway-banner"),
+             ("Accept-Encoding: gzip", "nginx-subfilter-gzip", "gateway-banner-gzip"))
+HTML_TARGETS = HTML_REF + tuple(t for _, n, g in HTML_ROWS for t in (n, g))
+
+
+def html_table(recs, label, failures, notes):
+    """The HTML rows with the banner: the gateway's banner site (hold-back + injection, gzip
+    decoded and re-encoded) against nginx with sub_filter inserting the same tags (and gzip),
+    plus both proxies passing the same page through, for reference."""
+    hr = [r for r in recs if r["target"] in HTML_TARGETS]
+    if not hr:
+        return []
+    page = hr[0]["file"]
+
+    def runs(t):
+        return [r for r in hr if r["target"] == t]
+
+    def med(rs, key):
+        return statistics.median(r[key] for r in rs)
+
+    def cpu(rs):
+        v = cpu_us(rs)
+        return "–" if v is None else f"{v:.0f} µs"
+
+    out = ["", f"HTML with the banner: {page} (gtag.js, inline gtag and Meta Pixel snippets, "
+           "YouTube iframe) through the " + label + "'s banner site (trackers held back, "
+           "banner <link> + <script> inserted before </head>, <noscript> form after <body>; "
+           "gzip decoded, rewritten, re-encoded) and through nginx with sub_filter inserting "
+           "the same two tags (gzip on, same level, after sub_filter). Targets: req/s ratio "
+           "gateway/nginx ≥ 1.0 and gateway CPU per request ≤ nginx worker's, on both rows; "
+           "no gateway errors."
+           + (" The fake gateway is a second nginx with the same sub_filter and gzip (no "
+              "hold-back): these ratios are the noise floor." if "FAKE" in label else ""), "",
+           "| row | request | nginx req/s | gateway req/s | ratio (≥ 1.0) | nginx p50 | gateway p50 "
+           "| nginx p99 | gateway p99 | nginx CPU/req | gateway CPU/req (≤ nginx) | result |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    rows = [("pass-through (no banner, no sub_filter)", "–", HTML_REF[0], HTML_REF[1], False)]
+    rows += [("banner / sub_filter", req, n, g, True) for req, n, g in HTML_ROWS]
+    cpus = {}
+    for name, req, nt, gt, judged in rows:
+        n, g = runs(nt), runs(gt)
+        if not n or not g:
+            if judged:
+                failures.append(f"HTML {name} {req}: missing runs (nginx {len(n)}, gateway {len(g)})")
+            continue
+        n_rps, g_rps = med(n, "rps"), med(g, "rps")
+        ratio = g_rps / n_rps if n_rps > 0 else 0.0
+        n_cpu, g_cpu = cpu_us(n), cpu_us(g)
+        cpus[nt], cpus[gt] = n_cpu, g_cpu
+        why = []
+        if judged:
+            if round(ratio, 3) < RATIO_MIN:
+                why.append(f"req/s ratio {ratio:.3f} < {RATIO_MIN:.1f}")
+            if n_cpu is not None and g_cpu is not None and g_cpu > n_cpu:
+                why.append(f"CPU per request {g_cpu:.0f} µs > nginx's {n_cpu:.0f} µs "
+                           f"({g_cpu / n_cpu:.1f}×)")
+        g_err = sum(r["non2xx"] + r["socket_errors"] for r in g)
+        n_err = sum(r["non2xx"] + r["socket_errors"] for r in n)
+        if g_err:
+            why.append(f"{g_err} gateway errors (non-2xx/socket)")
+        if n_err:
+            notes.append(f"HTML {name} {req}: nginx had {n_err} errors (non-2xx/socket)")
+        failures += [f"HTML {name} {req}: {w}" for w in why]
+        result = ("PASS" if not why else "FAIL") if judged else ("reference" if not why else "FAIL")
+        out.append(f"| {name} | {req} | {n_rps:,.0f} | {g_rps:,.0f} | {ratio:.3f} "
+                   f"| {fmt_ms(med(n, 'p50_ms'))} | {fmt_ms(med(g, 'p50_ms'))} "
+                   f"| {fmt_ms(med(n, 'p99_ms'))} | {fmt_ms(med(g, 'p99_ms'))} "
+                   f"| {cpu(n)} | {cpu(g)} | {result} |")
+    rounds = sorted({r["round"] for r in hr})
+    out += ["", f"Median of {len(rounds)} round(s), each row's pair adjacent, order reversed "
+            "every other round. CPU per request = on-CPU time (/proc schedstat, all threads) "
+            "of the gateway process / of the nginx proxy's one worker during the run, / "
+            "requests. The gateway's page is longer than nginx's: it also writes the <noscript> "
+            "consent form after <body> and a placeholder for the held-back iframe."]
+    added = []
+    for req, nt, gt in HTML_ROWS:
+        base_n, base_g = cpus.get(HTML_REF[0]), cpus.get(HTML_REF[1])
+        if None not in (base_n, base_g, cpus.get(nt), cpus.get(gt)):
+            added.append(f"{req}: gateway +{cpus[gt] - base_g:.0f} µs, "
+                         f"nginx +{cpus[nt] - base_n:.0f} µs")
+    if added:
+        out += ["", "CPU per request that rewriting adds to passing the same page through "
+                "(banner row − pass-through row): " + "; ".join(added) + "."]
+    if len(rounds) > 1:
+        spread = []
+        for t in HTML_TARGETS:
+            rs = [r["rps"] for r in runs(t)]
+            if len(rs) > 1 and statistics.median(rs) > 0:
+                spread.append(f"{t} {100 * (max(rs) - min(rs)) / statistics.median(rs):.0f}%")
+        out += ["", "Run-to-run spread of req/s, (max − min) / median: " + "; ".join(spread) + "."]
+    return out
+
+
+def rewrite_memory_table(rs, label):
+    """Peak VmRSS while REWRITE_CONNS slow responses are rewritten at once (reference)."""
+    if not rs:
+        return []
+    r0 = rs[0]
+    out = ["", f"Memory while rewriting {r0.get('conns', '?'):,} responses at once: "
+           f"`wrk -c{r0.get('conns', '?')} -d{r0.get('seconds', '?')}s` on the banner page that "
+           f"the upstream sends at {r0.get('rate', '?')}/s per connection (so every connection "
+           "has a response in flight, being rewritten, all the time; p50 = how long one took). "
+           "VmRSS sampled every 0.1 s. Reference numbers: the issue sets no limit.", "",
+           "| process | coding | RSS before | RSS peak | peak − before | per response in flight "
+           "| RSS 1 s after | responses done | p50 | errors |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rs:
+        who = label if r["target"] == "rewrite-gateway" else "nginx proxy worker (sub_filter)"
+        idle, peak = r.get("idle_kb", 0), r.get("peak_kb", 0)   # idle_kb: just before the test
+        conns = r.get("conns", 0) or 1
+        out.append(f"| {who} | {r['file']} | {fmt_mb(idle)} | {fmt_mb(peak)} "
+                   f"| {fmt_mb(peak - idle)} | {(peak - idle) / conns:.1f} kB "
+                   f"| {fmt_mb(r.get('after_kb', 0))} | {r['requests']:,} "
+                   f"| {fmt_ms(r['p50_ms']) if r['requests'] else '–'} "
+                   f"| {r['non2xx'] + r['socket_errors']} |")
+    return out
+
+
 def decisions_table(decisions, target, failures):
     """The POST /_consent rows and the check that every answered decision is in Redis."""
     if not decisions:
@@ -259,6 +385,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", required=True)
     ap.add_argument("--rss")
+    ap.add_argument("--rewrite-rss")
     ap.add_argument("--header", action="append", default=[])
     ap.add_argument("--out")
     ap.add_argument("--gateway-label", default="gateway")
@@ -271,6 +398,9 @@ def main() -> int:
             if line.strip():
                 recs.append(json.loads(line))
     decisions = [r for r in recs if r["target"] == "decisions"]
+    html_recs = [r for r in recs if r["target"] in HTML_TARGETS]
+    # rewrite-memory records: in --rewrite-rss, or in the results (bench/out/latest.jsonl)
+    rewrite = [r for r in recs if r["target"] in ("rewrite-nginx", "rewrite-gateway")]
     recs = [r for r in recs if r["target"] in PROXY_TARGETS]
     files = []
     for r in recs:
@@ -285,10 +415,13 @@ def main() -> int:
 
     lines = ["# consent-gateway vs nginx: reverse-proxy benchmark", ""]
     lines += [h for h in a.header] + [""]
-    lines.append("| file | nginx req/s | gateway req/s | ratio | nginx p50 | gateway p50 "
-                 "| nginx p99 | gateway p99 | p99 Δ ms | result |")
-    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     failures, notes = [], []
+    if files:
+        lines.append("| file | nginx req/s | gateway req/s | ratio | nginx p50 | gateway p50 "
+                     "| nginx p99 | gateway p99 | p99 Δ ms | result |")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    else:
+        lines.append("Only the HTML rows were run (--html-only).")
     for file in files:
         n, g = runs("nginx", file), runs("gateway", file)
         if not n or not g:
@@ -315,10 +448,11 @@ def main() -> int:
         lines.append(f"| {file} | {n_rps:,.0f} | {g_rps:,.0f} | {ratio:.3f} | {fmt_ms(n50)} "
                      f"| {fmt_ms(g50)} | {fmt_ms(n99)} | {fmt_ms(g99)} | {d99:+.3f} | {result} |")
     rounds = sorted({r["round"] for r in recs if r["target"] in ("nginx", "gateway")})
-    lines.append("")
-    lines.append(f"Median of {len(rounds)} round(s). Targets per file: gateway req/s ≥ "
-                 f"{RATIO_MIN:.1f}× nginx, gateway p99 ≤ nginx p99 + {P99_SLACK_MS:.0f} ms, "
-                 "no gateway errors.")
+    if files:
+        lines.append("")
+        lines.append(f"Median of {len(rounds)} round(s). Targets per file: gateway req/s ≥ "
+                     f"{RATIO_MIN:.1f}× nginx, gateway p99 ≤ nginx p99 + {P99_SLACK_MS:.0f} ms, "
+                     "no gateway errors.")
     if len(rounds) > 1:
         spread = []
         for file in files:
@@ -333,6 +467,11 @@ def main() -> int:
                      + ". A ratio closer to 1.0 than this spread is within noise.")
 
     lines += enforcement_table(recs, files, runs, med, a.gateway_label, failures, notes)
+    lines += html_table(html_recs, a.gateway_label, failures, notes)
+    if a.rewrite_rss and os.path.exists(a.rewrite_rss):
+        with open(a.rewrite_rss) as f:
+            rewrite += [json.loads(line) for line in f if line.strip()]
+    lines += rewrite_memory_table(rewrite, a.gateway_label)
     lines += decisions_table(decisions, a.decisions_target, failures)
 
     if a.rss and os.path.exists(a.rss):
@@ -361,7 +500,7 @@ def main() -> int:
                     res, tgt = ("ok" if rc == 0 else f"idle_conns exit {rc}"), "reference"
                 lines.append(f"| {name} | {fmt_mb(before)} | {fmt_mb(held)} | "
                              f"{per:.1f} kB | {tgt} | {res} |")
-    else:
+    elif files:
         notes.append("idle keep-alive RSS test not run")
 
     lines.append("")

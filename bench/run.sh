@@ -4,12 +4,16 @@
 # Usage: bench/run.sh [--build-dir DIR] [--duration S] [--rounds N] [--connections C]
 #                     [--threads T] [--idle-conns N] [--no-consent] [--decision-seconds S]
 #                     [--decision-conns C] [--fsync always|everysec|auto] [--keep-tmp]
+#                     [--html-only] [--rewrite-conns N] [--rewrite-seconds S]
 #   defaults: --build-dir build-release --duration 5 --rounds 3 --connections 50
 #             --threads 1 --idle-conns 1000 --decision-seconds 10 --decision-conns 50
-#             --fsync auto   (about 9 minutes in all; --no-consent: about 3)
+#             --fsync auto --rewrite-conns 1000 --rewrite-seconds 8
+#             (about 11 minutes in all; --no-consent: about 5; --html-only: about 3)
+#   --html-only: only the HTML rows with the banner and the rewrite-memory test (below).
 #   Builds DIR/gateway/consent-gateway (Release, no tests) if it does not exist.
 #   Runs as root or not; as root it apt-get installs nginx-light, wrk, curl, redis-server
-#   and redis-tools when missing.
+#   and redis-tools when missing. nginx must have http_sub_module and http_gzip_static_module
+#   (Debian's nginx-light 1.22 has both; else it installs nginx-full, or says so).
 #
 # What it does: in a fresh temp dir it generates five files (30k.html, 2k.html, 100k.js,
 # 5k.json, 200k.bin; deterministic bytes), starts an upstream nginx serving them, nginx as a
@@ -91,6 +95,44 @@
 #   - Exit status: 0 all targets met, 3 a target missed (the report says which),
 #     1 the benchmark could not run (setup error, content mismatch, a tool failed).
 #
+# HTML rows with the banner (also the only rows of --html-only): the page 30k-trackers.html
+# (30,720 B, bench/gen_files.py: gtag.js <script src> on www.googletagmanager.com and its
+# inline config, the Meta Pixel inline snippet and <noscript><img>, a YouTube <iframe>) from
+# the same upstream. The gateway gets a second site, Host banner.bench, with a `banner`
+# object: it holds the trackers back (visitor without consent: no Cookie) and inserts the
+# banner's <link> + <script> before </head> (and its <noscript> form after <body>). The nginx
+# proxy gets a second server block, server_name banner.bench, with
+# `sub_filter '</head>' '<the same two tags, taken from the gateway's answer></head>'`
+# (sub_filter_once on; text/html is sub_filter_types' default), `proxy_set_header
+# Accept-Encoding ""` (sub_filter cannot read gzip) and `gzip on; gzip_min_length 0;
+# gzip_comp_level 6` (the gateway's zlib level, banner/src/content_coding.cpp). wrk sends
+# `Host: banner.bench` to both. Rows, each a wrk run like the ones above:
+#   nginx-html / gateway-html        the page through the plain proxies (no banner site, no
+#                                    sub_filter): reference for what rewriting adds;
+#   nginx-subfilter / gateway-banner the page rewritten, no Accept-Encoding;
+#   nginx-subfilter-gzip / gateway-banner-gzip   the same with `Accept-Encoding: gzip`: the
+#       upstream answers gzip to the gateway (gzip_static: a level-6 .gz made by
+#       gen_files.py, so the upstream spends no CPU compressing; gzip_proxied any), which
+#       decodes, rewrites and re-encodes it; nginx gets it plain and compresses after
+#       sub_filter.
+# They run after the decision test (so that everything above, the idle RSS test included, runs
+# as without them: the gateway keeps some of the memory that rewriting allocates), --rounds
+# rounds of adjacent pairs (odd rounds in this order, even rounds reversed).
+# Before measuring it checks the answers (bench/check_banner.py): the gateway's page has
+# `<script src="/_consent/banner.` exactly once, right before </head>, the gtag.js script is
+# type="text/plain" (URL in data-consent-src), the inline snippets and the YouTube iframe are
+# held; the gzip rows answer Content-Encoding: gzip that decodes to such a page; nginx's
+# pages have the same tags once. Report table "HTML with the banner": req/s medians, ratio
+# gateway/nginx (target >= 1.0), p50/p99, CPU per request of the gateway and of the nginx
+# proxy's worker (schedstat, as above; target: gateway <= nginx), per row.
+# Rewrite-memory test: /slow/30k-trackers.html, the same page that the upstream sends at
+# 8 KiB/s per connection (limit_rate: ~4 s plain, ~1 s gzip), so that with
+# `wrk -c1000 -d8s` (--rewrite-conns/--rewrite-seconds) about 1,000 responses are being
+# rewritten at once all the time; VmRSS of the gateway (and of the nginx proxy's worker, the
+# reference) is sampled every 0.1 s: before, peak during, and 1 s after, plain and gzip (in
+# that order, so "before" of the gzip test is "after" of the plain one). Its records are
+# appended to bench/out/latest.jsonl (targets rewrite-nginx / rewrite-gateway).
+#
 # Harness self-test: BENCH_FAKE_GATEWAY=1 bench/run.sh ... puts a second nginx proxy (same
 # config as the reference one, plus /healthz on the admin port) in the gateway's slot, so
 # the harness can be checked without the gateway; ratios then hover around 1.0. The report
@@ -117,10 +159,18 @@ DEC_SECS=10
 DEC_CONNS=50
 FSYNC=auto
 DECISIONS_TARGET=10000  # decisions/s at appendfsync always (report.py has the same number)
+HTML_ONLY=0          # --html-only: only the HTML rows with the banner and the rewrite-memory test
+HTML_ROWS=1          # the HTML rows (always on; a variable so that they could be switched off)
+REWRITE_CONNS=1000   # concurrent responses being rewritten in the rewrite-memory test
+REWRITE_SECS=8
+SLOW_RATE=8k         # the upstream's limit_rate for /slow/ (bytes/s per connection)
+BANNER_HOST=banner.bench
+HTML_PAGE=30k-trackers.html   # written by gen_files.py (not in its printed list)
+GZIP_LEVEL=6         # zlib level of the gateway's gzip (banner/src/content_coding.cpp)
 
 die() { echo "bench: error: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
 
 is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
 while [[ $# -gt 0 ]]; do
@@ -136,6 +186,9 @@ while [[ $# -gt 0 ]]; do
         --decision-conns) DEC_CONNS=${2:?--decision-conns needs a value}; shift 2 ;;
         --fsync) FSYNC=${2:?--fsync needs a value}; shift 2 ;;
         --keep-tmp) KEEP_TMP=1; shift ;;
+        --html-only) HTML_ONLY=1; shift ;;
+        --rewrite-conns) REWRITE_CONNS=${2:?--rewrite-conns needs a value}; shift 2 ;;
+        --rewrite-seconds) REWRITE_SECS=${2:?--rewrite-seconds needs a value}; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
@@ -150,7 +203,11 @@ check_range --threads "$THREADS" 1 "$CONNS"
 check_range --idle-conns "$IDLE_CONNS" 1 20000
 check_range --decision-seconds "$DEC_SECS" 1 600
 check_range --decision-conns "$DEC_CONNS" 1 10000
+check_range --rewrite-conns "$REWRITE_CONNS" 1 10000
+check_range --rewrite-seconds "$REWRITE_SECS" 1 120
 [[ "$FSYNC" =~ ^(always|everysec|auto)$ ]] || die "--fsync must be always, everysec or auto"
+# --html-only: no proxy table, consent variants, idle or decision test
+[[ $HTML_ONLY == 1 ]] && CONSENT=0
 # The decision test needs the real gateway; the fake one has no /_consent and no Redis.
 DECISIONS=$CONSENT
 [[ "$FAKE_GATEWAY" == 1 ]] && DECISIONS=0
@@ -186,12 +243,21 @@ if [[ ${#need[@]} -gt 0 ]]; then
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [[ -x "$NGINX" ]] || die "nginx not found"
+# The HTML rows need sub_filter (nginx proxy) and gzip_static (upstream). Debian bookworm's
+# nginx-light has both; a build without them is replaced by nginx-full (as root).
+nginx_modules_ok() { local v; v=$("$NGINX" -V 2>&1); [[ $v == *http_sub_module* && $v == *http_gzip_static_module* ]]; }
+if [[ $HTML_ROWS == 1 ]] && ! nginx_modules_ok; then
+    apt_install nginx-full
+    NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+    nginx_modules_ok || die "$NGINX has no http_sub_module or http_gzip_static_module (nginx -V)"
+fi
 
 # 65536 open files, or the hard limit when that is lower (some sandboxes cap it)
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 NOFILE=$(ulimit -n)
 [[ "$NOFILE" == unlimited ]] && NOFILE=65536
 (( NOFILE >= IDLE_CONNS * 2 + 256 )) || die "open-file limit $NOFILE too low for $IDLE_CONNS idle connections"
+(( NOFILE >= REWRITE_CONNS * 2 + 256 )) || die "open-file limit $NOFILE too low for $REWRITE_CONNS concurrent rewrites"
 
 # ---------------------------------------------------------------------------- build
 if [[ "$FAKE_GATEWAY" != 1 && ! -x "$GATEWAY_BIN" ]]; then
@@ -266,7 +332,8 @@ UP_PORT=${PORTS[0]} PROXY_PORT=${PORTS[1]} GW_PORT=${PORTS[2]} ADMIN_PORT=${PORT
 
 mkdir -p "$T/www" "$T/wrk" "$T/check"
 mapfile -t FILES < <(python3 "$BENCH/gen_files.py" "$T/www")
-[[ ${#FILES[@]} -eq 5 ]] || die "file generation failed"
+[[ ${#FILES[@]} -eq 5 && -s "$T/www/$HTML_PAGE" && -s "$T/www/$HTML_PAGE.gz" ]] \
+    || die "file generation failed"
 
 # Synthetic cookies (fixed, no real visitor's): what a typical site's visitor sends, and the
 # two Set-Cookie headers the upstream adds under /sc/. The catalogue knows all of them:
@@ -338,6 +405,26 @@ $(nginx_http_common upstream)
             add_header Set-Cookie "$UP_GA_SET_COOKIE";
             add_header Set-Cookie "$UP_SESSION_SET_COOKIE";
         }
+        # The HTML rows' page: gzip to whoever accepts it (the gateway on the -gzip row), from a
+        # level-6 .gz made by gen_files.py, so that compressing costs the upstream nothing.
+        # gzip_proxied any: the gateway may add Via. (text/html is gzip_types' default.)
+        location = /$HTML_PAGE {
+            gzip_static on;
+            gzip on;
+            gzip_min_length 0;
+            gzip_comp_level $GZIP_LEVEL;
+            gzip_proxied any;
+        }
+        # The same page slowly (rewrite-memory test): many responses in flight at once
+        location /slow/ {
+            alias $T/www/;
+            limit_rate $SLOW_RATE;
+            gzip_static on;
+            gzip on;
+            gzip_min_length 0;
+            gzip_comp_level $GZIP_LEVEL;
+            gzip_proxied any;
+        }
         # What the upstream received, for the check that the gateway filters
         location = /_bench/echo {
             default_type text/plain;
@@ -378,6 +465,32 @@ $(nginx_http_common "$name")
         }
     }
 EOF
+        if [[ $HTML_ROWS == 1 ]]; then
+            # The HTML rows' twin of the gateway's banner site: the same tags before </head>
+            # with sub_filter (which cannot read gzip: the upstream must answer plain), gzip
+            # at the gateway's level for clients that accept it. text/html is the default of
+            # gzip_types and sub_filter_types (listing it again only draws a warning).
+            cat <<EOF
+    server {
+        listen 127.0.0.1:$port;
+        server_name $BANNER_HOST;
+        gzip on;
+        gzip_min_length 0;
+        gzip_comp_level $GZIP_LEVEL;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$host;
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+            proxy_set_header Accept-Encoding "";
+            proxy_buffering on;
+            sub_filter '</head>' '$BANNER_SNIPPET</head>';
+            sub_filter_once on;
+        }
+    }
+EOF
+        fi
         if [[ -n "$admin" ]]; then
             cat <<EOF
     server {
@@ -405,14 +518,11 @@ write_upstream_conf
 start_nginx upstream; UP_PID=$STARTED_MASTER
 wait_http "http://127.0.0.1:$UP_PORT/2k.html" "$UP_PID" "upstream nginx" "$T/upstream/error.log" 100
 
-write_proxy_conf proxy "$PROXY_PORT"
-start_nginx proxy; PROXY_MASTER=$STARTED_MASTER
-wait_http "http://127.0.0.1:$PROXY_PORT/2k.html" "$PROXY_MASTER" "nginx proxy" "$T/proxy/error.log" 100
-PROXY_WORKER=$(nginx_worker "$PROXY_MASTER") || die "no nginx proxy worker process"
-WORKERS+=("$PROXY_WORKER")
-
+# The nginx proxy starts after the gateway: its sub_filter inserts the tags the gateway does.
 if [[ "$FAKE_GATEWAY" == 1 ]]; then
     GW_LABEL="FAKE gateway (nginx proxy)"
+    # The fake one inserts a placeholder of the same shape and size with sub_filter too.
+    BANNER_SNIPPET='<link rel="stylesheet" href="/_consent/banner.000000000000.css"><script src="/_consent/banner.000000000000.js" defer id="cg-banner-script" integrity="sha384-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" data-doc="/_consent/site.{lang}.000000000000.json" data-languages="nb nn en" data-default-language="nb" data-decided="0" data-granted="necessary" data-gpc="0" data-consent-mode="off" data-reopen="bottom-left"></script>'
     log "BENCH_FAKE_GATEWAY=1: a second nginx proxy stands in for the gateway"
     write_proxy_conf fakegw "$GW_PORT" "$ADMIN_PORT"
     start_nginx fakegw; GW_MASTER=$STARTED_MASTER
@@ -446,15 +556,34 @@ else
  "consent": {"keys": ["$CONSENT_KEY"], "journal": {"path": "$T/consent-journal.jsonl"},
              "rate_limits": {"per_consent_id": 0, "per_address": 0}},
  "redis": {"socket": "$REDIS_SOCK"},
- "sites": [{"name": "bench", "hosts": ["127.0.0.1", "localhost"], "upstream": "http://127.0.0.1:$UP_PORT"}]}
+ "sites": [{"name": "bench", "hosts": ["127.0.0.1", "localhost"], "upstream": "http://127.0.0.1:$UP_PORT"},
+           {"name": "banner", "hosts": ["$BANNER_HOST"], "upstream": "http://127.0.0.1:$UP_PORT",
+            "banner": {"controller": {"name": "Bench AS", "contact": "post@bench.example",
+                                      "privacy_url": "https://bench.example/personvern"},
+                       "third_parties": ["Google Analytics"]}}]}
 EOF
     chmod 600 "$T/gateway.json"
+    "$GATEWAY_BIN" --check-config "$T/gateway.json" > "$T/check-config.out" 2>&1 \
+        || { cat "$T/check-config.out" >&2; die "the gateway refuses the benchmark's config"; }
     GW_LOG="$T/gateway.log"
     "$GATEWAY_BIN" "$T/gateway.json" > "$GW_LOG" 2>&1 &
     GW_PID=$!
     PIDS+=("$GW_PID")
     wait_http "http://127.0.0.1:$ADMIN_PORT/healthz" "$GW_PID" "gateway" "$GW_LOG" 100
+    # The two tags the gateway inserts before </head> (no Cookie: a visitor without consent);
+    # the nginx twin inserts the same with sub_filter.
+    curl -sf --max-time 10 -H "Host: $BANNER_HOST" -o "$T/check/gateway-banner-first.html" \
+        "http://127.0.0.1:$GW_PORT/$HTML_PAGE" || die "gateway: GET /$HTML_PAGE (Host $BANNER_HOST) failed"
+    BANNER_SNIPPET=$(python3 "$BENCH/check_banner.py" snippet "$T/check/gateway-banner-first.html") \
+        || die "no banner tags in the gateway's /$HTML_PAGE for Host $BANNER_HOST"
 fi
+printf '%s\n' "$BANNER_SNIPPET" > "$T/check/snippet.txt"
+
+write_proxy_conf proxy "$PROXY_PORT"
+start_nginx proxy; PROXY_MASTER=$STARTED_MASTER
+wait_http "http://127.0.0.1:$PROXY_PORT/2k.html" "$PROXY_MASTER" "nginx proxy" "$T/proxy/error.log" 100
+PROXY_WORKER=$(nginx_worker "$PROXY_MASTER") || die "no nginx proxy worker process"
+WORKERS+=("$PROXY_WORKER")
 
 # ---------------------------------------------------------------------------- verify
 for f in "${FILES[@]}"; do
@@ -468,6 +597,42 @@ for f in "${FILES[@]}"; do
     done
 done
 log "all ${#FILES[@]} files identical direct, via nginx and via $GW_LABEL"
+
+# ---------------------------------------------------------------------------- HTML rows: checks
+if [[ $HTML_ROWS == 1 ]]; then
+    # banner_check NAME PORT CODING [--held]: the page via Host banner.bench, checked by
+    # check_banner.py (tags once before </head>, equal to the gateway's; coding; hold-back)
+    banner_check() {
+        local name=$1 port=$2 coding=$3 msg
+        shift 3
+        local -a hdr=(-H "Host: $BANNER_HOST")
+        [[ $coding == gzip ]] && hdr+=(-H "Accept-Encoding: gzip")
+        curl -s --max-time 10 -D "$T/check/$name.head" -o "$T/check/$name.body" "${hdr[@]}" \
+            "http://127.0.0.1:$port/$HTML_PAGE" || die "$name: GET /$HTML_PAGE failed"
+        msg=$(python3 "$BENCH/check_banner.py" page "$T/check/$name.head" "$T/check/$name.body" \
+            --coding "$coding" --snippet "$T/check/snippet.txt" "$@") \
+            || die "$name: the page with the banner is not right (see above; $T/check/$name.*, --keep-tmp keeps it)"
+        log "check $name: $msg"
+    }
+    # The upstream answers the page gzip'd to a client that accepts it (so the gateway's gzip
+    # row decodes, rewrites and re-encodes), plain otherwise.
+    curl -s --max-time 10 -D - -o /dev/null -H 'Accept-Encoding: gzip' \
+        "http://127.0.0.1:$UP_PORT/$HTML_PAGE" | tr -d '\r' | grep -qi '^content-encoding: gzip$' \
+        || die "upstream: /$HTML_PAGE with Accept-Encoding: gzip is not answered gzip"
+    held=(--held)
+    [[ "$FAKE_GATEWAY" == 1 ]] && held=()     # the fake one only inserts the tags
+    banner_check gateway-banner "$GW_PORT" identity "${held[@]}"
+    banner_check gateway-banner-gzip "$GW_PORT" gzip "${held[@]}"
+    banner_check nginx-subfilter "$PROXY_PORT" identity
+    banner_check nginx-subfilter-gzip "$PROXY_PORT" gzip
+    # The reference rows: the page unchanged through both proxies without the banner site.
+    for pair in "nginx-html:$PROXY_PORT" "gateway-html:$GW_PORT"; do
+        curl -sf --max-time 10 -o "$T/check/${pair%%:*}" "http://127.0.0.1:${pair##*:}/$HTML_PAGE" \
+            && cmp -s "$T/check/${pair%%:*}" "$T/www/$HTML_PAGE" \
+            || die "${pair%%:*}: /$HTML_PAGE without the banner site differs from the file"
+    done
+    log "HTML rows: the banner tags once before </head> via both$([[ "$FAKE_GATEWAY" == 1 ]] || echo ", trackers held back by the gateway"), gzip decodes"
+fi
 
 # ---------------------------------------------------------------------------- consent checks
 gw_alive() {  # the gateway (or the fake one) must not have died under load
@@ -484,7 +649,9 @@ set_cookie_names() {
     curl -s --max-time 10 -o /dev/null -D - "$@" | tr -d '\r' \
         | sed -n 's/^[Ss][Ee][Tt]-[Cc][Oo][Oo][Kk][Ii][Ee]: *\([^=;]*\)=.*/\1/p' | sort | tr '\n' ' '
 }
-if [[ "$FAKE_GATEWAY" == 1 ]]; then
+if [[ $HTML_ONLY == 1 ]]; then
+    :   # --html-only: no consent variants, no decision
+elif [[ "$FAKE_GATEWAY" == 1 ]]; then
     # Same length as a real one, so that the requests are the same size; nothing checks it.
     COOKIE_HEADER="$VISITOR_COOKIES; cg_consent=1.AAAAAAAAAAAAAAAAAAAAAA.5.c.1795388734.1.AAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 else
@@ -578,6 +745,14 @@ run_wrk() {  # run_wrk TARGET FILE ROUND SECONDS [record]
         gateway-cookie) url="http://127.0.0.1:$GW_PORT/$f"; hdr=(-H "Cookie: $COOKIE_HEADER") ;;
         nginx-setcookie) url="http://127.0.0.1:$PROXY_PORT/sc/$f"; hdr=(-H "Cookie: $COOKIE_HEADER") ;;
         gateway-setcookie) url="http://127.0.0.1:$GW_PORT/sc/$f"; hdr=(-H "Cookie: $COOKIE_HEADER") ;;
+        nginx-html) url="http://127.0.0.1:$PROXY_PORT/$f" ;;
+        gateway-html) url="http://127.0.0.1:$GW_PORT/$f" ;;
+        nginx-subfilter) url="http://127.0.0.1:$PROXY_PORT/$f"; hdr=(-H "Host: $BANNER_HOST") ;;
+        gateway-banner) url="http://127.0.0.1:$GW_PORT/$f"; hdr=(-H "Host: $BANNER_HOST") ;;
+        nginx-subfilter-gzip) url="http://127.0.0.1:$PROXY_PORT/$f"
+            hdr=(-H "Host: $BANNER_HOST" -H "Accept-Encoding: gzip") ;;
+        gateway-banner-gzip) url="http://127.0.0.1:$GW_PORT/$f"
+            hdr=(-H "Host: $BANNER_HOST" -H "Accept-Encoding: gzip") ;;
         *) die "run_wrk: unknown target $target" ;;
     esac
     out="$T/wrk/$target-$f-$round.txt"
@@ -603,28 +778,31 @@ LOAD_START=$(cut -d" " -f1-3 /proc/loadavg)   # other work on the machine skews 
 # The variants mirror their nginx twins around the plain pair: in every round gateway-X is
 # as far from gateway as nginx-X is from nginx (1 run for -cookie, 2 for -setcookie), so the
 # raw ratio and the nginx ratio of the consent table see the same drift.
-if [[ $CONSENT == 1 ]]; then
+if [[ $HTML_ONLY == 1 ]]; then
+    TARGETS=()
+elif [[ $CONSENT == 1 ]]; then
     TARGETS=(nginx-setcookie nginx-cookie nginx gateway gateway-cookie gateway-setcookie)
 else
     TARGETS=(nginx gateway)
 fi
 warm_twins=""
 [[ $CONSENT == 1 ]] && warm_twins=", 1 s per consent variant and nginx twin"
-log "warm-up: 1 s per file per proxy$warm_twins (load average now: $LOAD_START)"
-for f in "${FILES[@]}"; do run_wrk nginx "$f" 0 1; run_wrk gateway "$f" 0 1; done
-for target in "${TARGETS[@]}"; do
-    [[ $target == nginx || $target == gateway ]] || run_wrk "$target" "${FILES[0]}" 0 1
-done
+if [[ ${#TARGETS[@]} -gt 0 ]]; then
+    log "warm-up: 1 s per file per proxy$warm_twins (load average now: $LOAD_START)"
+    for f in "${FILES[@]}"; do run_wrk nginx "$f" 0 1; run_wrk gateway "$f" 0 1; done
+    for target in "${TARGETS[@]}"; do
+        [[ $target == nginx || $target == gateway ]] || run_wrk "$target" "${FILES[0]}" 0 1
+    done
 
-total=$(( ROUNDS * ${#FILES[@]} * ${#TARGETS[@]} * DURATION ))
-log "measuring: $ROUNDS round(s) x ${#FILES[@]} files x ${#TARGETS[@]} targets (${TARGETS[*]}) x ${DURATION}s (~${total}s)"
+    total=$(( ROUNDS * ${#FILES[@]} * ${#TARGETS[@]} * DURATION ))
+    log "measuring: $ROUNDS round(s) x ${#FILES[@]} files x ${#TARGETS[@]} targets (${TARGETS[*]}) x ${DURATION}s (~${total}s)"
+fi
+reversed() { local i; for (( i = $# ; i >= 1; i-- )); do printf '%s\n' "${!i}"; done; }
 for round in $(seq 1 "$ROUNDS"); do
+    [[ ${#TARGETS[@]} -gt 0 ]] || break
     # odd rounds in order, even rounds reversed: neighbours stay neighbours, drifts cancel
     order=("${TARGETS[@]}")
-    if (( round % 2 == 0 )); then
-        order=()
-        for (( i = ${#TARGETS[@]} - 1; i >= 0; i-- )); do order+=("${TARGETS[i]}"); done
-    fi
+    if (( round % 2 == 0 )); then mapfile -t order < <(reversed "${TARGETS[@]}"); fi
     for f in "${FILES[@]}"; do
         for target in "${order[@]}"; do run_wrk "$target" "$f" "$round" "$DURATION" record; done
     done
@@ -653,9 +831,11 @@ idle_test() {  # idle_test TARGET PORT PID
     [[ -s "$T/idle-$target.err" ]] && head -n 5 "$T/idle-$target.err" >&2
     echo "$target $before $held $IDLE_CONNS $rc" >> "$RSS"
 }
-log "idle keep-alive test: $IDLE_CONNS connections, VmRSS before and while held"
-idle_test nginx "$PROXY_PORT" "$PROXY_WORKER"
-idle_test gateway "$GW_PORT" "$GW_PID"
+if [[ $HTML_ONLY == 0 ]]; then
+    log "idle keep-alive test: $IDLE_CONNS connections, VmRSS before and while held"
+    idle_test nginx "$PROXY_PORT" "$PROXY_WORKER"
+    idle_test gateway "$GW_PORT" "$GW_PID"
+fi
 
 # ---------------------------------------------------------------------------- decisions
 # decision_run FSYNC: wrk POSTs decisions for DEC_SECS with Redis at appendfsync FSYNC, then
@@ -722,6 +902,68 @@ elif [[ $CONSENT == 1 ]]; then
     log "decision test skipped: the fake gateway has no /_consent"
 fi
 
+# ---------------------------------------------------------------------------- HTML rows
+# After everything else, so that the rows above (and the idle RSS test) run as without them:
+# rewriting allocates (gzip state, buffers) and the gateway keeps part of that memory.
+HTML_TARGETS=()
+[[ $HTML_ROWS == 1 ]] && HTML_TARGETS=(nginx-html gateway-html nginx-subfilter gateway-banner
+                                       nginx-subfilter-gzip gateway-banner-gzip)
+if [[ ${#HTML_TARGETS[@]} -gt 0 ]]; then
+    log "HTML rows: warm-up 1 s each (load average now: $(cut -d" " -f1-3 /proc/loadavg))"
+    for target in "${HTML_TARGETS[@]}"; do run_wrk "$target" "$HTML_PAGE" 0 1; done
+    log "measuring: $ROUNDS round(s) x $HTML_PAGE x ${#HTML_TARGETS[@]} HTML rows (${HTML_TARGETS[*]}) x ${DURATION}s (~$(( ROUNDS * ${#HTML_TARGETS[@]} * DURATION ))s)"
+    for round in $(seq 1 "$ROUNDS"); do
+        # adjacent pairs, nginx twin first; even rounds reversed (drifts cancel)
+        order=("${HTML_TARGETS[@]}")
+        if (( round % 2 == 0 )); then mapfile -t order < <(reversed "${HTML_TARGETS[@]}"); fi
+        for target in "${order[@]}"; do run_wrk "$target" "$HTML_PAGE" "$round" "$DURATION" record; done
+    done
+fi
+
+# ---------------------------------------------------------------------------- rewrite memory
+# rewrite_mem_test TARGET PORT PID CODING: REWRITE_CONNS responses of the slow page being
+# rewritten at once (wrk keeps every connection busy; the upstream sends each at SLOW_RATE);
+# VmRSS of PID sampled every 0.1 s. Appends one parse_wrk.py record (target rewrite-TARGET,
+# file = CODING) with idle_kb, peak_kb, after_kb to RW_RSS.
+RW_RSS="$T/rewrite-rss.jsonl"
+: > "$RW_RSS"
+rewrite_mem_test() {
+    local target=$1 port=$2 pid=$3 coding=$4 idle peak after sampler
+    local out="$T/wrk/rewrite-$1-$4.txt" samples="$T/rewrite-$1-$4.rss"
+    local -a hdr=(-H "Host: $BANNER_HOST")
+    [[ $coding == gzip ]] && hdr+=(-H "Accept-Encoding: gzip")
+    sleep 1
+    idle=$(rss_kb "$pid")
+    (   # bounded: at most the run plus 60 s
+        for _ in $(seq 1 $(( (REWRITE_SECS + 60) * 10 ))); do rss_kb "$pid"; sleep 0.1; done
+    ) > "$samples" &
+    sampler=$!
+    PIDS+=("$sampler")
+    wrk --latency -t1 -c"$REWRITE_CONNS" -d"${REWRITE_SECS}s" --timeout 30s "${hdr[@]}" \
+        "http://127.0.0.1:$port/slow/$HTML_PAGE" > "$out" 2>&1 &
+    WRK_PID=$!
+    wait "$WRK_PID" || { cat "$out" >&2; die "wrk failed on the rewrite-memory test ($target, $coding)"; }
+    WRK_PID=
+    kill "$sampler" 2>/dev/null || true
+    wait "$sampler" 2>/dev/null || true
+    gw_alive
+    peak=$(sort -n "$samples" | tail -n 1)
+    (( ${peak:-0} > idle )) || peak=$idle
+    sleep 1
+    after=$(rss_kb "$pid")
+    python3 "$BENCH/parse_wrk.py" "rewrite-$target" "$coding" 0 "idle_kb=$idle" "peak_kb=$peak" \
+        "after_kb=$after" "conns=$REWRITE_CONNS" "seconds=$REWRITE_SECS" "rate=$SLOW_RATE" \
+        < "$out" >> "$RW_RSS" || die "could not parse wrk output ($out)"
+    log "rewrite memory $target $coding: VmRSS idle $idle kB, peak $peak kB, 1 s after $after kB; wrk $(grep -m1 'requests in' "$out" | tr -s ' '), p50 $(awk '$1 == "50%" {print $2}' "$out")"
+}
+if [[ $HTML_ROWS == 1 ]]; then
+    log "rewrite-memory test: wrk -c$REWRITE_CONNS -d${REWRITE_SECS}s on /slow/$HTML_PAGE (upstream limit_rate $SLOW_RATE), VmRSS sampled"
+    for coding in identity gzip; do
+        rewrite_mem_test nginx "$PROXY_PORT" "$PROXY_WORKER" "$coding"
+        rewrite_mem_test gateway "$GW_PORT" "$GW_PID" "$coding"
+    done
+fi
+
 # ---------------------------------------------------------------------------- report
 cpu=$(awk -F: '/^model name/ {sub(/^[ \t]+/, "", $2); print $2; exit}' /proc/cpuinfo 2>/dev/null)
 rev=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo "no commit")
@@ -732,15 +974,25 @@ git -C "$REPO" diff-index --quiet HEAD -- CMakeLists.txt cmake common consent ga
 [[ "$FAKE_GATEWAY" != 1 ]] && rev="$rev, binary built $(date -u -r "$GATEWAY_BIN" '+%Y-%m-%d %H:%MZ')"
 H1="date: $(date -u '+%Y-%m-%d %H:%M:%SZ') | nproc: $(nproc) | cpu: ${cpu:-unknown} | kernel: $(uname -sr) | load avg at start: $LOAD_START, at end: $(cut -d" " -f1-3 /proc/loadavg)"
 nginx_ver=$({ "$NGINX" -v 2>&1 || true; } | sed 's/^nginx version: //')
+NGINX_PKG=$(dpkg -S "$(readlink -f "$NGINX")" 2>/dev/null | cut -d: -f1 | head -n 1 || true)
+[[ -n $NGINX_PKG ]] && NGINX_PKG="$NGINX_PKG $(dpkg-query -W -f='${Version}' "$NGINX_PKG" 2>/dev/null || true)"
 wrk_ver=$({ wrk -v 2>&1 || true; } | awk 'NR == 1 {print "wrk " $2}')
 H2="wrk -t$THREADS -c$CONNS -d${DURATION}s × $ROUNDS round(s), interleaved | one worker each | $nginx_ver | $wrk_ver | $GW_LABEL @ $rev"
 headers=(--header "$H1  " --header "$H2")
 [[ -n $REDIS_INFO ]] && headers=(--header "$H1  " --header "$H2  " --header "$REDIS_INFO")
 mkdir -p "$BENCH/out"
-cp "$RESULTS" "$BENCH/out/latest.jsonl"
+cat "$RESULTS" "$RW_RSS" > "$BENCH/out/latest.jsonl"
 echo
 rc=0
-python3 "$BENCH/report.py" --results "$RESULTS" --rss "$RSS" "${headers[@]}" \
+rss_args=(--rss "$RSS")
+[[ $HTML_ONLY == 1 ]] && rss_args=()
+[[ $HTML_ROWS == 1 ]] && rss_args+=(--rewrite-rss "$RW_RSS")
+if [[ $HTML_ROWS == 1 ]]; then
+    headers=(--header "$H1  " --header "$H2  ")
+    [[ -n $REDIS_INFO ]] && headers+=(--header "$REDIS_INFO  ")
+    headers+=(--header "HTML rows: $HTML_PAGE, gateway site $BANNER_HOST with a banner vs nginx sub_filter (the same tags before </head>; $nginx_ver${NGINX_PKG:+ from Debian package $NGINX_PKG}, with http_sub_module), gzip level $GZIP_LEVEL on both; the upstream serves a level-$GZIP_LEVEL .gz (gzip_static) to the gateway's gzip row")
+fi
+python3 "$BENCH/report.py" --results "$RESULTS" "${rss_args[@]}" "${headers[@]}" \
     --gateway-label "$GW_LABEL" --decisions-target "$DECISIONS_TARGET" \
     --out "$BENCH/out/latest.md" || rc=$?
 (( rc == 0 || rc == 3 )) || die "report failed"

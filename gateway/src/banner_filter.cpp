@@ -41,19 +41,29 @@ std::string lifetime_text(std::chrono::seconds s) {
 // decode -> the page rewrite -> encode, for one response.
 class banner_transform final : public body_transform {
   public:
-    banner_transform(std::unique_ptr<banner::page_rewrite> page, banner::content_coding coding)
-        : page_(std::move(page)),
+    banner_transform(std::unique_ptr<banner::page_rewrite> page, banner::content_coding coding,
+                     metrics& stats, std::size_t site)
+        : stats_(stats),
+          site_(site),
+          page_(std::move(page)),
           recode_(coding, [this](std::string_view in, bool last, std::string& out) {
               page_->write(in, last, out);
           }) {}
 
     void write(std::string_view in, bool last, std::string& out) override {
         recode_.write(in, last, out);
+        if (!counted_ && recode_.broken()) {
+            counted_ = true;
+            stats_.coding_broken(site_);
+        }
     }
 
     std::string_view vary() const noexcept override { return "Cookie, Accept-Language"; }
 
   private:
+    metrics& stats_;
+    std::size_t site_;
+    bool counted_ = false;
     std::unique_ptr<banner::page_rewrite> page_;
     banner::recoding_transform recode_;
 };
@@ -145,8 +155,8 @@ std::unique_ptr<const banner::site_banner> make_site_banner(const site_config& s
 }
 
 body_filter make_banner_filter(
-    const std::vector<std::unique_ptr<const banner::site_banner>>& banners) {
-    return [&banners](const transaction& tx,
+    const std::vector<std::unique_ptr<const banner::site_banner>>& banners, metrics& stats) {
+    return [&banners, &stats](const transaction& tx,
                       const response_head& h) -> std::unique_ptr<body_transform> {
         if (tx.site >= banners.size() || !banners[tx.site] || tx.method != http::verb::get) {
             return nullptr;
@@ -189,7 +199,8 @@ body_filter make_banner_filter(
         ctx.return_to = tx.origin;
         ctx.fallback =
             banner::language_of_accept(tx.facts.accept_language).value_or(site.default_language());
-        return std::make_unique<banner_transform>(site.page(ctx), *coding);
+        stats.page_rewritten(tx.site);
+        return std::make_unique<banner_transform>(site.page(ctx), *coding, stats, tx.site);
     };
 }
 

@@ -7,6 +7,7 @@
 #include "consent/config.hpp"
 #include "gateway/body_filter.hpp"
 #include "gateway/config.hpp"
+#include "metrics.hpp"
 
 namespace cg::gateway {
 
@@ -21,8 +22,9 @@ std::unique_ptr<const banner::site_banner> make_site_banner(const site_config& s
 /// or one of gzip, deflate, br, on a site with a banner. The transform decodes, rewrites for
 /// the visitor's consent (tx.visitor) and re-encodes; the output depends on the Cookie and
 /// Accept-Language fields (Vary). `banners` is indexed like config::sites and must outlive
-/// the filter.
-body_filter make_banner_filter(const std::vector<std::unique_ptr<const banner::site_banner>>& banners);
+/// the filter, and so must `stats` (cg_banner_pages_total, cg_banner_broken_encoding_total).
+body_filter make_banner_filter(
+    const std::vector<std::unique_ptr<const banner::site_banner>>& banners, metrics& stats);
 
 /// The page's CSP nonce for `directive` ("script-src" or "style-src", falling back to
 /// default-src) from its Content-Security-Policy fields (report-only ones count too, so the

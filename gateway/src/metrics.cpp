@@ -50,7 +50,23 @@ void site_counters::fail(upstream_failure f) noexcept {
 }
 
 metrics::metrics(std::size_t workers, std::size_t sites)
-    : workers_(workers), sites_(sites), shards_(new site_counters[workers * (sites + 1)]) {}
+    : workers_(workers),
+      sites_(sites),
+      shards_(new site_counters[workers * (sites + 1)]),
+      pages_rewritten_(new std::atomic<std::uint64_t>[sites]{}),
+      codings_broken_(new std::atomic<std::uint64_t>[sites]{}) {}
+
+void metrics::page_rewritten(std::size_t site) noexcept {
+    if (site < sites_) {
+        pages_rewritten_[site].fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
+void metrics::coding_broken(std::size_t site) noexcept {
+    if (site < sites_) {
+        codings_broken_[site].fetch_add(1, std::memory_order_relaxed);
+    }
+}
 
 site_counters& metrics::at(std::size_t worker, std::size_t site) noexcept {
     return shards_[worker * (sites_ + 1) + site];
@@ -159,6 +175,19 @@ std::string metrics::render(const config& cfg) const {
            "# HELP cg_internal_errors_total Requests ended by an internal error (see the log).\n"
            "# TYPE cg_internal_errors_total counter\ncg_internal_errors_total %llu\n",
            static_cast<unsigned long long>(internal_errors.load(relaxed)));
+    out += "# HELP cg_banner_pages_total Pages that got the banner (and hold-back), by site.\n";
+    out += "# TYPE cg_banner_pages_total counter\n";
+    for (std::size_t s = 0; s < sites_; ++s) {
+        append(out, "cg_banner_pages_total{site=\"%s\"} %llu\n", site_name(s),
+               static_cast<unsigned long long>(pages_rewritten_[s].load(relaxed)));
+    }
+    out += "# HELP cg_banner_broken_encoding_total Pages whose gzip/deflate/br body was not a "
+           "valid stream (passed on unchanged, or ended where it broke).\n";
+    out += "# TYPE cg_banner_broken_encoding_total counter\n";
+    for (std::size_t s = 0; s < sites_; ++s) {
+        append(out, "cg_banner_broken_encoding_total{site=\"%s\"} %llu\n", site_name(s),
+               static_cast<unsigned long long>(codings_broken_[s].load(relaxed)));
+    }
     return out;
 }
 

@@ -48,6 +48,11 @@ class metrics {
     std::atomic<std::uint64_t> log_lines_dropped{0};
     std::atomic<std::uint64_t> internal_errors{0};  ///< exceptions that ended a request
 
+    /// Banner pages (issue 9), per site: rewritten, and rewritten bodies whose content coding
+    /// turned out broken (passed on unchanged or ended where they broke). Any thread.
+    void page_rewritten(std::size_t site) noexcept;
+    void coding_broken(std::size_t site) noexcept;
+
     /// Prometheus text exposition format (version 0.0.4).
     std::string render(const config& cfg) const;
 
@@ -55,6 +60,8 @@ class metrics {
     std::size_t workers_;
     std::size_t sites_;
     std::unique_ptr<site_counters[]> shards_;
+    std::unique_ptr<std::atomic<std::uint64_t>[]> pages_rewritten_;
+    std::unique_ptr<std::atomic<std::uint64_t>[]> codings_broken_;
 };
 
 }  // namespace cg::gateway

@@ -237,7 +237,7 @@ struct server::impl {
     impl(std::shared_ptr<const config> c, std::vector<body_filter> filters)
         : shared(c, worker_count(*c)), admin(admin_ioc, shared) {
         shared.body_filters = std::move(filters);
-        shared.body_filters.push_back(make_banner_filter(shared.banners));
+        shared.body_filters.push_back(make_banner_filter(shared.banners, shared.stats));
     }
 
     net::awaitable<void> drain();

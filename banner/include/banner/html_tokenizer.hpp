@@ -91,6 +91,9 @@ class html_tokenizer {
     enum class state : std::uint8_t;
 
     bool step(unsigned char c);
+    /// How many bytes at the start of `rest` the current state passes over unchanged (taking
+    /// them into an attribute value when it is in one).
+    std::size_t skip_run(std::string_view rest);
     void start_tag_token(html_token_kind kind);
     void start_comment();
     void begin_attribute();

@@ -90,6 +90,11 @@ TEST(Banner, ABrokenCompressedPageIsPassedOnUnchanged) {
         ASSERT_FALSE(r.ec);
         EXPECT_EQ(r.body, test_page_html());
     }
+    const auto metrics = admin_get(s.proxy.admin_port(), "/metrics");
+    EXPECT_NE(metrics.body.find("cg_banner_broken_encoding_total{site=\"demo\"} 2"),
+              std::string::npos)
+        << metrics.body;
+    EXPECT_NE(metrics.body.find("cg_banner_pages_total{site=\"demo\"} 2"), std::string::npos);
 }
 
 TEST(Banner, ErrorPagesAreRewrittenToo) {
