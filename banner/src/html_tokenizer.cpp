@@ -859,8 +859,8 @@ bool html_tokenizer::step(unsigned char c) {
 }
 
 std::size_t html_tokenizer::skip_run(std::string_view rest) {
-    // Runs of bytes a state only passes over are found with memchr instead of one step() each:
-    // text and script data up to the next '<', quoted attribute values up to their quote.
+    // Runs of bytes a state only passes over are found in one go instead of one step() each:
+    // text and script data up to the next '<', names, quoted attribute values up to their quote.
     const auto until = [&](char stop) {
         const void* hit = std::memchr(rest.data(), stop, rest.size());
         return hit == nullptr ? rest.size()
@@ -874,6 +874,27 @@ std::size_t html_tokenizer::skip_run(std::string_view rest) {
             return until('<');
         case state::plaintext:
             return rest.size();
+        case state::tag_name:
+        case state::attr_name: {
+            if (overflow_) {
+                return 0;
+            }
+            // Lower-case letters, digits and the usual punctuation of names go in unchanged;
+            // anything else (upper case, NUL, what ends the name) goes through step().
+            std::size_t n = 0;
+            while (n < rest.size()) {
+                const auto c = static_cast<unsigned char>(rest[n]);
+                if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+                      c == ':' || c == '.')) {
+                    break;
+                }
+                ++n;
+            }
+            const std::uint64_t room = token_begin_ + options_.max_token_bytes - pos_;
+            const std::size_t run = static_cast<std::size_t>(std::min<std::uint64_t>(n, room));
+            (state_ == state::tag_name ? token_.name : attr_.name).append(rest.data(), run);
+            return run;
+        }
         case state::attr_value_dq:
         case state::attr_value_sq: {
             if (overflow_) {
