@@ -105,7 +105,7 @@
 # `sub_filter '</head>' '<the same two tags, taken from the gateway's answer></head>'`
 # (sub_filter_once on; text/html is sub_filter_types' default), `proxy_set_header
 # Accept-Encoding ""` (sub_filter cannot read gzip) and `gzip on; gzip_min_length 0;
-# gzip_comp_level 6` (the gateway's zlib level, banner/src/content_coding.cpp). wrk sends
+# gzip_comp_level 5` (the gateway's zlib level, banner/src/content_coding.cpp). wrk sends
 # `Host: banner.bench` to both. Rows, each a wrk run like the ones above:
 #   nginx-html / gateway-html        the page through the plain proxies (no banner site, no
 #                                    sub_filter): reference for what rewriting adds;
@@ -166,7 +166,7 @@ REWRITE_SECS=8
 SLOW_RATE=8k         # the upstream's limit_rate for /slow/ (bytes/s per connection)
 BANNER_HOST=banner.bench
 HTML_PAGE=30k-trackers.html   # written by gen_files.py (not in its printed list)
-GZIP_LEVEL=6         # zlib level of the gateway's gzip (banner/src/content_coding.cpp)
+GZIP_LEVEL=5         # zlib level of the gateway's gzip (banner/src/content_coding.cpp)
 
 die() { echo "bench: error: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
