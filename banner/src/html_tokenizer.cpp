@@ -318,6 +318,11 @@ void html_tokenizer::drop_token() {
 void html_tokenizer::start_tag_token(html_token_kind kind) {
     token_.kind = kind;
     token_.name.clear();
+    // The attributes' strings go back to spare_ with their buffers, so the next tags' attributes
+    // reuse them instead of allocating three strings each.
+    for (auto& a : token_.attributes) {
+        spare_.push_back(std::move(a));
+    }
     token_.attributes.clear();
     token_.self_closing = false;
     token_.data.clear();
@@ -330,6 +335,10 @@ void html_tokenizer::start_comment() {
 
 void html_tokenizer::begin_attribute() {
     finish_attribute();
+    if (!spare_.empty()) {
+        attr_ = std::move(spare_.back());
+        spare_.pop_back();
+    }
     attr_.name.clear();
     attr_.raw_value.clear();
     attr_.value.clear();
@@ -345,9 +354,13 @@ void html_tokenizer::finish_attribute() {
     if (token_.find(attr_.name) != nullptr) {
         return;
     }
-    attr_.value = decode_attribute_value(attr_.raw_value);
+    if (attr_.raw_value.find_first_of("&\r", 0) == std::string::npos &&
+        attr_.raw_value.find('\0') == std::string::npos) {
+        attr_.value.assign(attr_.raw_value);  // nothing to decode: keep the buffer
+    } else {
+        attr_.value = decode_attribute_value(attr_.raw_value);
+    }
     token_.attributes.push_back(std::move(attr_));
-    attr_ = html_attribute{};
 }
 
 void html_tokenizer::append_lowered(std::string& to, unsigned char c) {

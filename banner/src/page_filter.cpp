@@ -112,7 +112,10 @@ std::string site_banner::snippet(const page_context& ctx) const {
     const auto& js = script_asset();
     std::string granted;
     for (const auto& g : ctx.granted_names) {
-        granted += (granted.empty() ? "" : " ") + ascii_html(g);
+        if (!granted.empty()) {
+            granted += ' ';
+        }
+        granted += ascii_html(g);
     }
     std::string doc = document_paths_[0];
     doc.replace(doc.find(".nb."), 4, ".{lang}.");

@@ -410,7 +410,10 @@ site_banner::site_banner(site_banner_config config, site_facts facts)
     }
     const auto parties = third_parties_of(config_, *trackers_);
     for (const auto& p : parties) {
-        third_party_names_ += (third_party_names_.empty() ? "" : ", ") + p.vendor;
+        if (!third_party_names_.empty()) {
+            third_party_names_ += ", ";
+        }
+        third_party_names_ += p.vendor;
     }
     holdback_options_.consent_mode = config_.google != consent_mode::off;
     for (const auto l : all_languages) {

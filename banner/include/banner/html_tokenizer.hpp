@@ -121,6 +121,7 @@ class html_tokenizer {
     bool overflow_ = false;
     bool attr_open_ = false;
     html_token token_;
+    std::vector<html_attribute> spare_;  // attributes of earlier tags, buffers kept for reuse
     html_token text_token_;
     html_attribute attr_;
     std::string buffer_;  // markup declaration lookahead, or the temporary buffer of §13.2.5
