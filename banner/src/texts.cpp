@@ -13,7 +13,7 @@ struct text_row {
 };
 
 // Written for this product. `{controller}` is the site's controller's name.
-constexpr std::array<text_row, 37> rows{{
+constexpr std::array<text_row, 36> rows{{
     {"title", {"Vi bruker informasjonskapsler", "Vi brukar informasjonskapslar", "We use cookies"}},
     {"intro",
      {"{controller} bruker nødvendige informasjonskapsler for at nettstedet skal virke. Med ditt "
@@ -90,8 +90,6 @@ constexpr std::array<text_row, 37> rows{{
       "Choose whether we may use cookies for preferences, statistics and marketing."}},
     {"declaration_title",
      {"Informasjonskapsler på {site}", "Informasjonskapslar på {site}", "Cookies on {site}"}},
-    {"change_choice",
-     {"Endre valget ditt", "Endre valet ditt", "Change your choice"}},
     {"none_listed",
      {"Ingen oppført.", "Ingen oppførte.", "None listed."}},
 }};

@@ -119,8 +119,9 @@ void log_stages(worker& w, const transaction& tx) {
                         w.counters(site), access ? &w.access_log : nullptr);
 }
 
-// The paths the gateway answers itself (DESIGN §4, §5), by prefix: consent's endpoints (the
-// banner's assets join them). Everything else goes to the site's upstream.
+// The paths the gateway answers itself (DESIGN §4, §5): the banner's files, site documents and
+// declaration (is_banner_path: hashed names, not path segments), then consent's endpoints by
+// prefix. Everything else goes to the site's upstream.
 using local_handler = net::awaitable<void> (*)(worker&, connection&, request_parser&, transaction&);
 constexpr std::array<std::string_view, 1> local_prefixes{consent::endpoint_prefix};
 constexpr std::array<local_handler, 1> local_handlers{answer_consent};

@@ -22,8 +22,9 @@ class body_transform {
     /// written. Called on one thread, in order. `in` is untrusted: must not throw, no I/O.
     virtual void write(std::string_view in, bool last, std::string& out) = 0;
 
-    /// A request field the output depends on (such as Cookie, when it depends on consent), to
-    /// be listed in Vary; "" when none.
+    /// The request fields the output depends on, comma-separated (such as "Cookie,
+    /// Accept-Language" when it depends on consent and language), each added to Vary unless
+    /// listed already; "" when none.
     virtual std::string_view vary() const noexcept { return {}; }
 };
 
