@@ -1,6 +1,7 @@
 #include "banner/html_rewriter.hpp"
 
 #include <algorithm>
+#include <array>
 #include <utility>
 
 namespace cg::banner {
@@ -110,6 +111,18 @@ std::uint64_t html_rewriter::noscript_hold(std::uint64_t limit) const {
     return std::min(limit, noscript_base_ + noscript_->hold_from().value_or(noscript_->offset()));
 }
 
+namespace {
+
+// Elements the HTML parser keeps in a head ("in head" insertion mode), and html itself.
+bool head_content(std::string_view name) noexcept {
+    constexpr std::array<std::string_view, 13> names{
+        "html", "base",    "basefont", "bgsound",  "link",  "meta",  "noframes",
+        "script", "style", "template", "title",    "noscript", "head"};
+    return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+}  // namespace
+
 void html_rewriter::on_token(const html_token& token, std::string& out) {
     if (held_script_) {
         // In script data the tokenizer reports text, and then the end tag that closes it. The
@@ -139,6 +152,19 @@ void html_rewriter::on_token(const html_token& token, std::string& out) {
         return;
     }
     if (token.kind == html_token_kind::start_tag) {
+        if (token.name == "head" || token.name == "body") {
+            head_or_body_seen_ = head_or_body_seen_ || template_depth_ == 0;
+        } else if (!inserted_ && !head_or_body_seen_ && template_depth_ == 0 && split_noscript_ &&
+                   !head_content(token.name)) {
+            // No <head> and no <body>: the first tag that cannot be in a head is where the
+            // browser ends the head it implies (HTML §13.2.6.4.4 "anything else"): the snippet
+            // goes right before it. An oversized tag may already be written in part: after it.
+            // (Only when <noscript> is read as browsers with scripting do: else its content
+            // comes here as tags, and the snippet must not land inside it.)
+            flush_to(token.truncated ? token.end : token.begin, out);
+            out += snippet_;
+            inserted_ = true;
+        }
         if (token.name == "template") {
             ++template_depth_;
         }

@@ -233,8 +233,9 @@ void check_plain_insert(std::string_view doc, std::string_view out) {
         if (out.substr(p, snippet.size()) != snippet) {
             continue;
         }
+        // The end, before </head, after a tag, or before a tag that ends an implied head.
         found = p == doc.size() || starts_with_ci(doc.substr(p), "</head") ||
-                (p > 0 && doc[p - 1] == '>');
+                (p > 0 && doc[p - 1] == '>') || doc[p] == '<';
     }
     check(found);
     if (doc.find(snippet) == std::string_view::npos) {

@@ -36,7 +36,10 @@ using inline_script_replacer = std::function<std::optional<std::string>(
 /// (tracker hold-back, holdback.hpp install_holdback).
 ///
 /// Where the snippet goes: before the first `</head>` end tag outside `<template>`; else, if a
-/// `<body>` start tag comes first, right after it; else at the end of the document. It is
+/// `<body>` start tag comes first, right after it; else, when there is neither `<head>` nor
+/// `<body>`, right before the first start tag that cannot be in a head (`<p>`, `<div>`...:
+/// where browsers end the head they imply), after it if that tag is oversized; else at the end
+/// of the document. It is
 /// therefore never placed before a byte order mark or DOCTYPE, and never inside `<noscript>`:
 /// if the document ends inside an unterminated `<noscript>`, `</noscript>` is written before it.
 ///
@@ -116,6 +119,7 @@ class html_rewriter {
     std::uint64_t base_ = 0;                  // stream offset of pending_[0]
     std::uint64_t emitted_ = 0;               // stream offset up to which output is decided
     int template_depth_ = 0;
+    bool head_or_body_seen_ = false;  // a <head> or <body> start tag outside <template>
     bool inserted_ = false;
     bool finished_ = false;
 };

@@ -84,12 +84,15 @@ const rewrite_case awkward_corpus[] = {
     {"<head><template><template></head></template></head></template></head>",
      "<head><template><template></head></template></head></template>[[CG]]</head>"},
     {"\xEF\xBB\xBF<!DOCTYPE html><head></head>", "\xEF\xBB\xBF<!DOCTYPE html><head>[[CG]]</head>"},
-    {"\xEF\xBB\xBF<!DOCTYPE html><p>x", "\xEF\xBB\xBF<!DOCTYPE html><p>x[[CG]]"},
+    {"\xEF\xBB\xBF<!DOCTYPE html><p>x", "\xEF\xBB\xBF<!DOCTYPE html>[[CG]]<p>x"},
     {"<!doctype html><body class=\"a>b\"><p>hi", "<!doctype html><body class=\"a>b\">[[CG]]<p>hi"},
-    {"<!doctype html><p>hi", "<!doctype html><p>hi[[CG]]"},
+    {"<!doctype html><p>hi", "<!doctype html>[[CG]]<p>hi"},
+    {"<!doctype html><html lang=nb><meta charset=utf-8><title>t</title><div>x",
+     "<!doctype html><html lang=nb><meta charset=utf-8><title>t</title>[[CG]]<div>x"},
+    {"<template><p>x</template><p>y", "<template><p>x</template>[[CG]]<p>y"},
     {"", "[[CG]]"},
     {"<html><head><title>x", "<html><head><title>x[[CG]]"},
-    {"<p>a<", "<p>a<[[CG]]"},
+    {"<p>a<", "[[CG]]<p>a<"},
     {"<head></head", "<head></head[[CG]]"},
     {"<head><!-- open", "<head><!-- open[[CG]]"},
     {"</head></head><body>", "[[CG]]</head></head><body>"},
@@ -113,7 +116,7 @@ TEST(HtmlRewriter, CopiesBytesWithoutHeadOrBodyUnchanged) {
     for (int i = 0; i < 2000; ++i) {
         page += "<a href='/p?i=" + std::to_string(i) + "&amp;x'>\xC3\xA9</a>\r\n";
     }
-    EXPECT_EQ(rewrite_chunks(page, {1, 7, 4096, 4097, 30000}), page + std::string{snippet});
+    EXPECT_EQ(rewrite_chunks(page, {1, 7, 4096, 4097, 30000}), std::string{snippet} + page);
 }
 
 TEST(HtmlRewriter, StreamsAroundAnOversizedTag) {
@@ -183,7 +186,9 @@ TEST(HtmlRewriter, PutsSnippetAfterAReplacedBodyTag) {
         }
         return std::nullopt;
     };
-    expect_rewrite("<p><BODY onload=x()>t", "<p><body data-cg>[[CG]]t", mark_body);
+    expect_rewrite("<head></head><p><BODY onload=x()>t", "<head>[[CG]]</head><p><body data-cg>t",
+                   mark_body);
+    expect_rewrite("<BODY onload=x()>t", "<body data-cg>[[CG]]t", mark_body);
 }
 
 // Test-only stand-in for tracker hold-back inside noscript: marks any start tag whose src
@@ -238,7 +243,7 @@ TEST(HtmlRewriter, FirstNoscriptEndTagEndsTheNoscriptContent) {
     expect_rewrite(
         "<noscript><noscript><img src=//tracker.example/a></noscript>"
         "<img src=//tracker.example/b></noscript><p>",
-        "<noscript><noscript><img data-cg-held></noscript><img data-cg-held></noscript><p>[[CG]]",
+        "<noscript><noscript><img data-cg-held></noscript>[[CG]]<img data-cg-held></noscript><p>",
         hold_tracker_sources);
     // Browsers end the RAWTEXT at </noscript> even inside what looks like a comment.
     expect_rewrite(
@@ -247,7 +252,7 @@ TEST(HtmlRewriter, FirstNoscriptEndTagEndsTheNoscriptContent) {
         hold_tracker_sources);
     // ... or an attribute value: the unfinished tag inside is copied as text.
     expect_rewrite("<noscript><img src=\"</noscript>\"><img src=//tracker.example/a></noscript>",
-                   "<noscript><img src=\"</noscript>\"><img data-cg-held></noscript>[[CG]]",
+                   "<noscript><img src=\"</noscript>\">[[CG]]<img data-cg-held></noscript>",
                    hold_tracker_sources);
     // Almost-end tags stay noscript content.
     expect_rewrite("<noscript></noscrip><img src=//tracker.example/a></noscripts></noscript>",
@@ -257,7 +262,7 @@ TEST(HtmlRewriter, FirstNoscriptEndTagEndsTheNoscriptContent) {
 
 TEST(HtmlRewriter, NeverPutsTheSnippetInsideNoscript) {
     expect_rewrite("<noscript></head><body></noscript><p>t",
-                   "<noscript></head><body></noscript><p>t[[CG]]", hold_tracker_sources);
+                   "<noscript></head><body></noscript>[[CG]]<p>t", hold_tracker_sources);
     expect_rewrite("<head><noscript><style></head></style></noscript></head>",
                    "<head><noscript><style></head></style></noscript>[[CG]]</head>");
     // Unterminated at the end of the document: closed before the snippet, which would
@@ -461,8 +466,8 @@ TEST(HtmlRewriter, DecidesAnUnterminatedScriptAtTheEnd) {
     inline_setup setup;
     setup.inline_replacer = recording_replacer{&seen};
     expect_inline_rewrite("<p><script>go('//tracker.example')</scr",
-                          "<p><script type=\"text/plain\" data-cg-inline>go('//tracker.example')"
-                          "</scr[[CG]]",
+                          "[[CG]]<p><script type=\"text/plain\" data-cg-inline>"
+                          "go('//tracker.example')</scr",
                           setup);
 }
 
@@ -540,7 +545,7 @@ TEST(HtmlRewriter, NoscriptReplacerTakesTheStartTagsInsideNoscript) {
         return tag.name == "img" ? std::optional<std::string>{"<img inside>"} : std::nullopt;
     };
     expect_inline_rewrite("<img src=a><noscript><img src=b></noscript><img src=c>",
-                          "<img outside><noscript><img inside></noscript><img outside>[[CG]]",
+                          "[[CG]]<img outside><noscript><img inside></noscript><img outside>",
                           setup);
 }
 
