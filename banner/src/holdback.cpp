@@ -2,6 +2,7 @@
 
 #include "banner/inline_snippets.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <exception>
@@ -738,8 +739,15 @@ start_tag_replacer make_holdback(const tracker_catalogue& catalogue, granted_tra
     return make_replacer(catalogue, granted, options, options.placeholders);
 }
 
+bool holdback_replaces(std::string_view name) noexcept {
+    return name == "script" || name == "html" ||
+           std::any_of(loading_elements.begin(), loading_elements.end(),
+                       [name](const element_urls& e) { return e.element == name; });
+}
+
 void install_holdback(html_rewriter& rewriter, const tracker_catalogue& catalogue,
                       granted_trackers granted, const holdback_options& options) {
+    rewriter.set_replaced_tags(&holdback_replaces);
     rewriter.set_start_tag_replacer(
         make_replacer(catalogue, granted, options, options.placeholders));
     rewriter.set_noscript_replacer(make_replacer(catalogue, granted, options, false));

@@ -44,6 +44,25 @@ void html_rewriter::set_noscript_replacer(start_tag_replacer replacer) {
     noscript_replacer_ = std::move(replacer);
 }
 
+void html_rewriter::set_replaced_tags(tag_names replaced) {
+    replaced_tags_ = replaced;
+}
+
+bool html_rewriter::offered(std::string_view name) const {
+    return replaced_tags_ == nullptr || replaced_tags_(name) || name == "html" || name == "head" ||
+           name == "body" || name == "script" || name == "noscript" || name == "template";
+}
+
+bool html_rewriter::wants(html_token_kind kind, std::string_view name) const {
+    if (kind == html_token_kind::end_tag) {
+        return name == "head" || name == "template";
+    }
+    // Before the snippet's place is known without <head> or <body>, every start tag counts
+    // (see on_token: the first one that cannot be in a head).
+    return (!inserted_ && !head_or_body_seen_ && template_depth_ == 0 && split_noscript_) ||
+           offered(name);
+}
+
 std::uint64_t html_rewriter::inline_limit() const {
     // Past the bound, a complete end tag (at most the tokenizer's cap) may still be pending.
     return held_script_->end + max_inline_script_bytes_ + max_token_bytes_ + 16;
@@ -104,7 +123,11 @@ void html_rewriter::feed_noscript(std::uint64_t until, bool last, std::string& o
         bytes = std::string_view{pending_}.substr(static_cast<std::size_t>(fed - base_),
                                                   static_cast<std::size_t>(until - fed));
     }
-    noscript_->feed(bytes, last, [&](const html_token& token) { on_noscript_token(token, out); });
+    const html_tokenizer::tag_filter wanted = [this](html_token_kind kind, std::string_view name) {
+        return kind == html_token_kind::start_tag && offered(name);
+    };
+    noscript_->feed(
+        bytes, last, [&](const html_token& token) { on_noscript_token(token, out); }, &wanted);
 }
 
 std::uint64_t html_rewriter::noscript_hold(std::uint64_t limit) const {
@@ -208,7 +231,11 @@ void html_rewriter::write(std::string_view in, bool last, std::string& out) {
         return;
     }
     pending_.append(in);
-    tokenizer_.feed(in, last, [&](const html_token& token) { on_token(token, out); });
+    const html_tokenizer::tag_filter wanted = [this](html_token_kind kind, std::string_view name) {
+        return wants(kind, name);
+    };
+    tokenizer_.feed(
+        in, last, [&](const html_token& token) { on_token(token, out); }, &wanted);
     if (last) {
         if (held_script_) {
             // The document ended inside the script (its text fit within the bound, or it would

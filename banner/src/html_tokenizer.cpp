@@ -307,6 +307,7 @@ void html_tokenizer::begin_candidate() {
     token_begin_ = pos_;
     in_token_ = true;
     overflow_ = false;
+    from_data_ = false;
 }
 
 void html_tokenizer::drop_token() {
@@ -408,23 +409,45 @@ bool html_tokenizer::appropriate_end_tag() const {
     return !overflow_ && !last_start_tag_.empty() && token_.name == last_start_tag_;
 }
 
-void html_tokenizer::text_state_after(std::string_view tag) {
+std::optional<html_tokenizer::state> html_tokenizer::text_state_for(std::string_view tag) const {
     // §13.2.6 tree construction: the elements whose start tag switches the tokenizer. With
     // scripting enabled (the default, as in the browsers we serve) noscript is RAWTEXT too.
     if (tag == "title" || tag == "textarea") {
-        state_ = state::rcdata;
-    } else if (tag == "style" || tag == "xmp" || tag == "iframe" || tag == "noembed" ||
-               tag == "noframes" || (tag == "noscript" && options_.scripting)) {
-        state_ = state::rawtext;
-    } else if (tag == "script") {
-        state_ = state::script_data;
-    } else if (tag == "plaintext") {
-        state_ = state::plaintext;
+        return state::rcdata;
     }
+    if (tag == "style" || tag == "xmp" || tag == "iframe" || tag == "noembed" ||
+        tag == "noframes" || (tag == "noscript" && options_.scripting)) {
+        return state::rawtext;
+    }
+    if (tag == "script") {
+        return state::script_data;
+    }
+    if (tag == "plaintext") {
+        return state::plaintext;
+    }
+    return std::nullopt;
+}
+
+bool html_tokenizer::reported(html_token_kind kind, std::string_view name, bool from_data) const {
+    if (wanted_ == nullptr || !from_data) {
+        return true;
+    }
+    if (kind == html_token_kind::start_tag && options_.follow_tree_builder &&
+        text_state_for(name)) {
+        return true;
+    }
+    return (*wanted_)(kind, name);
 }
 
 void html_tokenizer::emit_tag() {
     finish_attribute();
+    if (!reported(token_.kind, token_.name, from_data_)) {
+        // Not wanted: its bytes stay in the text run, as skip_unreported_tag would leave them.
+        in_token_ = false;
+        overflow_ = false;
+        state_ = state::data;
+        return;
+    }
     emit_text_until(token_begin_);
     token_.begin = token_begin_;
     token_.end = pos_ + 1;
@@ -439,7 +462,9 @@ void html_tokenizer::emit_tag() {
     overflow_ = false;
     state_ = state::data;
     if (start && options_.follow_tree_builder) {
-        text_state_after(token_.name);
+        if (const auto next = text_state_for(token_.name)) {
+            state_ = *next;
+        }
     }
 }
 
@@ -462,6 +487,7 @@ bool html_tokenizer::step(unsigned char c) {
         case state::data:
             if (c == '<') {
                 begin_candidate();
+                from_data_ = true;
                 state_ = state::tag_open;
             }
             return false;
@@ -925,14 +951,143 @@ std::size_t html_tokenizer::skip_run(std::string_view rest) {
     }
 }
 
-void html_tokenizer::feed(std::string_view chunk, bool last, const token_handler& on_token) {
+std::size_t html_tokenizer::skip_unreported_tag(std::string_view s) const {
+    // The states from tag open to the end of the tag (§13.2.5.6 onwards), keeping nothing but
+    // the name. Anything unusual (a NUL or a very long name, a tag longer than the hold cap,
+    // whose name step() may cut; the end of the chunk) is left to step().
+    const std::size_t n = std::min(s.size(), options_.max_token_bytes);
+    std::size_t i = 1;
+    html_token_kind kind = html_token_kind::start_tag;
+    if (i < n && s[i] == '/') {
+        kind = html_token_kind::end_tag;
+        ++i;
+    }
+    if (i >= n || !is_alpha(static_cast<unsigned char>(s[i]))) {
+        return 0;
+    }
+    std::array<char, 24> name{};
+    std::size_t length = 0;
+    for (; i < n; ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (is_space(c) || c == '/' || c == '>') {
+            break;
+        }
+        if (c == 0 || length == name.size()) {
+            return 0;
+        }
+        name[length++] = to_lower(c);
+    }
+    if (i >= n || reported(kind, {name.data(), length}, true)) {
+        return 0;
+    }
+    enum class at : std::uint8_t {
+        before_name,
+        attr_name,
+        after_name,
+        before_value,
+        unquoted,
+        after_quoted,
+        self_closing
+    };
+    at st = at::before_name;
+    if (s[i] == '>') {
+        return i + 1;
+    }
+    if (s[i] == '/') {
+        st = at::self_closing;
+    }
+    ++i;
+    while (i < n) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        switch (st) {
+            case at::before_name:
+                if (is_space(c)) {
+                    ++i;
+                } else if (c == '/' || c == '>') {
+                    st = at::after_name;
+                } else {
+                    st = at::attr_name;
+                    i += c == '=' ? 1U : 0U;  // '=' here starts a name
+                }
+                break;
+            case at::attr_name:
+                if (is_space(c) || c == '/' || c == '>') {
+                    st = at::after_name;
+                } else {
+                    st = c == '=' ? at::before_value : at::attr_name;
+                    ++i;
+                }
+                break;
+            case at::after_name:
+                if (c == '>') {
+                    return i + 1;
+                }
+                if (is_space(c) || c == '/' || c == '=') {
+                    st = c == '/' ? at::self_closing : c == '=' ? at::before_value : st;
+                    ++i;
+                } else {
+                    st = at::attr_name;
+                }
+                break;
+            case at::before_value:
+                if (c == '>') {
+                    return i + 1;
+                }
+                if (c == '"' || c == '\'') {
+                    const void* close = std::memchr(s.data() + i + 1, c, n - i - 1);
+                    if (close == nullptr) {
+                        return 0;
+                    }
+                    i = static_cast<std::size_t>(static_cast<const char*>(close) - s.data()) + 1;
+                    st = at::after_quoted;
+                } else if (is_space(c)) {
+                    ++i;
+                } else {
+                    st = at::unquoted;
+                }
+                break;
+            case at::unquoted:
+                if (c == '>') {
+                    return i + 1;
+                }
+                st = is_space(c) ? at::before_name : at::unquoted;
+                ++i;
+                break;
+            case at::after_quoted:
+            case at::self_closing:
+                if (c == '>') {
+                    return i + 1;
+                }
+                if (st == at::after_quoted && (is_space(c) || c == '/')) {
+                    st = c == '/' ? at::self_closing : at::before_name;
+                    ++i;
+                } else {
+                    st = at::before_name;
+                }
+                break;
+        }
+    }
+    return 0;
+}
+
+void html_tokenizer::feed(std::string_view chunk, bool last, const token_handler& on_token,
+                          const tag_filter* wanted) {
     handler_ = &on_token;
+    wanted_ = wanted;
     for (std::size_t i = 0; i < chunk.size();) {
         const std::size_t run = skip_run(chunk.substr(i));
         i += run;
         pos_ += run;
         if (i == chunk.size()) {
             break;
+        }
+        if (wanted_ != nullptr && state_ == state::data) {
+            // At a '<': a whole tag nobody wants is passed over in one go.
+            if (const std::size_t tag = skip_unreported_tag(chunk.substr(i)); tag != 0) {
+                i += tag;
+                pos_ += tag;
+                continue;
+            }
         }
         const auto c = static_cast<unsigned char>(chunk[i]);
         while (step(c)) {
@@ -970,6 +1125,7 @@ void html_tokenizer::feed(std::string_view chunk, bool last, const token_handler
         emit_text_until(in_token_ ? token_begin_ : pos_);
     }
     handler_ = nullptr;
+    wanted_ = nullptr;
 }
 
 }  // namespace cg::banner

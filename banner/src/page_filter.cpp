@@ -39,7 +39,8 @@ class page_rewrite_impl final : public page_rewrite {
           return_to_(ctx.return_to),
           rewriter_(std::move(snippet)) {
         // Hold-back everywhere (inline scripts and <noscript> content included), then our own
-        // document-level replacer around it for the no-JavaScript form after <body>.
+        // document-level replacer around it for the no-JavaScript form after <body> (the
+        // rewriter offers <html> and <body> whatever install_holdback's replaced tags say).
         install_holdback(rewriter_, site.trackers(), ctx.granted, options);
         rewriter_.set_start_tag_replacer(
             [this, hold = make_holdback(site.trackers(), ctx.granted, options)](

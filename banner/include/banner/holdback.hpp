@@ -164,9 +164,15 @@ start_tag_replacer make_holdback(const tracker_catalogue& catalogue, granted_tra
 start_tag_replacer make_holdback(const tracker_catalogue& catalogue, granted_trackers granted,
                                  const holdback_options& options);
 
+/// Whether hold-back may change a start tag of this name (lowercase): `<script>`, the elements
+/// that load something by themselves (see hold_back_tag) and `<html>` (its lang). A
+/// html_rewriter::tag_names for set_replaced_tags.
+bool holdback_replaces(std::string_view name) noexcept;
+
 /// Sets all of hold-back on `rewriter` (before its first write): make_holdback with `options`
 /// as its start_tag_replacer, the same without placeholders for `<noscript>` content, and
-/// hold_back_inline_script as its inline_script_replacer (bound: the rewriter's default), so
+/// hold_back_inline_script as its inline_script_replacer (bound: the rewriter's default) and
+/// holdback_replaces as its replaced tags, so
 /// that inline tracker snippets are held, GTM's `<noscript><iframe>` is held without a
 /// placeholder, and the `<html lang>` seen by the document replacer picks the placeholder
 /// language. With every category granted and consent_mode off the replacers change nothing and

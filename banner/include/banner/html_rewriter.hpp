@@ -82,6 +82,12 @@ class html_rewriter {
     /// Sets the replacer for start tags inside `<noscript>`; while none is set (the default)
     /// the constructor's start_tag_replacer gets them. Call before the first write().
     void set_noscript_replacer(start_tag_replacer replacer);
+    /// The start tags the replacers may change, by name (lowercase); others are not offered to
+    /// them, which lets the tokenizer pass over such tags without building their attributes.
+    /// Null (the default) offers every start tag. `<html>`, `<head>`, `<body>`, `<script>`,
+    /// `<noscript>` and `<template>` are always offered. Call before the first write().
+    using tag_names = bool (*)(std::string_view name);
+    void set_replaced_tags(tag_names replaced);
 
     /// Appends to `out` the output for `in`. Bytes of a tag not yet complete are held until a
     /// later call; with `last` everything left is written (and the snippet, if not yet placed).
@@ -93,6 +99,8 @@ class html_rewriter {
 
   private:
     void on_token(const html_token& token, std::string& out);
+    [[nodiscard]] bool wants(html_token_kind kind, std::string_view name) const;
+    [[nodiscard]] bool offered(std::string_view name) const;
     void on_noscript_token(const html_token& token, std::string& out);
     void replace_start_tag(const html_token& token, std::string& out,
                            const start_tag_replacer& replacer);
@@ -106,6 +114,7 @@ class html_rewriter {
     start_tag_replacer replacer_;
     start_tag_replacer noscript_replacer_;
     inline_script_replacer inline_replacer_;
+    tag_names replaced_tags_ = nullptr;
     std::size_t max_inline_script_bytes_ = default_max_inline_script_bytes;
     std::optional<html_token> held_script_;    // a <script> start tag waiting for its text
     html_tokenizer_options noscript_options_;  // for the nested tokenizer: scripting off

@@ -71,6 +71,9 @@ class html_tokenizer {
   public:
     /// Receives each token; the reference is valid during the call only.
     using token_handler = std::function<void(const html_token&)>;
+    /// Says whether a consumer wants a tag reported: kind start_tag or end_tag, the name as a
+    /// token carries it (ASCII lowercase).
+    using tag_filter = std::function<bool(html_token_kind kind, std::string_view name)>;
 
     explicit html_tokenizer(html_tokenizer_options options = {});
 
@@ -78,7 +81,16 @@ class html_tokenizer {
     /// as text tokens covering all bytes that belong to no other token (a text run may be split
     /// into several tokens). With `last`, the stream ends: a pending comment or doctype is
     /// emitted, an unfinished tag becomes text. Call nothing after `last`.
-    void feed(std::string_view chunk, bool last, const token_handler& on_token);
+    ///
+    /// With `wanted`, a start or end tag that begins in the data state and that `wanted` turns
+    /// down is not reported: its bytes stay in the text around it. Such tags are passed over
+    /// without building their attributes (the fast path for the many tags a rewriter ignores).
+    /// Start tags that switch the text state (script, style, title, textarea, ... with
+    /// follow_tree_builder) are always reported, and so are end tags in RCDATA, RAWTEXT and
+    /// script data. The tokens are the same for every split of the input as long as `wanted`
+    /// answers the same for the same tag after the same tokens.
+    void feed(std::string_view chunk, bool last, const token_handler& on_token,
+              const tag_filter* wanted = nullptr);
 
     /// Offset of the `<` of a tag (or markup declaration) not yet complete whose bytes a
     /// rewriter should hold back, or nullopt when none is pending or it outgrew the cap.
@@ -109,7 +121,13 @@ class html_tokenizer {
     void begin_candidate();
     [[nodiscard]] bool appropriate_end_tag() const;
     [[nodiscard]] bool holding() const;
-    void text_state_after(std::string_view tag);
+    /// The text state a start tag switches to (following the tree builder), or nullopt.
+    [[nodiscard]] std::optional<state> text_state_for(std::string_view tag) const;
+    /// Whether a tag is reported (see feed's `wanted`).
+    [[nodiscard]] bool reported(html_token_kind kind, std::string_view name, bool from_data) const;
+    /// The length of the tag at the start of `rest` (which starts with '<' in the data state)
+    /// when it is complete in `rest` and not reported, else 0.
+    [[nodiscard]] std::size_t skip_unreported_tag(std::string_view rest) const;
 
     html_tokenizer_options options_;
     state state_;
@@ -120,6 +138,7 @@ class html_tokenizer {
     bool in_token_ = false;
     bool overflow_ = false;
     bool attr_open_ = false;
+    bool from_data_ = false;  // the pending tag began in the data state
     html_token token_;
     std::vector<html_attribute> spare_;  // attributes of earlier tags, buffers kept for reuse
     html_token text_token_;
@@ -127,6 +146,7 @@ class html_tokenizer {
     std::string buffer_;  // markup declaration lookahead, or the temporary buffer of §13.2.5
     std::string last_start_tag_;
     const token_handler* handler_ = nullptr;
+    const tag_filter* wanted_ = nullptr;
 };
 
 }  // namespace cg::banner

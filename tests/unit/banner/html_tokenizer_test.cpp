@@ -9,6 +9,7 @@
 
 namespace {
 
+using namespace std::string_view_literals;
 using cg::banner::html_text_state;
 using cg::banner::html_token;
 using cg::banner::html_token_kind;
@@ -78,6 +79,52 @@ std::vector<std::string> tokenize_chunks(std::string_view input,
         at = rec.spans[i + 1];
     }
     EXPECT_EQ(at, input.size());
+    return rec.tokens;
+}
+
+// The tags a test filter wants: those that switch the text state (always reported anyway),
+// <b> and </p>.
+bool test_wanted(html_token_kind kind, std::string_view name) {
+    for (std::string_view n : {"script", "style", "title", "textarea", "xmp", "iframe", "noembed",
+                               "noframes", "noscript", "plaintext"}) {
+        if (name == n) {
+            return true;
+        }
+    }
+    return name == "b" || (kind == html_token_kind::end_tag && name == "p");
+}
+
+// Tokens with test_wanted as the filter, the input cut at `cuts`.
+std::vector<std::string> tokenize_filtered(std::string_view input,
+                                           const std::vector<std::size_t>& cuts) {
+    html_tokenizer tokenizer;
+    recorder rec{input, {}, {}, false};
+    const html_tokenizer::token_handler handler = [&](const html_token& t) { rec(t); };
+    const html_tokenizer::tag_filter wanted = test_wanted;
+    std::size_t from = 0;
+    for (std::size_t cut : cuts) {
+        tokenizer.feed(input.substr(from, cut - from), false, handler, &wanted);
+        from = cut;
+    }
+    tokenizer.feed(input.substr(from), true, handler, &wanted);
+    return rec.tokens;
+}
+
+// What the filtered tokens must be: all tokens, with the tags test_wanted turns down as text.
+std::vector<std::string> tokenize_then_filter(std::string_view input) {
+    html_tokenizer tokenizer;
+    recorder rec{input, {}, {}, false};
+    tokenizer.feed(input, true, [&](const html_token& t) {
+        if ((t.kind == html_token_kind::start_tag || t.kind == html_token_kind::end_tag) &&
+            !test_wanted(t.kind, t.name)) {
+            html_token text;
+            text.begin = t.begin;
+            text.end = t.end;
+            rec(text);
+            return;
+        }
+        rec(t);
+    });
     return rec.tokens;
 }
 
@@ -236,6 +283,38 @@ const char* const awkward_corpus[] = {
 TEST(HtmlTokenizer, AwkwardCorpusIsSplitInvariant) {
     for (const char* input : awkward_corpus) {
         expect_split_invariant(input);
+    }
+}
+
+// The fast path for unwanted tags (skip_unreported_tag) and the state machine (for tags cut by
+// a chunk boundary) must agree on where every tag ends: each case has a wanted tag (<b>, </p>)
+// where a wrong idea of an unwanted tag's end would swallow it or make it up.
+constexpr std::string_view filter_corpus[] = {
+    "<i class=\"a><b>\" id='c><b>'>x</p><b>y</b>"sv,
+    "<a =\"x><b>y\">z</a><b =\"x>y\">z</b>"sv,
+    "<div a\"b='c><b>'>e</div ><i/ a='<b>'/>f<i a=b/ ><b>g</P x='>'>"sv,
+    "<span a = \"1<b>\" b= '2<b>' c =3<b> d>t</span><b\ta\n=\r\"v>\"/>"sv,
+    "<ul><li a=b'<b>c<li a='b'c><b>d</ul><b a='x' b=\"y\"c=d>e</b>"sv,
+    "<i a= =\"<b>\"><i a=\"\"\"<b>\"><i a=''b'<b>'><i a/='<b>'><i / ='<b>'>"sv,
+    "<x-very-long-custom-element-name-indeed a='<b>'>y</x-very-long-custom-element-name-indeed>"sv,
+    "<i a='unterminated><b>and more text"sv,
+    "<i a=\"x\0y<b>\">z<q\0r a='<b>'>s</q\0r><B>t</B>"sv,
+    "<br/><img src=a.png/><hr /><i/>x<script a='>'>if (a<b) x='</p>'</script><p>"sv,
+    "<title><p></title><i><textarea>a</textarea><style>p{}</style></P>"sv,
+    "<template><p>x</p></template><noscript><p>y</p></noscript></p>"sv,
+    "</i a='<b>'></i a=\"></p>\"></i =\"<b>\">"sv,
+    "<i a=b c='x>'<b>d><i a=b\"c\" d='>'<b>"sv,
+};
+
+TEST(HtmlTokenizer, FilteredTagsStayTextAtEverySplit) {
+    std::vector<std::string_view> inputs(std::begin(filter_corpus), std::end(filter_corpus));
+    inputs.insert(inputs.end(), std::begin(awkward_corpus), std::end(awkward_corpus));
+    for (const std::string_view in : inputs) {
+        const auto expected = tokenize_then_filter(in);
+        EXPECT_EQ(tokenize_filtered(in, {}), expected) << in;
+        for (std::size_t cut = 0; cut <= in.size(); ++cut) {
+            EXPECT_EQ(tokenize_filtered(in, {cut}), expected) << "split at " << cut << ": " << in;
+        }
     }
 }
 
