@@ -7,6 +7,7 @@ build_packages=(
     nlohmann-json3-dev                 # configuration, catalogue and consent-record JSON
     libssl-dev                         # HMAC-SHA256 of the consent cookie, SHA-256, random ids
     zlib1g-dev libbrotli-dev           # gzip, deflate and br pages are decoded, rewritten, re-encoded
+    libdeflate-dev                     # ... and a page rewritten whole is compressed in one call
     libhiredis-dev                     # the Redis client for consent records
 )
 test_packages=(

@@ -2,6 +2,7 @@
 
 #include <brotli/decode.h>
 #include <brotli/encode.h>
+#include <libdeflate.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -335,31 +336,106 @@ class encoder {
     virtual bool encode(std::string_view in, flush_mode mode, std::string& out) = 0;
 };
 
+// The compressor for bodies encoded in one go, one per thread (it is large and reused).
+libdeflate_compressor* one_shot_compressor() noexcept {
+    struct holder {
+        libdeflate_compressor* c = libdeflate_alloc_compressor(zlib_level);
+        holder() = default;
+        holder(const holder&) = delete;
+        holder& operator=(const holder&) = delete;
+        ~holder() {
+            if (c != nullptr) {
+                libdeflate_free_compressor(c);
+            }
+        }
+    };
+    thread_local holder h;
+    return h.c;
+}
+
+// gzip or zlib output. When the whole body reaches the encoder before any flush (a page that
+// arrived in one read, the common case), it is compressed in one call by libdeflate, which on
+// HTML takes about 60% of zlib's time at the same level for slightly smaller output; otherwise
+// a zlib stream is started with what was buffered and carries on flushing piece by piece.
 class zlib_encoder final : public encoder {
   public:
-    explicit zlib_encoder(content_coding coding) noexcept {
+    explicit zlib_encoder(content_coding coding) noexcept : gzip_(coding == content_coding::gzip) {}
+
+    [[nodiscard]] bool ok() const noexcept override { return true; }
+
+    bool encode(std::string_view in, flush_mode mode, std::string& out) override {
+        if (!started_) {
+            if (mode == flush_mode::none && pending_.size() + in.size() <= max_one_shot_bytes) {
+                pending_.append(in);
+                return true;
+            }
+            if (libdeflate_compressor* c = one_shot_compressor();
+                mode == flush_mode::finish && c != nullptr) {
+                return compress_one_shot(*c, in, out);
+            }
+            if (!start()) {
+                return false;
+            }
+            if (!pending_.empty()) {
+                const bool fed = stream(pending_, flush_mode::none, out);
+                std::string().swap(pending_);
+                if (!fed) {
+                    return false;
+                }
+            }
+        }
+        return stream(in, mode, out);
+    }
+
+  private:
+    // A body buffered whole is compressed in one go up to this size; larger ones stream.
+    static constexpr std::size_t max_one_shot_bytes = 256 * 1024;
+
+    // Compresses pending_ + `in` as the whole body. False when that failed (the output did not
+    // fit the bound, which cannot happen).
+    bool compress_one_shot(libdeflate_compressor& c, std::string_view in, std::string& out) {
+        std::string_view body = in;
+        if (!pending_.empty()) {
+            pending_.append(in);
+            body = pending_;
+        }
+        const std::size_t bound = gzip_ ? libdeflate_gzip_compress_bound(&c, body.size())
+                                        : libdeflate_zlib_compress_bound(&c, body.size());
+        const std::size_t old_size = out.size();
+        out.resize(old_size + bound);
+        const std::size_t n =
+            gzip_ ? libdeflate_gzip_compress(&c, body.data(), body.size(), out.data() + old_size,
+                                             bound)
+                  : libdeflate_zlib_compress(&c, body.data(), body.size(), out.data() + old_size,
+                                             bound);
+        out.resize(old_size + n);
+        std::string().swap(pending_);
+        started_ = true;  // and finished: nothing more is encoded
+        return n != 0;
+    }
+
+    bool start() noexcept {
+        started_ = true;
         // gzip: the gzip wrapper (RFC 1952); deflate: the zlib format (RFC 1950), which is what
         // RFC 9110 §8.4.1.2 calls "deflate".
-        const int window_bits =
-            coding == content_coding::gzip ? 16 + encode_window_bits : encode_window_bits;
+        const int window_bits = gzip_ ? 16 + encode_window_bits : encode_window_bits;
         auto* raw = zlib_pool<true>::take(window_bits);
         if (raw == nullptr) {
             raw = new (std::nothrow) z_stream{};
             if (raw == nullptr) {
-                return;
+                return false;
             }
             if (deflateInit2(raw, zlib_level, Z_DEFLATED, window_bits, zlib_mem_level,
                              Z_DEFAULT_STRATEGY) != Z_OK) {
                 delete raw;
-                return;
+                return false;
             }
         }
         stream_ = std::unique_ptr<z_stream, deflate_deleter>(raw, deflate_deleter{window_bits});
+        return true;
     }
 
-    [[nodiscard]] bool ok() const noexcept override { return stream_ != nullptr; }
-
-    bool encode(std::string_view in, flush_mode mode, std::string& out) override {
+    bool stream(std::string_view in, flush_mode mode, std::string& out) {
         if (!stream_) {
             return false;
         }
@@ -382,7 +458,6 @@ class zlib_encoder final : public encoder {
         }
     }
 
-  private:
     // Calls deflate until it has taken all input and, with a flush, written all output.
     int run(int flush, std::string& out) {
         for (;;) {
@@ -405,6 +480,9 @@ class zlib_encoder final : public encoder {
         }
     }
 
+    bool gzip_;
+    bool started_ = false;  // a zlib stream was started, or the one-shot output written
+    std::string pending_;   // inner output before the first flush, while not started_
     std::unique_ptr<z_stream, deflate_deleter> stream_;
 };
 

@@ -507,9 +507,10 @@ struct page_language {
 };
 
 start_tag_replacer make_replacer(const tracker_catalogue& catalogue, granted_trackers granted,
-                                 holdback_options options, bool placeholders) {
+                                 std::shared_ptr<const holdback_options> options,
+                                 bool placeholders) {
     auto shared = std::make_shared<page_language>();
-    shared->language = std::string(placeholder_language("", options.fallback_language));
+    shared->language = std::string(placeholder_language("", options->fallback_language));
     return [&catalogue, granted, options = std::move(options), placeholders,
             shared](const html_token& tag) -> std::optional<std::string> {
         try {
@@ -519,18 +520,18 @@ start_tag_replacer make_replacer(const tracker_catalogue& catalogue, granted_tra
                 if (const html_attribute* lang = tag.find("lang"); lang != nullptr) {
                     shared->seen = true;
                     shared->language =
-                        std::string(placeholder_language(lang->value, options.fallback_language));
+                        std::string(placeholder_language(lang->value, options->fallback_language));
                 }
                 return std::nullopt;
             }
-            auto held = hold_back(tag, catalogue, granted, options);
+            auto held = hold_back(tag, catalogue, granted, *options);
             if (!held) {
                 return std::nullopt;
             }
             if (!placeholders || tag.name != "iframe") {
                 return std::move(held->markup);
             }
-            std::string out = iframe_placeholder(*held->entry, shared->language, options);
+            std::string out = iframe_placeholder(*held->entry, shared->language, *options);
             out += held->markup;
             return out;
         } catch (const std::exception&) {
@@ -736,28 +737,43 @@ start_tag_replacer make_holdback(const tracker_catalogue& catalogue, granted_tra
 
 start_tag_replacer make_holdback(const tracker_catalogue& catalogue, granted_trackers granted,
                                  const holdback_options& options) {
-    return make_replacer(catalogue, granted, options, options.placeholders);
+    return make_holdback(catalogue, granted, std::make_shared<const holdback_options>(options));
+}
+
+start_tag_replacer make_holdback(const tracker_catalogue& catalogue, granted_trackers granted,
+                                 std::shared_ptr<const holdback_options> options) {
+    const bool placeholders = options->placeholders;
+    return make_replacer(catalogue, granted, std::move(options), placeholders);
 }
 
 bool holdback_replaces(std::string_view name) noexcept {
-    return name == "script" || name == "html" ||
-           std::any_of(loading_elements.begin(), loading_elements.end(),
-                       [name](const element_urls& e) { return e.element == name; });
+    // Asked for every tag of every page: most names are one or two letters.
+    return name.size() >= 3 && name.size() <= 6 &&
+           (name == "script" || name == "html" ||
+            std::any_of(loading_elements.begin(), loading_elements.end(),
+                        [name](const element_urls& e) { return e.element == name; }));
 }
 
 void install_holdback(html_rewriter& rewriter, const tracker_catalogue& catalogue,
                       granted_trackers granted, const holdback_options& options) {
+    install_holdback(rewriter, catalogue, granted,
+                     std::make_shared<const holdback_options>(options));
+}
+
+void install_holdback(html_rewriter& rewriter, const tracker_catalogue& catalogue,
+                      granted_trackers granted, std::shared_ptr<const holdback_options> options) {
     rewriter.set_replaced_tags(&holdback_replaces);
     rewriter.set_start_tag_replacer(
-        make_replacer(catalogue, granted, options, options.placeholders));
+        make_replacer(catalogue, granted, options, options->placeholders));
     rewriter.set_noscript_replacer(make_replacer(catalogue, granted, options, false));
-    if (granted.everything() && !options.consent_mode) {
+    if (granted.everything() && !options->consent_mode) {
         rewriter.set_inline_script_replacer({});  // nothing to find: no lookahead either
         return;
     }
     rewriter.set_inline_script_replacer(
-        [&catalogue, granted, options](const html_token& tag, std::string_view text) {
-            return hold_back_inline_script(tag, text, catalogue, granted, options);
+        [&catalogue, granted, options = std::move(options)](const html_token& tag,
+                                                            std::string_view text) {
+            return hold_back_inline_script(tag, text, catalogue, granted, *options);
         });
 }
 

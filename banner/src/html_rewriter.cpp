@@ -49,8 +49,19 @@ void html_rewriter::set_replaced_tags(tag_names replaced) {
 }
 
 bool html_rewriter::offered(std::string_view name) const {
-    return replaced_tags_ == nullptr || replaced_tags_(name) || name == "html" || name == "head" ||
-           name == "body" || name == "script" || name == "noscript" || name == "template";
+    if (replaced_tags_ == nullptr || replaced_tags_(name)) {
+        return true;
+    }
+    switch (name.size()) {  // asked for every tag: the length decides first
+        case 4:
+            return name == "html" || name == "head" || name == "body";
+        case 6:
+            return name == "script";
+        case 8:
+            return name == "noscript" || name == "template";
+        default:
+            return false;
+    }
 }
 
 bool html_rewriter::wants(html_token_kind kind, std::string_view name) const {
@@ -69,11 +80,11 @@ std::uint64_t html_rewriter::inline_limit() const {
 }
 
 void html_rewriter::decide_inline_script(std::uint64_t text_end, std::string& out) {
-    // The held tag and its text are still in pending_: write() never flushes past the tag's
+    // The held tag and its text are still in bytes_: write() never flushes past the tag's
     // start while it is held.
     const html_token held = std::move(*held_script_);
     held_script_.reset();
-    const std::string_view text = std::string_view{pending_}.substr(
+    const std::string_view text = bytes_.substr(
         static_cast<std::size_t>(held.end - base_), static_cast<std::size_t>(text_end - held.end));
     if (auto replacement = inline_replacer_(held, text)) {
         flush_to(held.begin, out);
@@ -86,8 +97,8 @@ void html_rewriter::flush_to(std::uint64_t offset, std::string& out) {
     if (offset <= emitted_) {
         return;
     }
-    out.append(pending_, static_cast<std::size_t>(emitted_ - base_),
-               static_cast<std::size_t>(offset - emitted_));
+    out.append(bytes_.substr(static_cast<std::size_t>(emitted_ - base_),
+                             static_cast<std::size_t>(offset - emitted_)));
     emitted_ = offset;
 }
 
@@ -116,11 +127,11 @@ void html_rewriter::on_noscript_token(const html_token& token, std::string& out)
 
 void html_rewriter::feed_noscript(std::uint64_t until, bool last, std::string& out) {
     // Bytes before the nested tokenizer's position are never written (see noscript_hold), so
-    // they are still in pending_.
+    // they are still in bytes_.
     const std::uint64_t fed = noscript_base_ + noscript_->offset();
     std::string_view bytes;
     if (until > fed) {
-        bytes = std::string_view{pending_}.substr(static_cast<std::size_t>(fed - base_),
+        bytes = bytes_.substr(static_cast<std::size_t>(fed - base_),
                                                   static_cast<std::size_t>(until - fed));
     }
     const html_tokenizer::tag_filter wanted = [this](html_token_kind kind, std::string_view name) {
@@ -230,7 +241,15 @@ void html_rewriter::write(std::string_view in, bool last, std::string& out) {
     if (finished_) {
         return;
     }
-    pending_.append(in);
+    // The bytes not yet written: the input itself when nothing was left over from the last
+    // call (the usual case: no copy), else what was left with the input appended.
+    const bool leftover = !pending_.empty();
+    if (leftover) {
+        pending_.append(in);
+        bytes_ = pending_;
+    } else {
+        bytes_ = in;
+    }
     const html_tokenizer::tag_filter wanted = [this](html_token_kind kind, std::string_view name) {
         return wants(kind, name);
     };
@@ -275,7 +294,13 @@ void html_rewriter::write(std::string_view in, bool last, std::string& out) {
         }
         flush_to(limit, out);
     }
-    pending_.erase(0, static_cast<std::size_t>(emitted_ - base_));
+    const std::string_view left = bytes_.substr(static_cast<std::size_t>(emitted_ - base_));
+    if (leftover) {
+        pending_.erase(0, pending_.size() - left.size());
+    } else {
+        pending_.assign(left);
+    }
+    bytes_ = {};
     base_ = emitted_;
 }
 

@@ -412,31 +412,38 @@ bool html_tokenizer::appropriate_end_tag() const {
 std::optional<html_tokenizer::state> html_tokenizer::text_state_for(std::string_view tag) const {
     // §13.2.6 tree construction: the elements whose start tag switches the tokenizer. With
     // scripting enabled (the default, as in the browsers we serve) noscript is RAWTEXT too.
-    if (tag == "title" || tag == "textarea") {
-        return state::rcdata;
+    // Asked for every tag: the length decides first.
+    switch (tag.size()) {
+        case 3:
+            return tag == "xmp" ? std::optional{state::rawtext} : std::nullopt;
+        case 5:
+            return tag == "title"   ? std::optional{state::rcdata}
+                   : tag == "style" ? std::optional{state::rawtext}
+                                    : std::nullopt;
+        case 6:
+            return tag == "script"   ? std::optional{state::script_data}
+                   : tag == "iframe" ? std::optional{state::rawtext}
+                                     : std::nullopt;
+        case 7:
+            return tag == "noembed" ? std::optional{state::rawtext} : std::nullopt;
+        case 8:
+            return tag == "textarea" ? std::optional{state::rcdata}
+                   : tag == "noframes" || (tag == "noscript" && options_.scripting)
+                       ? std::optional{state::rawtext}
+                       : std::nullopt;
+        case 9:
+            return tag == "plaintext" ? std::optional{state::plaintext} : std::nullopt;
+        default:
+            return std::nullopt;
     }
-    if (tag == "style" || tag == "xmp" || tag == "iframe" || tag == "noembed" ||
-        tag == "noframes" || (tag == "noscript" && options_.scripting)) {
-        return state::rawtext;
-    }
-    if (tag == "script") {
-        return state::script_data;
-    }
-    if (tag == "plaintext") {
-        return state::plaintext;
-    }
-    return std::nullopt;
 }
 
 bool html_tokenizer::reported(html_token_kind kind, std::string_view name, bool from_data) const {
     if (wanted_ == nullptr || !from_data) {
         return true;
     }
-    if (kind == html_token_kind::start_tag && options_.follow_tree_builder &&
-        text_state_for(name)) {
-        return true;
-    }
-    return (*wanted_)(kind, name);
+    return (*wanted_)(kind, name) || (kind == html_token_kind::start_tag &&
+                                       options_.follow_tree_builder && text_state_for(name));
 }
 
 void html_tokenizer::emit_tag() {
@@ -951,6 +958,42 @@ std::size_t html_tokenizer::skip_run(std::string_view rest) {
     }
 }
 
+namespace {
+
+// What ends a run of bytes inside a tag, per state (skip_unreported_tag).
+constexpr std::uint8_t tag_space = 1;
+constexpr std::uint8_t tag_slash = 2;
+constexpr std::uint8_t tag_gt = 4;
+constexpr std::uint8_t tag_eq = 8;
+constexpr std::array<std::uint8_t, 256> tag_bytes = [] {
+    std::array<std::uint8_t, 256> t{};
+    for (const char c : {'\t', '\n', '\f', '\r', ' '}) {
+        t[static_cast<unsigned char>(c)] = tag_space;
+    }
+    t['/'] = tag_slash;
+    t['>'] = tag_gt;
+    t['='] = tag_eq;
+    return t;
+}();
+
+// The first index from `i` on (at most n) whose byte is in `stop`.
+std::size_t find_tag_byte(std::string_view s, std::size_t i, std::size_t n, std::uint8_t stop) {
+    while (i < n && (tag_bytes[static_cast<unsigned char>(s[i])] & stop) == 0) {
+        ++i;
+    }
+    return i;
+}
+
+// The first index from `i` on (at most n) that is no whitespace.
+std::size_t skip_tag_spaces(std::string_view s, std::size_t i, std::size_t n) {
+    while (i < n && tag_bytes[static_cast<unsigned char>(s[i])] == tag_space) {
+        ++i;
+    }
+    return i;
+}
+
+}  // namespace
+
 std::size_t html_tokenizer::skip_unreported_tag(std::string_view s) const {
     // The states from tag open to the end of the tag (§13.2.5.6 onwards), keeping nothing but
     // the name. Anything unusual (a NUL or a very long name, a tag longer than the hold cap,
@@ -969,7 +1012,7 @@ std::size_t html_tokenizer::skip_unreported_tag(std::string_view s) const {
     std::size_t length = 0;
     for (; i < n; ++i) {
         const auto c = static_cast<unsigned char>(s[i]);
-        if (is_space(c) || c == '/' || c == '>') {
+        if ((tag_bytes[c] & (tag_space | tag_slash | tag_gt)) != 0) {
             break;
         }
         if (c == 0 || length == name.size()) {
@@ -998,73 +1041,88 @@ std::size_t html_tokenizer::skip_unreported_tag(std::string_view s) const {
     }
     ++i;
     while (i < n) {
-        const auto c = static_cast<unsigned char>(s[i]);
         switch (st) {
             case at::before_name:
-                if (is_space(c)) {
-                    ++i;
-                } else if (c == '/' || c == '>') {
-                    st = at::after_name;
-                } else {
-                    st = at::attr_name;
-                    i += c == '=' ? 1U : 0U;  // '=' here starts a name
+                i = skip_tag_spaces(s, i, n);
+                if (i < n) {
+                    if (s[i] == '/' || s[i] == '>') {
+                        st = at::after_name;
+                    } else {
+                        st = at::attr_name;
+                        i += s[i] == '=' ? 1U : 0U;  // '=' here starts a name
+                    }
                 }
                 break;
             case at::attr_name:
-                if (is_space(c) || c == '/' || c == '>') {
-                    st = at::after_name;
-                } else {
-                    st = c == '=' ? at::before_value : at::attr_name;
-                    ++i;
+                i = find_tag_byte(s, i, n, tag_space | tag_slash | tag_gt | tag_eq);
+                if (i < n) {
+                    if (s[i] == '=') {
+                        st = at::before_value;
+                        ++i;
+                    } else {
+                        st = at::after_name;
+                    }
                 }
                 break;
             case at::after_name:
-                if (c == '>') {
-                    return i + 1;
-                }
-                if (is_space(c) || c == '/' || c == '=') {
-                    st = c == '/' ? at::self_closing : c == '=' ? at::before_value : st;
-                    ++i;
-                } else {
-                    st = at::attr_name;
+                i = skip_tag_spaces(s, i, n);
+                if (i < n) {
+                    const char c = s[i];
+                    if (c == '>') {
+                        return i + 1;
+                    }
+                    if (c == '/' || c == '=') {
+                        st = c == '/' ? at::self_closing : at::before_value;
+                        ++i;
+                    } else {
+                        st = at::attr_name;
+                    }
                 }
                 break;
             case at::before_value:
-                if (c == '>') {
-                    return i + 1;
-                }
-                if (c == '"' || c == '\'') {
-                    const void* close = std::memchr(s.data() + i + 1, c, n - i - 1);
-                    if (close == nullptr) {
-                        return 0;
+                i = skip_tag_spaces(s, i, n);
+                if (i < n) {
+                    const char c = s[i];
+                    if (c == '>') {
+                        return i + 1;
                     }
-                    i = static_cast<std::size_t>(static_cast<const char*>(close) - s.data()) + 1;
-                    st = at::after_quoted;
-                } else if (is_space(c)) {
-                    ++i;
-                } else {
-                    st = at::unquoted;
+                    if (c == '"' || c == '\'') {
+                        const void* close = std::memchr(s.data() + i + 1, c, n - i - 1);
+                        if (close == nullptr) {
+                            return 0;
+                        }
+                        i = static_cast<std::size_t>(static_cast<const char*>(close) - s.data()) + 1;
+                        st = at::after_quoted;
+                    } else {
+                        st = at::unquoted;
+                    }
                 }
                 break;
             case at::unquoted:
-                if (c == '>') {
-                    return i + 1;
+                i = find_tag_byte(s, i, n, tag_space | tag_gt);
+                if (i < n) {
+                    if (s[i] == '>') {
+                        return i + 1;
+                    }
+                    st = at::before_name;
+                    ++i;
                 }
-                st = is_space(c) ? at::before_name : at::unquoted;
-                ++i;
                 break;
             case at::after_quoted:
-            case at::self_closing:
+            case at::self_closing: {
+                const char c = s[i];
                 if (c == '>') {
                     return i + 1;
                 }
-                if (st == at::after_quoted && (is_space(c) || c == '/')) {
+                if (st == at::after_quoted && (tag_bytes[static_cast<unsigned char>(c)] &
+                                               (tag_space | tag_slash)) != 0) {
                     st = c == '/' ? at::self_closing : at::before_name;
                     ++i;
                 } else {
                     st = at::before_name;
                 }
                 break;
+            }
         }
     }
     return 0;
@@ -1082,11 +1140,23 @@ void html_tokenizer::feed(std::string_view chunk, bool last, const token_handler
             break;
         }
         if (wanted_ != nullptr && state_ == state::data) {
-            // At a '<': a whole tag nobody wants is passed over in one go.
-            if (const std::size_t tag = skip_unreported_tag(chunk.substr(i)); tag != 0) {
-                i += tag;
-                pos_ += tag;
-                continue;
+            // At a '<': whole tags nobody wants, and the text between them, are passed over
+            // here in one go, up to a '<' that needs step().
+            std::size_t tag = 0;
+            while ((tag = skip_unreported_tag(chunk.substr(i))) != 0) {
+                const char* from = chunk.data() + i + tag;
+                const void* lt = std::memchr(from, '<', chunk.size() - i - tag);
+                const std::size_t n =
+                    tag + (lt == nullptr ? chunk.size() - i - tag
+                                         : static_cast<std::size_t>(static_cast<const char*>(lt) - from));
+                i += n;
+                pos_ += n;
+                if (lt == nullptr) {
+                    break;
+                }
+            }
+            if (i == chunk.size()) {
+                break;
             }
         }
         const auto c = static_cast<unsigned char>(chunk[i]);

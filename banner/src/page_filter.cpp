@@ -32,7 +32,7 @@ constexpr std::array<std::string_view, 3> mode_names{"off", "basic", "advanced"}
 class page_rewrite_impl final : public page_rewrite {
   public:
     page_rewrite_impl(const site_banner& site, const page_context& ctx, std::string snippet,
-                      const holdback_options& options)
+                      std::shared_ptr<const holdback_options> options)
         : site_(site),
           decided_(ctx.decided),
           fallback_(ctx.fallback),
@@ -43,7 +43,7 @@ class page_rewrite_impl final : public page_rewrite {
         // rewriter offers <html> and <body> whatever install_holdback's replaced tags say).
         install_holdback(rewriter_, site.trackers(), ctx.granted, options);
         rewriter_.set_start_tag_replacer(
-            [this, hold = make_holdback(site.trackers(), ctx.granted, options)](
+            [this, hold = make_holdback(site.trackers(), ctx.granted, std::move(options))](
                 const html_token& tag) { return on_start_tag(tag, hold); });
     }
 
@@ -65,36 +65,10 @@ class page_rewrite_impl final : public page_rewrite {
         if (tag.name == "body" && !decided_ && !form_written_) {
             form_written_ = true;
             std::string out = replaced ? std::move(*replaced) : serialize_start_tag(tag);
-            out += noscript_form();
+            out += site_.noscript_form(page_language_.value_or(fallback_), return_to_);
             return out;
         }
         return replaced;
-    }
-
-    // Item "without JavaScript" of issue 9: a form that posts the choice to /_consent and comes
-    // back with 303 to this page. Browsers with scripting on read <noscript> as text.
-    std::string noscript_form() const {
-        const language l = page_language_.value_or(fallback_);
-        const auto t = [&](std::string_view key) { return site_.text(l, key); };
-        const std::string lang{name_of(l)};
-        std::string f = "<noscript><form class=\"cg-noscript\" method=\"post\" action=\"/_consent\" "
-                        "lang=\"" + lang + "\"><p><strong>" + ascii_html(t("title")) +
-                        "</strong></p><p>" + ascii_html(t("noscript_intro")) + "</p><p>" +
-                        ascii_html(t("controller")) + ": " + ascii_html(site_.config().who.name) +
-                        " (" + ascii_html(site_.config().who.contact) + ")" +
-                        (site_.third_party_names().empty()
-                             ? std::string{}
-                             : ". " + ascii_html(t("third_parties")) + ": " +
-                                   ascii_html(site_.third_party_names())) +
-                        ". <a href=\"/_consent/declaration?lang=" + lang + "\">" +
-                        ascii_html(t("declaration")) + "</a></p>";
-        f += "<input type=\"hidden\" name=\"language\" value=\"" + lang + "\">";
-        f += "<input type=\"hidden\" name=\"return_to\" value=\"" + ascii_html(return_to_) + "\">";
-        f += "<button type=\"submit\" class=\"cg-btn\" name=\"action\" value=\"accept-all\">" +
-             ascii_html(t("accept_all")) + "</button> ";
-        f += "<button type=\"submit\" class=\"cg-btn\" name=\"action\" value=\"reject-all\">" +
-             ascii_html(t("reject_all")) + "</button></form></noscript>";
-        return f;
     }
 
     const site_banner& site_;
@@ -108,37 +82,86 @@ class page_rewrite_impl final : public page_rewrite {
 
 }  // namespace
 
-std::string site_banner::snippet(const page_context& ctx) const {
+void site_banner::prepare_pages() {
     const auto& css = style_asset();
     const auto& js = script_asset();
-    std::string granted;
-    for (const auto& g : ctx.granted_names) {
-        if (!granted.empty()) {
-            granted += ' ';
-        }
-        granted += ascii_html(g);
-    }
     std::string doc = document_paths_[0];
     doc.replace(doc.find(".nb."), 4, ".{lang}.");
-    std::string s = "<link rel=\"stylesheet\" href=\"" + css.path + "\"" +
-                    nonce_attr(ctx.style_nonce) + "><script src=\"" + js.path +
-                    "\" defer id=\"cg-banner-script\" integrity=\"" + js.integrity + "\"" +
-                    nonce_attr(ctx.nonce) + " data-doc=\"" + doc +
-                    "\" data-languages=\"nb nn en\" data-default-language=\"" +
-                    std::string{name_of(facts_.default_language)} + "\" data-decided=\"" +
-                    (ctx.decided ? "1" : "0") + "\" data-granted=\"" + granted +
-                    "\" data-gpc=\"" + (ctx.gpc ? "1" : "0") + "\" data-consent-mode=\"" +
-                    std::string{mode_names[static_cast<std::size_t>(config_.google)]} +
-                    "\" data-reopen=\"" +
-                    std::string{reopen_names[static_cast<std::size_t>(config_.reopen)]} +
-                    "\"></script>";
+    snippet_parts_ = {
+        "<link rel=\"stylesheet\" href=\"" + css.path + "\"",
+        "><script src=\"" + js.path + "\" defer id=\"cg-banner-script\" integrity=\"" +
+            js.integrity + "\"",
+        " data-doc=\"" + doc + "\" data-languages=\"nb nn en\" data-default-language=\"" +
+            std::string{name_of(facts_.default_language)} + "\" data-decided=\"",
+        "\" data-consent-mode=\"" +
+            std::string{mode_names[static_cast<std::size_t>(config_.google)]} +
+            "\" data-reopen=\"" +
+            std::string{reopen_names[static_cast<std::size_t>(config_.reopen)]} + "\"></script>"};
+    // Item "without JavaScript" of issue 9: a form that posts the choice to /_consent and comes
+    // back with 303 to this page. Browsers with scripting on read <noscript> as text.
+    for (const auto l : all_languages) {
+        const auto t = [&](std::string_view key) { return ascii_html(text(l, key)); };
+        const std::string lang{name_of(l)};
+        std::string f = "<noscript><form class=\"cg-noscript\" method=\"post\" "
+                        "action=\"/_consent\" lang=\"" +
+                        lang + "\"><p><strong>" + t("title") + "</strong></p><p>" +
+                        t("noscript_intro") + "</p><p>" + t("controller") + ": " +
+                        ascii_html(config_.who.name) + " (" + ascii_html(config_.who.contact) +
+                        ")";
+        if (!third_party_names_.empty()) {
+            f += ". " + t("third_parties") + ": " + ascii_html(third_party_names_);
+        }
+        f += ". <a href=\"/_consent/declaration?lang=" + lang + "\">" + t("declaration") +
+             "</a></p>";
+        f += "<input type=\"hidden\" name=\"language\" value=\"" + lang + "\">";
+        f += "<input type=\"hidden\" name=\"return_to\" value=\"";
+        std::string after =
+            "\"><button type=\"submit\" class=\"cg-btn\" name=\"action\" value=\"accept-all\">" +
+            t("accept_all") + "</button> ";
+        after += "<button type=\"submit\" class=\"cg-btn\" name=\"action\" value=\"reject-all\">" +
+                 t("reject_all") + "</button></form></noscript>";
+        noscript_forms_[static_cast<std::size_t>(l)] = {std::move(f), std::move(after)};
+    }
+}
+
+std::string site_banner::noscript_form(language l, std::string_view return_to) const {
+    const auto& [before, after] = noscript_forms_[static_cast<std::size_t>(l)];
+    std::string f;
+    f.reserve(before.size() + return_to.size() + after.size() + 16);
+    f += before;
+    append_ascii_html(f, return_to);
+    f += after;
+    return f;
+}
+
+std::string site_banner::snippet(const page_context& ctx) const {
+    std::string s;
+    s.reserve(snippet_parts_[0].size() + snippet_parts_[1].size() + snippet_parts_[2].size() +
+              snippet_parts_[3].size() + ctx.nonce.size() + ctx.style_nonce.size() + 128);
+    s += snippet_parts_[0];
+    s += nonce_attr(ctx.style_nonce);
+    s += snippet_parts_[1];
+    s += nonce_attr(ctx.nonce);
+    s += snippet_parts_[2];
+    s += ctx.decided ? "1" : "0";
+    s += "\" data-granted=\"";
+    bool first = true;
+    for (const auto& g : ctx.granted_names) {
+        if (!first) {
+            s += ' ';
+        }
+        first = false;
+        append_ascii_html(s, g);
+    }
+    s += "\" data-gpc=\"";
+    s += ctx.gpc ? "1" : "0";
+    s += snippet_parts_[3];
     return s;
 }
 
 std::unique_ptr<page_rewrite> site_banner::page(const page_context& ctx) const {
-    holdback_options options = holdback_options_;
-    options.fallback_language = std::string{name_of(ctx.fallback)};
-    return std::make_unique<page_rewrite_impl>(*this, ctx, snippet(ctx), options);
+    return std::make_unique<page_rewrite_impl>(
+        *this, ctx, snippet(ctx), holdback_options_[static_cast<std::size_t>(ctx.fallback)]);
 }
 
 std::string site_banner::declaration_json() const {

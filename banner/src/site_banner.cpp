@@ -415,7 +415,8 @@ site_banner::site_banner(site_banner_config config, site_facts facts)
         }
         third_party_names_ += p.vendor;
     }
-    holdback_options_.consent_mode = config_.google != consent_mode::off;
+    holdback_options options;
+    options.consent_mode = config_.google != consent_mode::off;
     for (const auto l : all_languages) {
         const auto i = static_cast<std::size_t>(l);
         category_display_names names;
@@ -428,7 +429,12 @@ site_banner::site_banner(site_banner_config config, site_facts facts)
                 *slot = c.names[i];
             }
         }
-        holdback_options_.category_names.emplace(std::string{name_of(l)}, std::move(names));
+        options.category_names.emplace(std::string{name_of(l)}, std::move(names));
+    }
+    for (const auto l : all_languages) {
+        options.fallback_language = std::string{name_of(l)};
+        holdback_options_[static_cast<std::size_t>(l)] =
+            std::make_shared<const holdback_options>(options);
     }
     std::array<json, 3> docs;
     std::string hashed = facts_.policy_version;
@@ -445,6 +451,7 @@ site_banner::site_banner(site_banner_config config, site_facts facts)
         document_paths_[i] =
             "/_consent/site." + std::string{name_of(l)} + "." + policy_hash_ + ".json";
     }
+    prepare_pages();
 }
 
 site_banner::~site_banner() = default;

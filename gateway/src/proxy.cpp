@@ -82,6 +82,13 @@ net::awaitable<beast::error_code> timed_parse(beast::tcp_stream& s, beast::flat_
     co_return ec;
 }
 
+// Bytes that can be read from `s` without waiting (0 on error).
+std::size_t available(beast::tcp_stream& s) noexcept {
+    beast::error_code ec;
+    const std::size_t n = s.socket().available(ec);
+    return ec ? 0 : n;
+}
+
 // Writes all of `pieces`. Most writes fit in the socket buffer at once, so the non-blocking
 // socket is tried first (as nginx does) and only a remainder waits in an async write with its
 // timeout: no timer, no suspension for the common case.
@@ -211,8 +218,24 @@ net::awaitable<relay_result> relay(const relay_ends& e, head_parser<IsRequest>& 
                 r.ec = ec;
                 co_return r;
             }
-            piece = {scratch.data(), p.filled()};
+            std::size_t filled = p.filled();
             more = !p.is_done();
+            // A transform gets what has already arrived in one piece: a page read whole is
+            // rewritten and compressed in one go (content_coding.hpp), and the client gets one
+            // write instead of one per read. Never waits for bytes that are not there yet.
+            while (transform != nullptr && more && filled < scratch.size() &&
+                   available(e.from) != 0) {
+                p.lend(scratch.subspan(filled));
+                ec = co_await timed_parse(e.from, e.from_buffer, p, e.client, e.read_timeout);
+                if (ec && ec != http::error::need_buffer) {
+                    r.end = relay_end::read_failed;
+                    r.ec = ec;
+                    co_return r;
+                }
+                filled += p.filled();
+                more = !p.is_done();
+            }
+            piece = {scratch.data(), filled};
             if (piece.empty() && more) {
                 continue;  // only framing was parsed (a chunk header); nothing to send yet
             }

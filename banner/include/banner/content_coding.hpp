@@ -38,8 +38,10 @@ inline constexpr std::size_t recoding_slice_bytes = 16 * 1024;
 /// whatever inner gave, so a browser can decode everything decoded so far; the call with `last`
 /// finishes the stream. gzip bodies may hold several members (RFC 1952), all decoded; the output
 /// is one member. "deflate" is decoded as zlib (RFC 1950), or as raw deflate when the first two
-/// bytes are no zlib header, and always encoded as zlib. Encoders: gzip/zlib level 6, brotli
-/// quality 5.
+/// bytes are no zlib header, and always encoded as zlib. Encoders: gzip/zlib level 5, brotli
+/// quality 5. A gzip or deflate body whose rewritten output (at most 256 KiB) is complete before
+/// any flush, i.e. one that came in a single write() with `last`, is compressed in one call by
+/// libdeflate (faster, slightly smaller); otherwise zlib streams it.
 ///
 /// The body is untrusted. Invalid input never throws; instead:
 /// - Before any decoded byte reached inner, raw input is held (at most 64 KiB). If decoding

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -163,6 +164,9 @@ start_tag_replacer make_holdback(const tracker_catalogue& catalogue, granted_tra
 /// `<noscript>` apart and puts placeholders there too: prefer install_holdback.
 start_tag_replacer make_holdback(const tracker_catalogue& catalogue, granted_trackers granted,
                                  const holdback_options& options);
+/// The same with options shared (no copy per response).
+start_tag_replacer make_holdback(const tracker_catalogue& catalogue, granted_trackers granted,
+                                 std::shared_ptr<const holdback_options> options);
 
 /// Whether hold-back may change a start tag of this name (lowercase): `<script>`, the elements
 /// that load something by themselves (see hold_back_tag) and `<html>` (its lang). A
@@ -180,5 +184,8 @@ bool holdback_replaces(std::string_view name) noexcept;
 /// Replaces replacers set earlier. `catalogue` must outlive the rewriter.
 void install_holdback(html_rewriter& rewriter, const tracker_catalogue& catalogue,
                       granted_trackers granted, const holdback_options& options = {});
+/// The same with options shared (no copy per response).
+void install_holdback(html_rewriter& rewriter, const tracker_catalogue& catalogue,
+                      granted_trackers granted, std::shared_ptr<const holdback_options> options);
 
 }  // namespace cg::banner

@@ -125,7 +125,8 @@ class html_rewriter {
     std::optional<html_tokenizer> noscript_;  // inside <noscript>: tokenizes its content
     std::uint64_t noscript_base_ = 0;         // stream offset of the nested tokenizer's byte 0
     std::string pending_;                     // input bytes from base_ not yet written
-    std::uint64_t base_ = 0;                  // stream offset of pending_[0]
+    std::string_view bytes_;                  // during write(): pending_ or the input
+    std::uint64_t base_ = 0;                  // stream offset of bytes_[0] and pending_[0]
     std::uint64_t emitted_ = 0;               // stream offset up to which output is decided
     int template_depth_ = 0;
     bool head_or_body_seen_ = false;  // a <head> or <body> start tag outside <template>

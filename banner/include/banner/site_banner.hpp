@@ -161,11 +161,25 @@ class site_banner {
     /// replaced.
     std::string text(language l, std::string_view key) const;
 
+    /// The no-JavaScript consent form the page rewrite puts after `<body>` for an undecided
+    /// visitor (pure ASCII): a `<noscript><form>` in `l` that posts accept-all or reject-all to
+    /// /_consent and comes back to `return_to`.
+    std::string noscript_form(language l, std::string_view return_to) const;
+
   private:
+    /// Builds what every page rewrite uses, once: the snippet's fixed parts, the no-JS forms
+    /// and the hold-back options (page_filter.cpp).
+    void prepare_pages();
+
     site_banner_config config_;
     site_facts facts_;
     std::unique_ptr<tracker_catalogue> trackers_;
-    holdback_options holdback_options_;  ///< the site's category names, consent mode
+    /// The site's category names and consent mode, by fallback language (nb, nn, en).
+    std::array<std::shared_ptr<const holdback_options>, 3> holdback_options_;
+    /// The snippet without the per-visitor values (see snippet()).
+    std::array<std::string, 4> snippet_parts_;
+    /// The no-JS form by language: before and after its return_to value.
+    std::array<std::pair<std::string, std::string>, 3> noscript_forms_;
     std::string third_party_names_;      ///< "Google Analytics, Hotjar" for the no-JS form
     std::string policy_hash_;
     std::array<std::string, 3> documents_;
