@@ -449,12 +449,16 @@ bool html_tokenizer::reported(html_token_kind kind, std::string_view name, bool 
 void html_tokenizer::emit_tag() {
     finish_attribute();
     if (!reported(token_.kind, token_.name, from_data_)) {
-        // Not wanted: its bytes stay in the text run, as skip_unreported_tag would leave them.
+        // Not wanted: its bytes stay in the text run, as read_whole_tag would leave them.
         in_token_ = false;
         overflow_ = false;
         state_ = state::data;
         return;
     }
+    emit_reported_tag();
+}
+
+void html_tokenizer::emit_reported_tag() {
     emit_text_until(token_begin_);
     token_.begin = token_begin_;
     token_.end = pos_ + 1;
@@ -994,10 +998,10 @@ std::size_t skip_tag_spaces(std::string_view s, std::size_t i, std::size_t n) {
 
 }  // namespace
 
-std::size_t html_tokenizer::skip_unreported_tag(std::string_view s) const {
-    // The states from tag open to the end of the tag (§13.2.5.6 onwards), keeping nothing but
-    // the name. Anything unusual (a NUL or a very long name, a tag longer than the hold cap,
-    // whose name step() may cut; the end of the chunk) is left to step().
+std::size_t html_tokenizer::read_whole_tag(std::string_view s, bool& report) {
+    // The states from tag open to the end of the tag (§13.2.5.6 onwards) over bytes that are all
+    // here. Anything unusual (a NUL, a very long name, many attributes, a tag longer than the
+    // hold cap, whose name step() may cut; the end of the chunk) is left to step().
     const std::size_t n = std::min(s.size(), options_.max_token_bytes);
     std::size_t i = 1;
     html_token_kind kind = html_token_kind::start_tag;
@@ -1020,9 +1024,16 @@ std::size_t html_tokenizer::skip_unreported_tag(std::string_view s) const {
         }
         name[length++] = to_lower(c);
     }
-    if (i >= n || reported(kind, {name.data(), length}, true)) {
+    if (i >= n) {
         return 0;
     }
+    report = reported(kind, {name.data(), length}, true);
+    // Where each attribute's name and value are (value_from == value_to: empty or none).
+    struct span {
+        std::uint32_t name_from, name_to, value_from, value_to;
+    };
+    std::array<span, 32> spans;  // NOLINT(cppcoreguidelines-pro-type-member-init): up to count
+    std::size_t count = 0;
     enum class at : std::uint8_t {
         before_name,
         attr_name,
@@ -1033,14 +1044,18 @@ std::size_t html_tokenizer::skip_unreported_tag(std::string_view s) const {
         self_closing
     };
     at st = at::before_name;
+    std::size_t end = 0;  // one past the '>'
+    bool self_closing = false;
     if (s[i] == '>') {
-        return i + 1;
-    }
-    if (s[i] == '/') {
+        end = i + 1;
+    } else if (s[i] == '/') {
         st = at::self_closing;
     }
-    ++i;
-    while (i < n) {
+    const auto here = [](std::size_t at_index) { return static_cast<std::uint32_t>(at_index); };
+    if (end == 0) {
+        ++i;
+    }
+    while (end == 0 && i < n) {
         switch (st) {
             case at::before_name:
                 i = skip_tag_spaces(s, i, n);
@@ -1048,6 +1063,10 @@ std::size_t html_tokenizer::skip_unreported_tag(std::string_view s) const {
                     if (s[i] == '/' || s[i] == '>') {
                         st = at::after_name;
                     } else {
+                        if (count == spans.size()) {
+                            return 0;
+                        }
+                        spans[count++] = {here(i), here(i), 0, 0};
                         st = at::attr_name;
                         i += s[i] == '=' ? 1U : 0U;  // '=' here starts a name
                     }
@@ -1056,6 +1075,7 @@ std::size_t html_tokenizer::skip_unreported_tag(std::string_view s) const {
             case at::attr_name:
                 i = find_tag_byte(s, i, n, tag_space | tag_slash | tag_gt | tag_eq);
                 if (i < n) {
+                    spans[count - 1].name_to = here(i);
                     if (s[i] == '=') {
                         st = at::before_value;
                         ++i;
@@ -1069,12 +1089,15 @@ std::size_t html_tokenizer::skip_unreported_tag(std::string_view s) const {
                 if (i < n) {
                     const char c = s[i];
                     if (c == '>') {
-                        return i + 1;
-                    }
-                    if (c == '/' || c == '=') {
+                        end = i + 1;
+                    } else if (c == '/' || c == '=') {
                         st = c == '/' ? at::self_closing : at::before_value;
                         ++i;
                     } else {
+                        if (count == spans.size()) {
+                            return 0;
+                        }
+                        spans[count++] = {here(i), here(i), 0, 0};
                         st = at::attr_name;
                     }
                 }
@@ -1084,16 +1107,20 @@ std::size_t html_tokenizer::skip_unreported_tag(std::string_view s) const {
                 if (i < n) {
                     const char c = s[i];
                     if (c == '>') {
-                        return i + 1;
-                    }
-                    if (c == '"' || c == '\'') {
+                        end = i + 1;
+                    } else if (c == '"' || c == '\'') {
                         const void* close = std::memchr(s.data() + i + 1, c, n - i - 1);
                         if (close == nullptr) {
                             return 0;
                         }
-                        i = static_cast<std::size_t>(static_cast<const char*>(close) - s.data()) + 1;
+                        const auto to =
+                            static_cast<std::size_t>(static_cast<const char*>(close) - s.data());
+                        spans[count - 1].value_from = here(i + 1);
+                        spans[count - 1].value_to = here(to);
+                        i = to + 1;
                         st = at::after_quoted;
                     } else {
+                        spans[count - 1].value_from = here(i);
                         st = at::unquoted;
                     }
                 }
@@ -1101,21 +1128,23 @@ std::size_t html_tokenizer::skip_unreported_tag(std::string_view s) const {
             case at::unquoted:
                 i = find_tag_byte(s, i, n, tag_space | tag_gt);
                 if (i < n) {
+                    spans[count - 1].value_to = here(i);
                     if (s[i] == '>') {
-                        return i + 1;
+                        end = i + 1;
+                    } else {
+                        st = at::before_name;
+                        ++i;
                     }
-                    st = at::before_name;
-                    ++i;
                 }
                 break;
             case at::after_quoted:
             case at::self_closing: {
                 const char c = s[i];
                 if (c == '>') {
-                    return i + 1;
-                }
-                if (st == at::after_quoted && (tag_bytes[static_cast<unsigned char>(c)] &
-                                               (tag_space | tag_slash)) != 0) {
+                    self_closing = st == at::self_closing;
+                    end = i + 1;
+                } else if (st == at::after_quoted && (tag_bytes[static_cast<unsigned char>(c)] &
+                                                      (tag_space | tag_slash)) != 0) {
                     st = c == '/' ? at::self_closing : at::before_name;
                     ++i;
                 } else {
@@ -1125,7 +1154,28 @@ std::size_t html_tokenizer::skip_unreported_tag(std::string_view s) const {
             }
         }
     }
-    return 0;
+    if (end == 0) {
+        return 0;
+    }
+    if (!report) {
+        return end;
+    }
+    if (std::memchr(s.data(), 0, end) != nullptr) {
+        return 0;  // NUL becomes U+FFFD in names: step() knows how
+    }
+    start_tag_token(kind);
+    token_.name.assign(name.data(), length);
+    token_.self_closing = self_closing;
+    for (std::size_t k = 0; k < count; ++k) {
+        const span& a = spans[k];
+        begin_attribute();
+        for (std::uint32_t j = a.name_from; j < a.name_to; ++j) {
+            attr_.name += to_lower(static_cast<unsigned char>(s[j]));
+        }
+        attr_.raw_value.assign(s.data() + a.value_from, a.value_to - a.value_from);
+    }
+    finish_attribute();
+    return end;
 }
 
 void html_tokenizer::feed(std::string_view chunk, bool last, const token_handler& on_token,
@@ -1140,23 +1190,23 @@ void html_tokenizer::feed(std::string_view chunk, bool last, const token_handler
             break;
         }
         if (wanted_ != nullptr && state_ == state::data) {
-            // At a '<': whole tags nobody wants, and the text between them, are passed over
-            // here in one go, up to a '<' that needs step().
-            std::size_t tag = 0;
-            while ((tag = skip_unreported_tag(chunk.substr(i))) != 0) {
-                const char* from = chunk.data() + i + tag;
-                const void* lt = std::memchr(from, '<', chunk.size() - i - tag);
-                const std::size_t n =
-                    tag + (lt == nullptr ? chunk.size() - i - tag
-                                         : static_cast<std::size_t>(static_cast<const char*>(lt) - from));
-                i += n;
-                pos_ += n;
-                if (lt == nullptr) {
-                    break;
+            // At a '<': a tag that is all here is read in one go, and passed over when nobody
+            // wants it.
+            bool report = false;
+            if (const std::size_t tag = read_whole_tag(chunk.substr(i), report); tag != 0) {
+                if (report) {
+                    // token_ is filled: emit it as step() would at its '>'.
+                    token_begin_ = pos_;
+                    from_data_ = true;
+                    overflow_ = false;
+                    pos_ += tag - 1;
+                    emit_reported_tag();
+                    ++pos_;
+                } else {
+                    pos_ += tag;
                 }
-            }
-            if (i == chunk.size()) {
-                break;
+                i += tag;
+                continue;
             }
         }
         const auto c = static_cast<unsigned char>(chunk[i]);

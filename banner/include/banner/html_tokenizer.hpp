@@ -126,8 +126,11 @@ class html_tokenizer {
     /// Whether a tag is reported (see feed's `wanted`).
     [[nodiscard]] bool reported(html_token_kind kind, std::string_view name, bool from_data) const;
     /// The length of the tag at the start of `rest` (which starts with '<' in the data state)
-    /// when it is complete in `rest` and not reported, else 0.
-    [[nodiscard]] std::size_t skip_unreported_tag(std::string_view rest) const;
+    /// when it is complete in `rest` and plain enough to read in one go, else 0 (step() reads
+    /// it). Sets `report`; when it is reported, the tag is in token_, ready for
+    /// emit_reported_tag().
+    [[nodiscard]] std::size_t read_whole_tag(std::string_view rest, bool& report);
+    void emit_reported_tag();
 
     html_tokenizer_options options_;
     state state_;

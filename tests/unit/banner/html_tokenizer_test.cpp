@@ -304,6 +304,9 @@ constexpr std::string_view filter_corpus[] = {
     "<template><p>x</p></template><noscript><p>y</p></noscript></p>"sv,
     "</i a='<b>'></i a=\"></p>\"></i =\"<b>\">"sv,
     "<i a=b c='x>'<b>d><i a=b\"c\" d='>'<b>"sv,
+    // Wanted tags read in one go build the same attributes as step().
+    "<b a=1 A=2 a='3'><B CLASS=X Id=\"y\"><b/><b a/><b a= ><b =a><b a=\"\" b><b/ a =b / >"sv,
+    "<b href='/x?a=1&amp;b=2&c' t=\"a\r\nb\" u=&lt;&#65;&#x42;>"sv,
 };
 
 TEST(HtmlTokenizer, FilteredTagsStayTextAtEverySplit) {
