@@ -8,7 +8,7 @@
 #   defaults: --build-dir build-release --duration 5 --rounds 3 --connections 50
 #             --threads 1 --idle-conns 1000 --decision-seconds 10 --decision-conns 50
 #             --fsync auto --rewrite-conns 1000 --rewrite-seconds 8
-#             (about 11 minutes in all; --no-consent: about 5; --html-only: about 3)
+#             (about 12 minutes in all; --no-consent: about 6; --html-only: about 4)
 #   --html-only: only the HTML rows with the banner and the rewrite-memory test (below).
 #   Builds DIR/gateway/consent-gateway (Release, no tests) if it does not exist.
 #   Runs as root or not; as root it apt-get installs nginx-light, wrk, curl, redis-server
@@ -115,6 +115,9 @@
 #       gen_files.py, so the upstream spends no CPU compressing; gzip_proxied any), which
 #       decodes, rewrites and re-encodes it; nginx gets it plain and compresses after
 #       sub_filter.
+#   gateway-banner-nocache(-gzip)    the same banner site with `"cache": false` (Host
+#       nocache.banner.bench), so every request is rewritten afresh instead of coming from
+#       the worker's cache of rewritten pages; shown against the same nginx runs, not judged.
 # They run after the decision test (so that everything above, the idle RSS test included, runs
 # as without them: the gateway keeps some of the memory that rewriting allocates), --rounds
 # rounds of adjacent pairs (odd rounds in this order, even rounds reversed).
@@ -165,6 +168,7 @@ REWRITE_CONNS=1000   # concurrent responses being rewritten in the rewrite-memor
 REWRITE_SECS=8
 SLOW_RATE=8k         # the upstream's limit_rate for /slow/ (bytes/s per connection)
 BANNER_HOST=banner.bench
+NOCACHE_HOST=nocache.banner.bench  # the same banner site with "cache": false (rows for reference)
 HTML_PAGE=30k-trackers.html   # written by gen_files.py (not in its printed list)
 GZIP_LEVEL=5         # zlib level of the gateway's gzip (banner/src/content_coding.cpp)
 
@@ -473,7 +477,7 @@ EOF
             cat <<EOF
     server {
         listen 127.0.0.1:$port;
-        server_name $BANNER_HOST;
+        server_name $BANNER_HOST $NOCACHE_HOST;
         gzip on;
         gzip_min_length 0;
         gzip_comp_level $GZIP_LEVEL;
@@ -560,7 +564,11 @@ else
            {"name": "banner", "hosts": ["$BANNER_HOST"], "upstream": "http://127.0.0.1:$UP_PORT",
             "banner": {"controller": {"name": "Bench AS", "contact": "post@bench.example",
                                       "privacy_url": "https://bench.example/personvern"},
-                       "third_parties": ["Google Analytics"]}}]}
+                       "third_parties": ["Google Analytics"]}},
+           {"name": "banner-nocache", "hosts": ["$NOCACHE_HOST"], "upstream": "http://127.0.0.1:$UP_PORT",
+            "banner": {"controller": {"name": "Bench AS", "contact": "post@bench.example",
+                                      "privacy_url": "https://bench.example/personvern"},
+                       "third_parties": ["Google Analytics"], "cache": false}}]}
 EOF
     chmod 600 "$T/gateway.json"
     "$GATEWAY_BIN" --check-config "$T/gateway.json" > "$T/check-config.out" 2>&1 \
@@ -602,10 +610,11 @@ log "all ${#FILES[@]} files identical direct, via nginx and via $GW_LABEL"
 if [[ $HTML_ROWS == 1 ]]; then
     # banner_check NAME PORT CODING [--held]: the page via Host banner.bench, checked by
     # check_banner.py (tags once before </head>, equal to the gateway's; coding; hold-back)
-    banner_check() {
-        local name=$1 port=$2 coding=$3 msg
+    banner_check() {  # (Host $NOCACHE_HOST for a NAME with "nocache")
+        local name=$1 port=$2 coding=$3 msg host=$BANNER_HOST
         shift 3
-        local -a hdr=(-H "Host: $BANNER_HOST")
+        [[ $name == *nocache* ]] && host=$NOCACHE_HOST
+        local -a hdr=(-H "Host: $host")
         [[ $coding == gzip ]] && hdr+=(-H "Accept-Encoding: gzip")
         curl -s --max-time 10 -D "$T/check/$name.head" -o "$T/check/$name.body" "${hdr[@]}" \
             "http://127.0.0.1:$port/$HTML_PAGE" || die "$name: GET /$HTML_PAGE failed"
@@ -623,6 +632,8 @@ if [[ $HTML_ROWS == 1 ]]; then
     [[ "$FAKE_GATEWAY" == 1 ]] && held=()     # the fake one only inserts the tags
     banner_check gateway-banner "$GW_PORT" identity "${held[@]}"
     banner_check gateway-banner-gzip "$GW_PORT" gzip "${held[@]}"
+    banner_check gateway-banner-nocache "$GW_PORT" identity "${held[@]}"
+    banner_check gateway-banner-nocache-gzip "$GW_PORT" gzip "${held[@]}"
     banner_check nginx-subfilter "$PROXY_PORT" identity
     banner_check nginx-subfilter-gzip "$PROXY_PORT" gzip
     # The reference rows: the page unchanged through both proxies without the banner site.
@@ -753,6 +764,9 @@ run_wrk() {  # run_wrk TARGET FILE ROUND SECONDS [record]
             hdr=(-H "Host: $BANNER_HOST" -H "Accept-Encoding: gzip") ;;
         gateway-banner-gzip) url="http://127.0.0.1:$GW_PORT/$f"
             hdr=(-H "Host: $BANNER_HOST" -H "Accept-Encoding: gzip") ;;
+        gateway-banner-nocache) url="http://127.0.0.1:$GW_PORT/$f"; hdr=(-H "Host: $NOCACHE_HOST") ;;
+        gateway-banner-nocache-gzip) url="http://127.0.0.1:$GW_PORT/$f"
+            hdr=(-H "Host: $NOCACHE_HOST" -H "Accept-Encoding: gzip") ;;
         *) die "run_wrk: unknown target $target" ;;
     esac
     out="$T/wrk/$target-$f-$round.txt"
@@ -907,7 +921,8 @@ fi
 # rewriting allocates (gzip state, buffers) and the gateway keeps part of that memory.
 HTML_TARGETS=()
 [[ $HTML_ROWS == 1 ]] && HTML_TARGETS=(nginx-html gateway-html nginx-subfilter gateway-banner
-                                       nginx-subfilter-gzip gateway-banner-gzip)
+                                       gateway-banner-nocache nginx-subfilter-gzip
+                                       gateway-banner-gzip gateway-banner-nocache-gzip)
 if [[ ${#HTML_TARGETS[@]} -gt 0 ]]; then
     log "HTML rows: warm-up 1 s each (load average now: $(cut -d" " -f1-3 /proc/loadavg))"
     for target in "${HTML_TARGETS[@]}"; do run_wrk "$target" "$HTML_PAGE" 0 1; done

@@ -18,8 +18,9 @@ using json_config::member;
 
 namespace {
 
-constexpr std::array<std::string_view, 7> banner_keys{
-    "enabled", "controller", "third_parties", "trackers", "reopen", "consent_mode", "texts"};
+constexpr std::array<std::string_view, 8> banner_keys{
+    "enabled", "controller", "third_parties", "trackers", "reopen", "consent_mode", "texts",
+    "cache"};
 constexpr std::array<std::string_view, 3> controller_keys{"name", "contact", "privacy_url"};
 constexpr std::array<std::string_view, 3> reopen_names{"bottom-left", "bottom-right", "none"};
 constexpr std::array<std::string_view, 3> consent_mode_names{"off", "basic", "advanced"};
@@ -231,6 +232,7 @@ site_banner_config read_site_banner(json_config::reader& r, const json& v,
         return c;
     }
     r.read_bool(v, pointer, "enabled", c.enabled);
+    r.read_bool(v, pointer, "cache", c.cache);
     if (const json* who = member(v, "controller")) {
         read_controller(r, *who, child(pointer, "controller"), c.who);
     }

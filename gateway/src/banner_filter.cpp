@@ -3,7 +3,10 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 
+#include <atomic>
+
 #include "banner/content_coding.hpp"
+#include "banner/rewrite_cache.hpp"
 #include "consent/category.hpp"
 
 namespace cg::gateway {
@@ -38,23 +41,53 @@ std::string lifetime_text(std::chrono::seconds s) {
     return days == 1 ? "1 day" : std::to_string(days) + " days";
 }
 
-// decode -> the page rewrite -> encode, for one response.
+// Each worker thread's rewritten pages (rewrite_cache.hpp): a page usually reaches the gateway
+// whole in one read (relay), and most visitors of a page are in one of a few states.
+constexpr std::size_t rewrite_cache_bytes = 8 * 1024 * 1024;
+
+banner::rewrite_cache& local_rewrite_cache() {
+    thread_local banner::rewrite_cache cache{rewrite_cache_bytes};
+    return cache;
+}
+
+// Told apart in cache keys: two gateways in one process (tests) never share an entry.
+std::atomic<std::uint64_t> filter_generation{0};
+
+// decode -> the page rewrite -> encode, for one response. A body that comes whole in the first
+// write goes through the worker's rewrite cache when `cache_key` is not empty.
 class banner_transform final : public body_transform {
   public:
     banner_transform(std::unique_ptr<banner::page_rewrite> page, banner::content_coding coding,
-                     metrics& stats, std::size_t site)
+                     metrics& stats, std::size_t site, std::string cache_key)
         : stats_(stats),
           site_(site),
+          cache_key_(std::move(cache_key)),
           page_(std::move(page)),
           recode_(coding, [this](std::string_view in, bool last, std::string& out) {
               page_->write(in, last, out);
           }) {}
 
     void write(std::string_view in, bool last, std::string& out) override {
+        const bool whole = first_ && last && !cache_key_.empty();
+        first_ = false;
+        if (whole) {
+            if (const std::string* hit = local_rewrite_cache().find(cache_key_, in)) {
+                out += *hit;
+                stats_.page_from_cache(site_);
+                return;
+            }
+        }
+        const std::size_t from = out.size();
         recode_.write(in, last, out);
         if (!counted_ && recode_.broken()) {
             counted_ = true;
             stats_.coding_broken(site_);
+        }
+        if (whole && !recode_.broken()) {
+            try {
+                local_rewrite_cache().store(cache_key_, in, std::string_view{out}.substr(from));
+            } catch (const std::bad_alloc&) {  // NOLINT(bugprone-empty-catch): just not kept
+            }
         }
     }
 
@@ -63,10 +96,33 @@ class banner_transform final : public body_transform {
   private:
     metrics& stats_;
     std::size_t site_;
+    std::string cache_key_;
+    bool first_ = true;
     bool counted_ = false;
     std::unique_ptr<banner::page_rewrite> page_;
     banner::recoding_transform recode_;
 };
+
+// Everything a page's output depends on besides its body: the filter, site and coding, and the
+// page_context. Pages with a CSP nonce (new in every response) are not cached: "" then.
+std::string cache_key(std::uint64_t generation, std::size_t site, banner::content_coding coding,
+                      const banner::page_context& ctx) {
+    if (!ctx.nonce.empty() || !ctx.style_nonce.empty()) {
+        return {};
+    }
+    std::string key = std::to_string(generation) + '/' + std::to_string(site) + '/';
+    key += static_cast<char>('0' + static_cast<int>(coding));
+    key += ctx.decided ? 'd' : 'u';
+    key += ctx.gpc ? 'g' : '-';
+    key += static_cast<char>('0' + static_cast<int>(ctx.fallback));
+    for (const auto& g : ctx.granted_names) {
+        key += g;
+        key += ',';
+    }
+    key += ' ';
+    key += ctx.return_to;
+    return key;
+}
 
 }  // namespace
 
@@ -156,8 +212,9 @@ std::unique_ptr<const banner::site_banner> make_site_banner(const site_config& s
 
 body_filter make_banner_filter(
     const std::vector<std::unique_ptr<const banner::site_banner>>& banners, metrics& stats) {
-    return [&banners, &stats](const transaction& tx,
-                      const response_head& h) -> std::unique_ptr<body_transform> {
+    const std::uint64_t generation = filter_generation.fetch_add(1, std::memory_order_relaxed);
+    return [&banners, &stats, generation](const transaction& tx,
+                                          const response_head& h) -> std::unique_ptr<body_transform> {
         if (tx.site >= banners.size() || !banners[tx.site] || tx.method != http::verb::get) {
             return nullptr;
         }
@@ -200,7 +257,9 @@ body_filter make_banner_filter(
         ctx.fallback =
             banner::language_of_accept(tx.facts.accept_language).value_or(site.default_language());
         stats.page_rewritten(tx.site);
-        return std::make_unique<banner_transform>(site.page(ctx), *coding, stats, tx.site);
+        return std::make_unique<banner_transform>(
+            site.page(ctx), *coding, stats, tx.site,
+            site.config().cache ? cache_key(generation, tx.site, *coding, ctx) : std::string{});
     };
 }
 

@@ -54,7 +54,8 @@ metrics::metrics(std::size_t workers, std::size_t sites)
       sites_(sites),
       shards_(new site_counters[workers * (sites + 1)]),
       pages_rewritten_(new std::atomic<std::uint64_t>[sites]{}),
-      codings_broken_(new std::atomic<std::uint64_t>[sites]{}) {}
+      codings_broken_(new std::atomic<std::uint64_t>[sites]{}),
+      pages_from_cache_(new std::atomic<std::uint64_t>[sites]{}) {}
 
 void metrics::page_rewritten(std::size_t site) noexcept {
     if (site < sites_) {
@@ -65,6 +66,12 @@ void metrics::page_rewritten(std::size_t site) noexcept {
 void metrics::coding_broken(std::size_t site) noexcept {
     if (site < sites_) {
         codings_broken_[site].fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
+void metrics::page_from_cache(std::size_t site) noexcept {
+    if (site < sites_) {
+        pages_from_cache_[site].fetch_add(1, std::memory_order_relaxed);
     }
 }
 
@@ -187,6 +194,14 @@ std::string metrics::render(const config& cfg) const {
     for (std::size_t s = 0; s < sites_; ++s) {
         append(out, "cg_banner_broken_encoding_total{site=\"%s\"} %llu\n", site_name(s),
                static_cast<unsigned long long>(codings_broken_[s].load(relaxed)));
+    }
+    out += "# HELP cg_banner_cache_hits_total Pages whose rewrite came from the worker's cache of "
+           "rewritten pages (same body, same visitor state), by site; included in "
+           "cg_banner_pages_total.\n";
+    out += "# TYPE cg_banner_cache_hits_total counter\n";
+    for (std::size_t s = 0; s < sites_; ++s) {
+        append(out, "cg_banner_cache_hits_total{site=\"%s\"} %llu\n", site_name(s),
+               static_cast<unsigned long long>(pages_from_cache_[s].load(relaxed)));
     }
     return out;
 }

@@ -52,6 +52,7 @@ class metrics {
     /// turned out broken (passed on unchanged or ended where they broke). Any thread.
     void page_rewritten(std::size_t site) noexcept;
     void coding_broken(std::size_t site) noexcept;
+    void page_from_cache(std::size_t site) noexcept;
 
     /// Prometheus text exposition format (version 0.0.4).
     std::string render(const config& cfg) const;
@@ -62,6 +63,7 @@ class metrics {
     std::unique_ptr<site_counters[]> shards_;
     std::unique_ptr<std::atomic<std::uint64_t>[]> pages_rewritten_;
     std::unique_ptr<std::atomic<std::uint64_t>[]> codings_broken_;
+    std::unique_ptr<std::atomic<std::uint64_t>[]> pages_from_cache_;
 };
 
 }  // namespace cg::gateway

@@ -3,6 +3,7 @@
 #include "support/compress.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <array>
 #include <charconv>
 #include <exception>
@@ -136,9 +137,13 @@ http::response<http::string_body> text_response(http::status status, std::string
 net::awaitable<error_code> send_page(beast::tcp_stream& stream, std::string_view query,
                                      const exchange& ex) {
     const std::string status = flag_value(query, "status");
+    std::string body{test_page_html()};
+    if (has_flag(query, "stamp")) {
+        static std::atomic<unsigned> stamps{0};
+        body += "<!-- " + std::to_string(++stamps) + " -->";
+    }
     auto res = text_response(
-        static_cast<http::status>(status.empty() ? 200 : std::stoi(status)),
-        std::string{test_page_html()}, ex);
+        static_cast<http::status>(status.empty() ? 200 : std::stoi(status)), std::move(body), ex);
     const std::string type = flag_value(query, "type");
     res.set(http::field::content_type, type.empty() ? "text/html; charset=utf-8" : type);
     if (const std::string coding = flag_value(query, "encoding"); !coding.empty()) {

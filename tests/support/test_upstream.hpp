@@ -72,7 +72,9 @@ struct test_upstream_options {
 ///                  a broken stream), `chunked`, `status=N`, `type=T` (Content-Type),
 ///                  `csp=NONCE` (Content-Security-Policy: script-src 'nonce-NONCE'; style-src
 ///                  'self'), `attachment` (Content-Disposition), `no-transform` (Cache-Control),
-///                  `etag` (ETag "page-1"), `vary` (Vary: Accept-Encoding).
+///                  `etag` (ETag "page-1"), `vary` (Vary: Accept-Encoding), `stamp` (the
+///                  body ends with `<!-- N -->`, N counting /page?stamp answers: a page that
+///                  changes on every request).
 ///   anything else  404 "not found".
 /// A request with `Expect: 100-continue` and a body gets an interim 100 Continue first.
 /// HEAD is answered with the GET headers and no body on every route.

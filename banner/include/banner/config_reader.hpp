@@ -12,7 +12,8 @@ namespace cg::banner {
 /// `enabled` (bool), `controller` {`name`, `contact`, `privacy_url`}, `third_parties` (vendor
 /// names of the tracker catalogue), `trackers` (the site's own hosts, in the tracker
 /// catalogue's format), `reopen` ("bottom-left", "bottom-right", "none"), `consent_mode`
-/// ("off", "basic", "advanced") and `texts` {`nb`|`nn`|`en`: {key: text}}.
+/// ("off", "basic", "advanced"), `texts` {`nb`|`nn`|`en`: {key: text}} and `cache` (bool:
+/// rewritten pages may be reused, default true).
 ///
 /// Also the banner lint (issue 9): an enabled banner needs the controller's name and contact
 /// and an http(s) privacy-policy URL (DESIGN L2); texts may not be empty, may not make

@@ -62,6 +62,9 @@ struct site_banner_config {
     std::array<std::vector<std::pair<std::string, std::string>>, 3> texts;
     /// The site's own tracker hosts, as a tracker catalogue document's `trackers` array.
     std::string trackers_json;
+    /// Rewritten pages may be kept for reuse (rewrite_cache.hpp); false for a site whose pages
+    /// differ in every response anyway (per-request tokens), where keeping them only costs.
+    bool cache = true;
 };
 
 /// The names of the banner's texts (`title`, `intro`, `accept_all`, ...), in document order.

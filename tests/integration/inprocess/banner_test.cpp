@@ -97,6 +97,59 @@ TEST(Banner, ABrokenCompressedPageIsPassedOnUnchanged) {
     EXPECT_NE(metrics.body.find("cg_banner_pages_total{site=\"demo\"} 2"), std::string::npos);
 }
 
+// The value of a counter in /metrics for the test site (0 when absent).
+unsigned long long site_metric(const proxied_site& s, std::string_view name) {
+    const auto m = admin_get(s.proxy.admin_port(), "/metrics").body;
+    const std::string prefix = std::string{name} + "{site=\"demo\"} ";
+    const auto at = m.find(prefix);
+    return at == std::string::npos ? 0 : std::stoull(m.substr(at + prefix.size()));
+}
+
+TEST(Banner, ARewrittenPageIsReusedOnlyForTheSameBodyAndVisitorState) {
+    proxied_site s{with_banner};  // one worker: one cache
+    // A page that comes whole is kept: asked again, it comes from the cache, the same bytes.
+    // (A page split over two reads is rewritten afresh, so allow a few tries.)
+    const auto first = get(s, "/page?encoding=gzip");
+    ASSERT_FALSE(first.ec);
+    for (int i = 0; i < 10 && site_metric(s, "cg_banner_cache_hits_total") == 0; ++i) {
+        const auto again = get(s, "/page?encoding=gzip");
+        ASSERT_FALSE(again.ec);
+        EXPECT_EQ(again.body, first.body);
+    }
+    ASSERT_GE(site_metric(s, "cg_banner_cache_hits_total"), 1U);
+    EXPECT_EQ(count(decompress("gzip", first.body), script_tag), 1U);
+    const auto hits = site_metric(s, "cg_banner_cache_hits_total");
+    // Another visitor state (here Global Privacy Control) gets its own rewrite, never the
+    // cached one.
+    const auto gpc = get(s, "/page?encoding=gzip", "Sec-GPC: 1\r\n");
+    ASSERT_FALSE(gpc.ec);
+    EXPECT_NE(decompress("gzip", gpc.body).find("data-gpc=\"1\""), std::string::npos);
+    EXPECT_NE(decompress("gzip", first.body).find("data-gpc=\"0\""), std::string::npos);
+    // A page that changes on every request, and a page with a CSP nonce, are never reused.
+    const auto a = get(s, "/page?stamp");
+    const auto b = get(s, "/page?stamp");
+    EXPECT_NE(a.body, b.body);
+    EXPECT_NE(b.body.find("<!-- "), std::string::npos);
+    for (int i = 0; i < 3; ++i) {
+        const auto r = get(s, "/page?csp=n0nce");
+        EXPECT_NE(r.body.find("nonce=\"n0nce\""), std::string::npos);
+    }
+    EXPECT_EQ(site_metric(s, "cg_banner_cache_hits_total"), hits);
+}
+
+TEST(Banner, ASiteWithTheCacheOffRewritesEveryPageAfresh) {
+    proxied_site s{[](gateway::config& c) {
+        with_banner(c);
+        c.sites[0].banner.cache = false;
+    }};
+    const auto first = get(s, "/page");
+    for (int i = 0; i < 5; ++i) {
+        EXPECT_EQ(get(s, "/page").body, first.body);
+    }
+    EXPECT_EQ(site_metric(s, "cg_banner_cache_hits_total"), 0U);
+    EXPECT_EQ(site_metric(s, "cg_banner_pages_total"), 6U);
+}
+
 TEST(Banner, ErrorPagesAreRewrittenToo) {
     proxied_site s{with_banner};
     const auto r = get(s, "/page?status=404");

@@ -64,12 +64,13 @@ site_facts facts() {
 TEST(SiteBannerConfig, ReadsEveryField) {
     const auto c = config_of(banner_json(
         R"("enabled": true, "third_parties": ["Google Analytics", "YouTube"],
-           "reopen": "bottom-right", "consent_mode": "basic",
+           "reopen": "bottom-right", "consent_mode": "basic", "cache": false,
            "texts": {"en": {"title": "Cookies at Testfirma"}},
            "trackers": [{"host": "stats.testfirma.example", "category": "analytics",
                          "vendor": "Testfirma statistics", "kind": "analytics",
                          "purpose": "Counts visits."}])"));
     EXPECT_TRUE(c.enabled);
+    EXPECT_FALSE(c.cache);
     EXPECT_EQ(c.who.name, "Testfirma AS");
     EXPECT_EQ(c.third_parties, (std::vector<std::string>{"Google Analytics", "YouTube"}));
     EXPECT_EQ(c.reopen, reopen_position::bottom_right);
@@ -123,7 +124,7 @@ TEST(SiteBannerConfig, NamesUnknownKeysVendorsAndChoices) {
     ASSERT_EQ(p.size(), 5U) << json_config::join_lines(p);
     EXPECT_EQ(p[0],
               "test.json: /sites/0/banner/colour: unknown field (allowed: enabled, controller, "
-              "third_parties, trackers, reopen, consent_mode, texts)");
+              "third_parties, trackers, reopen, consent_mode, texts, cache)");
     EXPECT_EQ(p[1],
               "test.json: /sites/0/banner/reopen: must be one of bottom-left, bottom-right, none "
               "(got \"top\")");
