@@ -1052,6 +1052,14 @@ std::size_t html_tokenizer::read_whole_tag(std::string_view s, bool& report) {
         st = at::self_closing;
     }
     const auto here = [](std::size_t at_index) { return static_cast<std::uint32_t>(at_index); };
+    // A new attribute whose name starts at `from`; false when there are too many for spans.
+    const auto open_attribute = [&](std::size_t from) {
+        if (count == spans.size()) {
+            return false;
+        }
+        spans[count++] = {here(from), here(from), 0, 0};
+        return true;
+    };
     if (end == 0) {
         ++i;
     }
@@ -1063,10 +1071,9 @@ std::size_t html_tokenizer::read_whole_tag(std::string_view s, bool& report) {
                     if (s[i] == '/' || s[i] == '>') {
                         st = at::after_name;
                     } else {
-                        if (count == spans.size()) {
+                        if (!open_attribute(i)) {
                             return 0;
                         }
-                        spans[count++] = {here(i), here(i), 0, 0};
                         st = at::attr_name;
                         i += s[i] == '=' ? 1U : 0U;  // '=' here starts a name
                     }
@@ -1094,10 +1101,9 @@ std::size_t html_tokenizer::read_whole_tag(std::string_view s, bool& report) {
                         st = c == '/' ? at::self_closing : at::before_value;
                         ++i;
                     } else {
-                        if (count == spans.size()) {
+                        if (!open_attribute(i)) {
                             return 0;
                         }
-                        spans[count++] = {here(i), here(i), 0, 0};
                         st = at::attr_name;
                     }
                 }
