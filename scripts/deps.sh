@@ -9,6 +9,8 @@ build_packages=(
     zlib1g-dev libbrotli-dev           # gzip, deflate and br pages are decoded, rewritten, re-encoded
     libdeflate-dev                     # ... and a page rewritten whole is compressed in one call
     libhiredis-dev                     # the Redis client for consent records
+    libre2-dev libyaml-cpp-dev         # analytics: ua-parser's User-Agent regexes, read from YAML
+    uap-core                           # ... the regexes themselves (and their test cases)
 )
 test_packages=(
     libgtest-dev                       # unit and integration tests

@@ -1,0 +1,94 @@
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <list>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace cg::analytics {
+
+/// What kind of device a page view came from, for the dashboard's device report.
+enum class device_class { desktop, mobile, tablet, bot };
+
+/// The dashboard's name of a device class ("desktop", "mobile", "tablet", "bot").
+std::string_view name_of(device_class c) noexcept;
+
+/// A User-Agent as the ua-parser database reads it (uap-core's specification): each part is the
+/// first matching parser's replacement (with `$1`..`$9` filled in) or capture group, trimmed;
+/// a part nothing gave is empty. `browser`, `os` and `device` are "Other" when no parser
+/// matched.
+struct user_agent {
+    std::string browser, browser_major, browser_minor, browser_patch, browser_patch_minor;
+    std::string os, os_major, os_minor, os_patch, os_patch_minor;
+    std::string device, brand, model;
+    /// Desktop, mobile, tablet, or bot: ua-parser's "Spider" device, and the crawler,
+    /// headless-browser and HTTP-library families (see is_bot_family).
+    device_class kind = device_class::desktop;
+};
+
+/// Browser families that are not a person looking at a page: crawlers ua-parser names by
+/// family, headless browsers and HTTP libraries (curl, python-requests, Go-http-client...).
+bool is_bot_family(std::string_view browser_family) noexcept;
+
+/// A problem in a regexes.yaml file.
+class ua_database_error : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+/// The ua-parser regex database (uap-core's `regexes.yaml`: user_agent_parsers, os_parsers,
+/// device_parsers), compiled with RE2: linear time in the length of the input whatever the
+/// User-Agent holds, so untrusted input cannot make it backtrack. Parsing is thread-safe.
+class ua_database {
+  public:
+    /// Reads `regexes.yaml`. Throws ua_database_error naming the file and what is wrong (not
+    /// YAML, a section or a `regex` missing, no parser at all). A regex RE2 cannot compile is
+    /// left out and counted (skipped()).
+    static ua_database load(const std::filesystem::path& file);
+    /// The same from the file's text; `source` names it in errors.
+    static ua_database from_yaml(std::string_view yaml, std::string_view source);
+
+    ua_database(ua_database&&) noexcept;
+    ua_database& operator=(ua_database&&) noexcept;
+    ~ua_database();
+
+    /// Parses one User-Agent (untrusted; at most the first 512 bytes are read). Never throws
+    /// except std::bad_alloc.
+    [[nodiscard]] user_agent parse(std::string_view ua) const;
+
+    /// Parsers compiled, and regexes RE2 refused (left out).
+    [[nodiscard]] std::size_t parsers() const noexcept;
+    [[nodiscard]] std::size_t skipped() const noexcept;
+
+  private:
+    struct impl;
+    explicit ua_database(std::unique_ptr<impl> p);
+    std::unique_ptr<impl> impl_;
+};
+
+/// A bounded cache of parsed User-Agents in front of a ua_database: a busy site sees a few
+/// hundred distinct strings an hour, and parsing one tries hundreds of regexes. Least recently
+/// used out first. Not thread-safe: one per worker.
+class ua_cache {
+  public:
+    ua_cache(const ua_database& db, std::size_t capacity) : db_(db), capacity_(capacity) {}
+    /// The parse of `ua`, from the cache or parsed now. The reference is valid until the next
+    /// call.
+    const user_agent& parse(std::string_view ua);
+    [[nodiscard]] std::size_t size() const noexcept { return order_.size(); }
+
+  private:
+    using entry = std::pair<std::string, user_agent>;
+    const ua_database& db_;
+    std::size_t capacity_;
+    std::list<entry> order_;  // most recent first
+    std::unordered_map<std::string_view, std::list<entry>::iterator> by_ua_;
+};
+
+}  // namespace cg::analytics
