@@ -70,9 +70,8 @@ struct parser {
 };
 
 // The replacement keys of each section, in the order parser::replacements holds them.
-constexpr std::array<std::string_view, 5> ua_fields{"family_replacement", "v1_replacement",
-                                                    "v2_replacement", "v3_replacement",
-                                                    "v4_replacement"};
+constexpr std::array<std::string_view, 5> ua_fields{
+    "family_replacement", "v1_replacement", "v2_replacement", "v3_replacement", "v4_replacement"};
 constexpr std::array<std::string_view, 5> os_fields{"os_replacement", "os_v1_replacement",
                                                     "os_v2_replacement", "os_v3_replacement",
                                                     "os_v4_replacement"};
@@ -92,10 +91,9 @@ device_class classify(const user_agent& u, std::string_view ua) noexcept {
         (u.os == "Android" && !contains(ua, "Mobile"))) {
         return device_class::tablet;  // Android tablets leave "Mobile" out of the UA
     }
-    if (u.os == "iOS" || u.os == "Android" || u.os == "Windows Phone" ||
-        u.os == "BlackBerry OS" || u.os == "KaiOS" || contains(u.device, "iPhone") ||
-        contains(u.device, "Smartphone") || contains(u.device, "Feature Phone") ||
-        contains(ua, "Mobi")) {
+    if (u.os == "iOS" || u.os == "Android" || u.os == "Windows Phone" || u.os == "BlackBerry OS" ||
+        u.os == "KaiOS" || contains(u.device, "iPhone") || contains(u.device, "Smartphone") ||
+        contains(u.device, "Feature Phone") || contains(ua, "Mobi")) {
         return device_class::mobile;
     }
     return device_class::desktop;
@@ -120,12 +118,34 @@ std::string_view name_of(device_class c) noexcept {
 bool is_bot_family(std::string_view f) noexcept {
     // Families ua-parser gives crawlers, headless browsers and HTTP libraries; its "Spider"
     // device catches most crawlers besides.
-    static constexpr std::array<std::string_view, 28> families{
-        "HeadlessChrome", "PhantomJS", "curl", "Wget", "wget2", "python-requests",
-        "Python-urllib", "Python Requests", "aiohttp", "Go-http-client", "okhttp",
-        "Apache-HttpClient", "Google-HTTP-Java-Client", "Java", "libwww-perl", "Scrapy",
-        "axios", "node-fetch", "PostmanRuntime", "insomnia", "HTTrack", "Jersey", "reqwest",
-        "unirest-java", "scalaj-http", "WinHTTP", "Googlebot", "bingbot"};
+    static constexpr std::array<std::string_view, 28> families{"HeadlessChrome",
+                                                               "PhantomJS",
+                                                               "curl",
+                                                               "Wget",
+                                                               "wget2",
+                                                               "python-requests",
+                                                               "Python-urllib",
+                                                               "Python Requests",
+                                                               "aiohttp",
+                                                               "Go-http-client",
+                                                               "okhttp",
+                                                               "Apache-HttpClient",
+                                                               "Google-HTTP-Java-Client",
+                                                               "Java",
+                                                               "libwww-perl",
+                                                               "Scrapy",
+                                                               "axios",
+                                                               "node-fetch",
+                                                               "PostmanRuntime",
+                                                               "insomnia",
+                                                               "HTTrack",
+                                                               "Jersey",
+                                                               "reqwest",
+                                                               "unirest-java",
+                                                               "scalaj-http",
+                                                               "WinHTTP",
+                                                               "Googlebot",
+                                                               "bingbot"};
     return std::find(families.begin(), families.end(), f) != families.end();
 }
 
@@ -229,8 +249,7 @@ ua_database ua_database::from_yaml(std::string_view yaml, std::string_view sourc
                           section& into) {
         const YAML::Node list = root[std::string{name}];
         if (!list || !list.IsSequence()) {
-            throw ua_database_error(std::string{source} + ": no `" + std::string{name} +
-                                    "` list");
+            throw ua_database_error(std::string{source} + ": no `" + std::string{name} + "` list");
         }
         for (std::size_t i = 0; i < list.size(); ++i) {
             const YAML::Node item = list[i];

@@ -70,7 +70,8 @@ int main() {
         }
         ok = ok && r.cases > 0 && share >= min_share;
     };
-    report("test_ua.yaml", run(dir / "tests/test_ua.yaml", [&](const YAML::Node& c, std::string& why) {
+    report("test_ua.yaml",
+           run(dir / "tests/test_ua.yaml", [&](const YAML::Node& c, std::string& why) {
                const user_agent u = db.parse(text(c, "user_agent_string"));
                why = diff("family", u.browser, text(c, "family")) +
                      diff("major", u.browser_major, text(c, "major")) +
@@ -78,7 +79,8 @@ int main() {
                      diff("patch", u.browser_patch, text(c, "patch"));
                return why.empty();
            }));
-    report("test_os.yaml", run(dir / "tests/test_os.yaml", [&](const YAML::Node& c, std::string& why) {
+    report("test_os.yaml",
+           run(dir / "tests/test_os.yaml", [&](const YAML::Node& c, std::string& why) {
                const user_agent u = db.parse(text(c, "user_agent_string"));
                why = diff("family", u.os, text(c, "family")) +
                      diff("major", u.os_major, text(c, "major")) +

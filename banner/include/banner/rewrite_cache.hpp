@@ -50,7 +50,7 @@ class rewrite_cache {
 
     std::size_t max_bytes_;
     std::size_t bytes_ = 0;
-    list order_;  // most recent first
+    list order_;                                                   // most recent first
     std::unordered_map<std::string_view, list::iterator> by_key_;  // views into order_'s keys
 };
 

@@ -151,8 +151,8 @@ TEST(UserAgent, ReadsRealBrowsersAndBotsWithUapCore) {
     EXPECT_EQ(tablet.os, "Android");
     EXPECT_EQ(tablet.kind, device_class::tablet);
     for (const char* bot :
-         {"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
-          "curl/8.5.0", "python-requests/2.31.0", "Go-http-client/1.1",
+         {"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "curl/8.5.0",
+          "python-requests/2.31.0", "Go-http-client/1.1",
           "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
           "HeadlessChrome/120.0.0.0 Safari/537.36"}) {
         EXPECT_EQ(db.parse(bot).kind, device_class::bot) << bot;

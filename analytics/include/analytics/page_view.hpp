@@ -1,0 +1,71 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cg::analytics {
+
+/// Why a response is not counted as a page view (each counted in /metrics by its name).
+enum class not_counted {
+    method,       ///< not GET
+    status,       ///< not 2xx
+    not_html,     ///< not text/html or application/xhtml+xml
+    not_a_page,   ///< a subresource or fetch, not a navigation (Sec-Fetch-Dest, Accept)
+    prefetch,     ///< Sec-Purpose / Purpose / X-Moz: prefetch (the visitor has not come yet)
+    bot,          ///< the User-Agent is a crawler, headless browser or HTTP library
+    no_language,  ///< no Accept-Language: browsers always send one, scripts rarely do
+};
+
+/// The name /metrics uses for a reason ("method", "status", "not_html", ...).
+std::string_view name_of(not_counted r) noexcept;
+
+/// What classify() looks at: the request's and the response's header values (absent = ""),
+/// untrusted, and whether the User-Agent parsed as a bot.
+struct exchange_facts {
+    std::string_view method;
+    unsigned status = 0;
+    std::string_view content_type;
+    std::string_view sec_fetch_dest;
+    std::string_view accept;
+    std::string_view sec_purpose;  ///< Sec-Purpose, else Purpose, else X-Moz
+    std::string_view accept_language;
+    bool bot = false;
+};
+
+/// Whether a response is a page view (nullopt) or why not: a GET answered 2xx with HTML, for a
+/// navigation (`Sec-Fetch-Dest: document`, or, from a browser that sends no Sec-Fetch headers,
+/// an Accept that names text/html), not a prefetch, not a bot, with an Accept-Language.
+std::optional<not_counted> classify(const exchange_facts& f) noexcept;
+
+/// Where a visit came from, as Plausible and GA4's default channel groups tell them apart.
+enum class channel { direct, organic_search, social, email, referral, campaign };
+
+/// The dashboard's name of a channel ("direct", "organic search", ...).
+std::string_view name_of(channel c) noexcept;
+
+/// A site's rule that reports many paths as one: `pattern` is a path whose segments are
+/// literal or `:name` (any one segment) or, last, `*` (any rest); a path it matches is
+/// reported as the pattern itself ("/jobb/:id").
+struct path_rule {
+    std::string pattern;
+};
+
+/// The dimensions of one page view, all pure ASCII or valid UTF-8, bounded in length.
+struct page_dimensions {
+    std::string path;           ///< without query or fragment; a matching rule's pattern
+    std::string referrer_host;  ///< the Referer's host without "www.", "" when own or none
+    channel source = channel::direct;
+    std::string utm_source, utm_medium, utm_campaign;  ///< decoded, lower-cased, ≤ 100 bytes
+};
+
+/// Reads the dimensions from the request target (origin-form, untrusted), the Referer
+/// (untrusted) and the site's own hosts (lower case; a Referer from one of them is no
+/// referrer). Only utm_source, utm_medium and utm_campaign are kept of the query; click ids and
+/// every other parameter are dropped. Never throws except std::bad_alloc.
+page_dimensions dimensions_of(std::string_view target, std::string_view referer,
+                              const std::vector<std::string>& own_hosts,
+                              const std::vector<path_rule>& rules);
+
+}  // namespace cg::analytics

@@ -1,0 +1,348 @@
+#include "analytics/page_view.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+
+namespace cg::analytics {
+
+namespace {
+
+constexpr std::size_t max_path_bytes = 512;
+constexpr std::size_t max_value_bytes = 100;
+
+char lower(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                              [](char x, char y) { return lower(x) == lower(y); });
+}
+
+bool icontains(std::string_view haystack, std::string_view needle) noexcept {
+    return std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
+                       [](char x, char y) { return lower(x) == lower(y); }) != haystack.end();
+}
+
+std::string_view trim(std::string_view s) noexcept {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+// The media type of a Content-Type value, without parameters.
+std::string_view media_type(std::string_view content_type) noexcept {
+    return trim(content_type.substr(0, content_type.find(';')));
+}
+
+int hex(char c) noexcept {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    c = lower(c);
+    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+// Appends `s` keeping only valid UTF-8 (each bad byte becomes U+FFFD), stopping before `cap`
+// bytes without cutting a character.
+void append_utf8(std::string& out, std::string_view s, std::size_t cap) {
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        std::size_t n = c < 0x80           ? 1
+                        : (c >> 5) == 0x6  ? 2
+                        : (c >> 4) == 0xE  ? 3
+                        : (c >> 3) == 0x1E ? 4
+                                           : 0;
+        bool ok = n != 0 && i + n <= s.size() && c != 0xC0 && c != 0xC1 && c < 0xF5;
+        for (std::size_t k = 1; ok && k < n; ++k) {
+            ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+        }
+        if (ok && n == 3) {  // no overlong forms, no surrogates
+            const auto c1 = static_cast<unsigned char>(s[i + 1]);
+            ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
+        } else if (ok && n == 4) {
+            const auto c1 = static_cast<unsigned char>(s[i + 1]);
+            ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
+        }
+        const std::string_view piece = ok ? s.substr(i, n) : std::string_view{"\xEF\xBF\xBD"};
+        if (out.size() + piece.size() > cap) {
+            return;
+        }
+        if (ok && n == 1 && c < 0x20) {
+            out += ' ';  // control characters have no place in a report
+        } else {
+            out += piece;
+        }
+        i += ok ? n : 1;
+    }
+}
+
+// A query parameter's value: %XX and '+' decoded, then valid UTF-8, lower-cased ASCII,
+// trimmed, at most max_value_bytes.
+std::string decode_value(std::string_view v) {
+    std::string raw;
+    for (std::size_t i = 0; i < v.size() && raw.size() < 4 * max_value_bytes; ++i) {
+        if (v[i] == '+') {
+            raw += ' ';
+        } else if (v[i] == '%' && i + 2 < v.size() && hex(v[i + 1]) >= 0 && hex(v[i + 2]) >= 0) {
+            raw += static_cast<char>(hex(v[i + 1]) * 16 + hex(v[i + 2]));
+            i += 2;
+        } else {
+            raw += v[i];
+        }
+    }
+    std::transform(raw.begin(), raw.end(), raw.begin(), lower);
+    std::string out;
+    append_utf8(out, trim(raw), max_value_bytes);
+    return out;
+}
+
+// The host of an absolute http(s) URL, lower case, without port, user info or "www.";
+// "" when it is none.
+std::string host_of(std::string_view url) {
+    const auto scheme_end = url.find("://");
+    if (scheme_end == std::string_view::npos || !(iequals(url.substr(0, scheme_end), "http") ||
+                                                  iequals(url.substr(0, scheme_end), "https"))) {
+        return {};
+    }
+    std::string_view rest = url.substr(scheme_end + 3);
+    rest = rest.substr(0, rest.find_first_of("/?#"));
+    if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+        rest.remove_prefix(at + 1);
+    }
+    if (!rest.empty() && rest.front() == '[') {
+        rest = rest.substr(0, rest.find(']') + 1);  // an IPv6 literal keeps its colons
+    } else {
+        rest = rest.substr(0, rest.find(':'));
+    }
+    std::string host;
+    for (const char c : rest) {
+        const char l = lower(c);
+        if (!((l >= 'a' && l <= 'z') || (l >= '0' && l <= '9') || l == '.' || l == '-' ||
+              l == '[' || l == ']' || l == ':') ||
+            host.size() >= 253) {
+            return {};  // not a host name we report
+        }
+        host += l;
+    }
+    while (!host.empty() && host.back() == '.') {
+        host.pop_back();
+    }
+    if (host.rfind("www.", 0) == 0) {
+        host.erase(0, 4);
+    }
+    return host;
+}
+
+// Whether `host` is `domain` or one of its subdomains.
+bool under(std::string_view host, std::string_view domain) noexcept {
+    return host == domain || (host.size() > domain.size() && host.ends_with(domain) &&
+                              host[host.size() - domain.size() - 1] == '.');
+}
+
+// Whether a host's registrable part starts with `name` and a dot: "google.no", "google.co.uk".
+bool named(std::string_view host, std::string_view name) noexcept {
+    for (std::size_t at = 0; at <= host.size(); at = host.find('.', at) + 1) {
+        const std::string_view label_on = host.substr(at);
+        if (label_on.starts_with(name) && label_on.size() > name.size() &&
+            label_on[name.size()] == '.') {
+            return true;
+        }
+        if (host.find('.', at) == std::string_view::npos) {
+            break;
+        }
+    }
+    return false;
+}
+
+constexpr std::array<std::string_view, 11> search_engines{"google", "bing",   "duckduckgo", "yahoo",
+                                                          "yandex", "ecosia", "startpage",  "baidu",
+                                                          "qwant",  "kvasir", "brave"};
+constexpr std::array<std::string_view, 15> social_sites{
+    "facebook.com", "fb.com",        "instagram.com", "linkedin.com", "lnkd.in",
+    "t.co",         "twitter.com",   "x.com",         "reddit.com",   "youtube.com",
+    "tiktok.com",   "pinterest.com", "snapchat.com",  "threads.net",  "bsky.app"};
+constexpr std::array<std::string_view, 6> mail_sites{"mail.google.com",    "outlook.live.com",
+                                                     "outlook.office.com", "mail.yahoo.com",
+                                                     "mail.proton.me",     "webmail.online.no"};
+
+channel channel_of(std::string_view host, std::string_view medium) noexcept {
+    if (!medium.empty()) {
+        if (medium == "email" || medium == "e-mail" || medium == "newsletter") {
+            return channel::email;
+        }
+        if (medium == "social" || medium == "social-media" || medium == "sm") {
+            return channel::social;
+        }
+        if (medium == "organic") {
+            return channel::organic_search;
+        }
+        return channel::campaign;  // cpc, display, banner, affiliate, ...
+    }
+    if (host.empty()) {
+        return channel::direct;
+    }
+    for (const auto site : mail_sites) {
+        if (under(host, site)) {
+            return channel::email;
+        }
+    }
+    if (std::any_of(search_engines.begin(), search_engines.end(),
+                    [&](std::string_view e) { return named(host, e); })) {
+        return channel::organic_search;
+    }
+    for (const auto site : social_sites) {
+        if (under(host, site)) {
+            return channel::social;
+        }
+    }
+    return channel::referral;
+}
+
+// Whether `path` matches `pattern` (segments literal, `:name` for one, a final `*` for the
+// rest).
+bool matches(std::string_view pattern, std::string_view path) noexcept {
+    while (!pattern.empty()) {
+        if (pattern == "/*") {
+            return true;
+        }
+        if (path.empty() || pattern.front() != '/' || path.front() != '/') {
+            return false;
+        }
+        pattern.remove_prefix(1);
+        path.remove_prefix(1);
+        const auto p_end = std::min(pattern.find('/'), pattern.size());
+        const auto s_end = std::min(path.find('/'), path.size());
+        const std::string_view p = pattern.substr(0, p_end);
+        const std::string_view s = path.substr(0, s_end);
+        if (p.starts_with(':') ? s.empty() : p != s) {
+            return false;
+        }
+        pattern.remove_prefix(p_end);
+        path.remove_prefix(s_end);
+    }
+    return path.empty();
+}
+
+}  // namespace
+
+std::string_view name_of(not_counted r) noexcept {
+    switch (r) {
+        case not_counted::method:
+            return "method";
+        case not_counted::status:
+            return "status";
+        case not_counted::not_html:
+            return "not_html";
+        case not_counted::not_a_page:
+            return "not_a_page";
+        case not_counted::prefetch:
+            return "prefetch";
+        case not_counted::bot:
+            return "bot";
+        case not_counted::no_language:
+            break;
+    }
+    return "no_language";
+}
+
+std::string_view name_of(channel c) noexcept {
+    switch (c) {
+        case channel::organic_search:
+            return "organic search";
+        case channel::social:
+            return "social";
+        case channel::email:
+            return "email";
+        case channel::referral:
+            return "referral";
+        case channel::campaign:
+            return "campaign";
+        case channel::direct:
+            break;
+    }
+    return "direct";
+}
+
+std::optional<not_counted> classify(const exchange_facts& f) noexcept {
+    if (f.method != "GET") {
+        return not_counted::method;
+    }
+    if (f.status < 200 || f.status > 299) {
+        return not_counted::status;
+    }
+    const auto type = media_type(f.content_type);
+    if (!iequals(type, "text/html") && !iequals(type, "application/xhtml+xml")) {
+        return not_counted::not_html;
+    }
+    const auto dest = trim(f.sec_fetch_dest);
+    if (dest.empty() ? !icontains(f.accept, "text/html") : !iequals(dest, "document")) {
+        return not_counted::not_a_page;  // an iframe, a fetch() or a subresource
+    }
+    if (icontains(f.sec_purpose, "prefetch") || icontains(f.sec_purpose, "prerender")) {
+        return not_counted::prefetch;
+    }
+    if (f.bot) {
+        return not_counted::bot;
+    }
+    if (trim(f.accept_language).empty()) {
+        return not_counted::no_language;
+    }
+    return std::nullopt;
+}
+
+page_dimensions dimensions_of(std::string_view target, std::string_view referer,
+                              const std::vector<std::string>& own_hosts,
+                              const std::vector<path_rule>& rules) {
+    page_dimensions d;
+    const auto query_at = target.find_first_of("?#");
+    const std::string_view path = target.substr(0, query_at);
+    std::string_view query;
+    if (query_at != std::string_view::npos && target[query_at] == '?') {
+        query = target.substr(query_at + 1);
+        query = query.substr(0, query.find('#'));
+    }
+    const auto rule = std::find_if(rules.begin(), rules.end(),
+                                   [&](const path_rule& r) { return matches(r.pattern, path); });
+    if (rule != rules.end()) {
+        d.path = rule->pattern;
+    } else {
+        append_utf8(d.path, path.empty() ? std::string_view{"/"} : path, max_path_bytes);
+    }
+    while (!query.empty()) {
+        const auto amp = std::min(query.find('&'), query.size());
+        const std::string_view pair = query.substr(0, amp);
+        query.remove_prefix(std::min(amp + 1, query.size()));
+        const auto eq = pair.find('=');
+        if (eq == std::string_view::npos) {
+            continue;
+        }
+        const std::string_view key = pair.substr(0, eq);
+        std::string* into = key == "utm_source"     ? &d.utm_source
+                            : key == "utm_medium"   ? &d.utm_medium
+                            : key == "utm_campaign" ? &d.utm_campaign
+                                                    : nullptr;
+        if (into != nullptr && into->empty()) {
+            *into = decode_value(pair.substr(eq + 1));
+        }
+    }
+    std::string host = host_of(referer);
+    if (std::any_of(own_hosts.begin(), own_hosts.end(),
+                    [&](const std::string& own) { return host == own || "www." + host == own; })) {
+        host.clear();
+    }
+    d.source = channel_of(host, d.utm_medium);
+    if (d.source == channel::direct && !d.utm_source.empty()) {
+        d.source = channel::campaign;  // utm_source alone: a tagged link
+    }
+    d.referrer_host = std::move(host);
+    return d;
+}
+
+}  // namespace cg::analytics

@@ -1,0 +1,128 @@
+#include "analytics/page_view.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace {
+
+using cg::analytics::channel;
+using cg::analytics::classify;
+using cg::analytics::dimensions_of;
+using cg::analytics::exchange_facts;
+using cg::analytics::not_counted;
+using cg::analytics::path_rule;
+
+// A browser's navigation to an HTML page.
+exchange_facts navigation() {
+    exchange_facts f;
+    f.method = "GET";
+    f.status = 200;
+    f.content_type = "text/html; charset=utf-8";
+    f.sec_fetch_dest = "document";
+    f.accept = "text/html,application/xhtml+xml,*/*;q=0.8";
+    f.accept_language = "nb-NO,nb;q=0.9";
+    return f;
+}
+
+TEST(PageView, ABrowsersNavigationToHtmlCounts) {
+    EXPECT_EQ(classify(navigation()), std::nullopt);
+    auto xhtml = navigation();
+    xhtml.content_type = "Application/XHTML+XML";
+    EXPECT_EQ(classify(xhtml), std::nullopt);
+    auto old_browser = navigation();  // no Sec-Fetch headers: Accept decides
+    old_browser.sec_fetch_dest = "";
+    EXPECT_EQ(classify(old_browser), std::nullopt);
+}
+
+TEST(PageView, SaysWhyARequestIsNotCounted) {
+    auto f = navigation();
+    f.method = "HEAD";
+    EXPECT_EQ(classify(f), not_counted::method);
+    f = navigation();
+    f.status = 304;
+    EXPECT_EQ(classify(f), not_counted::status);
+    f.status = 404;
+    EXPECT_EQ(classify(f), not_counted::status);
+    f = navigation();
+    f.content_type = "application/json";
+    EXPECT_EQ(classify(f), not_counted::not_html);
+    f = navigation();
+    f.sec_fetch_dest = "iframe";
+    EXPECT_EQ(classify(f), not_counted::not_a_page);
+    f = navigation();
+    f.sec_fetch_dest = "";
+    f.accept = "*/*";  // fetch() or a script without Sec-Fetch
+    EXPECT_EQ(classify(f), not_counted::not_a_page);
+    f = navigation();
+    f.sec_purpose = "prefetch;prerender";
+    EXPECT_EQ(classify(f), not_counted::prefetch);
+    f = navigation();
+    f.bot = true;
+    EXPECT_EQ(classify(f), not_counted::bot);
+    f = navigation();
+    f.accept_language = " ";
+    EXPECT_EQ(classify(f), not_counted::no_language);
+}
+
+TEST(PageView, ThePathLosesItsQueryAndFollowsTheSitesRules) {
+    const std::vector<path_rule> rules{{"/jobb/:id"}, {"/sok/*"}};
+    EXPECT_EQ(dimensions_of("/om-oss?x=1#top", "", {}, rules).path, "/om-oss");
+    EXPECT_EQ(dimensions_of("/jobb/1234", "", {}, rules).path, "/jobb/:id");
+    EXPECT_EQ(dimensions_of("/jobb/1234?utm_source=x", "", {}, rules).path, "/jobb/:id");
+    EXPECT_EQ(dimensions_of("/jobb/1234/soknad", "", {}, rules).path, "/jobb/1234/soknad");
+    EXPECT_EQ(dimensions_of("/jobb/", "", {}, rules).path, "/jobb/");  // an empty segment
+    EXPECT_EQ(dimensions_of("/sok/a/b/c", "", {}, rules).path, "/sok/*");
+    EXPECT_EQ(dimensions_of("", "", {}, rules).path, "/");
+    // Invalid UTF-8 and control characters never reach a report.
+    EXPECT_EQ(dimensions_of("/a\xff\x01z", "", {}, {}).path, "/a\xEF\xBF\xBD z");
+    EXPECT_LE(dimensions_of("/" + std::string(5000, 'a'), "", {}, {}).path.size(), 512U);
+}
+
+TEST(PageView, KeepsOnlyTheThreeUtmParametersDecoded) {
+    const auto d = dimensions_of(
+        "/?gclid=abc&utm_source=Nyhetsbrev&utm_medium=e%2Dmail&utm_campaign=V%C3%A5r+salg&"
+        "fbclid=x&utm_content=y&email=a%40b.no",
+        "", {}, {});
+    EXPECT_EQ(d.utm_source, "nyhetsbrev");
+    EXPECT_EQ(d.utm_medium, "e-mail");
+    EXPECT_EQ(d.utm_campaign, "v\xC3\xA5r salg");
+    EXPECT_EQ(d.source, channel::email);
+    EXPECT_EQ(d.path, "/");
+    EXPECT_LE(
+        dimensions_of("/?utm_campaign=" + std::string(1000, 'x'), "", {}, {}).utm_campaign.size(),
+        100U);
+    EXPECT_EQ(dimensions_of("/?utm_source=%ff%fe", "", {}, {}).utm_source,
+              "\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
+TEST(PageView, TellsChannelsApartByReferrerAndCampaign) {
+    const std::vector<std::string> own{"arbeidsro.no", "www.arbeidsro.no"};
+    const auto from = [&](std::string_view referer, std::string_view target = "/") {
+        return dimensions_of(target, referer, own, {});
+    };
+    EXPECT_EQ(from("").source, channel::direct);
+    EXPECT_EQ(from("https://www.arbeidsro.no/jobb").source, channel::direct);  // own site
+    EXPECT_EQ(from("https://www.arbeidsro.no/jobb").referrer_host, "");
+    EXPECT_EQ(from("https://www.google.no/").source, channel::organic_search);
+    EXPECT_EQ(from("https://www.google.no/").referrer_host, "google.no");
+    EXPECT_EQ(from("https://www.google.co.uk/").source, channel::organic_search);
+    EXPECT_EQ(from("https://duckduckgo.com/").source, channel::organic_search);
+    EXPECT_EQ(from("https://kvasir.no/").source, channel::organic_search);
+    EXPECT_EQ(from("https://l.facebook.com/l.php?u=x").source, channel::social);
+    EXPECT_EQ(from("https://t.co/abc").source, channel::social);
+    EXPECT_EQ(from("https://mail.google.com/").source, channel::email);
+    EXPECT_EQ(from("https://www.finn.no/job").source, channel::referral);
+    EXPECT_EQ(from("https://www.finn.no/job").referrer_host, "finn.no");
+    EXPECT_EQ(from("https://notgoogle.example/").source, channel::referral);
+    EXPECT_EQ(from("https://user:pw@Blog.Example:8443/x").referrer_host, "blog.example");
+    EXPECT_EQ(from("android-app://com.google.android.gm/").referrer_host, "");
+    EXPECT_EQ(from("https://bad host/").referrer_host, "");
+    EXPECT_EQ(from("https://www.finn.no/", "/?utm_source=finn&utm_medium=cpc").source,
+              channel::campaign);
+    EXPECT_EQ(from("", "/?utm_source=partner").source, channel::campaign);
+    EXPECT_EQ(from("", "/?utm_medium=social&utm_source=x").source, channel::social);
+}
+
+}  // namespace
