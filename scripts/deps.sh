@@ -14,6 +14,7 @@ build_packages=(
 )
 test_packages=(
     libgtest-dev                       # unit and integration tests
+    libbenchmark-dev                   # microbenchmarks (analytics_bench), run by hand
     redis-server                       # integration tests start their own redis-server
     clang libclang-rt-14-dev           # libFuzzer builds of the parsers (tests/fuzz)
     chromium                           # browser tests (tests/e2e), driven by playwright-core

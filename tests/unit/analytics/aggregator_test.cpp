@@ -1,0 +1,112 @@
+#include "analytics/aggregator.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+namespace {
+
+using cg::analytics::aggregator;
+using cg::analytics::channel;
+using cg::analytics::count_key;
+using cg::analytics::device_class;
+using cg::analytics::dimension;
+using cg::analytics::page_dimensions;
+using cg::analytics::page_view;
+using cg::analytics::user_agent;
+
+constexpr std::int64_t hour = 1'764'666'000;  // 2025-12-02 09:00 UTC
+constexpr std::int64_t day = 1'764'633'600;   // 2025-12-02 00:00 UTC
+
+struct visit {
+    page_dimensions where;
+    user_agent ua;
+};
+
+visit make(std::string path, std::string referrer, channel c, std::string browser) {
+    visit v;
+    v.where.path = std::move(path);
+    v.where.referrer_host = std::move(referrer);
+    v.where.source = c;
+    v.ua.browser = std::move(browser);
+    v.ua.os = "Android";
+    v.ua.kind = device_class::mobile;
+    return v;
+}
+
+page_view view_of(const visit& v, std::uint32_t site = 0, bool anonymous = false) {
+    return page_view{site, hour, day, anonymous, &v.where, &v.ua, "NO"};
+}
+
+TEST(Aggregator, CountsTotalsAndEachBreakdown) {
+    aggregator a;
+    const visit google = make("/jobb/:id", "google.no", channel::organic_search, "Chrome");
+    const visit direct = make("/", "", channel::direct, "Firefox");
+    a.add(view_of(google));
+    a.add(view_of(google));
+    a.add(view_of(direct));
+    EXPECT_EQ(a.count({0, hour, dimension::total, ""}), 3U);
+    EXPECT_EQ(a.count({0, hour, dimension::page, "/jobb/:id"}), 2U);
+    EXPECT_EQ(a.count({0, hour, dimension::page, "/"}), 1U);
+    EXPECT_EQ(a.count({0, day, dimension::referrer, "google.no"}), 2U);
+    EXPECT_EQ(a.count({0, day, dimension::channel, "organic search"}), 2U);
+    EXPECT_EQ(a.count({0, day, dimension::channel, "direct"}), 1U);
+    EXPECT_EQ(a.count({0, day, dimension::browser, "Chrome"}), 2U);
+    EXPECT_EQ(a.count({0, day, dimension::device, "mobile"}), 3U);
+    EXPECT_EQ(a.count({0, day, dimension::country, "NO"}), 3U);
+    EXPECT_EQ(a.count({0, day, dimension::referrer, ""}), 0U);  // no referrer: no row
+    EXPECT_EQ(a.count({1, hour, dimension::total, ""}), 0U);    // another site
+}
+
+TEST(Aggregator, C8AnAnonymousViewCountsInTheTotalsOnly) {
+    aggregator a;
+    const visit v = make("/secret", "google.no", channel::organic_search, "Chrome");
+    a.add(view_of(v, 0, true));
+    EXPECT_EQ(a.count({0, hour, dimension::total, ""}), 1U);
+    EXPECT_EQ(a.count({0, hour, dimension::anonymous, ""}), 1U);
+    EXPECT_EQ(a.keys(), 2U);  // nothing about its page, referrer or browser
+}
+
+TEST(Aggregator, HalvesMergedEqualTheWhole) {
+    std::vector<visit> visits;
+    for (int i = 0; i < 200; ++i) {
+        visits.push_back(make("/p" + std::to_string(i % 17), i % 3 ? "finn.no" : "",
+                              i % 3 ? channel::referral : channel::direct,
+                              i % 2 ? "Chrome" : "Safari"));
+    }
+    aggregator whole;
+    aggregator first;
+    aggregator second;
+    for (std::size_t i = 0; i < visits.size(); ++i) {
+        whole.add(view_of(visits[i], static_cast<std::uint32_t>(i % 2)));
+        (i % 5 < 2 ? first : second).add(view_of(visits[i], static_cast<std::uint32_t>(i % 2)));
+    }
+    second.merge(first);
+    EXPECT_EQ(first.keys(), 0U);
+    auto a = whole.drain();
+    auto b = second.drain();
+    const auto order = [](const auto& x, const auto& y) {
+        return std::tie(x.first.site, x.first.period, x.first.what, x.first.value) <
+               std::tie(y.first.site, y.first.period, y.first.what, y.first.value);
+    };
+    std::sort(a.begin(), a.end(), order);
+    std::sort(b.begin(), b.end(), order);
+    EXPECT_EQ(a, b);
+    EXPECT_EQ(whole.keys(), 0U);  // drained
+}
+
+TEST(Aggregator, PastItsBoundBreakdownsAreDroppedAndCountedTotalsNever) {
+    aggregator a{12};
+    for (int i = 0; i < 50; ++i) {
+        const visit v = make("/p" + std::to_string(i), "", channel::direct, "Chrome");
+        a.add(view_of(v));
+    }
+    EXPECT_EQ(a.count({0, hour, dimension::total, ""}), 50U);
+    EXPECT_LE(a.keys(), 13U);  // the bound, plus the total that is always kept
+    EXPECT_GT(a.dropped(), 0U);
+    EXPECT_EQ(a.count({0, day, dimension::browser, "Chrome"}), 50U);  // an existing counter
+}
+
+}  // namespace
