@@ -35,9 +35,9 @@ using json_config::member;
 // A configuration file is a few KiB; the cap also stops load_config on /dev/zero and the like.
 constexpr std::size_t max_file_bytes = 16 * 1024 * 1024;
 
-constexpr std::array<std::string_view, 10> top_keys{
+constexpr std::array<std::string_view, 11> top_keys{
     "listen", "admin",   "workers", "shutdown_timeout_ms", "trusted_proxies", "limits", "log",
-    "sites",  "consent", "redis"};
+    "sites",  "consent", "redis",   "analytics"};
 constexpr std::array<std::string_view, 2> listen_keys{"address", "port"};
 constexpr std::array<std::string_view, 4> admin_keys{"address", "port", "token",
                                                     "max_connections"};
@@ -46,8 +46,9 @@ constexpr std::array<std::string_view, 9> limits_keys{
     "request_buffer_bytes", "header_timeout_ms",      "idle_timeout_ms",
     "body_timeout_ms",      "tunnel_idle_timeout_ms", "max_connections"};
 constexpr std::array<std::string_view, 2> log_keys{"level", "access"};
-constexpr std::array<std::string_view, 7> site_keys{
-    "name", "hosts", "upstream", "upstream_options", "preserve_host", "consent", "banner"};
+constexpr std::array<std::string_view, 8> site_keys{
+    "name",          "hosts",   "upstream", "upstream_options",
+    "preserve_host", "consent", "banner",   "analytics"};
 constexpr std::array<std::string_view, 4> upstream_option_keys{
     "connect_timeout_ms", "read_timeout_ms", "idle_timeout_ms", "max_idle"};
 
@@ -158,6 +159,7 @@ class validator {
         read_sites(doc, c.sites);
         c.consent =
             consent::read_settings(r_, member(doc, "consent"), member(doc, "redis"), base_dir_);
+        c.analytics = analytics::read_settings(r_, member(doc, "analytics"), base_dir_);
         return c;
     }
 
@@ -343,6 +345,9 @@ class validator {
             if (const json* b = member(s, "banner")) {
                 site.banner = banner::read_site_banner(r_, *b, child(here, "banner"));
             }  // else no banner: pages pass unchanged (startup warns)
+            if (const json* a = member(s, "analytics")) {
+                site.analytics = analytics::read_site_settings(r_, *a, child(here, "analytics"));
+            }
             out.push_back(std::move(site));
         }
     }

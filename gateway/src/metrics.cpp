@@ -4,6 +4,7 @@
 #include <cstdarg>
 #include <cstdio>
 
+#include "analytics/page_view.hpp"
 #include "gateway/config.hpp"
 
 namespace cg::gateway {
@@ -182,6 +183,26 @@ std::string metrics::render(const config& cfg) const {
            "# HELP cg_internal_errors_total Requests ended by an internal error (see the log).\n"
            "# TYPE cg_internal_errors_total counter\ncg_internal_errors_total %llu\n",
            static_cast<unsigned long long>(internal_errors.load(relaxed)));
+    out += "# HELP cg_analytics_page_views_total Page views counted by the gateway's analytics, by "
+           "site.\n";
+    out += "# TYPE cg_analytics_page_views_total counter\n";
+    for (std::size_t s = 0; s < sites_; ++s) {
+        append(out, "cg_analytics_page_views_total{site=\"%s\"} %llu\n", site_name(s),
+               static_cast<unsigned long long>(
+                   sum(s, [](const site_counters& x) -> auto& { return x.analytics[0]; })));
+    }
+    out += "# HELP cg_analytics_not_counted_total Answers of sites with analytics that are no page "
+           "view, by site and reason.\n";
+    out += "# TYPE cg_analytics_not_counted_total counter\n";
+    for (std::size_t s = 0; s < sites_; ++s) {
+        for (std::size_t r = 1; r < 8; ++r) {
+            const auto reason = analytics::name_of(static_cast<analytics::not_counted>(r - 1));
+            append(out, "cg_analytics_not_counted_total{site=\"%s\",reason=\"%.*s\"} %llu\n",
+                   site_name(s), static_cast<int>(reason.size()), reason.data(),
+                   static_cast<unsigned long long>(
+                       sum(s, [r](const site_counters& x) -> auto& { return x.analytics[r]; })));
+        }
+    }
     out += "# HELP cg_banner_pages_total Pages that got the banner (and hold-back), by site.\n";
     out += "# TYPE cg_banner_pages_total counter\n";
     for (std::size_t s = 0; s < sites_; ++s) {

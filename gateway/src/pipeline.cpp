@@ -345,6 +345,43 @@ void log_stages(const transaction& tx, std::string_view site_name, site_counters
     access_log->added();
 }
 
+void analytics_stage(const transaction& tx, const site_config& site,
+                     analytics::ua_cache& user_agents, analytics::aggregator& counts,
+                     site_counters& counters, std::int64_t now) {
+    if (!site.analytics.enabled) {
+        return;
+    }
+    analytics::exchange_facts f;
+    f.method = tx.method == http::verb::get ? std::string_view{"GET"} : std::string_view{"-"};
+    f.status = tx.status;
+    f.content_type = tx.content_type;
+    f.sec_fetch_dest = tx.facts.sec_fetch_dest;
+    f.accept = tx.facts.accept;
+    f.sec_purpose = tx.facts.sec_purpose.empty() ? tx.facts.purpose : tx.facts.sec_purpose;
+    f.accept_language = tx.facts.accept_language;
+    auto reason = analytics::classify(f);
+    const analytics::user_agent* ua = nullptr;
+    if (!reason || reason == analytics::not_counted::no_language) {
+        // Could be a page view: only now is the User-Agent worth parsing.
+        ua = &user_agents.parse(tx.facts.user_agent);
+        f.bot = ua->kind == analytics::device_class::bot;
+        reason = analytics::classify(f);
+    }
+    if (reason) {
+        counters.analytics[static_cast<std::size_t>(*reason) + 1].fetch_add(
+            1, std::memory_order_relaxed);
+        return;
+    }
+    counters.analytics[0].fetch_add(1, std::memory_order_relaxed);
+    const auto& v = tx.visitor;
+    const bool anonymous = v.gpc || tx.facts.dnt.starts_with("1") ||
+                           (v.state && !v.granted.contains(consent::category::analytics));
+    const auto where = analytics::dimensions_of(tx.origin, tx.facts.referer, site.hosts,
+                                                site.analytics.path_rules);
+    counts.add(analytics::page_view{static_cast<std::uint32_t>(tx.site), now - now % 3600,
+                                    now - now % 86400, anonymous, &where, ua, {}});
+}
+
 std::int64_t unix_now() noexcept {
     using namespace std::chrono;
     return duration_cast<seconds>(system_clock::now().time_since_epoch()).count();

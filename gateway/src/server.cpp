@@ -1,5 +1,6 @@
 #include "gateway/server.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -69,10 +70,17 @@ shared_state::shared_state(std::shared_ptr<const config> c, std::size_t workers)
             site.name, std::move(policy), cfg->consent.cookie_name, cfg->consent.catalogue, keys,
             cfg->consent.host_prefix, revoked));
     }
+    if (std::any_of(cfg->sites.begin(), cfg->sites.end(),
+                    [](const site_config& s) { return s.analytics.enabled; })) {
+        user_agents = analytics::shared_ua_database(cfg->analytics.ua_regexes);
+    }
 }
 
 worker::worker(std::size_t i, shared_state& s)
     : index(i), shared(s), cfg(*s.cfg), routes(cfg.sites), access_log(s.log) {
+    if (s.user_agents) {
+        user_agents.emplace(*s.user_agents, 4096);
+    }
     pools.reserve(cfg.sites.size());
     for (std::size_t site = 0; site < cfg.sites.size(); ++site) {
         pools.push_back(std::make_unique<upstream_pool>(ioc.get_executor(),

@@ -112,6 +112,10 @@ std::string_view view(boost::core::string_view s) noexcept {
 // The log stages for an answered request (pipeline.cpp): counters, then the access log.
 void log_stages(worker& w, const transaction& tx) {
     const std::size_t site = tx.site == transaction::no_site ? w.shared.stats.unrouted() : tx.site;
+    if (site < w.cfg.sites.size() && w.user_agents) {
+        analytics_stage(tx, w.cfg.sites[site], *w.user_agents, w.page_views, w.counters(site),
+                        unix_now());
+    }
     const bool access = w.cfg.log.access && w.shared.log.enabled(log_level::info);
     gateway::log_stages(tx,
                         site < w.cfg.sites.size() ? std::string_view{w.cfg.sites[site].name}

@@ -11,6 +11,8 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "access_log.hpp"
+#include "analytics/aggregator.hpp"
+#include "analytics/user_agent.hpp"
 #include "banner/site_banner.hpp"
 #include "consent/revocations.hpp"
 #include "consent/rate_limiter.hpp"
@@ -29,7 +31,8 @@ struct connection;
 /// What every worker shares: the validated config, counters, the log sink, the drain flag and
 /// the consent machinery (per-site contexts, read-only; the record store, thread-safe).
 struct shared_state {
-    /// Throws std::runtime_error when the consent journal cannot be opened.
+    /// Throws std::runtime_error when the consent journal cannot be opened, or (a
+    /// ua_database_error) the User-Agent database when a site has analytics on.
     shared_state(std::shared_ptr<const config> c, std::size_t workers);
 
     std::shared_ptr<const config> cfg;
@@ -47,6 +50,8 @@ struct shared_state {
     /// consent_sites: a banner's policy hash is part of its site's policy version.
     std::vector<std::unique_ptr<const banner::site_banner>> banners;
     std::vector<body_filter> body_filters;  ///< set before the workers start; read-only then
+    /// ua-parser's database (issue 10), when any site has analytics on; read-only, shared.
+    std::shared_ptr<const analytics::ua_database> user_agents;
 };
 
 /// Relay buffers of one size, recycled per worker: a 64 KiB malloc and free per request showed
@@ -104,6 +109,10 @@ struct worker {
     router routes;
     log_batch access_log;
     scratch_pool scratch;
+    /// Analytics (issue 10): parsed User-Agents (when shared.user_agents) and this worker's
+    /// page-view counts.
+    std::optional<analytics::ua_cache> user_agents;
+    analytics::aggregator page_views;
     std::unordered_set<connection*> connections;        ///< live client connections
     std::vector<std::unique_ptr<upstream_pool>> pools;  ///< one per site
     std::optional<boost::asio::ip::tcp::acceptor> acceptor;

@@ -11,6 +11,7 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include "analytics/config.hpp"
 #include "banner/site_banner.hpp"
 #include "consent/config.hpp"
 
@@ -52,6 +53,7 @@ struct site_config {
     bool preserve_host = true;     ///< send the client's Host upstream (else the upstream's)
     consent::site_policy consent;  ///< categories, policy version, lifetimes, cookie rules
     banner::site_banner_config banner;  ///< controller, texts, third parties, re-open button
+    analytics::site_settings analytics;  ///< counting page views (on), path rules
 };
 
 /// Per-connection and per-request limits that protect the gateway from clients.
@@ -101,6 +103,7 @@ struct config {
     log_config log;
     std::vector<site_config> sites;
     consent::settings consent;  ///< cookie keys, catalogue, Redis, journal
+    analytics::settings analytics;  ///< the User-Agent database
 };
 
 /// Every problem found in a configuration, one line each, in the form

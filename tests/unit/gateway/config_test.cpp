@@ -399,7 +399,7 @@ TEST(ParseConfig, RejectsANonObjectDocument) {
 TEST(ParseConfig, RejectsUnknownTopLevelField) {
     EXPECT_EQ(problem(with_site(R"("listn": {})")),
               "test.json: /listn: unknown field (allowed: listen, admin, workers, "
-              "shutdown_timeout_ms, trusted_proxies, limits, log, sites, consent, redis)");
+              "shutdown_timeout_ms, trusted_proxies, limits, log, sites, consent, redis, analytics)");
 }
 
 TEST(ParseConfig, RejectsUnknownNestedFields) {
@@ -414,7 +414,7 @@ TEST(ParseConfig, RejectsUnknownNestedFields) {
 TEST(ParseConfig, RejectsUnknownFieldsInSites) {
     EXPECT_EQ(problems(with_site_fields(R"("upstream_options": {"retries": 3}, "tls": true)")),
               (lines{"test.json: /sites/0/tls: unknown field (allowed: name, hosts, upstream, "
-                     "upstream_options, preserve_host, consent, banner)",
+                     "upstream_options, preserve_host, consent, banner, analytics)",
                      "test.json: /sites/0/upstream_options/retries: unknown field (allowed: "
                      "connect_timeout_ms, read_timeout_ms, idle_timeout_ms, max_idle)"}));
 }
@@ -422,7 +422,26 @@ TEST(ParseConfig, RejectsUnknownFieldsInSites) {
 TEST(ParseConfig, EscapesUnknownKeysInPointers) {
     EXPECT_EQ(problem(with_site(R"("a/b~c\n": 1)")),
               "test.json: /a~1b~0c\\u000a: unknown field (allowed: listen, admin, workers, "
-              "shutdown_timeout_ms, trusted_proxies, limits, log, sites, consent, redis)");
+              "shutdown_timeout_ms, trusted_proxies, limits, log, sites, consent, redis, analytics)");
+}
+
+TEST(ParseConfig, ReadsAnalyticsAndNamesBadPathRules) {
+    const auto c = parse_config(with_site_fields(R"("analytics": {"enabled": false,
+        "path_rules": ["/jobb/:id", "/sok/*"]})"), "test.json");
+    EXPECT_FALSE(c.sites[0].analytics.enabled);
+    ASSERT_EQ(c.sites[0].analytics.path_rules.size(), 2U);
+    EXPECT_EQ(c.sites[0].analytics.path_rules[1].pattern, "/sok/*");
+    EXPECT_EQ(c.analytics.ua_regexes, "/usr/share/uap-core/regexes.yaml");
+    EXPECT_EQ(problems(with_site_fields(
+                  R"("analytics": {"path_rules": ["jobb", "/a//b", "/a/*/b", "/x?y", 3]})")),
+              (lines{"test.json: /sites/0/analytics/path_rules/0: must start with / (got \"jobb\")",
+                     "test.json: /sites/0/analytics/path_rules/1: must not have an empty segment "
+                     "(got \"/a//b\")",
+                     "test.json: /sites/0/analytics/path_rules/2: may have * only as its whole "
+                     "last segment (got \"/a/*/b\")",
+                     "test.json: /sites/0/analytics/path_rules/3: must be a path without ? or # "
+                     "(got \"/x?y\")",
+                     "test.json: /sites/0/analytics/path_rules/4: must be a string (got 3)"}));
 }
 
 TEST(ParseConfig, RejectsDuplicateFields) {
@@ -689,7 +708,7 @@ TEST(ParseConfig, ReportsEveryProblemTogether) {
       ]
     })"),
               (lines{"test.json: /extra: unknown field (allowed: listen, admin, workers, "
-                     "shutdown_timeout_ms, trusted_proxies, limits, log, sites, consent, redis)",
+                     "shutdown_timeout_ms, trusted_proxies, limits, log, sites, consent, redis, analytics)",
                      "test.json: /listen/port: must be 0-65535 (got \"80a\")",
                      "test.json: /workers: must be a whole number (got 2.5)",
                      "test.json: /sites/1/name: \"demo\" is already the name of /sites/0",

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "analytics/page_view.hpp"
+#include "analytics/user_agent.hpp"
+#include "json_config/reader.hpp"
+
+namespace cg::analytics {
+
+/// The top-level `analytics` object.
+struct settings {
+    /// ua-parser's regex database (Debian's uap-core package).
+    std::filesystem::path ua_regexes = "/usr/share/uap-core/regexes.yaml";
+};
+
+/// A site's `analytics` object.
+struct site_settings {
+    bool enabled = true;  ///< count this site's page views (on unless turned off)
+    std::vector<path_rule> path_rules;
+};
+
+/// Reads the top-level `analytics` object `v` (may be null: the defaults). Keys: `ua_regexes`
+/// (a path, relative to the configuration file's folder). Problems go to `r` with their JSON
+/// Pointer. Untrusted input; nothing throws except std::bad_alloc.
+settings read_settings(json_config::reader& r, const nlohmann::json* v,
+                       const std::filesystem::path& base_dir);
+
+/// Reads a site's `analytics` object at `pointer` ("/sites/0/analytics"). Keys: `enabled`
+/// (bool), `path_rules` (strings like "/jobb/:id" or "/sok/*": each starts with '/', has no
+/// empty segment, no query, and '*' only as its last segment).
+site_settings read_site_settings(json_config::reader& r, const nlohmann::json& v,
+                                 const std::string& pointer);
+
+/// The User-Agent database at `file`, loaded once per process and kept (gateways in one
+/// process, tests, share one copy). Throws ua_database_error when it cannot be read.
+std::shared_ptr<const ua_database> shared_ua_database(const std::filesystem::path& file);
+
+}  // namespace cg::analytics

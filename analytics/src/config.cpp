@@ -1,0 +1,96 @@
+#include "analytics/config.hpp"
+
+#include <array>
+#include <map>
+#include <mutex>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace cg::analytics {
+
+namespace {
+
+using json = nlohmann::json;
+using json_config::child;
+using json_config::member;
+
+constexpr std::array<std::string_view, 1> settings_keys{"ua_regexes"};
+constexpr std::array<std::string_view, 2> site_keys{"enabled", "path_rules"};
+
+// Why a path rule cannot be used, or "" when it can.
+std::string_view rule_problem(std::string_view rule) noexcept {
+    if (rule.empty() || rule.front() != '/') {
+        return "must start with /";
+    }
+    if (rule.find_first_of("?#") != std::string_view::npos) {
+        return "must be a path without ? or #";
+    }
+    if (rule.size() > 1 && rule.find("//") != std::string_view::npos) {
+        return "must not have an empty segment";
+    }
+    const auto star = rule.find('*');
+    if (star != std::string_view::npos && (star + 1 != rule.size() || rule[star - 1] != '/')) {
+        return "may have * only as its whole last segment";
+    }
+    return {};
+}
+
+}  // namespace
+
+settings read_settings(json_config::reader& r, const json* v,
+                       const std::filesystem::path& base_dir) {
+    settings s;
+    if (v == nullptr || !r.check_object(*v, "/analytics", settings_keys)) {
+        return s;
+    }
+    if (auto path = r.read_path(*v, "/analytics", "ua_regexes", base_dir)) {
+        s.ua_regexes = std::move(*path);
+    }
+    return s;
+}
+
+site_settings read_site_settings(json_config::reader& r, const json& v,
+                                 const std::string& pointer) {
+    site_settings s;
+    if (!r.check_object(v, pointer, site_keys)) {
+        return s;
+    }
+    r.read_bool(v, pointer, "enabled", s.enabled);
+    if (const json* rules = member(v, "path_rules")) {
+        const auto here = child(pointer, "path_rules");
+        if (!rules->is_array()) {
+            r.fail(here, "must be an array of paths" + json_config::got(*rules));
+            return s;
+        }
+        for (std::size_t i = 0; i < rules->size(); ++i) {
+            const json& rule = (*rules)[i];
+            if (!rule.is_string()) {
+                r.fail(child(here, i), "must be a string" + json_config::got(rule));
+                continue;
+            }
+            const auto text = rule.get<std::string>();
+            if (const auto problem = rule_problem(text); !problem.empty()) {
+                r.fail(child(here, i), std::string{problem} + " (got \"" + text + "\")");
+                continue;
+            }
+            s.path_rules.push_back({text});
+        }
+    }
+    return s;
+}
+
+std::shared_ptr<const ua_database> shared_ua_database(const std::filesystem::path& file) {
+    static std::mutex lock;
+    // Kept for the life of the process: a few MiB, and tests start many gateways.
+    static std::map<std::filesystem::path, std::shared_ptr<const ua_database>> loaded;
+    const std::lock_guard guard{lock};
+    if (auto db = loaded[file]) {
+        return db;
+    }
+    auto db = std::make_shared<const ua_database>(ua_database::load(file));
+    loaded[file] = db;
+    return db;
+}
+
+}  // namespace cg::analytics
