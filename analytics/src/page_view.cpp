@@ -4,16 +4,18 @@
 #include <array>
 #include <cstdint>
 
+#include "text.hpp"
+
 namespace cg::analytics {
 
 namespace {
 
+using detail::lower;
+using detail::trim;
+
 constexpr std::size_t max_path_bytes = 512;
 constexpr std::size_t max_value_bytes = 100;
 
-char lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
@@ -25,15 +27,6 @@ bool icontains(std::string_view haystack, std::string_view needle) noexcept {
                        [](char x, char y) { return lower(x) == lower(y); }) != haystack.end();
 }
 
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
 
 // The media type of a Content-Type value, without parameters.
 std::string_view media_type(std::string_view content_type) noexcept {

@@ -10,9 +10,14 @@
 #include <sstream>
 #include <utility>
 
+#include "text.hpp"
+
 namespace cg::analytics {
 
 namespace {
+
+using detail::lower;
+using detail::trim;
 
 // User-Agents longer than this are read only this far: real ones are far shorter, and every
 // parser runs over the whole string.
@@ -23,15 +28,6 @@ constexpr int max_groups = 10;
 
 using captures = std::array<re2::StringPiece, max_groups>;
 
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
 
 std::string_view group(const captures& m, int n) noexcept {
     if (n >= max_groups || m[static_cast<std::size_t>(n)].data() == nullptr) {
@@ -68,6 +64,13 @@ struct parser {
     // The replacements in the order the section names them (see section_fields).
     std::array<std::optional<std::string>, 5> replacements;
 };
+
+// A family and four version parts: each its replacement, else capture group 1..5.
+void fill_parts(const parser& pr, const captures& m, const std::array<std::string*, 5>& parts) {
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        *parts[i] = part(pr.replacements[i], m, static_cast<int>(i) + 1);
+    }
+}
 
 // The replacement keys of each section, in the order parser::replacements holds them.
 constexpr std::array<std::string_view, 5> ua_fields{
@@ -306,30 +309,19 @@ user_agent ua_database::parse(std::string_view ua) const {
     const re2::StringPiece text{ua.data(), ua.size()};
     user_agent u;
     captures m{};
-    std::string lower{ua};
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](char c) {
-        return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-    });
+    std::string folded{ua};
+    std::transform(folded.begin(), folded.end(), folded.begin(), lower);
     u.browser = u.os = u.device = "Other";
-    if (const parser* pr = impl_->ua.first_match(text, lower, m)) {
-        const auto& r = pr->replacements;
-        u.browser = part(r[0], m, 1);
-        u.browser_major = part(r[1], m, 2);
-        u.browser_minor = part(r[2], m, 3);
-        u.browser_patch = part(r[3], m, 4);
-        u.browser_patch_minor = part(r[4], m, 5);
+    if (const parser* pr = impl_->ua.first_match(text, folded, m)) {
+        fill_parts(*pr, m, {&u.browser, &u.browser_major, &u.browser_minor, &u.browser_patch,
+                            &u.browser_patch_minor});
     }
     m = {};
-    if (const parser* pr = impl_->os.first_match(text, lower, m)) {
-        const auto& r = pr->replacements;
-        u.os = part(r[0], m, 1);
-        u.os_major = part(r[1], m, 2);
-        u.os_minor = part(r[2], m, 3);
-        u.os_patch = part(r[3], m, 4);
-        u.os_patch_minor = part(r[4], m, 5);
+    if (const parser* pr = impl_->os.first_match(text, folded, m)) {
+        fill_parts(*pr, m, {&u.os, &u.os_major, &u.os_minor, &u.os_patch, &u.os_patch_minor});
     }
     m = {};
-    if (const parser* pr = impl_->device.first_match(text, lower, m)) {
+    if (const parser* pr = impl_->device.first_match(text, folded, m)) {
         const auto& r = pr->replacements;
         u.device = part(r[0], m, 1);
         u.brand = r[1] ? fill(*r[1], m) : std::string{};

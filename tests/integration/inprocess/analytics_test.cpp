@@ -41,22 +41,20 @@ TEST(Analytics, CountsABrowsersPageViewAndNamesWhyTheRestAreNone) {
     EXPECT_EQ(get(s, "/page", std::string{chrome} + std::string{navigation}).status, 200U);
     EXPECT_EQ(get(s, "/page?utm_source=x", std::string{chrome} + std::string{navigation}).status,
               200U);
-    EXPECT_EQ(get(s, "/page", "User-Agent: curl/8.5.0\r\n" + std::string{navigation}).status,
-              200U);
-    EXPECT_EQ(get(s, "/page", std::string{chrome} +
-                                  "Sec-Fetch-Dest: document\r\nAccept: text/html\r\n")
-                  .status,
-              200U);
-    EXPECT_EQ(get(s, "/page", std::string{chrome} +
-                                  "Sec-Fetch-Dest: iframe\r\nAccept-Language: nb\r\n")
-                  .status,
-              200U);
-    EXPECT_EQ(get(s, "/page", std::string{chrome} + std::string{navigation} +
-                                  "Sec-Purpose: prefetch\r\n")
-                  .status,
-              200U);
-    EXPECT_EQ(get(s, "/page?type=text/plain", std::string{chrome} + std::string{navigation})
-                  .status,
+    EXPECT_EQ(get(s, "/page", "User-Agent: curl/8.5.0\r\n" + std::string{navigation}).status, 200U);
+    EXPECT_EQ(
+        get(s, "/page", std::string{chrome} + "Sec-Fetch-Dest: document\r\nAccept: text/html\r\n")
+            .status,
+        200U);
+    EXPECT_EQ(
+        get(s, "/page", std::string{chrome} + "Sec-Fetch-Dest: iframe\r\nAccept-Language: nb\r\n")
+            .status,
+        200U);
+    EXPECT_EQ(
+        get(s, "/page", std::string{chrome} + std::string{navigation} + "Sec-Purpose: prefetch\r\n")
+            .status,
+        200U);
+    EXPECT_EQ(get(s, "/page?type=text/plain", std::string{chrome} + std::string{navigation}).status,
               200U);
     EXPECT_EQ(get(s, "/page?status=404", std::string{chrome} + std::string{navigation}).status,
               404U);
