@@ -109,7 +109,7 @@ std::string_view view(boost::core::string_view s) noexcept {
     return {s.data(), s.size()};
 }
 
-// The log stages for an answered request (pipeline.cpp): counters, then the access log.
+// The stages after an answer (pipeline.cpp): the analytics tap, the counters, the access log.
 void log_stages(worker& w, const transaction& tx) {
     const std::size_t site = tx.site == transaction::no_site ? w.shared.stats.unrouted() : tx.site;
     if (site < w.cfg.sites.size() && w.user_agents) {
