@@ -1,6 +1,7 @@
 #include "analytics/config.hpp"
 
 #include <array>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <string_view>
@@ -91,6 +92,35 @@ std::shared_ptr<const ua_database> shared_ua_database(const std::filesystem::pat
     auto db = std::make_shared<const ua_database>(ua_database::load(file));
     loaded[file] = db;
     return db;
+}
+
+lazy_ua_database::lazy_ua_database(std::filesystem::path file) : file_(std::move(file)) {
+    if (!std::ifstream{file_, std::ios::binary}) {
+        throw ua_database_error(file_.string() + ": cannot be read");
+    }
+}
+
+lazy_ua_database::~lazy_ua_database() {
+    if (loader_.joinable()) {
+        loader_.join();
+    }
+}
+
+const ua_database* lazy_ua_database::get() {
+    if (const ua_database* db = ready_.load(std::memory_order_acquire)) {
+        return db;
+    }
+    std::call_once(start_, [this] {
+        loader_ = std::thread([this] {
+            try {
+                db_ = shared_ua_database(file_);
+                ready_.store(db_.get(), std::memory_order_release);
+            } catch (const std::exception&) {
+                failed_.store(true);
+            }
+        });
+    });
+    return ready_.load(std::memory_order_acquire);
 }
 
 }  // namespace cg::analytics

@@ -240,9 +240,11 @@ std::string_view name_of(not_counted r) noexcept {
         case not_counted::bot:
             return "bot";
         case not_counted::no_language:
+            return "no_language";
+        case not_counted::ua_loading:
             break;
     }
-    return "no_language";
+    return "ua_loading";
 }
 
 std::string_view name_of(channel c) noexcept {

@@ -195,7 +195,7 @@ std::string metrics::render(const config& cfg) const {
            "view, by site and reason.\n";
     out += "# TYPE cg_analytics_not_counted_total counter\n";
     for (std::size_t s = 0; s < sites_; ++s) {
-        for (std::size_t r = 1; r < 8; ++r) {
+        for (std::size_t r = 1; r < 9; ++r) {
             const auto reason = analytics::name_of(static_cast<analytics::not_counted>(r - 1));
             append(out, "cg_analytics_not_counted_total{site=\"%s\",reason=\"%.*s\"} %llu\n",
                    site_name(s), static_cast<int>(reason.size()), reason.data(),

@@ -31,7 +31,7 @@ struct site_counters {
     std::atomic<std::uint64_t> retries{0};        ///< idempotent retries after a stale connection
     /// Analytics (issue 10): page views counted, then answers not counted, by
     /// analytics::not_counted (+1).
-    std::array<std::atomic<std::uint64_t>, 8> analytics{};
+    std::array<std::atomic<std::uint64_t>, 9> analytics{};
 
     void record(unsigned status, std::chrono::steady_clock::duration d) noexcept;
     void fail(upstream_failure f) noexcept;

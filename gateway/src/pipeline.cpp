@@ -346,7 +346,7 @@ void log_stages(const transaction& tx, std::string_view site_name, site_counters
 }
 
 void analytics_stage(const transaction& tx, const site_config& site,
-                     analytics::ua_cache& user_agents, analytics::aggregator& counts,
+                     analytics::ua_cache* user_agents, analytics::aggregator& counts,
                      site_counters& counters, std::int64_t now) {
     if (!site.analytics.enabled) {
         return;
@@ -363,9 +363,13 @@ void analytics_stage(const transaction& tx, const site_config& site,
     const analytics::user_agent* ua = nullptr;
     if (!reason || reason == analytics::not_counted::no_language) {
         // Could be a page view: only now is the User-Agent worth parsing.
-        ua = &user_agents.parse(tx.facts.user_agent);
-        f.bot = ua->kind == analytics::device_class::bot;
-        reason = analytics::classify(f);
+        if (user_agents == nullptr) {
+            reason = analytics::not_counted::ua_loading;
+        } else {
+            ua = &user_agents->parse(tx.facts.user_agent);
+            f.bot = ua->kind == analytics::device_class::bot;
+            reason = analytics::classify(f);
+        }
     }
     if (reason) {
         counters.analytics[static_cast<std::size_t>(*reason) + 1].fetch_add(

@@ -72,15 +72,12 @@ shared_state::shared_state(std::shared_ptr<const config> c, std::size_t workers)
     }
     if (std::any_of(cfg->sites.begin(), cfg->sites.end(),
                     [](const site_config& s) { return s.analytics.enabled; })) {
-        user_agents = analytics::shared_ua_database(cfg->analytics.ua_regexes);
+        user_agents = std::make_unique<analytics::lazy_ua_database>(cfg->analytics.ua_regexes);
     }
 }
 
 worker::worker(std::size_t i, shared_state& s)
     : index(i), shared(s), cfg(*s.cfg), routes(cfg.sites), access_log(s.log) {
-    if (s.user_agents) {
-        user_agents.emplace(*s.user_agents, 4096);
-    }
     pools.reserve(cfg.sites.size());
     for (std::size_t site = 0; site < cfg.sites.size(); ++site) {
         pools.push_back(std::make_unique<upstream_pool>(ioc.get_executor(),

@@ -12,6 +12,7 @@
 
 #include "access_log.hpp"
 #include "analytics/aggregator.hpp"
+#include "analytics/config.hpp"
 #include "analytics/user_agent.hpp"
 #include "banner/site_banner.hpp"
 #include "consent/revocations.hpp"
@@ -50,8 +51,9 @@ struct shared_state {
     /// consent_sites: a banner's policy hash is part of its site's policy version.
     std::vector<std::unique_ptr<const banner::site_banner>> banners;
     std::vector<body_filter> body_filters;  ///< set before the workers start; read-only then
-    /// ua-parser's database (issue 10), when any site has analytics on; read-only, shared.
-    std::shared_ptr<const analytics::ua_database> user_agents;
+    /// ua-parser's database (issue 10), when any site has analytics on: loaded at the first
+    /// page view, on its own thread.
+    std::unique_ptr<analytics::lazy_ua_database> user_agents;
 };
 
 /// Relay buffers of one size, recycled per worker: a 64 KiB malloc and free per request showed
@@ -109,8 +111,8 @@ struct worker {
     router routes;
     log_batch access_log;
     scratch_pool scratch;
-    /// Analytics (issue 10): parsed User-Agents (when shared.user_agents) and this worker's
-    /// page-view counts.
+    /// Analytics (issue 10): parsed User-Agents (once shared.user_agents has loaded) and this
+    /// worker's page-view counts.
     std::optional<analytics::ua_cache> user_agents;
     analytics::aggregator page_views;
     std::unordered_set<connection*> connections;        ///< live client connections

@@ -16,6 +16,7 @@ enum class not_counted {
     prefetch,     ///< Sec-Purpose / Purpose / X-Moz: prefetch (the visitor has not come yet)
     bot,          ///< the User-Agent is a crawler, headless browser or HTTP library
     no_language,  ///< no Accept-Language: browsers always send one, scripts rarely do
+    ua_loading,   ///< would be one, but the User-Agent database is still loading (or broken)
 };
 
 /// The name /metrics uses for a reason ("method", "status", "not_html", ...).
