@@ -346,7 +346,8 @@ void log_stages(const transaction& tx, std::string_view site_name, site_counters
 }
 
 void analytics_stage(const transaction& tx, const site_config& site,
-                     analytics::ua_cache* user_agents, analytics::aggregator& counts,
+                     analytics::lazy_ua_database& database,
+                     std::optional<analytics::ua_cache>& user_agents, analytics::aggregator& counts,
                      site_counters& counters, std::int64_t now) {
     if (!site.analytics.enabled) {
         return;
@@ -362,8 +363,14 @@ void analytics_stage(const transaction& tx, const site_config& site,
     auto reason = analytics::classify(f);
     const analytics::user_agent* ua = nullptr;
     if (!reason || reason == analytics::not_counted::no_language) {
-        // Could be a page view: only now is the User-Agent worth parsing.
-        if (user_agents == nullptr) {
+        // Could be a page view: only now is the User-Agent worth parsing (and its database
+        // worth loading).
+        if (!user_agents) {
+            if (const analytics::ua_database* db = database.get()) {
+                user_agents.emplace(*db, 4096);
+            }
+        }
+        if (!user_agents) {
             reason = analytics::not_counted::ua_loading;
         } else {
             ua = &user_agents->parse(tx.facts.user_agent);

@@ -109,23 +109,12 @@ std::string_view view(boost::core::string_view s) noexcept {
     return {s.data(), s.size()};
 }
 
-// The worker's User-Agent cache once the database has loaded (its first call starts loading
-// it), else nullptr.
-analytics::ua_cache* user_agent_cache(worker& w) {
-    if (!w.user_agents) {
-        if (const analytics::ua_database* db = w.shared.user_agents->get()) {
-            w.user_agents.emplace(*db, 4096);
-        }
-    }
-    return w.user_agents ? &*w.user_agents : nullptr;
-}
-
 // The stages after an answer (pipeline.cpp): the analytics tap, the counters, the access log.
 void log_stages(worker& w, const transaction& tx) {
     const std::size_t site = tx.site == transaction::no_site ? w.shared.stats.unrouted() : tx.site;
     if (site < w.cfg.sites.size() && w.shared.user_agents) {
-        analytics_stage(tx, w.cfg.sites[site], user_agent_cache(w), w.page_views,
-                        w.counters(site), unix_now());
+        analytics_stage(tx, w.cfg.sites[site], *w.shared.user_agents, w.user_agents,
+                        w.page_views, w.counters(site), unix_now());
     }
     const bool access = w.cfg.log.access && w.shared.log.enabled(log_level::info);
     gateway::log_stages(tx,

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "analytics/aggregator.hpp"
+#include "analytics/config.hpp"
 #include "analytics/user_agent.hpp"
 #include "consent/site_context.hpp"
 #include "gateway/body_filter.hpp"
@@ -98,14 +99,16 @@ void log_stages(const transaction& tx, std::string_view site_name, site_counters
                 log_batch* access_log);
 
 /// The analytics tap (issue 10), once per answered request of a site with analytics on, after
-/// the answer: a page view (analytics::classify; the User-Agent parsed through `user_agents`
-/// only for what could be one; while that is null, the database still loading, such an answer
-/// is counted as ua_loading) goes into `counts` with its dimensions, the hour and day of
+/// the answer: a page view (analytics::classify; the User-Agent parsed through `user_agents`,
+/// made from `database`, only for what could be one: the first such answer starts loading the
+/// database, and until it is there such answers count as ua_loading) goes into `counts` with
+/// its dimensions, the hour and day of
 /// `now` (UTC), as anonymous (totals only, DESIGN C8) when the visitor sent Sec-GPC or DNT or
 /// refused analytics; every answer is counted in `counters` as a page view or by why it is
 /// none. No I/O; nothing about the visitor is kept.
 void analytics_stage(const transaction& tx, const site_config& site,
-                     analytics::ua_cache* user_agents, analytics::aggregator& counts,
+                     analytics::lazy_ua_database& database,
+                     std::optional<analytics::ua_cache>& user_agents, analytics::aggregator& counts,
                      site_counters& counters, std::int64_t now);
 
 /// Unix seconds now (the consent cookie's clock).
