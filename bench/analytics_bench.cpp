@@ -18,6 +18,7 @@ struct sample {
     page_dimensions where;
     user_agent ua;
     std::string country;
+    visitor_id visitor{};  // 1,024 visitors, a few page views each
 };
 
 std::vector<sample> samples() {
@@ -45,6 +46,8 @@ std::vector<sample> samples() {
         s.ua.os = oses[(i / 5) % 5];
         s.ua.kind = i % 3 ? device_class::mobile : device_class::desktop;
         s.country = countries[i % 6];
+        s.visitor[0] = static_cast<std::uint8_t>(i % 1024);
+        s.visitor[1] = static_cast<std::uint8_t>((i % 1024) >> 8);
         out.push_back(std::move(s));
     }
     return out;
@@ -54,14 +57,24 @@ void page_views_into_the_aggregator(benchmark::State& state) {
     const auto all = samples();
     aggregator a;
     std::size_t i = 0;
-    std::int64_t hour = 1'764'666'000;
+    const day_number day = 20'424;
+    unsigned hour = 9;
+    std::int64_t minute = 29'411'100;
     for (auto _ : state) {
         const sample& s = all[i++ % all.size()];
-        a.add(page_view{static_cast<std::uint32_t>(i % 4), hour, hour - 32'400, false, &s.where,
-                        &s.ua, s.country});
+        page_view v;
+        v.site = static_cast<std::uint32_t>(i % 4);
+        v.when = {day, static_cast<std::uint8_t>(hour), static_cast<std::uint16_t>(hour * 60)};
+        v.minute = minute;
+        v.where = &s.where;
+        v.ua = &s.ua;
+        v.country = s.country;
+        v.visitor = &s.visitor;
+        a.add(v);
         if (i % 1'000'000 == 0) {
             benchmark::DoNotOptimize(a.drain());  // a flush, every few seconds in production
-            hour += 3600;
+            hour = (hour + 1) % 24;
+            ++minute;
         }
     }
     state.SetItemsProcessed(state.iterations());

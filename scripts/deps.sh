@@ -11,10 +11,13 @@ build_packages=(
     libhiredis-dev                     # the Redis client for consent records
     libre2-dev libyaml-cpp-dev         # analytics: ua-parser's User-Agent regexes, read from YAML
     uap-core                           # ... the regexes themselves (and their test cases)
+    libmaxminddb-dev                   # analytics: country of a visitor's address (.mmdb)
+    libcctz-dev tzdata                 # analytics: days and hours in each site's time zone
 )
 test_packages=(
     libgtest-dev                       # unit and integration tests
     libbenchmark-dev                   # microbenchmarks (analytics_bench), run by hand
+    libmaxmind-db-writer-perl          # tests build their own GeoIP fixtures (.mmdb)
     redis-server                       # integration tests start their own redis-server
     clang libclang-rt-14-dev           # libFuzzer builds of the parsers (tests/fuzz)
     chromium                           # browser tests (tests/e2e), driven by playwright-core

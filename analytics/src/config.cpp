@@ -8,6 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analytics/calendar.hpp"
+#include "analytics/geoip.hpp"
+
 namespace cg::analytics {
 
 namespace {
@@ -16,8 +19,10 @@ using json = nlohmann::json;
 using json_config::child;
 using json_config::member;
 
-constexpr std::array<std::string_view, 1> settings_keys{"ua_regexes"};
-constexpr std::array<std::string_view, 2> site_keys{"enabled", "path_rules"};
+constexpr std::array<std::string_view, 3> settings_keys{"ua_regexes", "geoip_db",
+                                                        "flush_interval_ms"};
+constexpr std::array<std::string_view, 5> site_keys{"enabled", "path_rules", "k",
+                                                    "retention_days", "time_zone"};
 
 // Why a path rule cannot be used, or "" when it can.
 std::string_view rule_problem(std::string_view rule) noexcept {
@@ -48,6 +53,15 @@ settings read_settings(json_config::reader& r, const json* v,
     if (auto path = r.read_path(*v, "/analytics", "ua_regexes", base_dir)) {
         s.ua_regexes = std::move(*path);
     }
+    if (auto path = r.read_path(*v, "/analytics", "geoip_db", base_dir)) {
+        try {
+            country_database check{*path};
+            s.geoip_db = std::move(*path);
+        } catch (const geoip_error& e) {
+            r.fail("/analytics/geoip_db", e.what());
+        }
+    }
+    r.read_uint(*v, "/analytics", "flush_interval_ms", s.flush_interval_ms, {100, 60'000});
     return s;
 }
 
@@ -58,6 +72,17 @@ site_settings read_site_settings(json_config::reader& r, const json& v,
         return s;
     }
     r.read_bool(v, pointer, "enabled", s.enabled);
+    // DESIGN §5: no answer holds a row of fewer than k visitors, k >= 5; sites may only raise it.
+    r.read_uint(v, pointer, "k", s.k, {5, 1000});
+    r.read_uint(v, pointer, "retention_days", s.retention_days, {1, 760});
+    if (const std::string* zone = r.read_string(v, pointer, "time_zone")) {
+        try {
+            site_calendar check{*zone};
+            s.time_zone = *zone;
+        } catch (const time_zone_error& e) {
+            r.fail(child(pointer, "time_zone"), e.what());
+        }
+    }
     if (const json* rules = member(v, "path_rules")) {
         const auto here = child(pointer, "path_rules");
         if (!rules->is_array()) {

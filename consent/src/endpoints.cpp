@@ -420,6 +420,14 @@ net::awaitable<endpoint_response> decide(const endpoint_request& r, const site_c
     }
 
     endpoint_response out;
+    out.decided.emplace();
+    out.decided->method = name_of(state.kind);
+    for (const auto& name : names(state.granted)) {
+        if (name != "necessary") {
+            out.decided->granted.push_back(name.get<std::string>());
+        }
+    }
+    out.decided->gpc = r.gpc;
     out.set_cookies.push_back(consent_set_cookie(cookie_name,
                                                  encode_consent(state, site.site(), site.keys()),
                                                  site.policy().lifetime.count(), r.https));

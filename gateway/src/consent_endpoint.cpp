@@ -91,6 +91,14 @@ net::awaitable<void> answer_consent(worker& w, connection& c, request_parser& re
                                                     w.shared.records, w.shared.consent_limits,
                                                     now_ms);
 
+    if (answer.decided && w.analytics && w.cfg.sites[tx.site].analytics.enabled) {
+        const auto& d = *answer.decided;
+        const auto kind = d.method == "accept-all"   ? analytics::decision_kind::accept_all
+                          : d.method == "reject-all" ? analytics::decision_kind::reject_all
+                                                     : analytics::decision_kind::custom;
+        w.analytics->count_decision(static_cast<std::uint32_t>(tx.site), now_ms / 1000, kind,
+                                    d.granted, d.gpc);
+    }
     http::response<http::string_body> res{static_cast<http::status>(answer.status), tx.version};
     res.set(http::field::date, http_date_now());  // RFC 9110 §6.6.1: an origin server sends it
     res.set(http::field::content_type, answer.content_type);

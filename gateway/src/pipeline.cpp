@@ -345,52 +345,32 @@ void log_stages(const transaction& tx, std::string_view site_name, site_counters
     access_log->added();
 }
 
-void analytics_stage(const transaction& tx, const site_config& site,
-                     analytics::lazy_ua_database& database,
-                     std::optional<analytics::ua_cache>& user_agents, analytics::aggregator& counts,
-                     site_counters& counters, std::int64_t now) {
+void analytics_stage(const transaction& tx, const site_config& site, bool banner,
+                     analytics::tap& tap, site_counters& counters, std::int64_t now) {
     if (!site.analytics.enabled) {
         return;
     }
-    analytics::exchange_facts f;
-    f.method = tx.method == http::verb::get ? std::string_view{"GET"} : std::string_view{"-"};
-    f.status = tx.status;
-    f.content_type = tx.content_type;
-    f.sec_fetch_dest = tx.facts.sec_fetch_dest;
-    f.accept = tx.facts.accept;
-    f.sec_purpose = tx.facts.sec_purpose.empty() ? tx.facts.purpose : tx.facts.sec_purpose;
-    f.accept_language = tx.facts.accept_language;
-    auto reason = analytics::classify(f);
-    const analytics::user_agent* ua = nullptr;
-    if (!reason || reason == analytics::not_counted::no_language) {
-        // Could be a page view: only now is the User-Agent worth parsing (and its database
-        // worth loading).
-        if (!user_agents) {
-            if (const analytics::ua_database* db = database.get()) {
-                user_agents.emplace(*db, 4096);
-            }
-        }
-        if (!user_agents) {
-            reason = analytics::not_counted::ua_loading;
-        } else {
-            ua = &user_agents->parse(tx.facts.user_agent);
-            f.bot = ua->kind == analytics::device_class::bot;
-            reason = analytics::classify(f);
-        }
-    }
-    if (reason) {
-        counters.analytics[static_cast<std::size_t>(*reason) + 1].fetch_add(
-            1, std::memory_order_relaxed);
-        return;
-    }
-    counters.analytics[0].fetch_add(1, std::memory_order_relaxed);
+    analytics::exchange e;
+    e.facts.method = tx.method == http::verb::get ? std::string_view{"GET"} : std::string_view{"-"};
+    e.facts.status = tx.status;
+    e.facts.content_type = tx.content_type;
+    e.facts.sec_fetch_dest = tx.facts.sec_fetch_dest;
+    e.facts.accept = tx.facts.accept;
+    e.facts.sec_purpose = tx.facts.sec_purpose.empty() ? tx.facts.purpose : tx.facts.sec_purpose;
+    e.facts.accept_language = tx.facts.accept_language;
+    e.user_agent = tx.facts.user_agent;
+    e.target = tx.origin;
+    e.referer = tx.facts.referer;
     const auto& v = tx.visitor;
-    const bool anonymous = v.gpc || tx.facts.dnt.starts_with("1") ||
-                           (v.state && !v.granted.contains(consent::category::analytics));
-    const auto where = analytics::dimensions_of(tx.origin, tx.facts.referer, site.hosts,
-                                                site.analytics.path_rules);
-    counts.add(analytics::page_view{static_cast<std::uint32_t>(tx.site), now - now % 3600,
-                                    now - now % 86400, anonymous, &where, ua, {}});
+    e.gpc = v.gpc;
+    e.do_not_track = tx.facts.dnt.starts_with("1");
+    e.analytics_refused = v.state && !v.granted.contains(consent::category::analytics);
+    e.banner_shown = banner && tx.rewritten && !v.state;
+    e.visitor = tx.visitor_address;
+    e.now = now;
+    const auto reason = tap.count(static_cast<std::uint32_t>(tx.site), site.analytics, site.hosts, e);
+    const std::size_t slot = reason ? static_cast<std::size_t>(*reason) + 1 : 0;
+    counters.analytics[slot].fetch_add(1, std::memory_order_relaxed);
 }
 
 std::int64_t unix_now() noexcept {

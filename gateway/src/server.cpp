@@ -1,5 +1,7 @@
 #include "gateway/server.hpp"
 
+#include "gateway/pipeline.hpp"
+
 #include <algorithm>
 #include <condition_variable>
 #include <mutex>
@@ -72,12 +74,30 @@ shared_state::shared_state(std::shared_ptr<const config> c, std::size_t workers)
     }
     if (std::any_of(cfg->sites.begin(), cfg->sites.end(),
                     [](const site_config& s) { return s.analytics.enabled; })) {
-        user_agents = std::make_unique<analytics::lazy_ua_database>(cfg->analytics.ua_regexes);
+        analytics = std::make_unique<analytics::shared_analytics>();
+        analytics->user_agents =
+            std::make_unique<analytics::lazy_ua_database>(cfg->analytics.ua_regexes);
+        if (!cfg->analytics.geoip_db.empty()) {
+            analytics->countries =
+                std::make_unique<const analytics::country_database>(cfg->analytics.geoip_db);
+        }
+        for (const auto& site : cfg->sites) {
+            analytics->sites.push_back({site.name, site.analytics.enabled,
+                                        analytics::site_calendar{site.analytics.time_zone},
+                                        site.analytics.retention_days, site.analytics.k});
+        }
+        analytics::recorder_options o;
+        o.flush_interval = std::chrono::milliseconds(cfg->analytics.flush_interval_ms);
+        analytics_writer = std::make_unique<analytics::recorder>(
+            cfg->consent.redis, analytics->sites, analytics->keys, o);
     }
 }
 
 worker::worker(std::size_t i, shared_state& s)
     : index(i), shared(s), cfg(*s.cfg), routes(cfg.sites), access_log(s.log) {
+    if (s.analytics) {
+        analytics.emplace(*s.analytics);
+    }
     pools.reserve(cfg.sites.size());
     for (std::size_t site = 0; site < cfg.sites.size(); ++site) {
         pools.push_back(std::make_unique<upstream_pool>(ioc.get_executor(),
@@ -143,15 +163,28 @@ net::awaitable<void> accept_loop(worker& w) {
 }
 
 // Flushes the access-log batch a few times a second and closes expired pooled connections.
+// Hands the worker's analytics counts to the Redis writer (DESIGN §4: flush in batches),
+// first ending the visits that have been idle for 30 minutes.
+void flush_analytics(worker& w, bool all) {
+    if (w.analytics && w.shared.analytics_writer) {
+        w.analytics->sweep(gateway::unix_now(), all);
+        w.shared.analytics_writer->submit(w.analytics->drain());
+    }
+}
+
 net::awaitable<void> housekeeping(worker& w) {
     net::steady_timer timer(w.ioc);
-    for (unsigned tick = 0;; ++tick) {
+    const unsigned flush_ticks = std::max(1U, w.cfg.analytics.flush_interval_ms / 250);
+    for (unsigned tick = 1;; ++tick) {
         timer.expires_after(std::chrono::milliseconds(250));
         auto [ec] = co_await timer.async_wait(use_ec);
         if (ec) {
             co_return;
         }
         w.access_log.flush();
+        if (tick % flush_ticks == 0) {
+            flush_analytics(w, false);
+        }
         if (tick % 4 == 0) {
             for (auto& pool : w.pools) {
                 pool->sweep();
@@ -356,6 +389,9 @@ void server::start() {
     m.admin_work.emplace(m.admin_ioc.get_executor());
     m.admin.start();
     m.shared.records.start();
+    if (m.shared.analytics_writer) {
+        m.shared.analytics_writer->start();
+    }
     net::co_spawn(m.admin_ioc, watch_records(m.shared), net::detached);
     for (auto& w : m.workers) {
         net::co_spawn(w->ioc, accept_loop(*w), net::detached);
@@ -401,8 +437,15 @@ void server::wait() {
             t.join();
         }
     }
-    // Decisions still queued are stored or journaled before the process goes.
+    // Decisions still queued are stored or journaled before the process goes; the counts of
+    // every worker (open visits ended) get one last try at Redis.
     impl_->shared.records.stop();
+    for (auto& w : impl_->workers) {
+        flush_analytics(*w, true);
+    }
+    if (impl_->shared.analytics_writer) {
+        impl_->shared.analytics_writer->stop();
+    }
     impl_->shared.log.flush();
 }
 

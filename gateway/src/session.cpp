@@ -112,9 +112,9 @@ std::string_view view(boost::core::string_view s) noexcept {
 // The stages after an answer (pipeline.cpp): the analytics tap, the counters, the access log.
 void log_stages(worker& w, const transaction& tx) {
     const std::size_t site = tx.site == transaction::no_site ? w.shared.stats.unrouted() : tx.site;
-    if (site < w.cfg.sites.size() && w.shared.user_agents) {
-        analytics_stage(tx, w.cfg.sites[site], *w.shared.user_agents, w.user_agents,
-                        w.page_views, w.counters(site), unix_now());
+    if (site < w.cfg.sites.size() && w.analytics) {
+        analytics_stage(tx, w.cfg.sites[site], w.shared.banners[site] != nullptr, *w.analytics,
+                        w.counters(site), unix_now());
     }
     const bool access = w.cfg.log.access && w.shared.log.enabled(log_level::info);
     gateway::log_stages(tx,

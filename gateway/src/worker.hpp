@@ -11,9 +11,8 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "access_log.hpp"
-#include "analytics/aggregator.hpp"
-#include "analytics/config.hpp"
-#include "analytics/user_agent.hpp"
+#include "analytics/recorder.hpp"
+#include "analytics/tap.hpp"
 #include "banner/site_banner.hpp"
 #include "consent/revocations.hpp"
 #include "consent/rate_limiter.hpp"
@@ -51,9 +50,11 @@ struct shared_state {
     /// consent_sites: a banner's policy hash is part of its site's policy version.
     std::vector<std::unique_ptr<const banner::site_banner>> banners;
     std::vector<body_filter> body_filters;  ///< set before the workers start; read-only then
-    /// ua-parser's database (issue 10), when any site has analytics on: loaded at the first
-    /// page view, on its own thread.
-    std::unique_ptr<analytics::lazy_ua_database> user_agents;
+    /// Analytics (issue 10), when any site has it on: the User-Agent database (loaded at the
+    /// first page view, on its own thread), countries, day keys, open visits; and the thread
+    /// that writes the workers' counts to Redis.
+    std::unique_ptr<analytics::shared_analytics> analytics;
+    std::unique_ptr<analytics::recorder> analytics_writer;
 };
 
 /// Relay buffers of one size, recycled per worker: a 64 KiB malloc and free per request showed
@@ -111,10 +112,8 @@ struct worker {
     router routes;
     log_batch access_log;
     scratch_pool scratch;
-    /// Analytics (issue 10): parsed User-Agents (once shared.user_agents has loaded) and this
-    /// worker's page-view counts.
-    std::optional<analytics::ua_cache> user_agents;
-    analytics::aggregator page_views;
+    /// Analytics (issue 10): this worker's tap and counts (when shared.analytics is set).
+    std::optional<analytics::tap> analytics;
     std::unordered_set<connection*> connections;        ///< live client connections
     std::vector<std::unique_ptr<upstream_pool>> pools;  ///< one per site
     std::optional<boost::asio::ip::tcp::acceptor> acceptor;

@@ -8,18 +8,24 @@
 #include <utility>
 #include <vector>
 
+#include "analytics/calendar.hpp"
 #include "analytics/page_view.hpp"
 #include "analytics/user_agent.hpp"
+#include "analytics/visitor.hpp"
 
 namespace cg::analytics {
 
-/// What a count is about. `total` is the site's page views (value ""); `anonymous` the page
-/// views of visitors who asked not to be measured (Sec-GPC, DNT, analytics refused), which
-/// count in the site's totals only (DESIGN C8); the others are breakdowns.
+/// What a count is about. Hourly ones (DESIGN C10: page views per page per hour) have the
+/// period day × 24 + local hour; the others the local day. Breakdowns are thresholded in every
+/// answer (at least k unique visitors per row and day); site figures are exact.
 enum class dimension : std::uint8_t {
-    total,
-    anonymous,
+    // hourly site figures and page views per page per hour
+    total,      ///< page views
+    anonymous,  ///< page views of visitors who asked not to be measured (C8): totals only
+    page_hour,  ///< page views per path per hour
+    // daily breakdowns (value: the row's name)
     page,
+    entry,  ///< visits that started on this path
     referrer,
     channel,
     utm_source,
@@ -29,65 +35,113 @@ enum class dimension : std::uint8_t {
     device,
     browser,
     os,
+    // daily site figures
+    visits,         ///< visits started
+    visits_ended,   ///< visits ended (the next three are about these)
+    bounces,        ///< visits that ended after one page view
+    visit_pages,    ///< page views of ended visits
+    visit_seconds,  ///< first to last page view of ended visits
+    consent,        ///< value: shown, accept_all, reject_all, custom, gpc
+    opt_in,         ///< value: a category granted in a decision
+    // unique visitors only (HyperLogLogs)
+    visitors,       ///< the site's visitors that day
+    visitors_hour,  ///< ... that hour (period day × 24 + hour)
+    visitors_minute,  ///< ... that minute (period: Unix minute), for "visitors right now"
 };
 
 /// The name a dimension has in keys and reports ("total", "page", "utm_source", ...).
 std::string_view name_of(dimension d) noexcept;
+/// The dimension called `name` (as name_of gives it); nullopt when there is none.
+std::optional<dimension> dimension_named(std::string_view name) noexcept;
+/// total, anonymous, page_hour, visitors_hour.
+bool is_hourly(dimension d) noexcept;
+/// page ... os: rows of a report, thresholded.
+bool is_breakdown(dimension d) noexcept;
 
-/// One counter: a site (its index in the configuration), the start of its period (Unix
-/// seconds: an hour for `total`, `anonymous` and `page`, a day for the others, in the site's
-/// time zone as the caller computed it), the dimension and its value.
+/// One counter: a site (its index in the configuration), its period (see dimension), the
+/// dimension and its value ("" for site figures).
 struct count_key {
     std::uint32_t site = 0;
     std::int64_t period = 0;
     dimension what = dimension::total;
     std::string value;
     friend bool operator==(const count_key&, const count_key&) = default;
+    [[nodiscard]] day_number day() const noexcept {
+        return static_cast<day_number>(what == dimension::visitors_minute ? period / 1440
+                                       : is_hourly(what)                 ? period / 24
+                                                                         : period);
+    }
 };
 
 /// One page view as the tap saw it.
 struct page_view {
     std::uint32_t site = 0;
-    std::int64_t hour = 0;                   ///< start of the hour, Unix seconds
-    std::int64_t day = 0;                    ///< start of the day
+    local_moment when;                       ///< in the site's time zone
+    std::int64_t minute = 0;                 ///< Unix minute (Unix seconds / 60)
     bool anonymous = false;                  ///< GPC, DNT or analytics refused: totals only
     const page_dimensions* where = nullptr;  ///< required unless anonymous
     const user_agent* ua = nullptr;          ///< required unless anonymous
     std::string_view country;                ///< ISO code, "" when unknown
+    const visitor_id* visitor = nullptr;     ///< null: counted, but in no unique-visitor figure
+    bool entry = false;                      ///< this page view started a visit
 };
 
-/// Page-view counts of one worker between two flushes: plain counters keyed by count_key, no
-/// visitor data at all. Merging adds, so any split of the same traffic over workers or gateways
-/// sums to the same counts. Bounded: once `max_keys` counters exist, a page view's breakdowns
-/// that would need a new one are dropped (and counted, dropped()); totals never are. Not
-/// thread-safe: one per worker.
+/// What a drain hands to the flusher: counters and, per HyperLogLog, the visitor ids to add.
+struct flush_batch {
+    std::vector<std::pair<count_key, std::uint64_t>> counts;
+    std::vector<std::pair<count_key, std::vector<visitor_id>>> uniques;  ///< ids sorted, unique
+    std::uint64_t dropped = 0;  ///< page views whose breakdowns a bound left out
+    [[nodiscard]] bool empty() const noexcept {
+        return counts.empty() && uniques.empty() && dropped == 0;
+    }
+};
+
+/// Page-view counts of one worker between two flushes: counters keyed by count_key and, for
+/// unique visitors, the ids to add to each HyperLogLog. Merging adds, so any split of the same
+/// traffic over workers or gateways sums to the same counts. Bounded: once `max_keys` counters
+/// or `max_ids` ids are held, a page view's breakdowns that would need more are dropped (and
+/// counted, dropped()); site figures never are. Not thread-safe: one per worker.
 class aggregator {
   public:
-    explicit aggregator(std::size_t max_keys = 100'000) : max_keys_(max_keys) {}
+    explicit aggregator(std::size_t max_keys = 100'000, std::size_t max_ids = 1'000'000)
+        : max_keys_(max_keys), max_ids_(max_ids) {}
 
     void add(const page_view& v);
+    /// Adds `n` to one counter (visits, consent figures). Site figures are never dropped.
+    void add_count(std::uint32_t site, std::int64_t period, dimension what,
+                   std::string_view value, std::uint64_t n);
 
     /// Adds everything `other` holds (it is left empty).
-    void merge(aggregator& other);
+    void merge(flush_batch&& other);
 
-    /// Takes every counter out (the aggregator is empty afterwards, dropped() reset too).
-    std::vector<std::pair<count_key, std::uint64_t>> drain();
+    /// Takes every counter and id out (the aggregator is empty afterwards, dropped() reset).
+    flush_batch drain();
 
     [[nodiscard]] std::uint64_t count(const count_key& k) const;
+    /// The distinct ids held for one HyperLogLog (tests).
+    [[nodiscard]] std::size_t unique_ids(const count_key& k) const;
     [[nodiscard]] std::size_t keys() const noexcept { return counts_.size(); }
-    /// Breakdown counts left out because the bound was reached, since the last drain().
+    [[nodiscard]] bool empty() const noexcept {
+        return counts_.empty() && ids_.empty() && dropped_ == 0;
+    }
+    /// Page views whose breakdowns were left out because a bound was reached.
     [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_; }
 
   private:
     struct key_hash {
         std::size_t operator()(const count_key& k) const noexcept;
     };
-    void bump(std::uint32_t site, std::int64_t period, dimension what, std::string_view value,
+    bool bump(std::uint32_t site, std::int64_t period, dimension what, std::string_view value,
               std::uint64_t n, bool always);
+    bool remember(std::uint32_t site, std::int64_t period, dimension what,
+                  std::string_view value, const visitor_id& id, bool always);
 
     std::size_t max_keys_;
+    std::size_t max_ids_;
+    std::size_t id_count_ = 0;
     std::uint64_t dropped_ = 0;
     std::unordered_map<count_key, std::uint64_t, key_hash> counts_;
+    std::unordered_map<count_key, std::vector<visitor_id>, key_hash> ids_;
     count_key probe_;  // reused for look-ups: no allocation when the counter exists
 };
 

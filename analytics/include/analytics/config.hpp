@@ -20,22 +20,31 @@ namespace cg::analytics {
 struct settings {
     /// ua-parser's regex database (Debian's uap-core package).
     std::filesystem::path ua_regexes = "/usr/share/uap-core/regexes.yaml";
+    /// A MaxMind DB with countries (C9: nothing finer is looked up); empty: no countries.
+    std::filesystem::path geoip_db;
+    /// How often the workers hand their counts to the Redis writer.
+    unsigned flush_interval_ms = 5000;
 };
 
 /// A site's `analytics` object.
 struct site_settings {
     bool enabled = true;  ///< count this site's page views (on unless turned off)
     std::vector<path_rule> path_rules;
+    unsigned k = 5;                     ///< smallest group published; 5 or more (C13)
+    unsigned retention_days = 395;      ///< 1-760: every key expires within 25 months (C7)
+    std::string time_zone = "Europe/Oslo";  ///< IANA name: the site's days and hours
 };
 
 /// Reads the top-level `analytics` object `v` (may be null: the defaults). Keys: `ua_regexes`
-/// (a path, relative to the configuration file's folder). Problems go to `r` with their JSON
+/// and `geoip_db` (paths, relative to the configuration file's folder; the GeoIP file must
+/// open as a MaxMind DB), `flush_interval_ms` (100-60000). Problems go to `r` with their JSON
 /// Pointer. Untrusted input; nothing throws except std::bad_alloc.
 settings read_settings(json_config::reader& r, const nlohmann::json* v,
                        const std::filesystem::path& base_dir);
 
 /// Reads a site's `analytics` object at `pointer` ("/sites/0/analytics"). Keys: `enabled`
-/// (bool), `path_rules` (strings like "/jobb/:id" or "/sok/*": each starts with '/', has no
+/// (bool), `k` (5-1000), `retention_days` (1-760), `time_zone` (an IANA name known to tzdata),
+/// `path_rules` (strings like "/jobb/:id" or "/sok/*": each starts with '/', has no
 /// empty segment, no query, and '*' only as its last segment).
 site_settings read_site_settings(json_config::reader& r, const nlohmann::json& v,
                                  const std::string& pointer);

@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +46,15 @@ struct endpoint_response {
     std::string allow;                ///< for 405 answers
     std::uint32_t retry_after = 0;    ///< seconds, for 429 answers (0: no Retry-After)
     std::string body;
+    /// A decision this request recorded, for the consent statistics (issue 10): how it was
+    /// given ("accept-all", "reject-all", "custom", "withdraw", "gpc"), the categories granted
+    /// besides necessary, and whether the request carried Sec-GPC. Nothing about the visitor.
+    struct decision_summary {
+        std::string_view method;
+        std::vector<std::string> granted;
+        bool gpc = false;
+    };
+    std::optional<decision_summary> decided;
 };
 
 /// The largest request body the endpoints accept (a decision is a few hundred bytes).

@@ -5,9 +5,7 @@
 #include <span>
 #include <string_view>
 
-#include "analytics/aggregator.hpp"
-#include "analytics/config.hpp"
-#include "analytics/user_agent.hpp"
+#include "analytics/tap.hpp"
 #include "consent/site_context.hpp"
 #include "gateway/body_filter.hpp"
 #include "gateway/config.hpp"
@@ -99,17 +97,13 @@ void log_stages(const transaction& tx, std::string_view site_name, site_counters
                 log_batch* access_log);
 
 /// The analytics tap (issue 10), once per answered request of a site with analytics on, after
-/// the answer: a page view (analytics::classify; the User-Agent parsed through `user_agents`,
-/// made from `database`, only for what could be one: the first such answer starts loading the
-/// database, and until it is there such answers count as ua_loading) goes into `counts` with
-/// its dimensions, the hour and day of
-/// `now` (UTC), as anonymous (totals only, DESIGN C8) when the visitor sent Sec-GPC or DNT or
-/// refused analytics; every answer is counted in `counters` as a page view or by why it is
-/// none. No I/O; nothing about the visitor is kept.
-void analytics_stage(const transaction& tx, const site_config& site,
-                     analytics::lazy_ua_database& database,
-                     std::optional<analytics::ua_cache>& user_agents, analytics::aggregator& counts,
-                     site_counters& counters, std::int64_t now);
+/// the answer: analytics::tap::count with what the transaction knows (the visitor's address
+/// is tx.visitor_address: the peer, or behind trusted proxies the first untrusted
+/// X-Forwarded-For hop); `banner` says whether the site has a banner (so an undecided
+/// visitor's rewritten page showed it). Every answer is counted in `counters` as a page view
+/// or by why it is none. No I/O; nothing about the visitor is kept.
+void analytics_stage(const transaction& tx, const site_config& site, bool banner,
+                     analytics::tap& tap, site_counters& counters, std::int64_t now);
 
 /// Unix seconds now (the consent cookie's clock).
 std::int64_t unix_now() noexcept;

@@ -17,8 +17,8 @@ using cg::analytics::page_dimensions;
 using cg::analytics::page_view;
 using cg::analytics::user_agent;
 
-constexpr std::int64_t hour = 1'764'666'000;  // 2025-12-02 09:00 UTC
-constexpr std::int64_t day = 1'764'633'600;   // 2025-12-02 00:00 UTC
+constexpr cg::analytics::day_number day = 20'424;  // 2025-12-02
+constexpr std::int64_t hour = day * 24 + 9;        // 09:00 that day
 
 struct visit {
     page_dimensions where;
@@ -36,8 +36,25 @@ visit make(std::string path, std::string referrer, channel c, std::string browse
     return v;
 }
 
-page_view view_of(const visit& v, std::uint32_t site = 0, bool anonymous = false) {
-    return page_view{site, hour, day, anonymous, &v.where, &v.ua, "NO"};
+page_view view_of(const visit& v, std::uint32_t site = 0, bool anonymous = false,
+                  const cg::analytics::visitor_id* who = nullptr) {
+    page_view p;
+    p.site = site;
+    p.when = {day, 9, 9 * 60};
+    p.minute = 1'764'666'000 / 60;
+    p.anonymous = anonymous;
+    p.where = &v.where;
+    p.ua = &v.ua;
+    p.country = "NO";
+    p.visitor = who;
+    return p;
+}
+
+cg::analytics::visitor_id id_of(std::uint8_t n) {
+    cg::analytics::visitor_id id{};
+    id[0] = n;
+    id[15] = n;
+    return id;
 }
 
 TEST(Aggregator, CountsTotalsAndEachBreakdown) {
@@ -48,8 +65,9 @@ TEST(Aggregator, CountsTotalsAndEachBreakdown) {
     a.add(view_of(google));
     a.add(view_of(direct));
     EXPECT_EQ(a.count({0, hour, dimension::total, ""}), 3U);
-    EXPECT_EQ(a.count({0, hour, dimension::page, "/jobb/:id"}), 2U);
-    EXPECT_EQ(a.count({0, hour, dimension::page, "/"}), 1U);
+    EXPECT_EQ(a.count({0, day, dimension::page, "/jobb/:id"}), 2U);
+    EXPECT_EQ(a.count({0, day, dimension::page, "/"}), 1U);
+    EXPECT_EQ(a.count({0, hour, dimension::page_hour, "/jobb/:id"}), 2U);  // C10: per hour
     EXPECT_EQ(a.count({0, day, dimension::referrer, "google.no"}), 2U);
     EXPECT_EQ(a.count({0, day, dimension::channel, "organic search"}), 2U);
     EXPECT_EQ(a.count({0, day, dimension::channel, "direct"}), 1U);
@@ -67,6 +85,55 @@ TEST(Aggregator, C8AnAnonymousViewCountsInTheTotalsOnly) {
     EXPECT_EQ(a.count({0, hour, dimension::total, ""}), 1U);
     EXPECT_EQ(a.count({0, hour, dimension::anonymous, ""}), 1U);
     EXPECT_EQ(a.keys(), 2U);  // nothing about its page, referrer or browser
+    const auto who = id_of(7);
+    a.add(view_of(v, 0, true, &who));  // even with an id: no unique-visitor figure
+    EXPECT_EQ(a.unique_ids({0, day, dimension::visitors, ""}), 0U);
+    EXPECT_TRUE(a.drain().uniques.empty());
+}
+
+TEST(Aggregator, UniqueVisitorsPerDayHourAndRow) {
+    aggregator a;
+    const visit home = make("/", "google.no", channel::organic_search, "Chrome");
+    const visit jobs = make("/jobb/:id", "", channel::direct, "Chrome");
+    const auto anna = id_of(1);
+    const auto ola = id_of(2);
+    a.add(view_of(home, 0, false, &anna));
+    a.add(view_of(jobs, 0, false, &anna));
+    a.add(view_of(jobs, 0, false, &anna));
+    a.add(view_of(jobs, 0, false, &ola));
+    EXPECT_EQ(a.unique_ids({0, day, dimension::visitors, ""}), 2U);
+    EXPECT_EQ(a.unique_ids({0, hour, dimension::visitors_hour, ""}), 2U);
+    EXPECT_EQ(a.unique_ids({0, day, dimension::page, "/jobb/:id"}), 2U);
+    EXPECT_EQ(a.unique_ids({0, day, dimension::page, "/"}), 1U);
+    EXPECT_EQ(a.unique_ids({0, day, dimension::referrer, "google.no"}), 1U);
+    EXPECT_EQ(a.count({0, day, dimension::page, "/jobb/:id"}), 3U);
+    const auto batch = a.drain();
+    for (const auto& [key, ids] : batch.uniques) {
+        EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+        EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end()) << key.value;
+    }
+    EXPECT_TRUE(a.empty());
+}
+
+TEST(Aggregator, EntryRowsCountVisitsNotPageViews) {
+    aggregator a;
+    const visit home = make("/", "", channel::direct, "Chrome");
+    const auto anna = id_of(1);
+    auto p = view_of(home, 0, false, &anna);
+    p.entry = true;
+    a.add(p);
+    EXPECT_EQ(a.count({0, day, dimension::entry, "/"}), 0U);  // the visit table counts it
+    EXPECT_EQ(a.unique_ids({0, day, dimension::entry, "/"}), 1U);
+    a.add_count(0, day, dimension::entry, "/", 1);
+    EXPECT_EQ(a.count({0, day, dimension::entry, "/"}), 1U);
+}
+
+TEST(Aggregator, DimensionNamesRoundTrip) {
+    for (int d = 0; d <= static_cast<int>(dimension::visitors_minute); ++d) {
+        const auto dim = static_cast<dimension>(d);
+        EXPECT_EQ(cg::analytics::dimension_named(name_of(dim)), dim);
+    }
+    EXPECT_FALSE(cg::analytics::dimension_named("nope"));
 }
 
 TEST(Aggregator, HalvesMergedEqualTheWhole) {
@@ -83,10 +150,10 @@ TEST(Aggregator, HalvesMergedEqualTheWhole) {
         whole.add(view_of(visits[i], static_cast<std::uint32_t>(i % 2)));
         (i % 5 < 2 ? first : second).add(view_of(visits[i], static_cast<std::uint32_t>(i % 2)));
     }
-    second.merge(first);
+    second.merge(first.drain());
     EXPECT_EQ(first.keys(), 0U);
-    auto a = whole.drain();
-    auto b = second.drain();
+    auto a = whole.drain().counts;
+    auto b = second.drain().counts;
     const auto order = [](const auto& x, const auto& y) {
         return std::tie(x.first.site, x.first.period, x.first.what, x.first.value) <
                std::tie(y.first.site, y.first.period, y.first.what, y.first.value);

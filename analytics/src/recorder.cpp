@@ -1,0 +1,607 @@
+#include "analytics/recorder.hpp"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <cstring>
+
+#include <hiredis/hiredis.h>
+#include <openssl/rand.h>
+
+#include "redis/worker.hpp"
+#include "store_keys.hpp"
+
+namespace cg::analytics {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+std::int64_t system_now() {
+    using namespace std::chrono;
+    return duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// Applies one batch of one site-day at most once (KEYS[1], remembered two days), adds its
+// counters and, unless the day is already folded (KEYS[2] has `folded`), its visitor ids, and
+// sets every key it touched to expire at ARGV[1].
+//   ARGV: expire-at, marker seconds, then groups: "h" key-index n (field count)*n,
+//                                                 "u" key-index n id*n
+constexpr std::string_view apply_script = R"lua(
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then return 0 end
+local folded = redis.call('HEXISTS', KEYS[2], 'folded') == 1
+local i = 3
+while i <= #ARGV do
+  local kind, k, n = ARGV[i], KEYS[tonumber(ARGV[i + 1])], tonumber(ARGV[i + 2])
+  if kind == 'h' then
+    for j = i + 3, i + 2 + 2 * n, 2 do redis.call('HINCRBY', k, ARGV[j], ARGV[j + 1]) end
+    i = i + 3 + 2 * n
+  else
+    if not folded then redis.call('PFADD', k, unpack(ARGV, i + 3, i + 2 + n)) end
+    i = i + 3 + n
+  end
+  redis.call('EXPIREAT', k, ARGV[1])
+end
+return 1
+)lua";
+
+constexpr std::size_t max_chunk_args = 4000;  // Lua's unpack and one reply time stay small
+constexpr std::size_t max_group_ids = 1000;
+constexpr std::int64_t marker_seconds = 2 * 86400;
+constexpr std::int64_t max_key_seconds = 25 * 3600;  // C6 and the issue: at most 25 hours
+constexpr std::array<dimension, 11> breakdowns{
+    dimension::page,       dimension::entry,        dimension::referrer, dimension::channel,
+    dimension::utm_source, dimension::utm_medium,   dimension::utm_campaign,
+    dimension::country,    dimension::device,       dimension::browser,  dimension::os};
+
+std::string random_hex(std::size_t bytes) {
+    std::array<unsigned char, 32> b{};
+    RAND_bytes(b.data(), static_cast<int>(bytes));
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (std::size_t i = 0; i < bytes; ++i) {
+        out += hex[b[i] >> 4];
+        out += hex[b[i] & 15];
+    }
+    return out;
+}
+
+std::optional<long long> integer_of(const redisReply* r) {
+    if (r != nullptr && r->type == REDIS_REPLY_INTEGER) {
+        return r->integer;
+    }
+    return std::nullopt;
+}
+
+/// One exchange's worth of commands, owning their argument strings.
+struct command_list {
+    std::deque<std::vector<std::string>> owned;
+    std::vector<redis::redis_command> views;
+    void add(std::vector<std::string> args) {
+        owned.push_back(std::move(args));
+        redis::redis_command c;
+        for (const auto& a : owned.back()) {
+            c.emplace_back(a);
+        }
+        views.push_back(std::move(c));
+    }
+};
+
+}  // namespace
+
+struct recorder::impl final : redis::worker<int>::handler {
+    /// A batch for one site-day as its script call (scripted) or plain commands.
+    struct chunk {
+        bool scripted = true;
+        std::vector<std::vector<std::string>> commands;
+    };
+
+    impl(redis::redis_config redis, std::vector<site_plan> s, std::shared_ptr<day_keys> k,
+         recorder_options o)
+        : prefix(redis.key_prefix),
+          sites(std::move(s)),
+          keys(std::move(k)),
+          options(o),
+          incoming(o.max_keys, o.max_ids),
+          worker(std::move(redis), worker_opts(), *this) {}
+
+    static redis::worker_options worker_opts() {
+        redis::worker_options w;
+        w.queue_limit = 64;
+        return w;
+    }
+
+    std::int64_t now() const { return options.now != nullptr ? options.now() : system_now(); }
+
+    // --- the worker's thread ---------------------------------------------------------------
+
+    std::string on_connect(redis::session& s) override {
+        auto r = s.command({"SCRIPT", "LOAD", apply_script});
+        if (!r) {
+            return "SCRIPT LOAD got no reply";
+        }
+        if ((*r)->type != REDIS_REPLY_STRING) {
+            return "SCRIPT LOAD failed: " + std::string{redis::reply_text(**r)};
+        }
+        sha.assign((*r)->str, (*r)->len);
+        return {};
+    }
+
+    void process(std::span<int> run, redis::session& s) override {
+        static_cast<void>(run);
+        tick(s, true);
+    }
+
+    void background(redis::session& s) override { tick(s, false); }
+
+    clock::time_point background_due() const override { return next_tick; }
+
+    void tick(redis::session& s, bool forced) {
+        const auto t = clock::now();
+        if (!forced && t < next_tick) {
+            return;
+        }
+        next_tick = t + options.flush_interval;
+        const std::int64_t n = now();
+        maintain_keys(s, n);
+        write_pending(s);
+        if (forced || t >= next_fold) {
+            next_fold = t + std::chrono::seconds(60);
+            fold_old_days(s, n);
+        }
+        up.store(s.connected(), std::memory_order_relaxed);
+    }
+
+    // Counters and ids into script calls, one site-day (and at most max_chunk_args) each.
+    void cut(flush_batch& b) {
+        dropped.fetch_add(b.dropped, std::memory_order_relaxed);
+        struct day_groups {
+            std::map<std::string, std::vector<std::pair<std::string, std::uint64_t>>> hashes;
+            std::map<std::string, std::vector<visitor_id>*> hlls;
+        };
+        std::map<std::pair<std::uint32_t, day_number>, day_groups> by_day;
+        for (auto& [key, count] : b.counts) {
+            auto [suffix, field] = detail::counter_place(key);
+            by_day[{key.site, key.day()}].hashes[suffix].emplace_back(std::move(field), count);
+        }
+        for (auto& [key, ids] : b.uniques) {
+            if (key.site >= sites.size()) {
+                continue;
+            }
+            if (key.what == dimension::visitors_minute) {
+                const auto k = detail::realtime_key(prefix, sites[key.site].name, key.period);
+                chunk c;
+                c.scripted = false;
+                std::vector<std::string> pf{"PFADD", k};
+                for (const auto& id : ids) {
+                    pf.emplace_back(reinterpret_cast<const char*>(id.data()), id.size());
+                }
+                c.commands.push_back(std::move(pf));
+                c.commands.push_back({"EXPIRE", k, "600"});
+                inflight.push_back(std::move(c));
+                continue;
+            }
+            by_day[{key.site, key.day()}].hlls[detail::unique_place(key)] = &ids;
+        }
+        for (auto& [where, groups] : by_day) {
+            if (where.first >= sites.size()) {
+                continue;
+            }
+            const site_plan& site = sites[where.first];
+            const std::string base = detail::day_base(prefix, site.name, where.second);
+            const std::string expire_at = std::to_string(
+                site.calendar.start_of(where.second) +
+                (static_cast<std::int64_t>(site.retention_days) + 1) * 86400);
+            std::vector<std::string> keys_part;
+            std::vector<std::string> args_part;
+            const auto start_chunk = [&] {
+                keys_part = {base + ":b:" + random_hex(16), base + ":f"};
+                args_part = {expire_at, std::to_string(marker_seconds)};
+            };
+            const auto finish_chunk = [&] {
+                if (args_part.size() <= 2) {
+                    return;
+                }
+                chunk c;
+                std::vector<std::string> cmd{"EVALSHA", sha, std::to_string(keys_part.size())};
+                cmd.insert(cmd.end(), keys_part.begin(), keys_part.end());
+                cmd.insert(cmd.end(), args_part.begin(), args_part.end());
+                c.commands.push_back(std::move(cmd));
+                c.commands.push_back({"ZADD", detail::unfolded_key(prefix), "NX",
+                                      std::to_string(where.second),
+                                      format_day(where.second) + " " + site.name});
+                inflight.push_back(std::move(c));
+            };
+            start_chunk();
+            for (auto& [suffix, fields] : groups.hashes) {
+                std::size_t i = 0;
+                while (i < fields.size()) {
+                    if (args_part.size() > max_chunk_args) {
+                        finish_chunk();
+                        start_chunk();
+                    }
+                    const std::size_t n = std::min(fields.size() - i, max_group_ids);
+                    keys_part.push_back(base + suffix);
+                    args_part.insert(args_part.end(),
+                                     {"h", std::to_string(keys_part.size()), std::to_string(n)});
+                    for (std::size_t j = i; j < i + n; ++j) {
+                        args_part.push_back(fields[j].first);
+                        args_part.push_back(std::to_string(fields[j].second));
+                    }
+                    i += n;
+                }
+            }
+            for (auto& [suffix, ids] : groups.hlls) {
+                std::size_t i = 0;
+                while (i < ids->size()) {
+                    if (args_part.size() > max_chunk_args) {
+                        finish_chunk();
+                        start_chunk();
+                    }
+                    const std::size_t n = std::min(ids->size() - i, max_group_ids);
+                    keys_part.push_back(base + suffix);
+                    args_part.insert(args_part.end(),
+                                     {"u", std::to_string(keys_part.size()), std::to_string(n)});
+                    for (std::size_t j = i; j < i + n; ++j) {
+                        args_part.emplace_back(reinterpret_cast<const char*>((*ids)[j].data()),
+                                               (*ids)[j].size());
+                    }
+                    i += n;
+                }
+            }
+            finish_chunk();
+        }
+    }
+
+    void write_pending(redis::session& s) {
+        if (inflight.empty() && s.connected()) {
+            flush_batch b;
+            {
+                const std::lock_guard lock{mutex};
+                b = incoming.drain();
+            }
+            cut(b);
+        }
+        std::uint64_t waiting = 0;
+        {
+            const std::lock_guard lock{mutex};
+            waiting = incoming.keys();
+        }
+        while (!inflight.empty() && s.connected()) {
+            // The script's SHA is known only after a connect: chunks cut before carry "".
+            const std::size_t take = std::min<std::size_t>(inflight.size(), 32);
+            command_list cmds;
+            std::vector<std::size_t> first_command;
+            for (std::size_t i = 0; i < take; ++i) {
+                first_command.push_back(cmds.views.size());
+                for (auto c : inflight[i].commands) {
+                    if (inflight[i].scripted && c[0] == "EVALSHA") {
+                        c[1] = sha;
+                    }
+                    cmds.add(std::move(c));
+                }
+            }
+            std::string error;
+            const auto replies = s.pipeline(cmds.views, s.deadline(), error);
+            std::size_t done = 0;
+            bool stop = replies.size() < cmds.views.size();
+            for (std::size_t i = 0; i < take; ++i) {
+                const std::size_t at = first_command[i];
+                if (at >= replies.size()) {
+                    break;
+                }
+                const redisReply* r = replies[at].get();
+                if (redis::is_error(*r)) {
+                    const auto text = redis::reply_text(*r);
+                    if (text.starts_with("NOSCRIPT") || redis::is_server_state_error(text)) {
+                        s.lost("analytics batch: " + std::string{text});
+                    } else {
+                        s.report("analytics batch refused: " + std::string{text});
+                    }
+                    stop = true;
+                    break;
+                }
+                ++done;
+            }
+            inflight.erase(inflight.begin(),
+                           inflight.begin() + static_cast<std::ptrdiff_t>(done));
+            written.fetch_add(done, std::memory_order_relaxed);
+            if (stop) {
+                failures.fetch_add(1, std::memory_order_relaxed);
+                break;
+            }
+        }
+        std::uint64_t in_chunks = 0;
+        for (const auto& c : inflight) {
+            in_chunks += c.commands.size();
+        }
+        pending.store(waiting + in_chunks, std::memory_order_relaxed);
+    }
+
+    void maintain_keys(redis::session& s, std::int64_t n) {
+        for (std::uint32_t i = 0; i < sites.size(); ++i) {
+            const site_plan& site = sites[i];
+            if (!site.enabled) {
+                continue;
+            }
+            const day_number today = site.calendar.at(n).day;
+            keys->drop_before(i, today);
+            std::erase_if(local, [&](const auto& e) {
+                return e.first == i && e.second < today;
+            });
+            std::vector<day_number> days{today};
+            if (site.calendar.start_of(today + 1) - n <= 3600) {
+                days.push_back(today + 1);
+            }
+            for (const day_number d : days) {
+                ensure_key(s, i, d, n);
+            }
+        }
+    }
+
+    void ensure_key(redis::session& s, std::uint32_t site, day_number d, std::int64_t n) {
+        const auto have = keys->get(site, d);
+        const bool made_here = local.contains({site, d});
+        if (have && !made_here) {
+            return;
+        }
+        day_key candidate{};
+        if (have) {
+            candidate = *have;
+        } else {
+            RAND_bytes(candidate.data(), static_cast<int>(candidate.size()));
+        }
+        if (!s.connected()) {
+            if (!have) {
+                keys->set(site, d, candidate);
+                local.insert({site, d});
+                local_keys.fetch_add(1, std::memory_order_relaxed);
+            }
+            return;
+        }
+        const std::string name = detail::day_base(prefix, sites[site].name, d) + ":key";
+        const std::int64_t at =
+            std::min(sites[site].calendar.start_of(d + 1) + 300, n + max_key_seconds);
+        const std::string value(reinterpret_cast<const char*>(candidate.data()),
+                                candidate.size());
+        const std::string exat = std::to_string(at);
+        std::string error;
+        const auto replies = s.pipeline(
+            {{"SET", name, value, "NX", "EXAT", exat}, {"GET", name}}, s.deadline(), error);
+        if (replies.size() == 2 && replies[1]->type == REDIS_REPLY_STRING &&
+            replies[1]->len == candidate.size()) {
+            day_key shared{};
+            std::memcpy(shared.data(), replies[1]->str, shared.size());
+            keys->set(site, d, shared);
+            local.erase({site, d});
+        } else if (!have) {
+            keys->set(site, d, candidate);
+            local.insert({site, d});
+            local_keys.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+
+    void fold_old_days(redis::session& s, std::int64_t n) {
+        if (!s.connected()) {
+            return;
+        }
+        // Any site's "two days ago" is at most the UTC day before yesterday plus one.
+        const day_number latest = static_cast<day_number>(n / 86400) - 1;
+        auto r = s.command({"ZRANGE", detail::unfolded_key(prefix), "-inf",
+                            std::to_string(latest), "BYSCORE", "LIMIT", "0", "16"});
+        if (!r || (*r)->type != REDIS_REPLY_ARRAY) {
+            return;
+        }
+        std::vector<std::string> members;
+        for (std::size_t i = 0; i < (*r)->elements; ++i) {
+            const redisReply* e = (*r)->element[i];
+            if (e->type == REDIS_REPLY_STRING) {
+                members.emplace_back(e->str, e->len);
+            }
+        }
+        for (const auto& m : members) {
+            const auto day = parse_day(std::string_view{m}.substr(0, 10));
+            const std::string name = m.size() > 11 ? m.substr(11) : std::string{};
+            const auto it = std::find_if(sites.begin(), sites.end(),
+                                         [&](const site_plan& p) { return p.name == name; });
+            if (!day || it == sites.end()) {
+                s.command({"ZREM", detail::unfolded_key(prefix), m});  // not ours to fold
+                continue;
+            }
+            if (*day > it->calendar.at(n).day - 2) {
+                continue;  // this site's day is not two days old yet
+            }
+            if (!fold_day(s, *it, *day)) {
+                return;
+            }
+            s.command({"ZREM", detail::unfolded_key(prefix), m});
+            folded.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+
+    // Turns one site-day's HyperLogLogs into numbers (the day's `:f` hash) and deletes them.
+    bool fold_day(redis::session& s, const site_plan& site, day_number day) {
+        const std::string base = detail::day_base(prefix, site.name, day);
+        std::string error;
+        auto done = s.command({"HEXISTS", base + ":f", "folded"});
+        if (!done) {
+            return false;
+        }
+        if (integer_of(done->get()).value_or(0) == 1) {
+            return true;
+        }
+        command_list listing;
+        for (const auto d : breakdowns) {
+            listing.add({"HKEYS", base + ":d:" + std::string{name_of(d)}});
+        }
+        const auto lists = s.pipeline(listing.views, s.deadline(), error);
+        if (lists.size() < listing.views.size()) {
+            return false;
+        }
+        // Every HyperLogLog of the day with the field its number goes to.
+        std::vector<std::pair<std::string, std::string>> hlls{{base + ":u", "u"}};
+        for (unsigned h = 0; h < 24; ++h) {
+            hlls.emplace_back(base + ":uh:" + detail::two_digits(h), "uh:" + detail::two_digits(h));
+        }
+        std::vector<std::size_t> dim_start;
+        for (std::size_t d = 0; d < breakdowns.size(); ++d) {
+            dim_start.push_back(hlls.size());
+            const redisReply* l = lists[d].get();
+            if (l->type != REDIS_REPLY_ARRAY) {
+                continue;
+            }
+            const std::string dim{name_of(breakdowns[d])};
+            for (std::size_t i = 0; i < l->elements; ++i) {
+                if (l->element[i]->type != REDIS_REPLY_STRING) {
+                    continue;
+                }
+                const std::string value(l->element[i]->str, l->element[i]->len);
+                hlls.emplace_back(base + ":u:" + dim + ":" + value, dim + ":" + value);
+            }
+        }
+        dim_start.push_back(hlls.size());
+        std::vector<long long> counts(hlls.size(), 0);
+        for (std::size_t from = 0; from < hlls.size(); from += 1000) {
+            command_list pf;
+            for (std::size_t i = from; i < std::min(hlls.size(), from + 1000); ++i) {
+                pf.add({"PFCOUNT", hlls[i].first});
+            }
+            const auto got = s.pipeline(pf.views, s.deadline(), error);
+            if (got.size() < pf.views.size()) {
+                return false;
+            }
+            for (std::size_t i = 0; i < got.size(); ++i) {
+                counts[from + i] = integer_of(got[i].get()).value_or(0);
+            }
+        }
+        std::vector<std::string> hset{"HSET", base + ":f", "folded", "1", "k",
+                                      std::to_string(site.k)};
+        for (std::size_t i = 0; i < hlls.size(); ++i) {
+            if (counts[i] > 0) {
+                hset.push_back(hlls[i].second);
+                hset.push_back(std::to_string(counts[i]));
+            }
+        }
+        // The union of each breakdown's rows under k: how many visitors "(other)" had.
+        for (std::size_t d = 0; d < breakdowns.size(); ++d) {
+            std::vector<std::string> union_cmd{"PFCOUNT"};
+            for (std::size_t i = dim_start[d]; i < dim_start[d + 1]; ++i) {
+                if (counts[i] > 0 && counts[i] < static_cast<long long>(site.k)) {
+                    union_cmd.push_back(hlls[i].first);
+                }
+            }
+            if (union_cmd.size() == 1) {
+                continue;
+            }
+            command_list one;
+            one.add(std::move(union_cmd));
+            const auto got = s.pipeline(one.views, s.deadline(), error);
+            if (got.empty()) {
+                return false;
+            }
+            hset.push_back("other:" + std::string{name_of(breakdowns[d])});
+            hset.push_back(std::to_string(integer_of(got[0].get()).value_or(0)));
+        }
+        const std::string expire_at =
+            std::to_string(site.calendar.start_of(day) +
+                           (static_cast<std::int64_t>(site.retention_days) + 1) * 86400);
+        command_list tx;
+        tx.add({"MULTI"});
+        tx.add(std::move(hset));
+        tx.add({"EXPIREAT", base + ":f", expire_at});
+        for (std::size_t from = 0; from < hlls.size(); from += 1000) {
+            std::vector<std::string> del{"UNLINK"};
+            for (std::size_t i = from; i < std::min(hlls.size(), from + 1000); ++i) {
+                del.push_back(hlls[i].first);
+            }
+            tx.add(std::move(del));
+        }
+        tx.add({"EXEC"});
+        const auto got = s.pipeline(tx.views, s.deadline(), error);
+        return got.size() == tx.views.size() && got.back()->type == REDIS_REPLY_ARRAY;
+    }
+
+    const std::string prefix;
+    const std::vector<site_plan> sites;
+    const std::shared_ptr<day_keys> keys;
+    const recorder_options options;
+
+    mutable std::mutex mutex;
+    aggregator incoming;  // guarded by mutex
+
+    // the worker thread's own
+    std::deque<chunk> inflight;
+    std::set<std::pair<std::uint32_t, day_number>> local;  // day keys made here
+    std::string sha;
+    clock::time_point next_tick{};
+    clock::time_point next_fold{};
+
+    std::atomic<bool> up{false};
+    std::atomic<std::uint64_t> written{0};
+    std::atomic<std::uint64_t> failures{0};
+    std::atomic<std::uint64_t> pending{0};
+    std::atomic<std::uint64_t> dropped{0};
+    std::atomic<std::uint64_t> folded{0};
+    std::atomic<std::uint64_t> local_keys{0};
+
+    redis::worker<int> worker;  // last: its thread stops before the members above go
+};
+
+recorder::recorder(redis::redis_config redis, std::vector<site_plan> sites,
+                   std::shared_ptr<day_keys> keys, recorder_options options)
+    : impl_(std::make_unique<impl>(std::move(redis), std::move(sites), std::move(keys),
+                                   options)) {}
+
+recorder::~recorder() {
+    stop();
+}
+
+void recorder::start() {
+    impl_->worker.start();
+}
+
+void recorder::stop() {
+    nudge();
+    impl_->worker.stop();
+}
+
+void recorder::submit(flush_batch&& batch) {
+    if (batch.empty()) {
+        return;
+    }
+    {
+        const std::lock_guard lock{impl_->mutex};
+        impl_->incoming.merge(std::move(batch));
+    }
+}
+
+void recorder::nudge() {
+    int wake = 0;
+    impl_->worker.submit(wake);
+}
+
+recorder_status recorder::status() const {
+    recorder_status s;
+    s.redis_up = impl_->worker.status().up;
+    s.batches_written = impl_->written.load(std::memory_order_relaxed);
+    s.write_failures = impl_->failures.load(std::memory_order_relaxed);
+    s.pending_counters = impl_->pending.load(std::memory_order_relaxed);
+    {
+        const std::lock_guard lock{impl_->mutex};
+        s.dropped = impl_->dropped.load(std::memory_order_relaxed) + impl_->incoming.dropped();
+    }
+    s.folded_days = impl_->folded.load(std::memory_order_relaxed);
+    s.local_keys = impl_->local_keys.load(std::memory_order_relaxed);
+    return s;
+}
+
+const std::vector<site_plan>& recorder::sites() const noexcept {
+    return impl_->sites;
+}
+
+}  // namespace cg::analytics

@@ -1,0 +1,96 @@
+#include "analytics/tap.hpp"
+
+namespace cg::analytics {
+
+const visitor_hasher* tap::hasher_for(std::uint32_t site, day_number day) {
+    site_hasher& h = hashers_[site];
+    const std::uint64_t generation = shared_.keys->generation();
+    if (h.day != day || h.generation != generation) {
+        h.day = day;
+        h.generation = generation;
+        const auto key = shared_.keys->get(site, day);
+        h.hasher = key ? std::make_unique<visitor_hasher>(*key) : nullptr;
+    }
+    return h.hasher.get();
+}
+
+std::optional<not_counted> tap::count(std::uint32_t site, const site_settings& settings,
+                                      const std::vector<std::string>& own_hosts,
+                                      const exchange& e) {
+    exchange_facts f = e.facts;
+    auto reason = classify(f);
+    const user_agent* ua = nullptr;
+    if (!reason || reason == not_counted::no_language) {
+        // Could be a page view: only now is the User-Agent worth parsing (and its database
+        // worth loading).
+        if (!user_agents_ && shared_.user_agents) {
+            if (const ua_database* db = shared_.user_agents->get()) {
+                user_agents_.emplace(*db, 4096);
+            }
+        }
+        if (!user_agents_) {
+            reason = not_counted::ua_loading;
+        } else {
+            ua = &user_agents_->parse(e.user_agent);
+            f.bot = ua->kind == device_class::bot;
+            reason = classify(f);
+        }
+    }
+    if (reason) {
+        return reason;
+    }
+    const site_plan& plan = shared_.sites[site];
+    const local_moment when = plan.calendar.at(e.now);
+    page_view v;
+    v.site = site;
+    v.when = when;
+    v.minute = e.now / 60;
+    if (e.banner_shown) {
+        counts_.add_count(site, when.day, dimension::consent, "shown", 1);
+    }
+    // DESIGN C8: an objection leaves one anonymous count in the totals, nothing else: no id,
+    // no visit, no row.
+    v.anonymous = e.gpc || e.do_not_track || e.analytics_refused;
+    if (v.anonymous) {
+        counts_.add(v);
+        return std::nullopt;
+    }
+    const page_dimensions where = dimensions_of(e.target, e.referer, own_hosts,
+                                                settings.path_rules);
+    country_code country;
+    if (shared_.countries) {
+        country = shared_.countries->lookup(e.visitor);
+    }
+    v.where = &where;
+    v.ua = ua;
+    v.country = country.view();
+    visitor_id id{};
+    if (const visitor_hasher* h = hasher_for(site, when.day)) {
+        id = (*h)(plan.name, e.visitor, e.user_agent);
+        v.visitor = &id;
+        v.entry = shared_.visits.touch(site, when.day, id, e.now, counts_);
+        if (v.entry) {
+            counts_.add_count(site, when.day, dimension::entry, where.path, 1);
+        }
+    }
+    counts_.add(v);
+    return std::nullopt;
+}
+
+void tap::count_decision(std::uint32_t site, std::int64_t now, decision_kind kind,
+                         std::span<const std::string> granted, bool gpc) {
+    if (site >= shared_.sites.size()) {
+        return;
+    }
+    const day_number day = shared_.sites[site].calendar.at(now).day;
+    static constexpr std::string_view names[] = {"accept_all", "reject_all", "custom"};
+    counts_.add_count(site, day, dimension::consent, names[static_cast<int>(kind)], 1);
+    if (gpc) {
+        counts_.add_count(site, day, dimension::consent, "gpc", 1);
+    }
+    for (const auto& c : granted) {
+        counts_.add_count(site, day, dimension::opt_in, c, 1);
+    }
+}
+
+}  // namespace cg::analytics
