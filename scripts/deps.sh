@@ -31,6 +31,7 @@ demo_packages=(
     python3                            # the bundled demo website
     curl                               # the demo script's readiness check
     openssl                            # makes the demo's consent cookie key
+    nodejs                             # `npm ci`: uPlot for the dashboard, the demo's GeoIP file
 )
 
 # install_missing PACKAGE...: apt-get installs those not yet installed (root, or via sudo).

@@ -108,7 +108,19 @@ struct recorder::impl final : redis::worker<int>::handler {
           keys(std::move(k)),
           options(o),
           incoming(o.max_keys, o.max_ids),
-          worker(std::move(redis), worker_opts(), *this) {}
+          worker(std::move(redis), worker_opts(), *this) {
+        // A key of our own from the start, so no page view waits for Redis to get an id; the
+        // first exchange with Redis offers it to the other gateways (SET NX) or takes theirs.
+        const std::int64_t n = now();
+        for (std::uint32_t i = 0; i < sites.size(); ++i) {
+            if (sites[i].enabled && !keys->get(i, sites[i].calendar.at(n).day)) {
+                day_key fresh{};
+                RAND_bytes(fresh.data(), static_cast<int>(fresh.size()));
+                keys->set(i, sites[i].calendar.at(n).day, fresh);
+                local.insert({i, sites[i].calendar.at(n).day});
+            }
+        }
+    }
 
     static redis::worker_options worker_opts() {
         redis::worker_options w;

@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "admin_auth.hpp"
 #include "worker.hpp"
 
 namespace cg::gateway {
@@ -15,9 +16,9 @@ namespace cg::gateway {
 /// route names the roles it admits. Roles are not ranked: `marketing` sees the statistics
 /// but not consent look-ups, so a route lists every role it lets in.
 enum class admin_role : std::uint8_t {
-    anyone,     ///< no credentials: health, readiness (and, later, the log-in page)
+    anyone,     ///< no credentials: health, readiness, the log-in page
     marketing,  ///< a logged-in marketing user: the statistics dashboard (a later issue)
-    admin,      ///< the bearer token (admin.token), or a logged-in admin user (later)
+    admin,      ///< the bearer token (admin.token), or a logged-in admin user
 };
 
 /// A set of admin roles; a plain value type.
@@ -41,17 +42,38 @@ class admin_roles {
     std::uint8_t bits_ = 0;
 };
 
+/// What the log-in routes keep between requests. The session table and the limiter are used
+/// on the admin thread only (every admin handler runs on its one io_context thread); the
+/// verifier's threads check passwords; the counters are read by /metrics.
+struct admin_login_state {
+    /// Throws std::runtime_error when the random generator fails (the dummy hash).
+    explicit admin_login_state(const admin_config& cfg);
+
+    session_table sessions;
+    login_limiter limiter;
+    verify_pool verifier{2, 8};  ///< two checks at once, eight waiting; more get 503
+    /// Checked instead of a real hash for an unknown user name, with the first user's
+    /// iteration count, so that both cost the same (no user enumeration by timing).
+    std::string dummy_hash;
+    std::atomic<std::uint64_t> ok{0};       ///< sessions started
+    std::atomic<std::uint64_t> failed{0};   ///< wrong user name or password
+    std::atomic<std::uint64_t> limited{0};  ///< refused unchecked: too many failures, or busy
+};
+
 /// The admin listener (own address, own thread), a table of routes each with its methods and
-/// the roles it admits: /healthz and /readyz for anyone; /metrics and the consent views
-/// (/consent/history, /consent/counts, /consent/cookies) for admin, which today means
-/// `Authorization: Bearer <admin.token>`. Without a configured token (the config allows that
-/// only on loopback) /metrics is open to anyone, so Prometheus can scrape it, and the consent
-/// views are served to nobody: they show consent ids, and "whoever reaches the port" is no
+/// the roles it admits: /healthz, /readyz and /login for anyone; /metrics and the consent views
+/// (/consent/history, /consent/counts, /consent/cookies) for admin, which means
+/// `Authorization: Bearer <admin.token>` or a session of an admin user (admin.users, POST
+/// /login, the cg_admin cookie). Without a configured token (the config allows that only on
+/// loopback) /metrics is open to anyone, so Prometheus can scrape it, and the consent views are
+/// served to logged-in admins only: they show consent ids, and "whoever reaches the port" is no
 /// access control. A wrong method gets 405 with Allow, an unknown path a 404 listing the
-/// routes, a missing credential 401. A request whose handler throws is answered 500, logged
-/// (route and method only) and counted in cg_admin_errors_total; it never takes the
-/// connection or the listener down. At most admin.max_connections are open at once; more are
-/// closed at once and counted in cg_admin_connections_refused_total.
+/// routes, a missing credential 401 (a browser, which asks for text/html, is sent to /login
+/// instead), the wrong role 403. Every POST from another site (Origin, Sec-Fetch-Site) gets
+/// 403. A request whose handler throws is answered 500, logged (route and method only) and
+/// counted in cg_admin_errors_total; it never takes the connection or the listener down. At
+/// most admin.max_connections are open at once; more are closed at once and counted in
+/// cg_admin_connections_refused_total.
 class admin_listener {
   public:
     admin_listener(boost::asio::io_context& ioc, shared_state& shared);
@@ -74,6 +96,8 @@ class admin_listener {
     std::atomic<std::uint64_t> errors_{0};
     std::atomic<std::size_t> open_connections_{0};      ///< admin connections now open
     std::atomic<std::uint64_t> refused_connections_{0};  ///< closed at once: over the cap
+    /// Last member: its verifier threads are joined first, while everything else is alive.
+    admin_login_state login_;
 };
 
 }  // namespace cg::gateway

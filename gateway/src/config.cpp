@@ -12,6 +12,7 @@
 #include <boost/asio/ip/address_v6.hpp>
 #include <boost/system/error_code.hpp>
 
+#include "admin_auth.hpp"
 #include "banner/config_reader.hpp"
 #include "consent/config_reader.hpp"
 #include "json_config/reader.hpp"
@@ -39,8 +40,10 @@ constexpr std::array<std::string_view, 11> top_keys{
     "listen", "admin",   "workers", "shutdown_timeout_ms", "trusted_proxies", "limits", "log",
     "sites",  "consent", "redis",   "analytics"};
 constexpr std::array<std::string_view, 2> listen_keys{"address", "port"};
-constexpr std::array<std::string_view, 4> admin_keys{"address", "port", "token",
-                                                    "max_connections"};
+constexpr std::array<std::string_view, 6> admin_keys{"address",         "port",  "token",
+                                                     "max_connections", "users", "secure_cookie"};
+constexpr std::array<std::string_view, 3> admin_user_keys{"name", "role", "password_hash"};
+constexpr std::array<std::string_view, 2> admin_role_names{"marketing", "admin"};
 constexpr std::array<std::string_view, 9> limits_keys{
     "header_bytes",         "header_count",           "body_bytes",
     "request_buffer_bytes", "header_timeout_ms",      "idle_timeout_ms",
@@ -203,12 +206,81 @@ class validator {
         auto address = read_ip(v, pointer, out.address);
         r_.read_uint(v, pointer, "port", out.port, {0, 65535});
         r_.read_uint(v, pointer, "max_connections", out.max_connections, {1, 10000});
+        r_.read_bool(v, pointer, "secure_cookie", out.secure_cookie);
+        if (const json* users = member(v, "users")) {
+            read_admin_users(*users, child(pointer, "users"), out.users);
+        }
         if (const std::string* token = r_.read_string(v, pointer, "token")) {
             out.token = *token;
         } else if (member(v, "token") != nullptr) {
             return std::nullopt;  // already reported as the wrong type
         }
         return address;
+    }
+
+    // admin.users (DESIGN §5). Users need no rule of their own about where the listener may
+    // listen: the token rule above still applies with users, because without a token /metrics
+    // is open to anyone who reaches the port, and a log-in does not change that.
+    void read_admin_users(const json& v, const std::string& pointer, std::vector<admin_user>& out) {
+        if (!v.is_array()) {
+            r_.fail(pointer, "must be a list of users" + got(v));
+            return;
+        }
+        std::map<std::string, std::string> owner;  // name → pointer of the first user
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            const json& u = v[i];
+            const std::string here = child(pointer, i);
+            if (!r_.check_object(u, here, admin_user_keys)) {
+                continue;
+            }
+            admin_user user;
+            bool ok = true;
+            for (const std::string_view key : admin_user_keys) {
+                if (member(u, key) == nullptr) {
+                    r_.fail(child(here, key), "required field is missing");
+                    ok = false;
+                }
+            }
+            if (const std::string* name = r_.read_string(u, here, "name")) {
+                if (!is_user_name(*name)) {
+                    r_.fail(child(here, "name"),
+                            "must be 1-64 characters of letters, digits, '.', '_', '@' and '-' "
+                            "(got " +
+                                literal(*name) + ")");
+                    ok = false;
+                } else if (const auto [it, fresh] = owner.emplace(*name, here); !fresh) {
+                    r_.fail(child(here, "name"),
+                            literal(*name) + " is already the name of " + it->second);
+                    ok = false;
+                } else {
+                    user.name = *name;
+                }
+            } else {
+                ok = false;
+            }
+            if (const auto role = r_.read_choice(u, here, "role", admin_role_names)) {
+                user.role = *role == 0 ? admin_user_role::marketing : admin_user_role::admin;
+            } else {
+                ok = false;
+            }
+            // A hash is guessed at offline: messages never quote it.
+            if (const json* hash = member(u, "password_hash"); hash != nullptr) {
+                if (!hash->is_string()) {
+                    r_.fail(child(here, "password_hash"), "must be a string");
+                    ok = false;
+                } else if (const auto problem =
+                               password_hash_problem(hash->get_ref<const std::string&>())) {
+                    r_.fail(child(here, "password_hash"),
+                            *problem + " (make one with consent-gateway --hash-password)");
+                    ok = false;
+                } else {
+                    user.password_hash = hash->get_ref<const std::string&>();
+                }
+            }
+            if (ok) {
+                out.push_back(std::move(user));
+            }
+        }
     }
 
     void read_trusted_proxies(const json& v, const std::string& pointer, std::vector<cidr>& out) {

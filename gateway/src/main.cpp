@@ -1,13 +1,20 @@
 // consent-gateway: the process entry point. Everything else lives in the libraries so tests
 // can link it (STYLE.md §1).
+#include <termios.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <iostream>
 #include <memory>
+#include <string>
 #include <string_view>
 
+#include <openssl/crypto.h>
+
+#include "admin_auth.hpp"
 #include "gateway/config.hpp"
 #include "gateway/server.hpp"
 
@@ -16,6 +23,8 @@ namespace {
 constexpr std::string_view usage =
     "usage: consent-gateway CONFIG.json            run the gateway\n"
     "       consent-gateway --check-config FILE    validate a configuration and exit\n"
+    "       consent-gateway --hash-password        read a password (one line) from standard\n"
+    "                                              input, print its hash for admin.users\n"
     "       consent-gateway --version\n";
 
 int check(const char* file) {
@@ -27,6 +36,65 @@ int check(const char* file) {
         std::cerr << e.what() << '\n';
         return 2;
     }
+}
+
+// Turns terminal echo off while a password is typed, and back on.
+class no_echo {
+  public:
+    no_echo() {
+        if (isatty(STDIN_FILENO) == 1 && tcgetattr(STDIN_FILENO, &saved_) == 0) {
+            termios quiet = saved_;
+            quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+            active_ = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+        }
+    }
+    ~no_echo() {
+        if (active_) {
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_);
+            std::cerr << '\n';
+        }
+    }
+    no_echo(const no_echo&) = delete;
+    no_echo& operator=(const no_echo&) = delete;
+
+  private:
+    termios saved_{};
+    bool active_ = false;
+};
+
+// One line from standard input, the line end (LF or CRLF) removed; the hash on stdout. Exit 2
+// for an empty or too long password, 1 if the random generator fails.
+int hash_password() {
+    if (isatty(STDIN_FILENO) == 1) {
+        std::cerr << "password: " << std::flush;
+    }
+    std::string password;
+    {
+        const no_echo quiet;
+        std::getline(std::cin, password);
+    }
+    if (!password.empty() && password.back() == '\r') {
+        password.pop_back();
+    }
+    int status = 0;
+    if (password.empty()) {
+        std::cerr << "consent-gateway: --hash-password: the password is empty (give it as one "
+                     "line on standard input)\n";
+        status = 2;
+    } else if (password.size() > cg::gateway::max_password_bytes) {
+        std::cerr << "consent-gateway: --hash-password: the password is longer than "
+                  << cg::gateway::max_password_bytes << " bytes\n";
+        status = 2;
+    } else {
+        try {
+            std::cout << cg::gateway::hash_password(password) << '\n';
+        } catch (const std::exception& e) {
+            std::cerr << "consent-gateway: --hash-password: " << e.what() << '\n';
+            status = 1;
+        }
+    }
+    OPENSSL_cleanse(password.data(), password.size());
+    return status;
 }
 
 int run(const char* file) {
@@ -57,6 +125,9 @@ int main(int argc, char** argv) {
     const std::string_view first = argc > 1 ? argv[1] : "";
     if (argc == 3 && first == "--check-config") {
         return check(argv[2]);
+    }
+    if (argc == 2 && first == "--hash-password") {
+        return hash_password();
     }
     if (argc == 2 && first == "--version") {
         std::cout << "consent-gateway " CG_VERSION "\n";

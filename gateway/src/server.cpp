@@ -90,6 +90,8 @@ shared_state::shared_state(std::shared_ptr<const config> c, std::size_t workers)
         o.flush_interval = std::chrono::milliseconds(cfg->analytics.flush_interval_ms);
         analytics_writer = std::make_unique<analytics::recorder>(
             cfg->consent.redis, analytics->sites, analytics->keys, o);
+        stats_reader = std::make_unique<analytics::stats_reader>(
+            cfg->consent.redis, analytics->sites, analytics_writer.get());
     }
 }
 
@@ -391,6 +393,7 @@ void server::start() {
     m.shared.records.start();
     if (m.shared.analytics_writer) {
         m.shared.analytics_writer->start();
+        m.shared.stats_reader->start();
     }
     net::co_spawn(m.admin_ioc, watch_records(m.shared), net::detached);
     for (auto& w : m.workers) {
@@ -444,6 +447,7 @@ void server::wait() {
         flush_analytics(*w, true);
     }
     if (impl_->shared.analytics_writer) {
+        impl_->shared.stats_reader->stop();
         impl_->shared.analytics_writer->stop();
     }
     impl_->shared.log.flush();

@@ -12,6 +12,7 @@
 
 #include "access_log.hpp"
 #include "analytics/recorder.hpp"
+#include "analytics/stats.hpp"
 #include "analytics/tap.hpp"
 #include "banner/site_banner.hpp"
 #include "consent/revocations.hpp"
@@ -55,6 +56,7 @@ struct shared_state {
     /// that writes the workers' counts to Redis.
     std::unique_ptr<analytics::shared_analytics> analytics;
     std::unique_ptr<analytics::recorder> analytics_writer;
+    std::unique_ptr<analytics::stats_reader> stats_reader;  ///< /stats/api, off the admin thread
 };
 
 /// Relay buffers of one size, recycled per worker: a 64 KiB malloc and free per request showed

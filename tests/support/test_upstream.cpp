@@ -558,7 +558,7 @@ net::awaitable<void> test_upstream::impl::serve(test_upstream& self, tcp::socket
                 res.insert(http::field::set_cookie, set_cookie);
             }
             ec = co_await send(stream, res, ex);
-        } else if (path == "/page") {
+        } else if (path == "/page" || path.starts_with("/page/")) {
             ec = co_await send_page(stream, query, ex);
         } else if (path == "/ws") {
             auto res = text_response(http::status::upgrade_required, "websocket only\n", ex);

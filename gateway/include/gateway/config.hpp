@@ -71,16 +71,41 @@ struct limits_config {
     std::size_t max_connections = 10000;  ///< open client connections; extra ones get 503
 };
 
+/// What a user of the admin listener may see (DESIGN §5).
+enum class admin_user_role : std::uint8_t {
+    marketing,  ///< the statistics
+    admin,      ///< everything: statistics, metrics, consent look-ups
+};
+
+/// One person who logs in on the admin listener (POST /login).
+struct admin_user {
+    std::string name;  ///< 1-64 of A-Z a-z 0-9 . _ @ -; unique; case matters
+    admin_user_role role = admin_user_role::marketing;
+    /// "pbkdf2-sha256$ITERATIONS$SALT$HASH" as `consent-gateway --hash-password` prints it;
+    /// validated when the configuration is read.
+    std::string password_hash;
+};
+
 /// The admin listener (serves /metrics). Validation requires a token unless it is on loopback.
 struct admin_config {
     std::string address = "127.0.0.1";
     std::uint16_t port = 9090;
     /// Bearer token for /metrics and the consent look-ups (required off loopback). Empty =
-    /// none: then only /healthz, /readyz and /metrics are served (on loopback), never the
-    /// consent look-ups.
+    /// none: then /metrics is open to anyone on loopback, and the consent look-ups are served
+    /// only to logged-in admin users (to nobody when there are none).
     std::string token;
     /// Open admin connections; more are closed at once (and counted).
     std::size_t max_connections = 64;
+    /// People who log in with a password (session cookie). Users do not replace the token off
+    /// loopback: without a token /metrics is open to whoever reaches the port.
+    std::vector<admin_user> users;
+    /// Mark the session cookie Secure. Off by default because the admin listener speaks plain
+    /// HTTP (on loopback); turn it on when TLS is terminated in front of it.
+    bool secure_cookie = false;
+    /// Session timeouts. Not read from the configuration file (DESIGN fixes them at 30 minutes
+    /// idle and 8 hours in all); tests shorten them.
+    millis session_idle_timeout{30 * 60 * 1000};
+    millis session_lifetime{8 * 60 * 60 * 1000};
 };
 
 /// Minimum severity written to the log.

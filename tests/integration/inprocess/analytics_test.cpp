@@ -7,8 +7,11 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "proxy_fixture.hpp"
 #include "support/eventually.hpp"
+#include "support/redis_server.hpp"
 
 namespace cg::test {
 namespace {
@@ -27,8 +30,10 @@ raw_response get(const proxied_site& s, std::string_view target, std::string_vie
     return client.read_response(10s);
 }
 
+constexpr std::string_view token = "analytics-test-token-0123456789abcdef";
+
 unsigned long long metric(const proxied_site& s, std::string_view series) {
-    const auto m = admin_get(s.proxy.admin_port(), "/metrics").body;
+    const auto m = admin_get(s.proxy.admin_port(), "/metrics", token).body;
     const auto at = m.find(std::string{series} + " ");
     return at == std::string::npos ? ~0ULL : std::stoull(m.substr(at + series.size() + 1));
 }
@@ -97,6 +102,100 @@ TEST(Analytics, ASiteWithAnalyticsOffIsNotLookedAt) {
         [&] { return metric(s, "cg_requests_total{site=\"demo\",class=\"2xx\"}") == 1U; }));
     EXPECT_EQ(metric(s, "cg_analytics_page_views_total{site=\"demo\"}"), 0U);
     EXPECT_EQ(metric(s, not_counted("bot")), 0U);
+}
+
+nlohmann::json stats(const proxied_site& s, const std::string& target) {
+    const auto r = admin_get(s.proxy.admin_port(), target, token);
+    EXPECT_EQ(r.status, 200U) << target << ": " << r.body;
+    return nlohmann::json::parse(r.body, nullptr, false);
+}
+
+std::string browser(int n) {
+    return "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+           "Chrome/131.0.0." +
+           std::to_string(n) + " Safari/537.36\r\n";
+}
+
+// Issue 10 end to end: page views go from the tap through the Redis writer to the statistics
+// API; a row of fewer than k visitors is never named (C13); Redis holds no address, no
+// User-Agent and no visitor id outside HyperLogLogs; the day key expires within 25 hours.
+TEST(Analytics, C13PageViewsReachTheStatsApiAndSmallGroupsStayHidden) {
+    proxied_site s{[](gateway::config& c) {
+        c.analytics.flush_interval_ms = 100;
+        c.admin.token = std::string{token};
+    }};
+    redis_server::options o;
+    o.dir = s.proxy.dir();
+    redis_server redis{o};
+    warm_up(s);
+    for (int v = 1; v <= 6; ++v) {  // six visitors read /jobs, two pages each
+        for (int i = 0; i < 2; ++i) {
+            EXPECT_EQ(get(s, "/page/jobs?utm_source=news&fbclid=x", browser(v) + std::string{navigation})
+                          .status,
+                      200U);
+        }
+    }
+    EXPECT_EQ(get(s, "/page/rare", browser(99) + std::string{navigation}).status, 200U);
+    EXPECT_EQ(get(s, "/page/jobs", browser(100) + std::string{navigation} + "Sec-GPC: 1\r\n").status,
+              200U);
+    nlohmann::json summary;
+    EXPECT_TRUE(eventually(
+        [&] {
+            summary = stats(s, "/stats/api/summary?site=demo");
+            return summary.value("page_views", 0) == 15;
+        },
+        15s));
+    EXPECT_EQ(summary["page_views"], 15) << summary.dump();
+    EXPECT_EQ(summary["anonymous_page_views"], 1);
+    EXPECT_EQ(summary["visitors"], 8);  // the warm-up's, six, the rare page's; not the GPC one
+    EXPECT_EQ(summary["visits"], 8);
+    EXPECT_EQ(summary["visitors_kind"], "daily");
+
+    const auto pages = stats(s, "/stats/api/pages?site=demo");
+    ASSERT_EQ(pages["rows"].size(), 1U) << pages.dump();
+    EXPECT_EQ(pages["rows"][0]["name"], "/page/jobs");
+    EXPECT_EQ(pages["rows"][0]["visitors"], 6);
+    EXPECT_EQ(pages["rows"][0]["page_views"], 12);
+    EXPECT_TRUE(pages["other"].is_null());  // /page and /rare-page: 2 visitors, under k
+    const auto csv = admin_get(s.proxy.admin_port(), "/stats/api/pages?site=demo&format=csv", token);
+    EXPECT_EQ(csv.body, "name,visitors,page_views\r\n\"/page/jobs\",6,12\r\n");
+    const auto sources = stats(s, "/stats/api/campaigns?site=demo&by=source");
+    ASSERT_EQ(sources["rows"].size(), 1U) << sources.dump();
+    EXPECT_EQ(sources["rows"][0]["name"], "news");
+    EXPECT_EQ(stats(s, "/stats/api/realtime?site=demo")["visitors_last_5_min"], 8);
+    EXPECT_EQ(admin_get(s.proxy.admin_port(), "/stats/api/pages?site=demo&from=2026-02-30", token)
+                  .status,
+              400U);
+    EXPECT_EQ(admin_get(s.proxy.admin_port(), "/stats/api/pages?site=nope", token).status, 404U);
+    EXPECT_EQ(admin_get(s.proxy.admin_port(), "/stats/api/pages?site=demo").status, 401U);
+
+    // Nothing identifying in Redis: every key and every string value.
+    const auto sock = redis.dir() / "redis.sock";
+    const auto keys = redis_command(sock, {"KEYS", "*"});
+    ASSERT_FALSE(keys.elements.empty());
+    bool day_key = false;
+    for (const auto& k : keys.elements) {
+        EXPECT_EQ(k.text.find("127.0.0.1"), std::string::npos) << k.text;
+        EXPECT_EQ(k.text.find("Mozilla"), std::string::npos) << k.text;
+        EXPECT_EQ(k.text.find("fbclid"), std::string::npos) << k.text;
+        const auto type = redis_command(sock, {"TYPE", k.text}).text;
+        if (k.text.ends_with(":key")) {
+            day_key = true;
+            const auto ttl = redis_command(sock, {"TTL", k.text}).integer;
+            EXPECT_GT(ttl, 0);
+            EXPECT_LE(ttl, 25 * 3600);  // at most 25 hours
+        } else if (k.text.find("a:{") != std::string::npos) {
+            EXPECT_GT(redis_command(sock, {"TTL", k.text}).integer, 0) << k.text;  // C7
+        }
+        if (type == "hash") {
+            const auto all = redis_command(sock, {"HGETALL", k.text});
+            for (const auto& e : all.elements) {
+                EXPECT_EQ(e.text.find("127.0.0.1"), std::string::npos) << e.text;
+                EXPECT_EQ(e.text.find("Mozilla"), std::string::npos) << e.text;
+            }
+        }
+    }
+    EXPECT_TRUE(day_key);
 }
 
 }  // namespace

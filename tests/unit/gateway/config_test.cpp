@@ -661,6 +661,150 @@ TEST(ParseConfig, RequiresAnAdminTokenOffLoopback) {
               "test.json: /admin/token: must be a string (got 5)");
 }
 
+// --- admin users -------------------------------------------------------------------------------
+
+// Well-formed (what --hash-password prints); no password produces it, which is fine here.
+constexpr std::string_view some_hash =
+    "pbkdf2-sha256$600000$c2FsdHNhbHRzYWx0c2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+// A document whose admin section has `fields`, next to one minimal site.
+std::string with_admin(std::string_view fields) {
+    return with_site(R"("admin": {)" + std::string(fields) + "}");
+}
+
+// A document with one admin user written as `user` (a JSON object's members).
+std::string with_user(std::string_view user) {
+    return with_admin(R"("users": [{)" + std::string(user) + "}]");
+}
+
+std::string user_fields(std::string_view name, std::string_view role, std::string_view hash) {
+    return R"("name": ")" + std::string(name) + R"(", "role": ")" + std::string(role) +
+           R"(", "password_hash": ")" + std::string(hash) + R"(")";
+}
+
+TEST(ParseConfig, ReadsAdminUsersAndTheCookieFlag) {
+    const auto c = parse_config(with_admin(R"("secure_cookie": true, "users": [)"
+                                           "{" +
+                                           user_fields("anna", "marketing", some_hash) + "}, {" +
+                                           user_fields("Ola.N_2@x-y", "admin", some_hash) + "}]"),
+                                "test.json");
+
+    EXPECT_TRUE(c.admin.secure_cookie);
+    ASSERT_EQ(c.admin.users.size(), 2U);
+    EXPECT_EQ(c.admin.users[0].name, "anna");
+    EXPECT_EQ(c.admin.users[0].role, admin_user_role::marketing);
+    EXPECT_EQ(c.admin.users[0].password_hash, some_hash);
+    EXPECT_EQ(c.admin.users[1].name, "Ola.N_2@x-y");
+    EXPECT_EQ(c.admin.users[1].role, admin_user_role::admin);
+}
+
+TEST(ParseConfig, HasNoAdminUsersAndAPlainCookieByDefault) {
+    const auto c = parse_config(with_site(""), "test.json");
+
+    EXPECT_TRUE(c.admin.users.empty());
+    EXPECT_FALSE(c.admin.secure_cookie);
+    EXPECT_EQ(c.admin.session_idle_timeout, 30min);
+    EXPECT_EQ(c.admin.session_lifetime, 8h);
+}
+
+TEST(ParseConfig, NamesTheAdminFields) {
+    EXPECT_EQ(problem(with_admin(R"("user": [])")),
+              "test.json: /admin/user: unknown field (allowed: address, port, token, "
+              "max_connections, users, secure_cookie)");
+    EXPECT_EQ(problem(with_user(user_fields("anna", "admin", some_hash) + R"(, "email": "a@b")")),
+              "test.json: /admin/users/0/email: unknown field (allowed: name, role, "
+              "password_hash)");
+}
+
+TEST(ParseConfig, ValidatesAdminUserNames) {
+    const std::string too_long(65, 'a');
+    EXPECT_EQ(problems(with_admin(R"("users": [)"
+                                  "{" +
+                                  user_fields("", "admin", some_hash) + "}, {" +
+                                  user_fields("anna berg", "admin", some_hash) + "}, {" +
+                                  user_fields(too_long, "admin", some_hash) + "}, {" +
+                                  user_fields("åse", "admin", some_hash) + "}]")),
+              (lines{"test.json: /admin/users/0/name: must be 1-64 characters of letters, "
+                     "digits, '.', '_', '@' and '-' (got \"\")",
+                     "test.json: /admin/users/1/name: must be 1-64 characters of letters, "
+                     "digits, '.', '_', '@' and '-' (got \"anna berg\")",
+                     "test.json: /admin/users/2/name: must be 1-64 characters of letters, "
+                     "digits, '.', '_', '@' and '-' (got \"" +
+                         std::string(36, 'a') + "...)",
+                     "test.json: /admin/users/3/name: must be 1-64 characters of letters, "
+                     "digits, '.', '_', '@' and '-' (got \"åse\")"}));
+}
+
+TEST(ParseConfig, RejectsDuplicateAdminUserNames) {
+    EXPECT_EQ(problem(with_admin(R"("users": [)"
+                                 "{" +
+                                 user_fields("anna", "admin", some_hash) + "}, {" +
+                                 user_fields("anna", "marketing", some_hash) + "}]")),
+              "test.json: /admin/users/1/name: \"anna\" is already the name of /admin/users/0");
+    // Names are case-sensitive: these are two users.
+    EXPECT_NO_THROW(parse_config(with_admin(R"("users": [)"
+                                            "{" +
+                                            user_fields("anna", "admin", some_hash) + "}, {" +
+                                            user_fields("Anna", "admin", some_hash) + "}]"),
+                                 "test.json"));
+}
+
+TEST(ParseConfig, ValidatesAdminUserRoles) {
+    EXPECT_EQ(problem(with_user(user_fields("anna", "owner", some_hash))),
+              "test.json: /admin/users/0/role: must be one of marketing, admin (got \"owner\")");
+    EXPECT_EQ(problem(with_user(R"("name": "anna", "role": 1, "password_hash": ")" +
+                                std::string(some_hash) + "\"")),
+              "test.json: /admin/users/0/role: must be one of marketing, admin (got 1)");
+}
+
+TEST(ParseConfig, ValidatesAdminPasswordHashesWithoutQuotingThem) {
+    const std::string salt = "c2FsdHNhbHRzYWx0c2FsdA";
+    const std::string hash(43, 'A');
+    EXPECT_EQ(problems(with_admin(
+                  R"("users": [)"
+                  "{" +
+                  user_fields("a", "admin", "hunter2") + "}, {" +
+                  user_fields("b", "admin", "pbkdf2-sha256$1000$" + salt + "$" + hash) + "}, {" +
+                  user_fields("c", "admin", "pbkdf2-sha256$100000$c2FsdA$" + hash) + "}, {" +
+                  user_fields("d", "admin", "pbkdf2-sha256$100000$" + salt + "$AAAA") + "}, {" +
+                  user_fields("e", "admin", "pbkdf2-sha256$100000$" + salt) + R"(}, {
+                  "name": "f", "role": "admin", "password_hash": 42}])")),
+              (lines{"test.json: /admin/users/0/password_hash: must start with "
+                     "\"pbkdf2-sha256$\" (make one with consent-gateway --hash-password)",
+                     "test.json: /admin/users/1/password_hash: the iteration count must be a "
+                     "whole number 100000-10000000 (make one with consent-gateway "
+                     "--hash-password)",
+                     "test.json: /admin/users/2/password_hash: the salt must be 16-64 bytes of "
+                     "base64 without padding (make one with consent-gateway --hash-password)",
+                     "test.json: /admin/users/3/password_hash: the hash must be 32 bytes of "
+                     "base64 without padding (make one with consent-gateway --hash-password)",
+                     "test.json: /admin/users/4/password_hash: must have the form "
+                     "pbkdf2-sha256$ITERATIONS$SALT$HASH (make one with consent-gateway "
+                     "--hash-password)",
+                     "test.json: /admin/users/5/password_hash: must be a string"}));
+}
+
+TEST(ParseConfig, ReportsMissingAdminUserFields) {
+    EXPECT_EQ(problems(with_admin(R"("users": [{}, 7])")),
+              (lines{"test.json: /admin/users/0/name: required field is missing",
+                     "test.json: /admin/users/0/role: required field is missing",
+                     "test.json: /admin/users/0/password_hash: required field is missing",
+                     "test.json: /admin/users/1: must be an object (got 7)"}));
+    EXPECT_EQ(problem(with_admin(R"("users": {"anna": "admin"})")),
+              "test.json: /admin/users: must be a list of users (got {\"anna\":\"admin\"})");
+    EXPECT_EQ(problem(with_admin(R"("secure_cookie": "yes")")),
+              "test.json: /admin/secure_cookie: must be true or false (got \"yes\")");
+}
+
+TEST(ParseConfig, StillRequiresATokenOffLoopbackWhenThereAreUsers) {
+    const std::string users = R"("users": [{)" + user_fields("anna", "admin", some_hash) + "}]";
+    EXPECT_EQ(problem(with_admin(R"("address": "0.0.0.0", )" + users)),
+              "test.json: /admin/token: required when the admin listener is not on loopback");
+    EXPECT_NO_THROW(
+        parse_config(with_admin(R"("address": "0.0.0.0", "token": "t", )" + users), "test.json"));
+    EXPECT_NO_THROW(parse_config(with_admin(R"("address": "::1", )" + users), "test.json"));
+}
+
 TEST(ParseConfig, ValidatesTrustedProxies) {
     EXPECT_EQ(problems(with_site(R"("trusted_proxies": ["10.0.0.0/33", "::/129", "nginx", 7,
                                     "10.0.0.0/", "10.0.0.0/-1", "1.2.3.4/8/8"])")),

@@ -1,0 +1,114 @@
+#include "admin_stats.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "analytics/dashboard.hpp"
+#include "async/from_thread.hpp"
+#include "gateway/pipeline.hpp"
+#include "json_config/dump.hpp"
+
+namespace cg::gateway {
+
+namespace {
+
+using json = nlohmann::json;
+
+admin_page json_page(unsigned status, const json& j) {
+    return {status, "application/json; charset=utf-8", json_config::dump(j) + "\n", {}};
+}
+
+}  // namespace
+
+boost::asio::awaitable<admin_page> stats_page(shared_state& shared, std::string_view path,
+                                              std::string_view query) {
+    if (path == "/stats") {
+        co_return admin_page{303, "text/plain; charset=utf-8", "see /stats/\n",
+                             {{"Location", "/stats/"}}};
+    }
+    if (!shared.stats_reader) {
+        co_return json_page(404, json{{"error", "no site has analytics on"}});
+    }
+    constexpr std::string_view api = "/stats/api/";
+    if (path.starts_with(api)) {
+        const std::string report{path.substr(api.size())};
+        const std::string q{query};
+        const std::int64_t now = unix_now();
+        auto a = co_await async::from_thread<analytics::stats_answer>(
+            [&shared, &report, &q, now](auto done) {
+                shared.stats_reader->answer(report, q, now, std::move(done));
+            });
+        admin_page p{a.status, std::move(a.content_type), std::move(a.body), {}};
+        if (!a.filename.empty()) {
+            p.headers.emplace_back("Content-Disposition",
+                                   "attachment; filename=\"" + a.filename + "\"");
+        }
+        co_return p;
+    }
+    const auto* file = analytics::dashboard_file_named(path.substr(7));  // after "/stats/"
+    if (file == nullptr) {
+        co_return admin_page{404, "text/plain; charset=utf-8", "not found\n", {}};
+    }
+    co_return admin_page{200,
+                         std::string{file->content_type},
+                         std::string{file->body},
+                         {{"Content-Security-Policy", std::string{analytics::dashboard_csp}},
+                          {"X-Content-Type-Options", "nosniff"},
+                          {"Referrer-Policy", "no-referrer"}}};
+}
+
+admin_page privacy_evidence(const shared_state& shared) {
+    const auto& cfg = *shared.cfg;
+    json sites = json::array();
+    for (const auto& site : cfg.sites) {
+        const auto& a = site.analytics;
+        json s{{"site", site.name},
+               {"hosts", site.hosts},
+               {"consent_records",
+                {{"kept_in", "the operator's own Redis"},
+                 {"retention_days", site.consent.retention.count() / 86400},
+                 {"contents",
+                  "random consent id, time, categories, policy version, hash of the banner "
+                  "text shown, how it was given, language; no IP address, no user agent"}}}};
+        json an{{"enabled", a.enabled}};
+        if (a.enabled) {
+            an["legal_basis"] =
+                "exempt audience measurement (CNIL conditions C1-C14): nothing is stored on or "
+                "read from the visitor's device";
+            an["collected"] = {"page views per path per hour",
+                               "per day: entry pages, referrer host, channel, utm_source, "
+                               "utm_medium, utm_campaign, country, device class, browser "
+                               "family, operating system family",
+                               "visits: count, bounces, pages, duration",
+                               "consent banner statistics: shown, accept all, reject all, "
+                               "custom, GPC, opt-ins per category"};
+            an["never_stored"] = {"IP address", "user-agent string", "cookies",
+                                  "query parameters other than utm_source, utm_medium, "
+                                  "utm_campaign", "click ids"};
+            an["unique_visitors"] =
+                "HMAC-SHA256(day key; site, address, user agent) added to Redis HyperLogLogs; "
+                "folded into plain numbers and deleted after two days";
+            an["day_key"] =
+                "32 random bytes per site and day, shared by the gateways through Redis, "
+                "expiring at the day's end (at most 25 hours), never written to disk or logs, "
+                "dropped from memory at the day's end";
+            an["visits"] = "30-minute state in gateway memory only, folded into counters";
+            an["k"] = a.k;
+            an["small_groups"] =
+                "no report, export or forwarded batch holds a breakdown row of fewer than k "
+                "unique visitors on a day; such rows join \"(other)\", shown only from k";
+            an["retention_days"] = a.retention_days;
+            an["time_zone"] = a.time_zone;
+            an["location"] = cfg.analytics.geoip_db.empty()
+                                 ? json("not looked up")
+                                 : json("country only (MaxMind DB lookup in memory)");
+            an["objections"] =
+                "Sec-GPC: 1, DNT: 1 or analytics refused in the banner: one anonymous page view "
+                "in the totals, nothing else";
+        }
+        s["analytics"] = std::move(an);
+        sites.push_back(std::move(s));
+    }
+    return json_page(200, json{{"sites", std::move(sites)}});
+}
+
+}  // namespace cg::gateway
