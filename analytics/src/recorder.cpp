@@ -272,17 +272,12 @@ struct recorder::impl final : redis::worker<int>::handler {
 
     void write_pending(redis::session& s) {
         if (inflight.empty() && s.connected()) {
-            flush_batch b;
-            {
-                const std::lock_guard lock{mutex};
-                b = incoming.drain();
-            }
-            cut(b);
-        }
-        std::uint64_t waiting = 0;
-        {
+            // Under the lock until the chunks exist, so status() never sees the counts in
+            // neither place.
             const std::lock_guard lock{mutex};
-            waiting = incoming.keys();
+            flush_batch b = incoming.drain();
+            cut(b);
+            pending.store(inflight.size(), std::memory_order_relaxed);
         }
         while (!inflight.empty() && s.connected()) {
             // The script's SHA is known only after a connect: chunks cut before carry "".
@@ -328,11 +323,7 @@ struct recorder::impl final : redis::worker<int>::handler {
                 break;
             }
         }
-        std::uint64_t in_chunks = 0;
-        for (const auto& c : inflight) {
-            in_chunks += c.commands.size();
-        }
-        pending.store(waiting + in_chunks, std::memory_order_relaxed);
+        pending.store(inflight.size(), std::memory_order_relaxed);
     }
 
     void maintain_keys(redis::session& s, std::int64_t n) {
@@ -602,10 +593,11 @@ recorder_status recorder::status() const {
     s.redis_up = impl_->worker.status().up;
     s.batches_written = impl_->written.load(std::memory_order_relaxed);
     s.write_failures = impl_->failures.load(std::memory_order_relaxed);
-    s.pending_counters = impl_->pending.load(std::memory_order_relaxed);
     {
         const std::lock_guard lock{impl_->mutex};
         s.dropped = impl_->dropped.load(std::memory_order_relaxed) + impl_->incoming.dropped();
+        s.pending_counters =
+            impl_->pending.load(std::memory_order_relaxed) + impl_->incoming.keys();
     }
     s.folded_days = impl_->folded.load(std::memory_order_relaxed);
     s.local_keys = impl_->local_keys.load(std::memory_order_relaxed);

@@ -37,7 +37,7 @@ struct recorder_status {
     bool redis_up = false;
     std::uint64_t batches_written = 0;  ///< batches Redis applied
     std::uint64_t write_failures = 0;   ///< exchanges that failed (retried)
-    std::uint64_t pending_counters = 0; ///< counters waiting for Redis
+    std::uint64_t pending_counters = 0; ///< counters and batches waiting for Redis
     std::uint64_t dropped = 0;          ///< breakdown counts a bound dropped, since start
     std::uint64_t folded_days = 0;      ///< site-days whose HyperLogLogs were folded
     std::uint64_t local_keys = 0;       ///< day keys made here while Redis was unreachable
