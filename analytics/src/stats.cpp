@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <span>
 
@@ -134,6 +135,20 @@ constexpr std::array<table_report, 9> tables{{{"pages", dimension::page},
                                               {"devices", dimension::device},
                                               {"browsers", dimension::browser},
                                               {"os", dimension::os}}};
+
+// A forwarded day batch's breakdowns: its key and dimension.
+constexpr std::array<std::pair<std::string_view, dimension>, 11> batch_tables{
+    {{"pages", dimension::page},
+     {"entry_pages", dimension::entry},
+     {"referrers", dimension::referrer},
+     {"channels", dimension::channel},
+     {"utm_sources", dimension::utm_source},
+     {"utm_mediums", dimension::utm_medium},
+     {"utm_campaigns", dimension::utm_campaign},
+     {"countries", dimension::country},
+     {"devices", dimension::device},
+     {"browsers", dimension::browser},
+     {"os", dimension::os}}};
 
 /// Commands owning their strings, for one pipeline.
 struct batch {
@@ -359,14 +374,10 @@ struct stats_reader::impl final : redis::worker<std::function<void(redis::sessio
         return j;
     }
 
-    stats_answer summary(redis::session& s, const request& q) const {
-        const auto now_p = summarise(s, q, q.from, q.to);
-        const day_number len = q.to - q.from + 1;
-        const auto prev = summarise(s, q, q.from - len, q.from - 1);
-        if (!now_p || !prev) {
-            return error(503, "statistics store unreachable");
-        }
-        json j = summary_json(*now_p);
+    // The summary report's fields for [q.from, q.to] except `dropped` and `previous`: shared
+    // by the API and the forwarder's day batches.
+    json summary_fields(const request& q, const period_summary& p) const {
+        json j = summary_json(p);
         j["site"] = q.site->name;
         j["from"] = format_day(q.from);
         j["to"] = format_day(q.to);
@@ -374,6 +385,17 @@ struct stats_reader::impl final : redis::worker<std::function<void(redis::sessio
         j["k"] = q.site->k;
         j["visitors_kind"] = q.from == q.to ? "daily" : "sum_of_daily";
         j["visitors_error"] = 0.0081;  // Redis HyperLogLog: 1.04 / sqrt(16384)
+        return j;
+    }
+
+    stats_answer summary(redis::session& s, const request& q) const {
+        const auto now_p = summarise(s, q, q.from, q.to);
+        const day_number len = q.to - q.from + 1;
+        const auto prev = summarise(s, q, q.from - len, q.from - 1);
+        if (!now_p || !prev) {
+            return error(503, "statistics store unreachable");
+        }
+        json j = summary_fields(q, *now_p);
         j["dropped"] = writer != nullptr ? writer->status().dropped : 0;
         json pj = summary_json(*prev);
         pj["from"] = format_day(q.from - len);
@@ -384,47 +406,59 @@ struct stats_reader::impl final : redis::worker<std::function<void(redis::sessio
         return a;
     }
 
-    stats_answer timeseries(redis::session& s, const request& q) const {
+    // The time series' points: hours when q.from == q.to, days otherwise. nullopt when Redis
+    // failed.
+    std::optional<json> points(redis::session& s, const request& q) const {
         std::vector<field_map> totals, folded;
         if (!day_hashes(s, q, q.from, q.to, totals, folded)) {
-            return error(503, "statistics store unreachable");
+            return std::nullopt;
         }
         const bool hourly = q.from == q.to;
         const auto v = visitors(s, q, q.from, q.to, folded, hourly);
         if (!v) {
-            return error(503, "statistics store unreachable");
+            return std::nullopt;
         }
-        json points = json::array();
+        json out = json::array();
         for (std::size_t i = 0; i < totals.size(); ++i) {
             const std::string day = format_day(q.from + static_cast<day_number>(i));
             if (hourly) {
                 for (unsigned h = 0; h < 24; ++h) {
                     const std::string hh = detail::two_digits(h);
-                    points.push_back({{"t", day + "T" + hh},
-                                      {"visitors", (*v)[h]},
-                                      {"page_views", get(totals[i], "pv:" + hh)}});
+                    out.push_back({{"t", day + "T" + hh},
+                                   {"visitors", (*v)[h]},
+                                   {"page_views", get(totals[i], "pv:" + hh)}});
                 }
             } else {
                 std::uint64_t pv = 0;
                 for (const auto& [field, n] : totals[i]) {
                     pv += field.starts_with("pv:") ? n : 0;
                 }
-                points.push_back({{"t", day}, {"visitors", (*v)[i]}, {"page_views", pv}});
+                out.push_back({{"t", day}, {"visitors", (*v)[i]}, {"page_views", pv}});
             }
+        }
+        return out;
+    }
+
+    stats_answer timeseries(redis::session& s, const request& q) const {
+        auto p = points(s, q);
+        if (!p) {
+            return error(503, "statistics store unreachable");
         }
         stats_answer a;
         a.body = json_config::dump(json{{"site", q.site->name},
-                                        {"interval", hourly ? "hour" : "day"},
-                                        {"points", std::move(points)}}) +
+                                        {"interval", q.from == q.to ? "hour" : "day"},
+                                        {"points", std::move(*p)}}) +
                  "\n";
         return a;
     }
 
-    stats_answer table(redis::session& s, const request& q, std::string_view report,
-                       dimension what, bool csv) const {
+    // One breakdown over [q.from, q.to], thresholded (every row the API or a forwarded batch
+    // shows comes from here: C4, C13). nullopt when Redis failed.
+    std::optional<thresholded> breakdown(redis::session& s, const request& q,
+                                         dimension what) const {
         std::vector<field_map> totals, folded;
         if (!day_hashes(s, q, q.from, q.to, totals, folded)) {
-            return error(503, "statistics store unreachable");
+            return std::nullopt;
         }
         const auto all = bases(q, q.from, q.to);
         const std::string dim{name_of(what)};
@@ -435,7 +469,7 @@ struct stats_reader::impl final : redis::worker<std::function<void(redis::sessio
         std::string err;
         const auto replies = s.pipeline(lists.commands(), s.deadline(), err);
         if (replies.size() < lists.views.size()) {
-            return error(503, "statistics store unreachable");
+            return std::nullopt;
         }
         std::vector<day_breakdown> days(all.size());
         std::vector<std::vector<std::string>> pf;
@@ -458,7 +492,7 @@ struct stats_reader::impl final : redis::worker<std::function<void(redis::sessio
         }
         const auto got = counts(s, std::move(pf));
         if (!got) {
-            return error(503, "statistics store unreachable");
+            return std::nullopt;
         }
         for (std::size_t j = 0; j < pf_rows.size(); ++j) {
             days[pf_rows[j].first].rows[pf_rows[j].second].visitors = (*got)[j];
@@ -483,16 +517,43 @@ struct stats_reader::impl final : redis::worker<std::function<void(redis::sessio
         }
         const auto u = counts(s, std::move(unions));
         if (!u) {
-            return error(503, "statistics store unreachable");
+            return std::nullopt;
         }
         for (std::size_t j = 0; j < union_days.size(); ++j) {
             days[union_days[j]].under_k_visitors = (*u)[j];
         }
-        auto t = threshold(days, q.site->k);
+        return threshold(days, q.site->k);
+    }
+
+    static std::string count_name_of(dimension what) {
+        return what == dimension::entry ? "visits" : "page_views";
+    }
+
+    // A thresholded breakdown's "rows" and "other" as JSON.
+    static std::pair<json, json> rows_json(const thresholded& t, dimension what) {
+        const std::string count_name = count_name_of(what);
+        json rows = json::array();
+        for (const auto& r : t.rows) {
+            rows.push_back({{"name", r.name}, {"visitors", r.visitors}, {count_name, r.count}});
+        }
+        json other = nullptr;
+        if (t.other) {
+            other = {{"visitors", t.other->visitors}, {count_name, t.other->count}};
+        }
+        return {std::move(rows), std::move(other)};
+    }
+
+    stats_answer table(redis::session& s, const request& q, std::string_view report,
+                       dimension what, bool csv) const {
+        auto found = breakdown(s, q, what);
+        if (!found) {
+            return error(503, "statistics store unreachable");
+        }
+        auto& t = *found;
         if (t.rows.size() > q.limit) {
             t.rows.resize(q.limit);
         }
-        const std::string count_name = what == dimension::entry ? "visits" : "page_views";
+        const std::string count_name = count_name_of(what);
         stats_answer a;
         if (csv) {
             a.content_type = "text/csv; charset=utf-8";
@@ -509,14 +570,7 @@ struct stats_reader::impl final : redis::worker<std::function<void(redis::sessio
             }
             return a;
         }
-        json rows = json::array();
-        for (const auto& r : t.rows) {
-            rows.push_back({{"name", r.name}, {"visitors", r.visitors}, {count_name, r.count}});
-        }
-        json other = nullptr;
-        if (t.other) {
-            other = {{"visitors", t.other->visitors}, {count_name, t.other->count}};
-        }
+        auto [rows, other] = rows_json(t, what);
         a.body = json_config::dump(json{{"report", report},
                                         {"site", q.site->name},
                                         {"from", format_day(q.from)},
@@ -529,10 +583,11 @@ struct stats_reader::impl final : redis::worker<std::function<void(redis::sessio
         return a;
     }
 
-    stats_answer consent(redis::session& s, const request& q) const {
+    // The consent report's document; nullopt when Redis failed.
+    std::optional<json> consent_report(redis::session& s, const request& q) const {
         std::vector<field_map> totals, folded;
         if (!day_hashes(s, q, q.from, q.to, totals, folded)) {
-            return error(503, "statistics store unreachable");
+            return std::nullopt;
         }
         static constexpr std::array<std::string_view, 5> actions{"shown", "accept_all",
                                                                   "reject_all", "custom", "gpc"};
@@ -576,15 +631,71 @@ struct stats_reader::impl final : redis::worker<std::function<void(redis::sessio
         for (const auto& [name, n] : opt_ins) {
             categories.push_back({{"name", name}, {"opt_in", n}});
         }
+        return json{{"site", q.site->name},
+                    {"from", format_day(q.from)},
+                    {"to", format_day(q.to)},
+                    {"days", std::move(days)},
+                    {"totals", std::move(sum)},
+                    {"categories", std::move(categories)}};
+    }
+
+    stats_answer consent(redis::session& s, const request& q) const {
+        const auto c = consent_report(s, q);
+        if (!c) {
+            return error(503, "statistics store unreachable");
+        }
         stats_answer a;
-        a.body = json_config::dump(json{{"site", q.site->name},
-                                        {"from", format_day(q.from)},
-                                        {"to", format_day(q.to)},
-                                        {"days", std::move(days)},
-                                        {"totals", std::move(sum)},
-                                        {"categories", std::move(categories)}}) +
-                 "\n";
+        a.body = json_config::dump(*c) + "\n";
         return a;
+    }
+
+    // The forwarder's batch for one closed day of `site` (stats.hpp, stats_reader::day_batch):
+    // only what the API publishes for that day, every breakdown thresholded (C4). nullopt when
+    // Redis failed or the site has no analytics.
+    std::optional<std::string> day_document(redis::session& s, std::uint32_t site,
+                                            day_number day) const {
+        if (site >= sites.size() || !sites[site].enabled || !s.connected()) {
+            return std::nullopt;
+        }
+        request q;
+        q.site = &sites[site];
+        q.index = site;
+        q.from = day;
+        q.to = day;
+        q.limit = std::numeric_limits<std::size_t>::max();
+        const auto p = summarise(s, q, day, day);
+        if (!p) {
+            return std::nullopt;
+        }
+        auto series = points(s, q);
+        if (!series) {
+            return std::nullopt;
+        }
+        // `dropped` is this process's count since it started, not the day's: left out, so
+        // every gateway builds the same batch for a day.
+        json doc{{"schema", "consent-gateway.analytics.day/1"},
+                 {"site", q.site->name},
+                 {"date", format_day(day)},
+                 {"time_zone", q.site->calendar.zone()},
+                 {"k", q.site->k},
+                 {"summary", summary_fields(q, *p)},
+                 {"timeseries", std::move(*series)}};
+        for (const auto& [key, what] : batch_tables) {
+            const auto t = breakdown(s, q, what);
+            if (!t) {
+                return std::nullopt;
+            }
+            auto [rows, other] = rows_json(*t, what);
+            doc[std::string{key}] = json{{"rows", std::move(rows)}, {"other", std::move(other)}};
+        }
+        auto c = consent_report(s, q);
+        if (!c || (*c)["days"].size() != 1) {
+            return std::nullopt;
+        }
+        json day_consent = std::move((*c)["days"][0]);
+        day_consent["categories"] = std::move((*c)["categories"]);
+        doc["consent"] = std::move(day_consent);
+        return json_config::dump(doc) + "\n";
     }
 
     stats_answer realtime(redis::session& s, const request& q, std::int64_t now) const {
@@ -743,6 +854,24 @@ void stats_reader::answer(std::string report, std::string query, std::int64_t no
     };
     if (impl_->worker.submit(j) != redis::submit_result::queued) {
         (*shared_done)(error(503, "statistics are busy; try again"));
+    }
+}
+
+void stats_reader::day_batch(std::uint32_t site, day_number day,
+                             std::function<void(std::optional<std::string>)> done) {
+    auto shared_done =
+        std::make_shared<std::function<void(std::optional<std::string>)>>(std::move(done));
+    impl::job j = [this, site, day, shared_done](redis::session& s) {
+        std::optional<std::string> doc;
+        try {
+            doc = impl_->day_document(s, site, day);
+        } catch (const std::exception&) {
+            doc.reset();
+        }
+        (*shared_done)(std::move(doc));
+    };
+    if (impl_->worker.submit(j) != redis::submit_result::queued) {
+        (*shared_done)(std::nullopt);
     }
 }
 

@@ -85,6 +85,10 @@ void tap::count_decision(std::uint32_t site, std::int64_t now, decision_kind kin
     const day_number day = shared_.sites[site].calendar.at(now).day;
     static constexpr std::string_view names[] = {"accept_all", "reject_all", "custom"};
     counts_.add_count(site, day, dimension::consent, names[static_cast<int>(kind)], 1);
+    if (kind == decision_kind::custom && !granted.empty()) {
+        // The consent rate counts a custom choice that granted something as consent.
+        counts_.add_count(site, day, dimension::consent, "custom_granting", 1);
+    }
     if (gpc) {
         counts_.add_count(site, day, dimension::consent, "gpc", 1);
     }

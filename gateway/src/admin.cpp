@@ -194,7 +194,6 @@ constexpr method_set post_only{http::verb::post};
 constexpr admin_roles everyone = admin_roles::everyone();
 // DESIGN §5: metrics and the consent look-ups are for admins (the bearer token or an admin
 // user's session).
-// /privacy/evidence joins these; /stats/ will admit {marketing, admin}.
 constexpr admin_roles operators{admin_role::admin};
 
 // Exact paths win over prefixes; among prefixes the longest wins. A 404 lists the hints in
@@ -527,6 +526,7 @@ net::awaitable<response> metrics_page(admin_context& ctx, const admin_request& r
         std::to_string(l.failed.load(std::memory_order_relaxed)) +
         "\ncg_admin_logins_total{outcome=\"limited\"} " +
         std::to_string(l.limited.load(std::memory_order_relaxed)) + "\n";
+    body += analytics_metrics(shared);
     co_return make(200, "text/plain; version=0.0.4", std::move(body), r.version);
 }
 
@@ -713,7 +713,7 @@ response login_page(unsigned status, const login_texts& t, const login_view& v, 
             "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
             "frame-ancestors 'none'; base-uri 'none'");
     res.set(http::field::x_frame_options, "DENY");
-    res.set("Referrer-Policy", "no-referrer");
+    res.set("Referrer-Policy", "same-origin");  // "no-referrer" makes chromium send Origin: null
     return res;
 }
 

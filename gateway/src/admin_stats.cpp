@@ -53,7 +53,44 @@ boost::asio::awaitable<admin_page> stats_page(shared_state& shared, std::string_
                          std::string{file->body},
                          {{"Content-Security-Policy", std::string{analytics::dashboard_csp}},
                           {"X-Content-Type-Options", "nosniff"},
-                          {"Referrer-Policy", "no-referrer"}}};
+                          {"Referrer-Policy", "same-origin"}}};
+}
+
+std::string analytics_metrics(const shared_state& shared) {
+    if (!shared.analytics_writer) {
+        return {};
+    }
+    const auto s = shared.analytics_writer->status();
+    std::string out;
+    const auto line = [&out](std::string_view name, std::string_view type, std::string_view help,
+                             std::uint64_t value) {
+        out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ");
+        out.append(name).append(" ").append(type).append("\n").append(name).append(" ");
+        out.append(std::to_string(value)).append("\n");
+    };
+    line("cg_analytics_redis_up", "gauge",
+         "1 when the analytics writer's last exchange with Redis succeeded.", s.redis_up ? 1 : 0);
+    line("cg_analytics_batches_written_total", "counter",
+         "Analytics batches (one site-day each) Redis applied.", s.batches_written);
+    line("cg_analytics_write_failures_total", "counter",
+         "Analytics exchanges with Redis that failed; their batches are retried.",
+         s.write_failures);
+    line("cg_analytics_pending", "gauge",
+         "Analytics counters and batches waiting in memory for Redis.", s.pending_counters);
+    line("cg_analytics_dropped_total", "counter",
+         "Breakdown counts dropped because the memory bound was reached (Redis down too long).",
+         s.dropped);
+    line("cg_analytics_folded_days_total", "counter",
+         "Site-days whose unique-visitor HyperLogLogs were folded into numbers and deleted.",
+         s.folded_days);
+    line("cg_analytics_local_day_keys_total", "counter",
+         "Day keys this gateway made itself because Redis could not be asked.", s.local_keys);
+    line("cg_analytics_visits_open", "gauge", "Visits held in memory (30-minute state).",
+         shared.analytics->visits.size());
+    line("cg_analytics_visits_evicted_total", "counter",
+         "Visits ended early because the visit table was full.",
+         shared.analytics->visits.evicted());
+    return out;
 }
 
 admin_page privacy_evidence(const shared_state& shared) {

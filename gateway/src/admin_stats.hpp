@@ -24,6 +24,9 @@ struct admin_page {
 boost::asio::awaitable<admin_page> stats_page(shared_state& shared, std::string_view path,
                                               std::string_view query);
 
+/// The analytics writer's and visit table's figures for /metrics ("" without analytics).
+std::string analytics_metrics(const shared_state& shared);
+
 /// GET /privacy/evidence: what the analytics collect and keep, per site, as JSON for the
 /// privacy officer's records (DESIGN C14).
 admin_page privacy_evidence(const shared_state& shared);

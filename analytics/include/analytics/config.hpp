@@ -10,6 +10,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "analytics/forwarder.hpp"
 #include "analytics/page_view.hpp"
 #include "analytics/user_agent.hpp"
 #include "json_config/reader.hpp"
@@ -24,6 +25,8 @@ struct settings {
     std::filesystem::path geoip_db;
     /// How often the workers hand their counts to the Redis writer.
     unsigned flush_interval_ms = 5000;
+    /// Where closed days are sent (analytics/forwarder.hpp); empty: nowhere.
+    std::vector<forward_target> forward;
 };
 
 /// A site's `analytics` object.
@@ -37,8 +40,12 @@ struct site_settings {
 
 /// Reads the top-level `analytics` object `v` (may be null: the defaults). Keys: `ua_regexes`
 /// and `geoip_db` (paths, relative to the configuration file's folder; the GeoIP file must
-/// open as a MaxMind DB), `flush_interval_ms` (100-60000). Problems go to `r` with their JSON
-/// Pointer. Untrusted input; nothing throws except std::bad_alloc.
+/// open as a MaxMind DB), `flush_interval_ms` (100-60000), `forward` (an array of targets:
+/// `name` (required, 1-64 of [a-z0-9._-], unique), `url` (required, http:// or https:// with a
+/// host), `headers` (an object of header names (tokens, not ones the forwarder sets itself)
+/// and string values without CR, LF or NUL; values are secrets and never appear in a
+/// message), `timeout_ms` (100-120000)). Problems go to `r` with their JSON Pointer. Untrusted
+/// input; nothing throws except std::bad_alloc.
 settings read_settings(json_config::reader& r, const nlohmann::json* v,
                        const std::filesystem::path& base_dir);
 

@@ -70,6 +70,16 @@ class stats_reader {
     void answer(std::string report, std::string query, std::int64_t now,
                 std::function<void(stats_answer)> done);
 
+    /// Builds the forwarder's batch for one day of the site at index `site`: one JSON document
+    /// (schema "consent-gateway.analytics.day/1": site, date, time_zone, k, the day's summary,
+    /// hourly time series, every breakdown with all its published rows and "(other)", and the
+    /// day's consent figures). Only what the statistics API would publish for that day: every
+    /// breakdown is thresholded with the site's k (DESIGN C4, C13). `done` is called exactly
+    /// once, on the reader's thread (or at once when it is busy or stopped), with nullopt when
+    /// Redis failed, the site is unknown or has analytics off.
+    void day_batch(std::uint32_t site, day_number day,
+                   std::function<void(std::optional<std::string>)> done);
+
   private:
     struct impl;
     std::unique_ptr<impl> impl_;
