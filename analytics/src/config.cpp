@@ -26,8 +26,7 @@ constexpr std::array<std::string_view, 4> settings_keys{"ua_regexes", "geoip_db"
 constexpr std::array<std::string_view, 4> forward_keys{"name", "url", "headers", "timeout_ms"};
 // Set by the forwarder on every batch (or by Beast from the body): not configurable.
 constexpr std::array<std::string_view, 6> reserved_headers{
-    "host",         "content-length",  "transfer-encoding",
-    "content-type", "idempotency-key", "connection"};
+    "host", "content-length", "transfer-encoding", "content-type", "idempotency-key", "connection"};
 constexpr std::array<std::string_view, 5> site_keys{"enabled", "path_rules", "k",
                                                     "retention_days", "time_zone"};
 
@@ -51,9 +50,9 @@ std::string_view rule_problem(std::string_view rule) noexcept {
 
 bool is_target_name(std::string_view name) noexcept {
     return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
-               return (c >= 'a' && c <= 'z') || json_config::is_digit(c) || c == '.' || c == '_' ||
-                      c == '-';
-           });
+        return (c >= 'a' && c <= 'z') || json_config::is_digit(c) || c == '.' || c == '_' ||
+               c == '-';
+    });
 }
 
 bool is_token(std::string_view name) noexcept {
@@ -78,14 +77,14 @@ void read_headers(json_config::reader& r, const json& v, const std::string& poin
             r.fail(here, "is not a valid header name");
             continue;
         }
-        const std::string lower = json_config::lower(name);
-        if (std::find(reserved_headers.begin(), reserved_headers.end(), lower) !=
+        const std::string key = json_config::lower(name);
+        if (std::find(reserved_headers.begin(), reserved_headers.end(), key) !=
             reserved_headers.end()) {
             r.fail(here, "is set by the forwarder (not allowed: " +
                              json_config::join(reserved_headers) + ")");
             continue;
         }
-        if (const auto [it, fresh] = seen.emplace(lower, here); !fresh) {
+        if (const auto [it, fresh] = seen.emplace(key, here); !fresh) {
             r.fail(here, "is the same header as " + it->second);
             continue;
         }

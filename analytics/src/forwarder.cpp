@@ -7,6 +7,9 @@
 #include <mutex>
 #include <stdexcept>
 
+#include <hiredis/hiredis.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -21,9 +24,6 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <hiredis/hiredis.h>
-#include <openssl/evp.h>
-#include <openssl/ssl.h>
 
 #include "analytics/stats.hpp"
 #include "json_config/reader.hpp"
@@ -138,8 +138,8 @@ net::awaitable<void> send_and_read(Stream& stream, const exchange_plan& p, excha
 net::awaitable<void> exchange(const exchange_plan& p, ssl::context* tls, exchange_result& out) {
     const auto ex = co_await net::this_coro::executor;
     tcp::resolver resolver{ex};
-    const auto [rec, found] =
-        co_await resolver.async_resolve(p.url.host, std::to_string(p.url.port), use_ec);
+    const std::string service = std::to_string(p.url.port);  // not a temporary in co_await
+    const auto [rec, found] = co_await resolver.async_resolve(p.url.host, service, use_ec);
     if (rec) {
         out.error = "resolve " + p.url.host + ": " + rec.message();
         co_return;
@@ -160,7 +160,9 @@ net::awaitable<void> exchange(const exchange_plan& p, ssl::context* tls, exchang
     boost::system::error_code not_ip;
     static_cast<void>(net::ip::make_address(p.url.host, not_ip));
     // RFC 6066 §3: SNI carries host names only, never an address literal.
-    if (not_ip && SSL_set_tlsext_host_name(stream.native_handle(), p.url.host.c_str()) != 1) {
+    // (SSL_set_tlsext_host_name without its C cast.)
+    if (not_ip && SSL_ctrl(stream.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME,
+                           TLSEXT_NAMETYPE_host_name, const_cast<char*>(p.url.host.c_str())) != 1) {
         out.error = "TLS: cannot set the server name";
         co_return;
     }
@@ -179,12 +181,6 @@ net::awaitable<void> exchange(const exchange_plan& p, ssl::context* tls, exchang
         co_return;
     }
     co_await send_and_read(stream, p, out);
-}
-
-bool is_tchar(char c) {
-    // RFC 9110 §5.6.2: token = 1*tchar.
-    return json_config::is_alnum(c) || std::string_view{"!#$%&'*+-.^_`|~"}.find(c) !=
-                                           std::string_view::npos;
 }
 
 }  // namespace
@@ -344,7 +340,11 @@ struct forwarder::impl final : redis::worker<int>::handler {
         for (std::size_t i = 0; i < targets.size(); ++i) {
             for (std::uint32_t j = 0; j < sites.size(); ++j) {
                 if (sites[j].enabled) {
-                    lanes.push_back({i, j, targets[i].name + " " + sites[j].name});
+                    lane l;
+                    l.target = i;
+                    l.site = j;
+                    l.field = targets[i].name + " " + sites[j].name;
+                    lanes.push_back(std::move(l));
                 }
             }
         }
@@ -400,7 +400,6 @@ struct forwarder::impl final : redis::worker<int>::handler {
             waiting += l.pending;
         }
         pending.store(waiting, std::memory_order_relaxed);
-        up.store(s.connected(), std::memory_order_relaxed);
     }
 
     // The last day delivered on a lane: nullopt when Redis failed, an empty one when none.
@@ -414,8 +413,17 @@ struct forwarder::impl final : redis::worker<int>::handler {
         return std::optional<day_number>{parse_day({r->str, r->len})};
     }
 
+    // Redis failed (the worker reconnects): a failing lane waits out its backoff again rather
+    // than making background_due() call at once, over and over.
+    static void wait_for_redis(lane& l) {
+        if (l.failing) {
+            l.retry_at = clock::now() + l.backoff;
+        }
+    }
+
     void run_lane(redis::session& s, lane& l) {
         if (!s.connected()) {
+            wait_for_redis(l);
             return;
         }
         const site_plan& site = sites[l.site];
@@ -425,15 +433,16 @@ struct forwarder::impl final : redis::worker<int>::handler {
         // The newest closed day: it ended at least `grace` ago in the site's time zone.
         const day_number closed = site.calendar.at(n - options.grace.count()).day - 1;
         const auto first = s.command({"HGET", progress_key, l.field});
-        if (!first) {
-            return;
+        std::optional<std::optional<day_number>> last;
+        if (first) {
+            last = day_in(first->get());
         }
-        const auto last = day_in(first->get());
         if (!last) {
+            wait_for_redis(l);
             return;
         }
-        day_number next = *last ? **last + 1
-                                : today - static_cast<day_number>(options.first_run_days_back);
+        day_number next =
+            *last ? **last + 1 : today - static_cast<day_number>(options.first_run_days_back);
         next = std::max(next, closed - static_cast<day_number>(options.max_days_back) + 1);
         while (next <= closed && !stopping.load()) {
             l.pending = static_cast<std::uint64_t>(closed - next + 1);
@@ -446,6 +455,7 @@ struct forwarder::impl final : redis::worker<int>::handler {
                 {{"SET", lock, "1", "NX", "EX", lock_seconds}, {"HGET", progress_key, l.field}},
                 s.deadline(), error);
             if (replies.size() < 2) {
+                wait_for_redis(l);
                 return;
             }
             // Checked after taking the lock: another gateway may have delivered meanwhile.
@@ -465,14 +475,22 @@ struct forwarder::impl final : redis::worker<int>::handler {
                 body = build(l.site, next);
             }
             release_held(l);
+            if (stopping.load()) {
+                s.command({"DEL", lock});  // abandoned: whoever runs next sends it
+                return;
+            }
             if (!body) {
                 fail(s, l, lock, date, "statistics store unreachable");
                 return;
             }
             const exchange_result r = post(l, *body, idempotency_key(target.name, site.name, next));
+            if (r.status == 0 && stopping.load()) {
+                s.command({"DEL", lock});
+                return;
+            }
             if (r.status >= 200 && r.status < 300) {
-                const auto marked = s.command({"EVAL", mark_script, "1", progress_key, l.field,
-                                               date});
+                const auto marked =
+                    s.command({"EVAL", mark_script, "1", progress_key, l.field, date});
                 // Not marked (Redis failed): the day is sent again later; at least once.
                 static_cast<void>(marked);
                 delivered.fetch_add(1, std::memory_order_relaxed);
@@ -481,12 +499,12 @@ struct forwarder::impl final : redis::worker<int>::handler {
                 ++next;
                 continue;
             }
-            const bool refused = r.status >= 400 && r.status < 500 && r.status != 408 &&
-                                 r.status != 429;
+            const bool refused =
+                r.status >= 400 && r.status < 500 && r.status != 408 && r.status != 429;
             if (refused) {
                 rejected.fetch_add(1, std::memory_order_relaxed);
             }
-            if (!stopping.load() && held_count < options.max_queue) {
+            if (held_count < options.max_queue) {
                 l.held.emplace(next, std::move(*body));
                 ++held_count;
             }
@@ -510,8 +528,8 @@ struct forwarder::impl final : redis::worker<int>::handler {
         failures.fetch_add(1, std::memory_order_relaxed);
         {
             const std::lock_guard guard{mutex};
-            last_error = targets[l.target].name + ": " + sites[l.site].name + " " + date + ": " +
-                         what;
+            last_error =
+                targets[l.target].name + ": " + sites[l.site].name + " " + date + ": " + what;
         }
         s.command({"DEL", lock});
         const clock::duration first = options.first_backoff;
@@ -597,7 +615,6 @@ struct forwarder::impl final : redis::worker<int>::handler {
     net::io_context* running = nullptr;  // mutex: the exchange in flight
 
     std::atomic<bool> stopping{false};
-    std::atomic<bool> up{false};
     std::atomic<std::uint64_t> delivered{0};
     std::atomic<std::uint64_t> failures{0};
     std::atomic<std::uint64_t> rejected{0};
@@ -609,8 +626,8 @@ struct forwarder::impl final : redis::worker<int>::handler {
 forwarder::forwarder(redis::redis_config redis, std::vector<site_plan> sites,
                      std::vector<forward_target> targets, stats_reader& reader,
                      forwarder_options options)
-    : impl_(std::make_unique<impl>(std::move(redis), std::move(sites), std::move(targets),
-                                   reader, options)) {}
+    : impl_(std::make_unique<impl>(std::move(redis), std::move(sites), std::move(targets), reader,
+                                   options)) {}
 
 forwarder::~forwarder() {
     stop();

@@ -427,7 +427,9 @@ struct recorder::impl final : redis::worker<int>::handler {
         }
     }
 
-    // Turns one site-day's HyperLogLogs into numbers (the day's `:f` hash) and deletes them.
+    // Turns one site-day's HyperLogLogs into numbers and deletes them: the site's figures go
+    // to the `:f` hash, each breakdown becomes one string `:r:DIM` of "count visitors length
+    // value" lines (one GET for a report instead of two hashes per day), and its `:d:DIM` hash goes.
     bool fold_day(redis::session& s, const site_plan& site, day_number day) {
         const std::string base = detail::day_base(prefix, site.name, day);
         std::string error;
@@ -440,75 +442,96 @@ struct recorder::impl final : redis::worker<int>::handler {
         }
         command_list listing;
         for (const auto d : breakdowns) {
-            listing.add({"HKEYS", base + ":d:" + std::string{name_of(d)}});
+            listing.add({"HGETALL", base + ":d:" + std::string{name_of(d)}});
         }
         const auto lists = s.pipeline(listing.views, s.deadline(), error);
         if (lists.size() < listing.views.size()) {
             return false;
         }
-        // Every HyperLogLog of the day with the field its number goes to.
-        std::vector<std::pair<std::string, std::string>> hlls{{base + ":u", "u"}};
+        struct row {
+            std::string key;  // its HyperLogLog
+            std::string value;
+            std::string count;
+            long long visitors = 0;
+        };
+        std::vector<std::string> site_hlls{base + ":u"};
         for (unsigned h = 0; h < 24; ++h) {
-            hlls.emplace_back(base + ":uh:" + detail::two_digits(h), "uh:" + detail::two_digits(h));
+            site_hlls.push_back(base + ":uh:" + detail::two_digits(h));
         }
-        std::vector<std::size_t> dim_start;
+        std::vector<std::vector<row>> rows(breakdowns.size());
+        command_list pf;
+        for (const auto& k : site_hlls) {
+            pf.add({"PFCOUNT", k});
+        }
         for (std::size_t d = 0; d < breakdowns.size(); ++d) {
-            dim_start.push_back(hlls.size());
             const redisReply* l = lists[d].get();
             if (l->type != REDIS_REPLY_ARRAY) {
                 continue;
             }
             const std::string dim{name_of(breakdowns[d])};
-            for (std::size_t i = 0; i < l->elements; ++i) {
-                if (l->element[i]->type != REDIS_REPLY_STRING) {
+            for (std::size_t i = 0; i + 1 < l->elements; i += 2) {
+                const redisReply* k = l->element[i];
+                const redisReply* v = l->element[i + 1];
+                if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
                     continue;
                 }
-                const std::string value(l->element[i]->str, l->element[i]->len);
-                hlls.emplace_back(base + ":u:" + dim + ":" + value, dim + ":" + value);
+                row r{base + ":u:" + dim + ":" + std::string(k->str, k->len),
+                      std::string(k->str, k->len), std::string(v->str, v->len), 0};
+                pf.add({"PFCOUNT", r.key});
+                rows[d].push_back(std::move(r));
             }
         }
-        dim_start.push_back(hlls.size());
-        std::vector<long long> counts(hlls.size(), 0);
-        for (std::size_t from = 0; from < hlls.size(); from += 1000) {
-            command_list pf;
-            for (std::size_t i = from; i < std::min(hlls.size(), from + 1000); ++i) {
-                pf.add({"PFCOUNT", hlls[i].first});
-            }
-            const auto got = s.pipeline(pf.views, s.deadline(), error);
-            if (got.size() < pf.views.size()) {
+        // PFCOUNT of every HyperLogLog, in pipelines of at most 1,000.
+        std::vector<long long> counts;
+        for (std::size_t from = 0; from < pf.owned.size(); from += 1000) {
+            const std::size_t to = std::min(pf.owned.size(), from + 1000);
+            const std::vector<redis::redis_command> part(
+                pf.views.begin() + static_cast<std::ptrdiff_t>(from),
+                pf.views.begin() + static_cast<std::ptrdiff_t>(to));
+            const auto got = s.pipeline(part, s.deadline(), error);
+            if (got.size() < part.size()) {
                 return false;
             }
-            for (std::size_t i = 0; i < got.size(); ++i) {
-                counts[from + i] = integer_of(got[i].get()).value_or(0);
+            for (const auto& g : got) {
+                counts.push_back(integer_of(g.get()).value_or(0));
             }
         }
         std::vector<std::string> hset{"HSET", base + ":f", "folded", "1", "k",
                                       std::to_string(site.k)};
-        for (std::size_t i = 0; i < hlls.size(); ++i) {
+        for (std::size_t i = 0; i < site_hlls.size(); ++i) {
             if (counts[i] > 0) {
-                hset.push_back(hlls[i].second);
+                hset.push_back(i == 0 ? std::string{"u"} : "uh:" + detail::two_digits(
+                                                                        static_cast<unsigned>(i - 1)));
                 hset.push_back(std::to_string(counts[i]));
             }
         }
-        // The union of each breakdown's rows under k: how many visitors "(other)" had.
+        std::size_t next = site_hlls.size();
+        std::vector<std::string> tables;
         for (std::size_t d = 0; d < breakdowns.size(); ++d) {
+            std::string blob;
             std::vector<std::string> union_cmd{"PFCOUNT"};
-            for (std::size_t i = dim_start[d]; i < dim_start[d + 1]; ++i) {
-                if (counts[i] > 0 && counts[i] < static_cast<long long>(site.k)) {
-                    union_cmd.push_back(hlls[i].first);
+            for (auto& r : rows[d]) {
+                r.visitors = counts[next++];
+                // "COUNT VISITORS LENGTH VALUE\n": the length, because a decoded campaign name
+                // may hold any byte.
+                blob.append(r.count).append(" ").append(std::to_string(r.visitors)).append(" ");
+                blob.append(std::to_string(r.value.size())).append(" ").append(r.value).append("\n");
+                if (r.visitors < static_cast<long long>(site.k)) {
+                    union_cmd.push_back(r.key);
                 }
             }
-            if (union_cmd.size() == 1) {
-                continue;
+            tables.push_back(std::move(blob));
+            // The union of the rows under k: how many visitors "(other)" had that day.
+            if (union_cmd.size() > 1) {
+                command_list one;
+                one.add(std::move(union_cmd));
+                const auto got = s.pipeline(one.views, s.deadline(), error);
+                if (got.empty()) {
+                    return false;
+                }
+                hset.push_back("other:" + std::string{name_of(breakdowns[d])});
+                hset.push_back(std::to_string(integer_of(got[0].get()).value_or(0)));
             }
-            command_list one;
-            one.add(std::move(union_cmd));
-            const auto got = s.pipeline(one.views, s.deadline(), error);
-            if (got.empty()) {
-                return false;
-            }
-            hset.push_back("other:" + std::string{name_of(breakdowns[d])});
-            hset.push_back(std::to_string(integer_of(got[0].get()).value_or(0)));
         }
         const std::string expire_at =
             std::to_string(site.calendar.start_of(day) +
@@ -517,11 +540,21 @@ struct recorder::impl final : redis::worker<int>::handler {
         tx.add({"MULTI"});
         tx.add(std::move(hset));
         tx.add({"EXPIREAT", base + ":f", expire_at});
-        for (std::size_t from = 0; from < hlls.size(); from += 1000) {
-            std::vector<std::string> del{"UNLINK"};
-            for (std::size_t i = from; i < std::min(hlls.size(), from + 1000); ++i) {
-                del.push_back(hlls[i].first);
+        std::vector<std::string> gone = site_hlls;
+        for (std::size_t d = 0; d < breakdowns.size(); ++d) {
+            const std::string dim{name_of(breakdowns[d])};
+            if (!tables[d].empty()) {
+                tx.add({"SET", base + ":r:" + dim, tables[d], "EXAT", expire_at});
             }
+            gone.push_back(base + ":d:" + dim);
+            for (const auto& r : rows[d]) {
+                gone.push_back(r.key);
+            }
+        }
+        for (std::size_t from = 0; from < gone.size(); from += 1000) {
+            std::vector<std::string> del{"UNLINK"};
+            del.insert(del.end(), gone.begin() + static_cast<std::ptrdiff_t>(from),
+                       gone.begin() + static_cast<std::ptrdiff_t>(std::min(gone.size(), from + 1000)));
             tx.add(std::move(del));
         }
         tx.add({"EXEC"});

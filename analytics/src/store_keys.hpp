@@ -10,8 +10,9 @@
 //   <p>a:{SITE:DAY}:u             HLL   the day's visitors
 //   <p>a:{SITE:DAY}:uh:HH         HLL   an hour's visitors
 //   <p>a:{SITE:DAY}:u:DIM:VALUE   HLL   a row's visitors
-//   <p>a:{SITE:DAY}:f             hash  after the fold: u, uh:HH, DIM:VALUE, other:DIM -> visitors,
-//                                       k, folded
+//   <p>a:{SITE:DAY}:f             hash  after the fold: u, uh:HH, other:DIM -> visitors; k, folded
+//   <p>a:{SITE:DAY}:r:DIM         string after the fold, instead of :d:DIM and the rows' HLLs:
+//                                       "COUNT VISITORS LENGTH VALUE\n" per row
 //   <p>a:{SITE:DAY}:b:ID          flag  a batch already applied (idempotent retries), 2 days
 //   <p>a:{SITE:DAY}:key           the day key (32 random bytes), expires at the day's end
 //   <p>a:{rt:SITE}:MINUTE         HLL   a minute's visitors, 10 minutes

@@ -830,7 +830,7 @@ net::awaitable<response> login_submit(admin_context& ctx, const admin_request& r
     // Known or not, the name costs one PBKDF2 of the same iteration count (the dummy hash), so
     // timing does not tell which names exist. With no users at all there is nothing to hide.
     if (!cfg.admin.users.empty() && form.password.size() <= max_password_bytes) {
-        const std::string& stored = user != nullptr ? user->password_hash : ctx.login.dummy_hash;
+        const std::string& stored = user != nullptr ? user->password_hash : ctx.login.dummy_hash();
         outcome = co_await check_password(ctx.login.verifier, form.password, stored);
     }
     OPENSSL_cleanse(form.password.data(), form.password.size());
@@ -988,10 +988,17 @@ net::awaitable<void> accept_admin(admin_context ctx, tcp::acceptor& acceptor) {
 
 admin_login_state::admin_login_state(const admin_config& cfg)
     : sessions(session_limits{1000, cfg.session_idle_timeout, cfg.session_lifetime}),
-      dummy_hash(dummy_password_hash(cfg.users.empty()
-                                         ? password_iterations
-                                         : password_hash_iterations(cfg.users.front().password_hash)
-                                               .value_or(password_iterations))) {}
+      dummy_iterations_(cfg.users.empty()
+                            ? password_iterations
+                            : password_hash_iterations(cfg.users.front().password_hash)
+                                  .value_or(password_iterations)) {}
+
+const std::string& admin_login_state::dummy_hash() {
+    if (dummy_hash_.empty()) {
+        dummy_hash_ = dummy_password_hash(dummy_iterations_);  // throws only if RAND fails
+    }
+    return dummy_hash_;
+}
 
 admin_listener::admin_listener(net::io_context& ioc, shared_state& shared)
     : ioc_(ioc), shared_(shared), acceptor_(ioc), login_(shared.cfg->admin) {}

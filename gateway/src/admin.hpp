@@ -45,19 +45,25 @@ class admin_roles {
 /// What the log-in routes keep between requests. The session table and the limiter are used
 /// on the admin thread only (every admin handler runs on its one io_context thread); the
 /// verifier's threads check passwords; the counters are read by /metrics.
-struct admin_login_state {
-    /// Throws std::runtime_error when the random generator fails (the dummy hash).
+class admin_login_state {
+  public:
     explicit admin_login_state(const admin_config& cfg);
+
+    /// Checked instead of a real hash for an unknown user name, with the first user's
+    /// iteration count, so that both cost the same (no user enumeration by timing). Made at
+    /// the first log-in that needs it; throws std::runtime_error if the random generator fails.
+    const std::string& dummy_hash();
 
     session_table sessions;
     login_limiter limiter;
-    verify_pool verifier{2, 8};  ///< two checks at once, eight waiting; more get 503
-    /// Checked instead of a real hash for an unknown user name, with the first user's
-    /// iteration count, so that both cost the same (no user enumeration by timing).
-    std::string dummy_hash;
+    verify_pool verifier{2, 8};             ///< two checks at once, eight waiting; more get 503
     std::atomic<std::uint64_t> ok{0};       ///< sessions started
     std::atomic<std::uint64_t> failed{0};   ///< wrong user name or password
     std::atomic<std::uint64_t> limited{0};  ///< refused unchecked: too many failures, or busy
+
+  private:
+    unsigned dummy_iterations_;
+    std::string dummy_hash_;
 };
 
 /// The admin listener (own address, own thread), a table of routes each with its methods and

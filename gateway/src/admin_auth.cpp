@@ -297,9 +297,7 @@ bool is_session_token(std::string_view token) noexcept {
            });
 }
 
-session_table::session_table(session_limits limits) : limits_(limits) {
-    sessions_.reserve(std::min<std::size_t>(limits_.max_sessions, 1024));
-}
+session_table::session_table(session_limits limits) : limits_(limits) {}
 
 bool session_table::expired(const admin_session& s, time_point now) const noexcept {
     return now - s.created >= limits_.lifetime || now - s.last_used >= limits_.idle_timeout;

@@ -85,6 +85,18 @@ std::string analytics_metrics(const shared_state& shared) {
          s.folded_days);
     line("cg_analytics_local_day_keys_total", "counter",
          "Day keys this gateway made itself because Redis could not be asked.", s.local_keys);
+    if (shared.forwarder) {
+        const auto f = shared.forwarder->status();
+        line("cg_analytics_forward_delivered_total", "counter",
+             "Day batches an analytics.forward target accepted (2xx).", f.delivered);
+        line("cg_analytics_forward_failures_total", "counter",
+             "Day batch deliveries that failed; retried with backoff.", f.failures);
+        line("cg_analytics_forward_rejected_total", "counter",
+             "Failed deliveries refused with 4xx other than 408/429 (check URL and token).",
+             f.rejected);
+        line("cg_analytics_forward_pending_days", "gauge",
+             "Closed days not yet delivered, over all targets and sites.", f.pending_days);
+    }
     line("cg_analytics_visits_open", "gauge", "Visits held in memory (30-minute state).",
          shared.analytics->visits.size());
     line("cg_analytics_visits_evicted_total", "counter",
@@ -138,6 +150,12 @@ admin_page privacy_evidence(const shared_state& shared) {
             an["location"] = cfg.analytics.geoip_db.empty()
                                  ? json("not looked up")
                                  : json("country only (MaxMind DB lookup in memory)");
+            json targets = json::array();
+            for (const auto& t : cfg.analytics.forward) {
+                targets.push_back(t.name);  // never the URL or its headers: they hold secrets
+            }
+            an["forwarded_to"] = std::move(targets);
+            an["forwarded"] = "closed days as thresholded aggregates only (C4)";
             an["objections"] =
                 "Sec-GPC: 1, DNT: 1 or analytics refused in the banner: one anonymous page view "
                 "in the totals, nothing else";

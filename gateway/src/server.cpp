@@ -92,6 +92,11 @@ shared_state::shared_state(std::shared_ptr<const config> c, std::size_t workers)
             cfg->consent.redis, analytics->sites, analytics->keys, o);
         stats_reader = std::make_unique<analytics::stats_reader>(
             cfg->consent.redis, analytics->sites, analytics_writer.get());
+        if (!cfg->analytics.forward.empty()) {
+            // Each closed day, thresholded (C4), to the configured endpoints.
+            forwarder = std::make_unique<analytics::forwarder>(
+                cfg->consent.redis, analytics->sites, cfg->analytics.forward, *stats_reader);
+        }
     }
 }
 
@@ -394,6 +399,9 @@ void server::start() {
     if (m.shared.analytics_writer) {
         m.shared.analytics_writer->start();
         m.shared.stats_reader->start();
+        if (m.shared.forwarder) {
+            m.shared.forwarder->start();
+        }
     }
     net::co_spawn(m.admin_ioc, watch_records(m.shared), net::detached);
     for (auto& w : m.workers) {
@@ -447,6 +455,9 @@ void server::wait() {
         flush_analytics(*w, true);
     }
     if (impl_->shared.analytics_writer) {
+        if (impl_->shared.forwarder) {
+            impl_->shared.forwarder->stop();  // first: it waits on the reader for batches
+        }
         impl_->shared.stats_reader->stop();
         impl_->shared.analytics_writer->stop();
     }

@@ -11,6 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "access_log.hpp"
+#include "analytics/forwarder.hpp"
 #include "analytics/recorder.hpp"
 #include "analytics/stats.hpp"
 #include "analytics/tap.hpp"
@@ -57,6 +58,7 @@ struct shared_state {
     std::unique_ptr<analytics::shared_analytics> analytics;
     std::unique_ptr<analytics::recorder> analytics_writer;
     std::unique_ptr<analytics::stats_reader> stats_reader;  ///< /stats/api, off the admin thread
+    std::unique_ptr<analytics::forwarder> forwarder;  ///< closed days to analytics.forward (C4)
 };
 
 /// Relay buffers of one size, recycled per worker: a 64 KiB malloc and free per request showed

@@ -29,8 +29,8 @@ struct forward_target {
 
 /// A target's URL taken apart.
 struct forward_url {
-    bool tls = false;   ///< https
-    std::string host;   ///< a name, an IPv4 literal or an IPv6 literal (without brackets)
+    bool tls = false;  ///< https
+    std::string host;  ///< a name, an IPv4 literal or an IPv6 literal (without brackets)
     std::uint16_t port = 80;
     std::string target = "/";  ///< path and query, as given
     std::string host_header;   ///< host[:port] as the Host header needs it
@@ -50,7 +50,7 @@ std::string idempotency_key(std::string_view target, std::string_view site, day_
 struct forwarder_options {
     /// A day is closed this long after its end in the site's time zone (late flushes land).
     std::chrono::seconds grace{3600};
-    std::chrono::milliseconds first_backoff{1000};  ///< after a failed delivery, doubling ...
+    std::chrono::milliseconds first_backoff{1000};   ///< after a failed delivery, doubling ...
     std::chrono::milliseconds max_backoff{600'000};  ///< ... up to this
     /// Most built batches held in memory for retries (one per target and site at most);
     /// beyond, a batch is built again for its retry.
@@ -71,9 +71,9 @@ struct forwarder_options {
 /// A snapshot for /metrics.
 struct forwarder_status {
     bool redis_up = false;
-    std::uint64_t delivered = 0;  ///< batches a target accepted (2xx)
-    std::uint64_t failures = 0;   ///< deliveries that failed (retried with backoff)
-    std::uint64_t rejected = 0;   ///< ... of which a target refused with 4xx (not 408/429)
+    std::uint64_t delivered = 0;     ///< batches a target accepted (2xx)
+    std::uint64_t failures = 0;      ///< deliveries that failed (retried with backoff)
+    std::uint64_t rejected = 0;      ///< ... of which a target refused with 4xx (not 408/429)
     std::uint64_t pending_days = 0;  ///< closed days not yet delivered, all targets and sites
     /// The last problem in words: target, site, day and what happened ("HTTP 503",
     /// "connect: Connection refused"); never a header value or the URL. "" when none.

@@ -464,6 +464,9 @@ TEST(AdminLogin, ServesTheFormInTheBrowsersLanguageWithNext) {
     EXPECT_EQ(nb.header("Cache-Control"), "no-store");
     EXPECT_TRUE(nb.header("Content-Security-Policy").value_or("").find("frame-ancestors 'none'") !=
                 std::string::npos);
+    // Not no-referrer: with it chromium posts the form with Origin: null, which the CSRF check
+    // must refuse.
+    EXPECT_EQ(nb.header("Referrer-Policy"), "same-origin");
     EXPECT_TRUE(contains(nb.body, R"(<html lang="nb">)")) << nb.body;
     EXPECT_TRUE(contains(nb.body, R"(<label for="username">Brukernavn</label>)")) << nb.body;
     EXPECT_TRUE(contains(nb.body, R"(<label for="password">Passord</label>)")) << nb.body;
