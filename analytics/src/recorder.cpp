@@ -120,6 +120,7 @@ struct recorder::impl final : redis::worker<int>::handler {
                 local.insert({i, sites[i].calendar.at(n).day});
             }
         }
+        unshared.store(local.size(), std::memory_order_relaxed);
     }
 
     static redis::worker_options worker_opts() {
@@ -333,7 +334,17 @@ struct recorder::impl final : redis::worker<int>::handler {
                 continue;
             }
             const day_number today = site.calendar.at(n).day;
+            // C6: yesterday's key goes from memory now and from Redis five minutes into the
+            // day (it expires then anyway; the grace is for gateways whose clocks lag a little).
             keys->drop_before(i, today);
+            if (s.connected() && n - site.calendar.start_of(today) >= 300 &&
+                deleted_key_day[i] < today - 1) {
+                const std::string old =
+                    detail::day_base(prefix, site.name, today - 1) + ":key";
+                if (s.command({"UNLINK", old})) {
+                    deleted_key_day[i] = today - 1;
+                }
+            }
             std::erase_if(local, [&](const auto& e) {
                 return e.first == i && e.second < today;
             });
@@ -345,6 +356,7 @@ struct recorder::impl final : redis::worker<int>::handler {
                 ensure_key(s, i, d, n);
             }
         }
+        unshared.store(local.size(), std::memory_order_relaxed);
     }
 
     void ensure_key(redis::session& s, std::uint32_t site, day_number d, std::int64_t n) {
@@ -573,6 +585,7 @@ struct recorder::impl final : redis::worker<int>::handler {
     // the worker thread's own
     std::deque<chunk> inflight;
     std::set<std::pair<std::uint32_t, day_number>> local;  // day keys made here
+    std::vector<day_number> deleted_key_day = std::vector<day_number>(sites.size(), 0);
     std::string sha;
     clock::time_point next_tick{};
     clock::time_point next_fold{};
@@ -584,6 +597,7 @@ struct recorder::impl final : redis::worker<int>::handler {
     std::atomic<std::uint64_t> dropped{0};
     std::atomic<std::uint64_t> folded{0};
     std::atomic<std::uint64_t> local_keys{0};
+    std::atomic<std::uint64_t> unshared{0};
 
     redis::worker<int> worker;  // last: its thread stops before the members above go
 };
@@ -634,6 +648,7 @@ recorder_status recorder::status() const {
     }
     s.folded_days = impl_->folded.load(std::memory_order_relaxed);
     s.local_keys = impl_->local_keys.load(std::memory_order_relaxed);
+    s.unshared_keys = impl_->unshared.load(std::memory_order_relaxed);
     return s;
 }
 

@@ -97,6 +97,9 @@ std::string analytics_metrics(const shared_state& shared) {
         line("cg_analytics_forward_pending_days", "gauge",
              "Closed days not yet delivered, over all targets and sites.", f.pending_days);
     }
+    line("cg_analytics_day_keys_unshared", "gauge",
+         "Day keys in use that Redis has not confirmed yet (0: every gateway uses the same).",
+         s.unshared_keys);
     line("cg_analytics_visits_open", "gauge", "Visits held in memory (30-minute state).",
          shared.analytics->visits.size());
     line("cg_analytics_visits_evicted_total", "counter",

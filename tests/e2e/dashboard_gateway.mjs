@@ -103,7 +103,7 @@ const config = {
   },
   workers: 2,
   trusted_proxies: ['127.0.0.1/32'],
-  log: { level: 'warn', access: false },
+  log: { level: 'info', access: true },
   redis: { socket: redisSock },
   analytics: { geoip_db: geoip, flush_interval_ms: 200 },
   consent: { key_file: keyFile, journal: { path: join(tmp, 'journal.jsonl') } },
@@ -261,6 +261,8 @@ const dump = spawnSync('redis-cli', ['-s', redisSock, '--no-raw', 'KEYS', '*'], 
 if (dump.status === 0) {
   check('redis: no address, User-Agent or click id in any key', !/46\.212|Mozilla|gclid/.test(dump.stdout));
 }
+check('logs: no address, User-Agent or click id in the gateway\'s log (access log on)',
+  gw.log.includes('"path"') && !/46\.212|81\.166|Mozilla|gclid/.test(gw.log));
 site.close();
 console.log(failed ? `e2e.dashboard.gateway: ${failed} FAILED` : 'e2e.dashboard.gateway: all passed');
 process.exit(failed ? 1 : 0);

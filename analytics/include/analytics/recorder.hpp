@@ -41,6 +41,7 @@ struct recorder_status {
     std::uint64_t dropped = 0;          ///< breakdown counts a bound dropped, since start
     std::uint64_t folded_days = 0;      ///< site-days whose HyperLogLogs were folded
     std::uint64_t local_keys = 0;       ///< day keys made here while Redis was unreachable
+    std::uint64_t unshared_keys = 0;    ///< day keys in use not yet agreed with Redis
 };
 
 /// Moves what the workers counted into Redis, and keeps the day keys (DESIGN §4: analytics

@@ -34,8 +34,8 @@ constexpr std::string_view token = "analytics-test-token-0123456789abcdef";
 
 unsigned long long metric(const proxied_site& s, std::string_view series) {
     const auto m = admin_get(s.proxy.admin_port(), "/metrics", token).body;
-    const auto at = m.find(std::string{series} + " ");
-    return at == std::string::npos ? ~0ULL : std::stoull(m.substr(at + series.size() + 1));
+    const auto at = m.find("\n" + std::string{series} + " ");  // a sample, not its # HELP
+    return at == std::string::npos ? ~0ULL : std::stoull(m.substr(at + series.size() + 2));
 }
 
 std::string not_counted(std::string_view reason) {
@@ -196,6 +196,42 @@ TEST(Analytics, C13PageViewsReachTheStatsApiAndSmallGroupsStayHidden) {
         }
     }
     EXPECT_TRUE(day_key);
+}
+
+// Issue 10: two gateways sharing one Redis (and so one day key) count like one: a visitor seen
+// by both is one unique visitor, and the halves add up to the whole.
+TEST(Analytics, TwoGatewaysFedHalvesOfTheTrafficCountLikeOne) {
+    redis_server redis;
+    const auto adjust = [&](gateway::config& c) {
+        c.analytics.flush_interval_ms = 100;
+        c.admin.token = std::string{token};
+        c.consent.redis.socket = redis.socket_path().string();
+    };
+    proxied_site a{adjust};
+    proxied_site b{adjust};
+    EXPECT_TRUE(eventually([&] {
+        return metric(a, "cg_analytics_day_keys_unshared") == 0 &&
+               metric(b, "cg_analytics_day_keys_unshared") == 0;
+    }));
+    warm_up(a);
+    warm_up(b);
+    for (int v = 1; v <= 6; ++v) {  // each visitor once through each gateway
+        EXPECT_EQ(get(a, "/page/jobs", browser(v) + std::string{navigation}).status, 200U);
+        EXPECT_EQ(get(b, "/page/jobs", browser(v) + std::string{navigation}).status, 200U);
+    }
+    nlohmann::json summary;
+    EXPECT_TRUE(eventually(
+        [&] {
+            summary = stats(a, "/stats/api/summary?site=demo");
+            return summary.value("page_views", 0) == 14;
+        },
+        15s));
+    EXPECT_EQ(summary["page_views"], 14) << summary.dump();
+    EXPECT_EQ(summary["visitors"], 7);  // the warm-up's browser and six: each once
+    const auto pages = stats(b, "/stats/api/pages?site=demo");
+    ASSERT_EQ(pages["rows"].size(), 1U) << pages.dump();
+    EXPECT_EQ(pages["rows"][0]["visitors"], 6);
+    EXPECT_EQ(pages["rows"][0]["page_views"], 12);
 }
 
 }  // namespace

@@ -190,6 +190,11 @@ TEST(AnalyticsStore, C6AfterTwoDaysTheHyperLogLogsAreNumbersAndTheDayKeyIsGone) 
     writer.nudge();
     EXPECT_TRUE(eventually([&] { return writer.status().folded_days >= 1; }, 10s));
     EXPECT_FALSE(keys->get(0, *parse_day("2026-12-02")));  // dropped from memory
+    test_now += 86'400;  // the day after that: the day before's key is deleted from Redis
+    writer.nudge();
+    EXPECT_TRUE(eventually(
+        [&] { return redis.command({"EXISTS", "cg:a:{demo:2026-12-05}:key"}).integer == 0; }, 10s));
+    test_now -= 86'400;
     EXPECT_TRUE(redis.command({"EXISTS", "cg:a:{demo:2026-12-02}:u"}).integer == 0);
     EXPECT_TRUE(redis.command({"EXISTS", "cg:a:{demo:2026-12-02}:u:page:/jobs"}).integer == 0);
     EXPECT_EQ(redis.command({"HGET", "cg:a:{demo:2026-12-02}:f", "u"}).text, "7");
