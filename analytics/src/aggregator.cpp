@@ -110,7 +110,7 @@ void aggregator::add(const page_view& v) {
         dimension what;
         std::string_view value;
     };
-    const std::array<row, 11> rows{{{dimension::page, d.path},
+    const std::array<row, unique_rows.size()> rows{{{dimension::page, d.path},
                                     {dimension::entry, v.entry ? d.path : std::string_view{}},
                                     {dimension::referrer, d.referrer_host},
                                     {dimension::channel, source},
@@ -122,7 +122,8 @@ void aggregator::add(const page_view& v) {
                                     {dimension::browser, v.ua->browser},
                                     {dimension::os, v.ua->os}}};
     bool complete = bump(v.site, hour, dimension::page_hour, d.path, 1, false);
-    for (const auto& r : rows) {
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        const row& r = rows[i];
         if (r.value.empty()) {
             continue;  // no referrer, campaign or country: no row
         }
@@ -130,14 +131,20 @@ void aggregator::add(const page_view& v) {
         if (r.what != dimension::entry) {
             complete = bump(v.site, day, r.what, r.value, 1, false) && complete;
         }
-        if (v.visitor != nullptr) {
+        if (v.visitor != nullptr && (v.remember & (1U << i)) != 0) {
             complete = remember(v.site, day, r.what, r.value, *v.visitor, false) && complete;
         }
     }
     if (v.visitor != nullptr) {
-        remember(v.site, day, dimension::visitors, {}, *v.visitor, true);
-        remember(v.site, hour, dimension::visitors_hour, {}, *v.visitor, true);
-        remember(v.site, v.minute, dimension::visitors_minute, {}, *v.visitor, true);
+        if ((v.remember & remember_day) != 0) {
+            remember(v.site, day, dimension::visitors, {}, *v.visitor, true);
+        }
+        if ((v.remember & remember_hour) != 0) {
+            remember(v.site, hour, dimension::visitors_hour, {}, *v.visitor, true);
+        }
+        if ((v.remember & remember_minute) != 0) {
+            remember(v.site, v.minute, dimension::visitors_minute, {}, *v.visitor, true);
+        }
     }
     if (!complete) {
         ++dropped_;

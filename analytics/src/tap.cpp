@@ -57,22 +57,29 @@ std::optional<not_counted> tap::count(std::uint32_t site, const site_settings& s
     }
     const page_dimensions where = dimensions_of(e.target, e.referer, own_hosts,
                                                 settings.path_rules);
-    country_code country;
-    if (shared_.countries) {
-        country = shared_.countries->lookup(e.visitor);
-    }
     v.where = &where;
     v.ua = ua;
-    v.country = country.view();
     visitor_id id{};
+    visit_step step;
     if (const visitor_hasher* h = hasher_for(site, when.day)) {
         id = (*h)(plan.name, e.visitor, e.user_agent);
+        std::array<std::string_view, unique_rows.size()> rows{
+            where.path,       {},       where.referrer_host, name_of(where.source),
+            where.utm_source, where.utm_medium, where.utm_campaign, {},
+            name_of(ua->kind), ua->browser, ua->os};
+        step = shared_.visits.touch(site, when, v.minute, id, e.now, rows,
+                                    shared_.countries.get(), e.visitor, counts_);
         v.visitor = &id;
-        v.entry = shared_.visits.touch(site, when.day, id, e.now, counts_);
+        v.entry = step.started;
+        v.remember = step.remember;
         if (v.entry) {
+            v.remember |= 1U << 1;  // unique_rows[1]: the entry page
             counts_.add_count(site, when.day, dimension::entry, where.path, 1);
         }
+    } else if (shared_.countries) {
+        step.country = shared_.countries->lookup(e.visitor);  // no visit without an id
     }
+    v.country = step.country.view();
     counts_.add(v);
     return std::nullopt;
 }

@@ -17,38 +17,89 @@ void visit_table::fold(const state& s, aggregator& out) {
                   static_cast<std::uint64_t>(std::max<std::int64_t>(0, s.last - s.start)));
 }
 
-bool visit_table::touch(std::uint32_t site, day_number day, const visitor_id& id,
-                        std::int64_t now, aggregator& out) {
+namespace {
+
+std::uint32_t row_hash(std::size_t row, std::string_view value) noexcept {
+    const std::size_t h = std::hash<std::string_view>{}(value) ^ (row * 0x9E3779B97F4A7C15ULL);
+    return static_cast<std::uint32_t>(h ^ (h >> 32)) | 1U;  // never 0: 0 marks a free slot
+}
+
+}  // namespace
+
+visit_step visit_table::touch(std::uint32_t site, local_moment when, std::int64_t minute,
+                              const visitor_id& id, std::int64_t now,
+                              std::array<std::string_view, unique_rows.size()>& rows,
+                              const country_database* countries,
+                              const boost::asio::ip::address& address, aggregator& out) {
     shard& sh = shards_[id[15] & 15U];
     const std::lock_guard lock{sh.mutex};
+    visit_step step;
+    state* s = nullptr;
     if (auto it = sh.open.find(id); it != sh.open.end()) {
-        state& s = it->second;
-        if (now - s.last < idle_) {
-            s.last = std::max(s.last, now);
-            ++s.pages;
-            return false;
+        if (now - it->second.last < idle_) {
+            s = &it->second;
+            s->last = std::max(s->last, now);
+            ++s->pages;
+        } else {
+            fold(it->second, out);
+            sh.open.erase(it);
         }
-        fold(s, out);
-        sh.open.erase(it);
     }
-    if (sh.open.size() >= per_shard_) {
-        for (auto it = sh.open.begin(); it != sh.open.end();) {
-            if (now - it->second.last >= idle_) {
-                fold(it->second, out);
-                it = sh.open.erase(it);
-            } else {
-                ++it;
+    if (s == nullptr) {
+        if (sh.open.size() >= per_shard_) {
+            for (auto it = sh.open.begin(); it != sh.open.end();) {
+                if (now - it->second.last >= idle_) {
+                    fold(it->second, out);
+                    it = sh.open.erase(it);
+                } else {
+                    ++it;
+                }
+            }
+            if (sh.open.size() >= per_shard_) {
+                fold(sh.open.begin()->second, out);
+                sh.open.erase(sh.open.begin());
+                evicted_.fetch_add(1, std::memory_order_relaxed);
             }
         }
-        if (sh.open.size() >= per_shard_) {
-            fold(sh.open.begin()->second, out);
-            sh.open.erase(sh.open.begin());
-            evicted_.fetch_add(1, std::memory_order_relaxed);
+        state fresh;
+        fresh.site = site;
+        fresh.day = when.day;
+        fresh.start = fresh.last = now;
+        fresh.pages = 1;
+        if (countries != nullptr) {
+            fresh.country = countries->lookup(address);  // C9: once per visit, country only
+        }
+        s = &sh.open.emplace(id, fresh).first->second;
+        out.add_count(site, when.day, dimension::visits, {}, 1);
+        step.started = true;
+        step.remember = remember_day | remember_hour | remember_minute;
+    } else {
+        if (s->hour != when.hour) {
+            step.remember |= remember_hour;
+        }
+        if (s->minute != minute) {
+            step.remember |= remember_minute;
         }
     }
-    sh.open.emplace(id, state{site, day, now, now, 1});
-    out.add_count(site, day, dimension::visits, {}, 1);
-    return true;
+    s->hour = when.hour;
+    s->minute = minute;
+    step.country = s->country;
+    rows[7] = step.country.view();  // unique_rows[7] is the country
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        if (rows[i].empty()) {
+            continue;
+        }
+        const std::uint32_t h = row_hash(i, rows[i]);
+        const auto end = s->seen.begin() + s->seen_count;
+        if (std::find(s->seen.begin(), end, h) != end) {
+            continue;  // this visit already added the visitor to this row
+        }
+        step.remember |= 1U << i;
+        if (s->seen_count < s->seen.size()) {
+            s->seen[s->seen_count++] = h;
+        }
+    }
+    return step;
 }
 
 void visit_table::sweep(std::int64_t now, aggregator& out, bool all) {

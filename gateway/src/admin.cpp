@@ -815,7 +815,9 @@ net::awaitable<response> login_submit(admin_context& ctx, const admin_request& r
     const std::string next(local_redirect(form.next, ""));
     const admin_user* user = find_user(cfg, form.username);
     // A name that cannot be a user is limited by client only: it names no account to protect.
-    const std::string_view user_key = is_user_name(form.username) ? form.username : "";
+    // (Both arms string_view: `? form.username : ""` would make a temporary std::string.)
+    const std::string_view user_key =
+        is_user_name(form.username) ? std::string_view{form.username} : std::string_view{};
     const auto started = steady::now();
     const auto wait = ctx.login.limiter.begin(user_key, r.client, started);
     if (wait.count() > 0) {

@@ -7,10 +7,20 @@
 #include <mutex>
 #include <unordered_map>
 
+#include <boost/asio/ip/address.hpp>
+
 #include "analytics/aggregator.hpp"
+#include "analytics/geoip.hpp"
 #include "analytics/visitor.hpp"
 
 namespace cg::analytics {
+
+/// What touch() says about one page view of a visit.
+struct visit_step {
+    bool started = false;        ///< the first page view of a visit
+    std::uint32_t remember = 0;  ///< page_view::remember: ids the visit has not added yet
+    country_code country;        ///< looked up once, when the visit started
+};
 
 /// Open visits (DESIGN §6): per visitor id, when the visit started, its last page view and how
 /// many it had, in gateway memory only. A visit ends after `idle_seconds` without a page view
@@ -22,11 +32,18 @@ class visit_table {
   public:
     explicit visit_table(std::size_t max_visits = 200'000, std::int64_t idle_seconds = 1800);
 
-    /// A measured page view of `id` at `now` (Unix seconds) on local `day` of `site`. Returns
-    /// true when it starts a visit (which is then counted in `out`: visits, and the entry row
-    /// by the caller). A visit it ends (idle, or evicted for room) is folded into `out`.
-    bool touch(std::uint32_t site, day_number day, const visitor_id& id, std::int64_t now,
-               aggregator& out);
+    /// A measured page view of `id` at `now` (Unix seconds) on local `day` of `site`. A page
+    /// view that starts a visit is counted in `out` (visits; the entry row by the caller) and
+    /// looks the country of `address` up in `countries` (if any), kept for the visit. `rows`
+    /// are the page view's values in unique_rows order ("" = none; the country's is filled
+    /// in here); the answer's `remember` leaves out the ids the visit already added (the same
+    /// row, hour or minute: HyperLogLogs would ignore them). A visit it ends (idle, or evicted
+    /// for room) is folded into `out`.
+    visit_step touch(std::uint32_t site, local_moment when, std::int64_t minute,
+                     const visitor_id& id, std::int64_t now,
+                     std::array<std::string_view, unique_rows.size()>& rows,
+                     const country_database* countries, const boost::asio::ip::address& address,
+                     aggregator& out);
     /// Ends the visits idle for idle_seconds at `now` (every visit when `all`), folding them
     /// into `out`.
     void sweep(std::int64_t now, aggregator& out, bool all = false);
@@ -43,7 +60,12 @@ class visit_table {
         day_number day = 0;
         std::int64_t start = 0;
         std::int64_t last = 0;
+        std::int64_t minute = 0;  ///< of the last page view
         std::uint32_t pages = 0;
+        std::uint8_t hour = 0;    ///< of the last page view
+        std::uint8_t seen_count = 0;
+        country_code country;
+        std::array<std::uint32_t, 8> seen{};  ///< hashes of the rows the visit added its id to
     };
     struct id_hash {
         std::size_t operator()(const visitor_id& id) const noexcept {

@@ -20,13 +20,25 @@ std::uint64_t figure(const aggregator& a, dimension d) {
     return a.count({0, 7, d, ""});
 }
 
+using rows_t = std::array<std::string_view, cg::analytics::unique_rows.size()>;
+
+// A page view of `path` on day 7 at `now`; the answer as touch() gives it.
+cg::analytics::visit_step view(visit_table& visits, std::uint8_t who, std::int64_t now,
+                               aggregator& a, std::string_view path = "/") {
+    rows_t rows{path, {}, {}, "direct", {}, {}, {}, {}, "desktop", "Firefox", "Linux"};
+    const auto when = cg::analytics::local_moment{7, static_cast<std::uint8_t>(now / 3600 % 24),
+                                                  static_cast<std::uint16_t>(now / 60 % 1440)};
+    return visits.touch(0, when, now / 60, id_of(who), now, rows, nullptr,
+                        boost::asio::ip::address{}, a);
+}
+
 TEST(Visits, PageViewsWithin30MinutesAreOneVisit) {
     visit_table visits;
     aggregator a;
-    EXPECT_TRUE(visits.touch(0, 7, id_of(1), 1000, a));
-    EXPECT_FALSE(visits.touch(0, 7, id_of(1), 1000 + 1799, a));
-    EXPECT_FALSE(visits.touch(0, 7, id_of(1), 1000 + 3000, a));  // 30 min after the last one
-    EXPECT_TRUE(visits.touch(0, 7, id_of(2), 1000, a));
+    EXPECT_TRUE(view(visits, 1, 1000, a).started);
+    EXPECT_FALSE(view(visits, 1, 1000 + 1799, a).started);
+    EXPECT_FALSE(view(visits, 1, 1000 + 3000, a).started);  // 30 min after the last one
+    EXPECT_TRUE(view(visits, 2, 1000, a).started);
     EXPECT_EQ(figure(a, dimension::visits), 2U);
     EXPECT_EQ(figure(a, dimension::visits_ended), 0U);
     EXPECT_EQ(visits.size(), 2U);
@@ -35,11 +47,11 @@ TEST(Visits, PageViewsWithin30MinutesAreOneVisit) {
 TEST(Visits, AnEndedVisitIsFoldedIntoCountersAndForgotten) {
     visit_table visits;
     aggregator a;
-    visits.touch(0, 7, id_of(1), 1000, a);
-    visits.touch(0, 7, id_of(1), 1100, a);
-    visits.touch(0, 7, id_of(1), 1250, a);
-    visits.touch(0, 7, id_of(2), 1200, a);                 // a bounce
-    EXPECT_TRUE(visits.touch(0, 7, id_of(1), 1250 + 1800, a));  // idle 30 min: a new visit
+    view(visits, 1, 1000, a);
+    view(visits, 1, 1100, a);
+    view(visits, 1, 1250, a);
+    view(visits, 2, 1200, a);                 // a bounce
+    EXPECT_TRUE(view(visits, 1, 1250 + 1800, a).started);  // idle 30 min: a new visit
     visits.sweep(1200 + 1800, a);                          // the bounce ends
     EXPECT_EQ(figure(a, dimension::visits), 3U);
     EXPECT_EQ(figure(a, dimension::visits_ended), 2U);
@@ -56,12 +68,31 @@ TEST(Visits, AFullTableEndsAVisitEarlyAndCountsIt) {
     visit_table visits{16};  // one per shard
     aggregator a;
     for (std::uint8_t i = 0; i < 64; ++i) {
-        visits.touch(0, 7, id_of(i), 1000, a);
+        view(visits, i, 1000, a);
     }
     EXPECT_LE(visits.size(), 16U);
     EXPECT_EQ(visits.evicted(), 64U - visits.size());
     EXPECT_EQ(figure(a, dimension::visits), 64U);
     EXPECT_EQ(figure(a, dimension::visits_ended), visits.evicted());
+}
+
+TEST(Visits, AVisitAddsItsVisitorToARowOnceAndNewHoursAndPagesAgain) {
+    using cg::analytics::remember_day;
+    using cg::analytics::remember_hour;
+    using cg::analytics::remember_minute;
+    visit_table visits;
+    aggregator a;
+    const auto first = view(visits, 1, 39'000, a, "/");
+    EXPECT_TRUE(first.started);
+    EXPECT_NE(first.remember & remember_day, 0U);
+    EXPECT_NE(first.remember & 1U, 0U);         // the page row
+    EXPECT_NE(first.remember & (1U << 8), 0U);  // the device row
+    const auto again = view(visits, 1, 39'010, a, "/");  // same page, minute, hour
+    EXPECT_EQ(again.remember, 0U);
+    const auto other_page = view(visits, 1, 39'070, a, "/jobb");  // a new page and minute
+    EXPECT_EQ(other_page.remember, 1U | remember_minute);
+    const auto next_hour = view(visits, 1, 39'700, a, "/jobb");
+    EXPECT_EQ(next_hour.remember, remember_hour | remember_minute);
 }
 
 }  // namespace

@@ -1,0 +1,702 @@
+#!/usr/bin/env bash
+# bench/analytics_tap.sh — what the analytics tap costs per proxied request, on loopback.
+#
+# Usage: bench/analytics_tap.sh [--build-dir DIR] [--duration S] [--rounds N] [--connections C]
+#                               [--threads T] [--warmup S] [--visitors N] [--no-access-log]
+#                               [--perf FILE] [--perf-seconds S] [--keep-tmp]
+#   defaults: --build-dir build-release --duration 5 --rounds 5 --connections 50 --threads 1
+#             --warmup 3 --visitors 3000 --perf-seconds 10   (about 1.5 minutes in all)
+#   --perf FILE: after the rounds, `perf record -e cpu-clock --call-graph dwarf` on the gateway
+#             during one more tap-on run; the top symbols (self, with children) go to FILE.
+#   Builds DIR/gateway/consent-gateway (Release) if it is missing or has no analytics tap
+#   (a binary from before issue 10's tap). Needs nginx, wrk, curl, redis-server, redis-cli,
+#   python3 (and perf for --perf); as root it apt-get installs the missing ones.
+#
+# What it does: in a fresh temp dir, an upstream nginx serves one HTML page (bench/gen_files.py's
+# 30k.html, 30,720 B) under every path; a redis-server on a Unix socket holds the gateway's
+# consent records and analytics; ONE gateway process ("workers": 1) has two sites on that same
+# upstream, without a banner (the rewrite is not measured), differing only in analytics:
+#   tap-on   Host on.bench    analytics enabled (the default)
+#   tap-off  Host off.bench   "analytics": {"enabled": false}
+# with top-level "analytics": {"flush_interval_ms": 1000, "geoip_db": ip-location-db's
+# geo-whois-asn-country.mmdb from node_modules} and "trusted_proxies": ["127.0.0.1/32"].
+# wrk sends realistic page views to both (a Lua script written to the temp dir; a ring of
+# max(8,192, 3 x visitors) pre-built requests from a fixed seed, so both hosts get the same
+# requests, only Host differs): a visitor is one of --visitors public IPv4 addresses in
+# X-Forwarded-For, each with one of 50 current Chrome/Edge/Firefox/Safari/Samsung User-Agents (desktop and mobile);
+# a path out of 200 (about 1 in 12 with ?utm_source=…&utm_medium=…&utm_campaign=… and a
+# fbclid or gclid); a Referer from one of 10 external sites; Accept: text/html,…,
+# Accept-Language: nb-NO,nb;q=0.9,en;q=0.8, Accept-Encoding, Sec-Fetch-Dest: document,
+# Sec-Fetch-Mode: navigate, Sec-Fetch-Site: cross-site, Sec-Fetch-User: ?1,
+# Upgrade-Insecure-Requests: 1. No Cookie, no DNT/Sec-GPC: every request is a page view of a
+# visitor who did not object, so the User-Agent cache, the GeoIP lookup, the visitor HMAC, the
+# visit table and the HyperLogLog ids all do their work, and the writer thread flushes to Redis
+# every second.
+# Checks before measuring: both hosts answer the page byte for byte; after the warm-up
+# /metrics has cg_analytics_page_views_total{site="tap-on"} > 0 (and tap-off none), and after a
+# flush /stats/api/summary?site=tap-on has page_views > 0 and visitors > 0 (tap-off: 404, no
+# analytics). During the rounds every tap-on run must count (about) one page view per request
+# (requests <= counted <= requests + connections) and tap-off runs none; after them every page
+# view counted must have reached Redis (summary page_views == the metric), nothing dropped.
+# Then `wrk -tT -cC -dS` per row, --rounds rounds, interleaved: odd rounds tap-on then tap-off,
+# even rounds the reverse (drifts cancel). Per run: req/s (wrk) and the gateway process's CPU
+# per request = (utime + stime) delta from /proc/PID/stat (all threads: workers, the analytics
+# writer, admin) / requests; Redis's CPU per request too (for information: the tap's writes).
+#
+# Result (printed, and written to bench/out/analytics_tap.md): per row the medians over the
+# rounds (and min–max), then the cost of the tap = 1 − on/off of the req/s medians and
+# on/off − 1 of the CPU-per-request medians, each PASS/FAIL against 3 % (issue 10), and the
+# same cost per round (paired runs, adjacent in time): their spread is the noise. wrk, nginx,
+# Redis and the gateway share this machine's cores: compare the two rows, not absolute numbers;
+# a cost closer to 0 than the spread between rounds is noise. CPU per request is less affected
+# by other load than req/s. Exit status: 0 both within 3 %, 3 a target missed, 1 the benchmark
+# could not run (setup error, a check failed, a tool failed).
+#
+# Safety: traffic goes only to 127.0.0.1; every loop is bounded; every process started here is
+# stopped on exit (EXIT/INT/TERM), and the temp dir is removed (kept with --keep-tmp).
+set -euo pipefail
+
+BUILD_DIR=build-release
+DURATION=5
+ROUNDS=5
+CONNS=50
+THREADS=1
+WARMUP=3
+VISITORS=3000
+ACCESS_LOG=true
+PERF_OUT=""
+PERF_SECS=10
+KEEP_TMP=0
+TARGET_PCT=3          # issue 10: the tap costs <= 3 % of req/s and of CPU per request
+FLUSH_MS=1000
+ON_HOST=on.bench
+OFF_HOST=off.bench
+PAGE=30k.html
+
+die() { echo "analytics_tap: error: $*" >&2; exit 1; }
+log() { echo "analytics_tap: $*" >&2; }
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+
+is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --build-dir) BUILD_DIR=${2:?--build-dir needs a value}; shift 2 ;;
+        --duration) DURATION=${2:?--duration needs a value}; shift 2 ;;
+        --rounds) ROUNDS=${2:?--rounds needs a value}; shift 2 ;;
+        --connections) CONNS=${2:?--connections needs a value}; shift 2 ;;
+        --threads) THREADS=${2:?--threads needs a value}; shift 2 ;;
+        --warmup) WARMUP=${2:?--warmup needs a value}; shift 2 ;;
+        --visitors) VISITORS=${2:?--visitors needs a value}; shift 2 ;;
+        --no-access-log) ACCESS_LOG=false; shift ;;
+        --perf) PERF_OUT=${2:?--perf needs a file}; shift 2 ;;
+        --perf-seconds) PERF_SECS=${2:?--perf-seconds needs a value}; shift 2 ;;
+        --keep-tmp) KEEP_TMP=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage >&2; die "unknown argument: $1" ;;
+    esac
+done
+check_range() {  # check_range OPTION VALUE LO HI
+    if ! is_uint "$2" || (( $2 < $3 || $2 > $4 )); then die "$1 must be $3..$4"; fi
+}
+check_range --duration "$DURATION" 1 600
+check_range --rounds "$ROUNDS" 1 50
+check_range --connections "$CONNS" 1 10000
+check_range --threads "$THREADS" 1 "$CONNS"
+check_range --warmup "$WARMUP" 1 60
+check_range --visitors "$VISITORS" 1 1000000
+check_range --perf-seconds "$PERF_SECS" 1 120
+if [[ -n $PERF_OUT && "$PERF_OUT" != /* ]]; then PERF_OUT="$PWD/$PERF_OUT"; fi
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH="$REPO/bench"
+cd "$REPO"
+[[ "$BUILD_DIR" = /* ]] || BUILD_DIR="$REPO/$BUILD_DIR"
+GATEWAY_BIN="$BUILD_DIR/gateway/consent-gateway"
+GEOIP_DB="$REPO/node_modules/@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb"
+[[ -s "$GEOIP_DB" ]] || die "no $GEOIP_DB (npm ci installs it)"
+[[ -r /usr/share/uap-core/regexes.yaml ]] || die "no /usr/share/uap-core/regexes.yaml (apt-get install uap-core)"
+
+# ---------------------------------------------------------------------------- tools
+apt_install() {
+    [[ $(id -u) -eq 0 ]] || die "missing $* and not root: install them (apt-get install -y $*)"
+    command -v apt-get >/dev/null || die "missing $* and no apt-get"
+    log "installing $* ..."
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+need=()
+command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need+=(nginx-light)
+command -v wrk >/dev/null || need+=(wrk)
+command -v curl >/dev/null || need+=(curl)
+command -v python3 >/dev/null || need+=(python3)
+command -v cmp >/dev/null || need+=(diffutils)
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v redis-cli >/dev/null || need+=(redis-tools)
+[[ -n $PERF_OUT ]] && ! command -v perf >/dev/null && need+=(linux-perf)
+if [[ ${#need[@]} -gt 0 ]]; then
+    apt_install "${need[@]}" || { need=("${need[@]/nginx-light/nginx}"); apt_install "${need[@]}"; }
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[[ -x "$NGINX" ]] || die "nginx not found"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+NOFILE=$(ulimit -n)
+[[ "$NOFILE" == unlimited ]] && NOFILE=65536
+(( NOFILE >= CONNS * 2 + 256 )) || die "open-file limit $NOFILE too low for $CONNS connections"
+
+# ---------------------------------------------------------------------------- build
+# A binary from before the tap (no cg_analytics_page_views_total in it) would measure nothing.
+has_tap() { grep -q -a -F 'cg_analytics_page_views_total' "$GATEWAY_BIN"; }
+if [[ ! -x "$GATEWAY_BIN" ]] || ! has_tap; then
+    log "no $GATEWAY_BIN with the analytics tap: building it (Release) ..."
+    if [[ ! -f "$BUILD_DIR/CMakeCache.txt" ]]; then
+        cmake -S "$REPO" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DCG_BUILD_TESTS=OFF >&2 \
+            || die "cmake configure failed"
+    fi
+    cmake --build "$BUILD_DIR" --target consent-gateway -j2 >&2 || die "gateway build failed"
+    { [[ -x "$GATEWAY_BIN" ]] && has_tap; } || die "the build did not produce $GATEWAY_BIN with the tap"
+fi
+
+# ---------------------------------------------------------------------------- processes
+T=$(mktemp -d -t cg-atap.XXXXXX)
+PIDS=()      # processes started here: TERM on exit, KILL if still alive after 5 s
+WORKERS=()   # nginx worker processes: they stop with their master; KILLed if not
+WRK_PID=     # the wrk run in progress, if any
+PERF_PID=    # perf record in progress, if any
+# shellcheck disable=SC2317  # invoked via trap
+cleanup() {
+    local rc=$? pid alive
+    set +e
+    trap - EXIT INT TERM ERR
+    [[ $rc -eq 130 || $rc -eq 143 ]] && log "interrupted: stopping everything"
+    [[ -n "$WRK_PID" ]] && { kill -KILL "$WRK_PID"; wait "$WRK_PID"; } 2>/dev/null
+    [[ -n "$PERF_PID" ]] && { kill -INT "$PERF_PID"; wait "$PERF_PID"; } 2>/dev/null
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for _ in $(seq 1 50); do          # up to 5 s for a clean stop
+        alive=0
+        for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        [[ $alive -eq 0 ]] && break
+        sleep 0.1
+    done
+    for pid in "${PIDS[@]}" "${WORKERS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    if [[ $KEEP_TMP -eq 1 ]]; then log "temp dir kept: $T"; else rm -rf "$T"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo "analytics_tap: error: line $LINENO: \`$BASH_COMMAND\` failed" >&2' ERR
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# wait_http URL PID NAME LOGFILE TIMEOUT_TENTHS
+wait_http() {
+    local url=$1 pid=$2 name=$3 logf=$4 tries=$5
+    for _ in $(seq 1 "$tries"); do
+        kill -0 "$pid" 2>/dev/null || { tail -n 30 "$logf" >&2 || true; die "$name exited during startup (log: $logf)"; }
+        curl -sf -o /dev/null --max-time 1 "$url" && return 0
+        sleep 0.1
+    done
+    tail -n 30 "$logf" >&2 || true
+    die "$name not ready at $url after $((tries / 10)) s"
+}
+
+mapfile -t PORTS < <(python3 "$BENCH/free_ports.py" 3)
+[[ ${#PORTS[@]} -eq 3 ]] || die "could not pick free ports"
+UP_PORT=${PORTS[0]} GW_PORT=${PORTS[1]} ADMIN_PORT=${PORTS[2]}
+
+mkdir -p "$T/www" "$T/wrk" "$T/check"
+python3 "$BENCH/gen_files.py" "$T/www" > /dev/null || die "file generation failed"
+[[ -s "$T/www/$PAGE" ]] || die "gen_files.py wrote no $PAGE"
+
+USER_LINE=""
+[[ $(id -u) -eq 0 ]] && USER_LINE="user root;"   # workers must read the 0700 temp dir
+
+# The upstream: the page under every path (text/html), keep-alive, no access log.
+mkdir -p "$T/upstream/tmp"
+cat > "$T/upstream/nginx.conf" <<EOF
+$USER_LINE
+worker_processes 1;
+worker_rlimit_nofile $NOFILE;
+daemon off;
+pid $T/upstream/nginx.pid;
+error_log $T/upstream/error.log warn;
+events { worker_connections $(( NOFILE < 8192 ? NOFILE : 8192 )); }
+http {
+    client_body_temp_path $T/upstream/tmp/client_body;
+    proxy_temp_path $T/upstream/tmp/proxy;
+    fastcgi_temp_path $T/upstream/tmp/fastcgi;
+    uwsgi_temp_path $T/upstream/tmp/uwsgi;
+    scgi_temp_path $T/upstream/tmp/scgi;
+    keepalive_timeout 75s;
+    keepalive_requests 1000000;
+    default_type text/html;
+    access_log off;
+    sendfile on;
+    tcp_nopush off;
+    tcp_nodelay on;
+    server {
+        listen 127.0.0.1:$UP_PORT;
+        server_name _;
+        root $T/www;
+        location / { try_files /$PAGE =404; }
+    }
+}
+EOF
+"$NGINX" -p "$T/upstream" -c "$T/upstream/nginx.conf" -e "$T/upstream/error.log" \
+    > "$T/upstream/stdout.log" 2>&1 &
+UP_PID=$!
+PIDS+=("$UP_PID")
+log "temp dir $T; ports: upstream $UP_PORT, gateway $GW_PORT (admin $ADMIN_PORT)"
+wait_http "http://127.0.0.1:$UP_PORT/" "$UP_PID" "upstream nginx" "$T/upstream/error.log" 100
+for _ in $(seq 1 50); do                  # its worker, so that cleanup can KILL it if need be
+    w=$(pgrep -P "$UP_PID" 2>/dev/null | head -n 1 || true)
+    [[ -n "$w" ]] && { WORKERS+=("$w"); break; }
+    sleep 0.1
+done
+
+# Redis: consent records and analytics (Unix socket in the temp dir; no RDB, AOF everysec).
+mkdir -p "$T/redis"
+REDIS_SOCK="$T/redis/redis.sock"
+redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 700 --dir "$T/redis" \
+    --save "" --appendonly yes --appendfsync everysec --daemonize no \
+    --logfile "$T/redis/redis.log" > /dev/null 2>&1 &
+REDIS_PID=$!
+PIDS+=("$REDIS_PID")
+rcli() { redis-cli -s "$REDIS_SOCK" "$@"; }
+for _ in $(seq 1 100); do      # up to 10 s
+    kill -0 "$REDIS_PID" 2>/dev/null || { tail -n 20 "$T/redis/redis.log" >&2; die "redis-server exited during startup"; }
+    [[ $(rcli ping 2>/dev/null) == PONG ]] && break
+    sleep 0.1
+done
+[[ $(rcli ping 2>/dev/null) == PONG ]] || die "redis-server not ready on $REDIS_SOCK"
+
+# The gateway: one worker, two sites on the same upstream, analytics on one of them.
+CONSENT_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+ADMIN_TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
+cat > "$T/gateway.json" <<EOF
+{"listen": {"address": "127.0.0.1", "port": $GW_PORT},
+ "admin": {"address": "127.0.0.1", "port": $ADMIN_PORT, "token": "$ADMIN_TOKEN"},
+ "workers": 1, "log": {"level": "info", "access": $ACCESS_LOG},
+ "trusted_proxies": ["127.0.0.1/32"],
+ "consent": {"keys": ["$CONSENT_KEY"], "journal": {"path": "$T/consent-journal.jsonl"}},
+ "redis": {"socket": "$REDIS_SOCK"},
+ "analytics": {"flush_interval_ms": $FLUSH_MS, "geoip_db": "$GEOIP_DB"},
+ "sites": [{"name": "tap-on", "hosts": ["$ON_HOST"], "upstream": "http://127.0.0.1:$UP_PORT"},
+           {"name": "tap-off", "hosts": ["$OFF_HOST"], "upstream": "http://127.0.0.1:$UP_PORT",
+            "analytics": {"enabled": false}}]}
+EOF
+chmod 600 "$T/gateway.json"
+"$GATEWAY_BIN" --check-config "$T/gateway.json" > "$T/check-config.out" 2>&1 \
+    || { cat "$T/check-config.out" >&2; die "the gateway refuses the benchmark's config"; }
+GW_LOG="$T/gateway.log"
+"$GATEWAY_BIN" "$T/gateway.json" > "$GW_LOG" 2>&1 &
+GW_PID=$!
+PIDS+=("$GW_PID")
+wait_http "http://127.0.0.1:$ADMIN_PORT/healthz" "$GW_PID" "gateway" "$GW_LOG" 100
+
+gw_alive() {
+    kill -0 "$GW_PID" 2>/dev/null && return 0
+    tail -n 30 "$GW_LOG" >&2 || true
+    die "the gateway exited (log: $GW_LOG)"
+}
+admin_get() {  # admin_get PATH: the body, with the admin token (fails on non-2xx)
+    curl -sf --max-time 10 -H "Authorization: Bearer $ADMIN_TOKEN" "http://127.0.0.1:$ADMIN_PORT$1"
+}
+metrics() { admin_get /metrics; }
+metric_of() {  # metric_of NAME < metrics: its value (0 when absent)
+    awk -v k="$1" '$1 == k {v = $2} END {printf "%.0f\n", v + 0}'
+}
+PV_ON='cg_analytics_page_views_total{site="tap-on"}'
+PV_OFF='cg_analytics_page_views_total{site="tap-off"}'
+json_field() {  # json_field KEY < json: a top-level number (or "null")
+    python3 -c 'import json, sys; v = json.load(sys.stdin).get(sys.argv[1]); print("null" if v is None else v)' "$1"
+}
+# CPU time of a process, all threads (live and exited), in clock ticks: utime + stime.
+cpu_ticks() { awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$1/stat"; }
+CLK_TCK=$(getconf CLK_TCK)
+
+# ---------------------------------------------------------------------------- wrk script
+# A ring of pre-built requests (fixed seed): the same sequence for both hosts.
+cat > "$T/pageviews.lua" <<'LUA'
+-- wrk -s pageviews.lua URL -- HOST VISITORS SEED
+-- Realistic page views: visitors (public IPv4 in X-Forwarded-For, one User-Agent each),
+-- 200 paths (some with campaign parameters), external referrers, a browser's navigation headers.
+local ring, pos = {}, 0
+local RING = 8192   -- requests pre-built: max(8192, 3 x visitors), at most 65536
+
+local function user_agents()
+   local t = {}
+   local chrome = {"131.0.0.0", "130.0.0.0", "129.0.0.0"}
+   for _, v in ipairs(chrome) do
+      local major = v:match("^(%d+)")
+      t[#t + 1] = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/" .. v .. " Safari/537.36"
+      t[#t + 1] = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/" .. v .. " Safari/537.36"
+      t[#t + 1] = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/" .. v .. " Safari/537.36"
+      t[#t + 1] = "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/" .. v .. " Mobile Safari/537.36"
+      t[#t + 1] = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/" .. v .. " Safari/537.36 Edg/" .. v
+      t[#t + 1] = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/" .. major .. ".0.6778.73 Mobile/15E148 Safari/604.1"
+   end
+   for _, v in ipairs({"133.0", "132.0", "131.0"}) do
+      local major = v:match("^(%d+)")
+      t[#t + 1] = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:" .. v .. ") Gecko/20100101 Firefox/" .. v
+      t[#t + 1] = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:" .. v .. ") Gecko/20100101 Firefox/" .. v
+      t[#t + 1] = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:" .. v .. ") Gecko/20100101 Firefox/" .. v
+      t[#t + 1] = "Mozilla/5.0 (Android 14; Mobile; rv:" .. v .. ") Gecko/" .. major .. ".0 Firefox/" .. v
+   end
+   for _, v in ipairs({{"18.1", "18_1"}, {"18.0", "18_0"}, {"17.6", "17_6"}}) do
+      t[#t + 1] = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/" .. v[1] .. " Safari/605.1.15"
+      t[#t + 1] = "Mozilla/5.0 (iPhone; CPU iPhone OS " .. v[2] .. " like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/" .. v[1] .. " Mobile/15E148 Safari/604.1"
+      t[#t + 1] = "Mozilla/5.0 (iPad; CPU OS " .. v[2] .. " like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/" .. v[1] .. " Mobile/15E148 Safari/604.1"
+   end
+   -- 18 + 12 + 9 = 39; devices with a model in the UA, Samsung Internet, Opera, Chrome on ChromeOS
+   local more = {
+      "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.6778.81 Mobile Safari/537.36",
+      "Mozilla/5.0 (Linux; Android 13; SM-A536B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.6723.107 Mobile Safari/537.36",
+      "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.6778.81 Mobile Safari/537.36",
+      "Mozilla/5.0 (Linux; Android 13; moto g(60)) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/129.0.6668.100 Mobile Safari/537.36",
+      "Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/26.0 Chrome/122.0.0.0 Mobile Safari/537.36",
+      "Mozilla/5.0 (Linux; Android 13; SAMSUNG SM-X200) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/25.0 Chrome/121.0.0.0 Safari/537.36",
+      "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36 OPR/115.0.0.0",
+      "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
+      "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+      "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1",
+      "Mozilla/5.0 (Linux; Android 12; Redmi Note 11) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.6778.81 Mobile Safari/537.36",
+   }
+   for _, u in ipairs(more) do t[#t + 1] = u end
+   return t   -- 50
+end
+
+local function paths()
+   local t = {"/", "/nyheter/", "/sport/", "/kultur/", "/jobb/", "/om-oss", "/kontakt",
+              "/personvern", "/abonnement", "/sok/"}
+   local topics = {"stortinget", "renta", "strompris", "valg", "skole", "helse", "klima",
+                   "boligpris", "fotball", "langrenn"}
+   for i = 1, 100 do                                  -- articles
+      t[#t + 1] = "/nyheter/" .. topics[(i % #topics) + 1] .. "-" .. (1000 + i * 7)
+   end
+   for i = 1, 50 do t[#t + 1] = "/jobb/" .. (40000 + i * 13) end        -- job ads
+   for i = 1, 40 do t[#t + 1] = "/produkter/kategori-" .. (i % 8) .. "/vare-" .. i end
+   return t   -- 200
+end
+
+local CAMPAIGNS = {
+   "?utm_source=facebook&utm_medium=social&utm_campaign=vinter-2026&fbclid=IwAR",
+   "?utm_source=newsletter&utm_medium=email&utm_campaign=uke-49",
+   "?utm_source=google&utm_medium=cpc&utm_campaign=jobb-desember&gclid=Cj0KCQiA",
+   "?utm_source=instagram&utm_medium=social&utm_campaign=julekampanje&fbclid=PAZX",
+}
+local REFERERS = {
+   "https://www.google.com/", "https://www.google.no/", "https://www.bing.com/",
+   "https://duckduckgo.com/", "https://www.facebook.com/", "https://l.facebook.com/",
+   "https://t.co/", "https://www.linkedin.com/", "https://www.finn.no/",
+   "https://news.ycombinator.com/",
+}
+local ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"
+local ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+
+-- A public IPv4 address: first octet outside 0, 10, 100 (CGNAT part), 127, 169, 172, 192, 198
+-- and 224-255 (private, loopback, link-local, documentation, multicast, reserved).
+local function public_ip()
+   local first
+   repeat
+      first = math.random(1, 223)
+   until not (first == 10 or first == 100 or first == 127 or first == 169 or first == 172
+              or first == 192 or first == 198 or first == 0)
+   return first .. "." .. math.random(0, 255) .. "." .. math.random(0, 255) .. "." .. math.random(1, 254)
+end
+
+local function click_id(n)
+   local s = {}
+   for i = 1, n do
+      local k = math.random(1, #ALNUM)
+      s[i] = ALNUM:sub(k, k)
+   end
+   return table.concat(s)
+end
+
+function init(args)
+   local host = args[1] or "on.bench"
+   local nvisitors = tonumber(args[2]) or 3000
+   math.randomseed(tonumber(args[3]) or 20261202)
+   RING = math.max(8192, math.min(65536, nvisitors * 3))
+   local uas, ps = user_agents(), paths()
+   local visitors = {}
+   for i = 1, nvisitors do
+      visitors[i] = {ip = public_ip(), ua = uas[math.random(1, #uas)]}
+   end
+   for i = 1, RING do
+      local v = visitors[math.random(1, nvisitors)]
+      local path = ps[math.random(1, #ps)]
+      if math.random(1, 12) == 1 then
+         local c = CAMPAIGNS[math.random(1, #CAMPAIGNS)]
+         if c:sub(-4) == "IwAR" or c:sub(-4) == "PAZX" or c:sub(-8) == "Cj0KCQiA" then
+            c = c .. click_id(40)
+         end
+         path = path .. c
+      end
+      ring[i] = wrk.format("GET", path, {
+         ["Host"] = host,
+         ["User-Agent"] = v.ua,
+         ["Accept"] = ACCEPT,
+         ["Accept-Language"] = "nb-NO,nb;q=0.9,en;q=0.8",
+         ["Accept-Encoding"] = "gzip, deflate, br, zstd",
+         ["Referer"] = REFERERS[math.random(1, #REFERERS)],
+         ["Sec-Fetch-Dest"] = "document",
+         ["Sec-Fetch-Mode"] = "navigate",
+         ["Sec-Fetch-Site"] = "cross-site",
+         ["Sec-Fetch-User"] = "?1",
+         ["Upgrade-Insecure-Requests"] = "1",
+         ["X-Forwarded-For"] = v.ip,
+      })
+   end
+end
+
+function request()
+   pos = pos % RING + 1
+   return ring[pos]
+end
+LUA
+
+# ---------------------------------------------------------------------------- checks
+# One page view through each host, with the wrk script's kind of headers: 200, the page.
+page_headers=(-H 'User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
+              -H 'Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8'
+              -H 'Accept-Language: nb-NO,nb;q=0.9,en;q=0.8' -H 'Sec-Fetch-Dest: document'
+              -H 'Sec-Fetch-Mode: navigate' -H 'Referer: https://www.google.no/'
+              -H 'X-Forwarded-For: 151.101.1.1')
+for host in "$ON_HOST" "$OFF_HOST"; do
+    curl -sf --max-time 10 -o "$T/check/$host" -H "Host: $host" "${page_headers[@]}" \
+        "http://127.0.0.1:$GW_PORT/nyheter/valg-1007?utm_source=x" \
+        || die "GET via the gateway with Host $host failed (see $GW_LOG)"
+    cmp -s "$T/check/$host" "$T/www/$PAGE" || die "Host $host: the page differs from the file"
+done
+log "both hosts answer the page byte for byte"
+
+RESULTS="$T/results.jsonl"
+: > "$RESULTS"
+run_wrk() {  # run_wrk ROW ROUND SECONDS [record]
+    local row=$1 round=$2 secs=$3 record=${4:-} host out c0 c1 r0 r1 m0 m1
+    case $row in
+        tap-on) host=$ON_HOST ;;
+        tap-off) host=$OFF_HOST ;;
+        *) die "run_wrk: unknown row $row" ;;
+    esac
+    out="$T/wrk/$row-$round.txt"
+    metrics > "$T/m0" || die "GET /metrics failed"
+    c0=$(cpu_ticks "$GW_PID") r0=$(cpu_ticks "$REDIS_PID")
+    # in the background so that a TERM/INT stops the benchmark at once (cleanup kills wrk)
+    wrk --latency -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 10s -s "$T/pageviews.lua" \
+        "http://127.0.0.1:$GW_PORT/" -- "$host" "$VISITORS" 20261202 > "$out" 2>&1 &
+    WRK_PID=$!
+    wait "$WRK_PID" || { cat "$out" >&2; die "wrk failed on $row"; }
+    WRK_PID=
+    gw_alive
+    c1=$(cpu_ticks "$GW_PID") r1=$(cpu_ticks "$REDIS_PID")
+    metrics > "$T/m1" || die "GET /metrics failed"
+    m0=$(metric_of "$PV_ON" < "$T/m0") m1=$(metric_of "$PV_ON" < "$T/m1")
+    if [[ -n $record ]]; then
+        python3 "$BENCH/parse_wrk.py" "$row" "$PAGE" "$round" "cpu_ticks=$(( c1 - c0 ))" \
+            "redis_ticks=$(( r1 - r0 ))" "clk_tck=$CLK_TCK" "pv_on=$(( m1 - m0 ))" \
+            "pv_off=$(( $(metric_of "$PV_OFF" < "$T/m1") - $(metric_of "$PV_OFF" < "$T/m0") ))" \
+            "conns=$CONNS" < "$out" >> "$RESULTS" || die "could not parse wrk output ($out)"
+        log "round $round $(printf '%-8s' "$row") $(grep -m1 '^Requests/sec' "$out" | tr -s ' '); gateway CPU $(( (c1 - c0) * 1000 / CLK_TCK )) ms; tap-on page views +$(( m1 - m0 ))"
+    fi
+}
+
+# Redis must be reachable for the analytics writer (and the consent store).
+for _ in $(seq 1 50); do        # up to 5 s
+    curl -sf --max-time 2 "http://127.0.0.1:$ADMIN_PORT/readyz" | grep -q '"redis":"up"' && break
+    sleep 0.1
+done
+curl -sf --max-time 2 "http://127.0.0.1:$ADMIN_PORT/readyz" | grep -q '"redis":"up"' \
+    || die "the gateway does not reach Redis (/readyz: $(curl -s --max-time 2 "http://127.0.0.1:$ADMIN_PORT/readyz"))"
+
+LOAD_START=$(cut -d" " -f1-3 /proc/loadavg)
+log "warm-up: ${WARMUP} s per host, twice (the User-Agent database loads at the first page view; load average now: $LOAD_START)"
+for _ in 1 2; do run_wrk tap-on 0 "$WARMUP"; run_wrk tap-off 0 "$WARMUP"; done
+# The User-Agent database must have finished loading: no more ua_loading during a short run.
+UA_LOADING='cg_analytics_not_counted_total{site="tap-on",reason="ua_loading"}'
+for _ in $(seq 1 10); do
+    l0=$(metrics | metric_of "$UA_LOADING")
+    run_wrk tap-on 0 1
+    l1=$(metrics | metric_of "$UA_LOADING")
+    [[ $l0 == "$l1" ]] && break
+    log "the User-Agent database is still loading ($l1 page views not counted so far): warming up more"
+done
+[[ $l0 == "$l1" ]] || die "the User-Agent database did not finish loading after the warm-up"
+
+metrics > "$T/check/metrics-warm" || die "GET /metrics failed"
+pv_on=$(metric_of "$PV_ON" < "$T/check/metrics-warm")
+pv_off=$(metric_of "$PV_OFF" < "$T/check/metrics-warm")
+(( pv_on > 0 )) || { grep '^cg_analytics' "$T/check/metrics-warm" >&2 || true; die "the tap counted no page view of tap-on after the warm-up"; }
+(( pv_off == 0 )) || die "tap-off (analytics disabled) counted $pv_off page views"
+sleep $(( FLUSH_MS * 2 / 1000 + 1 ))      # two flush intervals and a bit: the writer has written
+admin_get "/stats/api/summary?site=tap-on" > "$T/check/summary-on.json" \
+    || die "GET /stats/api/summary?site=tap-on failed"
+s_pv=$(json_field page_views < "$T/check/summary-on.json")
+s_vis=$(json_field visitors < "$T/check/summary-on.json")
+[[ $s_pv =~ ^[0-9]+$ && $s_pv -gt 0 ]] || die "summary of tap-on: page_views $s_pv ($(head -c 300 "$T/check/summary-on.json"))"
+[[ $s_vis =~ ^[0-9]+$ && $s_vis -gt 0 ]] || die "summary of tap-on: visitors $s_vis ($(head -c 300 "$T/check/summary-on.json"))"
+off_code=$(curl -s --max-time 10 -o "$T/check/summary-off.json" -w '%{http_code}' \
+    -H "Authorization: Bearer $ADMIN_TOKEN" "http://127.0.0.1:$ADMIN_PORT/stats/api/summary?site=tap-off") || off_code=000
+if [[ $off_code == 200 ]]; then
+    [[ $(json_field page_views < "$T/check/summary-off.json") =~ ^(0|null)$ ]] \
+        || die "summary of tap-off (analytics disabled) has page views: $(head -c 300 "$T/check/summary-off.json")"
+elif [[ $off_code != 404 ]]; then
+    die "GET /stats/api/summary?site=tap-off answered $off_code"
+fi
+countries=$(admin_get "/stats/api/countries?site=tap-on" | python3 -c 'import json, sys; print(len(json.load(sys.stdin).get("rows", [])))' || echo "?")
+log "the tap counts: /metrics tap-on $pv_on page views (tap-off $pv_off); summary tap-on page_views $s_pv, visitors $s_vis; tap-off summary: HTTP $off_code; $countries country rows"
+
+# ---------------------------------------------------------------------------- measure
+log "measuring: $ROUNDS round(s) x 2 rows x ${DURATION}s (~$(( ROUNDS * 2 * DURATION ))s), wrk -t$THREADS -c$CONNS"
+for round in $(seq 1 "$ROUNDS"); do
+    if (( round % 2 == 1 )); then order=(tap-on tap-off); else order=(tap-off tap-on); fi
+    for row in "${order[@]}"; do run_wrk "$row" "$round" "$DURATION" record; done
+done
+LOAD_END=$(cut -d" " -f1-3 /proc/loadavg)
+
+# Every page view counted reached Redis: wait for the writer (pending 0), then compare.
+for _ in $(seq 1 100); do       # up to 10 s
+    metrics > "$T/check/metrics-end" || die "GET /metrics failed"
+    [[ $(metric_of cg_analytics_pending < "$T/check/metrics-end") == 0 ]] && break
+    sleep 0.1
+done
+sleep $(( FLUSH_MS * 2 / 1000 + 1 ))
+metrics > "$T/check/metrics-end" || die "GET /metrics failed"
+admin_get "/stats/api/summary?site=tap-on" > "$T/check/summary-end.json" \
+    || die "GET /stats/api/summary?site=tap-on failed"
+END_PV=$(metric_of "$PV_ON" < "$T/check/metrics-end")
+END_STORED=$(json_field page_views < "$T/check/summary-end.json")
+END_VISITORS=$(json_field visitors < "$T/check/summary-end.json")
+END_DROPPED=$(metric_of cg_analytics_dropped_total < "$T/check/metrics-end")
+END_FAILURES=$(metric_of cg_analytics_write_failures_total < "$T/check/metrics-end")
+END_VISITS=$(metric_of cg_analytics_visits_open < "$T/check/metrics-end")
+log "after the rounds: page views counted $END_PV, in Redis $END_STORED (visitors $END_VISITORS), dropped $END_DROPPED, write failures $END_FAILURES, visits open $END_VISITS"
+
+# ---------------------------------------------------------------------------- perf (optional)
+if [[ -n $PERF_OUT ]]; then
+    # DWARF call graphs: the Release build has no frame pointers, so `-g` (fp) loses the
+    # callers of user-space code, and the tap's share could not be told apart.
+    PERF_ARGS=(-e cpu-clock -F 499 --call-graph "dwarf,16384")
+    log "perf: record ${PERF_ARGS[*]} on the gateway during a ${PERF_SECS} s tap-on run"
+    perf record "${PERF_ARGS[@]}" -p "$GW_PID" -o "$T/perf.data" -- sleep "$PERF_SECS" \
+        > "$T/perf-record.log" 2>&1 &
+    PERF_PID=$!
+    run_wrk tap-on perf "$PERF_SECS"
+    wait "$PERF_PID" || { cat "$T/perf-record.log" >&2; die "perf record failed"; }
+    PERF_PID=
+    log "perf: reporting (unwinding the DWARF stacks takes a while) ..."
+    # perf_table ARGS...: perf report's rows without comments, blank lines or padding
+    perf_table() {
+        { perf report -i "$T/perf.data" --stdio "$@" 2>/dev/null || true; } \
+            | grep -v -e '^#' -e '^$' | tr -s ' ' | sed 's/ - - *$//' | cut -c1-220
+    }
+    {
+        echo "# perf record ${PERF_ARGS[*]} -p <gateway> during wrk -t$THREADS -c$CONNS on Host $ON_HOST (${PERF_SECS} s)"
+        echo "## threads (pid:comm; the busiest is the worker)"
+        perf_table --no-children --sort pid -g none
+        echo "## self time by library"
+        perf_table --no-children --sort dso -g none | awk 'NR <= 15'
+        echo "## self time, top symbols"
+        perf_table --no-children --sort symbol -g none --percent-limit 0.3 | awk 'NR <= 60'
+        echo "## with children (total, self): the tap (analytics::), HMAC/SHA-256, GeoIP (MMDB), RE2, cctz, hiredis"
+        perf_table --children --sort symbol -g none \
+            | grep -E 'analytics|HMAC|hmac|SHA256|sha256|MMDB|re2::|RE2|cctz|redis|visitor|aggregat' \
+            | awk 'NR <= 60'
+    } > "$PERF_OUT"
+    log "perf report written to $PERF_OUT"
+fi
+
+# ---------------------------------------------------------------------------- report
+cpu=$(awk -F: '/^model name/ {sub(/^[ \t]+/, "", $2); print $2; exit}' /proc/cpuinfo 2>/dev/null)
+rev=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo "no commit")
+git -C "$REPO" diff-index --quiet HEAD -- CMakeLists.txt cmake common consent gateway analytics \
+    2>/dev/null || rev="$rev + uncommitted changes"
+rev="$rev, binary built $(date -u -r "$GATEWAY_BIN" '+%Y-%m-%d %H:%MZ')"
+H1="date: $(date -u '+%Y-%m-%d %H:%M:%SZ') | nproc: $(nproc) | cpu: ${cpu:-unknown} | load avg at start: $LOAD_START, at end: $LOAD_END | gateway @ $rev"
+H2="wrk -t$THREADS -c$CONNS -d${DURATION}s × $ROUNDS round(s), interleaved (odd rounds on→off, even off→on) | one gateway process, \"workers\": 1, access log $ACCESS_LOG | $PAGE from nginx under 200 paths | $VISITORS visitors (XFF), 50 User-Agents, 10 referrers | Redis AOF everysec on a Unix socket | flush every ${FLUSH_MS} ms | GeoIP: geo-whois-asn-country.mmdb"
+H3="checks: tap-on page views in /metrics and in /stats/api/summary (visitors > 0) before measuring; after: $END_PV counted, $END_STORED in Redis (visitors $END_VISITORS), dropped $END_DROPPED, write failures $END_FAILURES"
+mkdir -p "$BENCH/out"
+rc=0
+python3 - "$RESULTS" "$TARGET_PCT" "$BENCH/out/analytics_tap.md" "$H1" "$H2" "$H3" \
+    "$END_PV" "$END_STORED" "$END_DROPPED" <<'PY' || rc=$?
+import json, statistics, sys
+
+path, target, out, h1, h2, h3, end_pv, end_stored, end_dropped = sys.argv[1:10]
+target = float(target)
+recs = [json.loads(l) for l in open(path) if l.strip()]
+errors = []
+for r in recs:
+    r["cpu_us"] = r["cpu_ticks"] * 1e6 / r["clk_tck"] / max(r["requests"], 1)
+    r["redis_us"] = r["redis_ticks"] * 1e6 / r["clk_tck"] / max(r["requests"], 1)
+    if r["non2xx"] or r["socket_errors"]:
+        errors.append(f"{r['target']} round {r['round']}: {r['non2xx']} non-2xx, "
+                      f"{r['socket_errors']} socket errors")
+    if r["target"] == "tap-on" and not (r["requests"] <= r["pv_on"] <= r["requests"] + r["conns"]):
+        errors.append(f"tap-on round {r['round']}: {r['pv_on']} page views counted for "
+                      f"{r['requests']} requests")
+    if r["target"] == "tap-off" and (r["pv_on"] or r["pv_off"]):
+        errors.append(f"tap-off round {r['round']}: page views counted ({r['pv_on']} on, "
+                      f"{r['pv_off']} off)")
+if end_stored != end_pv:
+    errors.append(f"page views counted {end_pv} but {end_stored} in Redis")
+if end_dropped != "0":
+    errors.append(f"{end_dropped} page views dropped")
+
+rows = {}
+for r in recs:
+    rows.setdefault(r["target"], []).append(r)
+med = lambda xs: statistics.median(xs)
+def stat(row, key):
+    xs = [r[key] for r in rows[row]]
+    return med(xs), min(xs), max(xs)
+
+lines = ["# Analytics tap: cost per proxied request", "", h1 + "  ", h2 + "  ", h3, ""]
+lines += ["| row | req/s median | req/s min–max | spread | gateway CPU µs/request median | "
+          "CPU min–max | spread | Redis CPU µs/request | page views counted / requests |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+for row in ("tap-off", "tap-on"):
+    rps, rlo, rhi = stat(row, "rps")
+    cpu, clo, chi = stat(row, "cpu_us")
+    red, _, _ = stat(row, "redis_us")
+    pv = sum(r["pv_on"] for r in rows[row])
+    rq = sum(r["requests"] for r in rows[row])
+    lines.append(f"| {row} | {rps:,.0f} | {rlo:,.0f}–{rhi:,.0f} | {(rhi - rlo) / rps * 100:.1f} % | "
+                 f"{cpu:.1f} | {clo:.1f}–{chi:.1f} | {(chi - clo) / cpu * 100:.1f} % | {red:.2f} | "
+                 f"{pv:,} / {rq:,} |")
+on_rps, off_rps = stat("tap-on", "rps")[0], stat("tap-off", "rps")[0]
+on_cpu, off_cpu = stat("tap-on", "cpu_us")[0], stat("tap-off", "cpu_us")[0]
+cost_rps = (1 - on_rps / off_rps) * 100
+cost_cpu = (on_cpu / off_cpu - 1) * 100
+verdict = lambda c: "PASS" if c <= target else "FAIL"
+lines += ["", "| cost of the tap | tap-off | tap-on | cost | target | |", "|---|---:|---:|---:|---:|---|",
+          f"| req/s (1 − on/off) | {off_rps:,.0f} | {on_rps:,.0f} | {cost_rps:+.1f} % | ≤ {target:g} % | {verdict(cost_rps)} |",
+          f"| CPU µs/request (on/off − 1) | {off_cpu:.1f} | {on_cpu:.1f} | {cost_cpu:+.1f} % | ≤ {target:g} % | {verdict(cost_cpu)} |"]
+# Per round: the two runs of a round are adjacent in time, so their ratio sees the least drift.
+by_round = {}
+for r in recs:
+    by_round.setdefault(r["round"], {})[r["target"]] = r
+pr_rps, pr_cpu = [], []
+for k in sorted(by_round):
+    d = by_round[k]
+    if "tap-on" in d and "tap-off" in d:
+        pr_rps.append((1 - d["tap-on"]["rps"] / d["tap-off"]["rps"]) * 100)
+        pr_cpu.append((d["tap-on"]["cpu_us"] / d["tap-off"]["cpu_us"] - 1) * 100)
+if pr_rps:
+    fmt = lambda xs: ", ".join(f"{x:+.1f}" for x in xs)
+    lines += ["", f"Per round (paired, adjacent runs): req/s cost {fmt(pr_rps)} % (median "
+              f"{med(pr_rps):+.1f} %); CPU/request cost {fmt(pr_cpu)} % (median {med(pr_cpu):+.1f} %).",
+              "A cost nearer 0 than the spread between rounds is noise: both rows share the "
+              "machine's cores with wrk, nginx and Redis (and whatever else runs)."]
+if errors:
+    lines += ["", "**Checks failed:**"] + [f"- {e}" for e in errors]
+text = "\n".join(lines) + "\n"
+open(out, "w").write(text)
+print(text)
+if errors:
+    sys.exit(1)
+sys.exit(0 if cost_rps <= target and cost_cpu <= target else 3)
+PY
+(( rc == 0 || rc == 3 )) || die "a check failed or the report could not be made (see above)"
+log "written to $BENCH/out/analytics_tap.md (raw wrk output in $T: --keep-tmp keeps it)"
+exit "$rc"
