@@ -90,6 +90,9 @@ std::string copy_of_demo_config(const temp_dir& dir) {
     const auto text = read_file(CG_SOURCE_DIR "/configs/demo.json");
     std::filesystem::create_directories(dir / "configs");
     write_file(dir / "configs" / "demo.json", text);
+    // ... and the country database `npm ci` puts in node_modules/.
+    std::filesystem::create_directory_symlink(std::filesystem::path{CG_SOURCE_DIR} / "node_modules",
+                                              dir / "node_modules");
     return (dir / "configs" / "demo.json").string();
 }
 

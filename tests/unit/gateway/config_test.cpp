@@ -260,6 +260,10 @@ TEST(LoadConfig, ParsesTheShippedDemoConfig) {
         std::filesystem::temp_directory_path() / ("cg-demo-config-" + std::to_string(::getpid()));
     std::filesystem::create_directories(root / "configs");
     std::filesystem::create_directories(root / ".demo");
+    // ... and the country database `npm ci` puts in node_modules/.
+    std::filesystem::remove(root / "node_modules");
+    std::filesystem::create_directory_symlink(
+        std::filesystem::path(CG_SOURCE_DIR) / "node_modules", root / "node_modules");
     std::filesystem::copy_file(std::filesystem::path(CG_SOURCE_DIR) / "configs" / "demo.json",
                                root / "configs" / "demo.json",
                                std::filesystem::copy_options::overwrite_existing);
