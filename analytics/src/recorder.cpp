@@ -78,19 +78,6 @@ std::optional<long long> integer_of(const redisReply* r) {
     return std::nullopt;
 }
 
-/// One exchange's worth of commands, owning their argument strings.
-struct command_list {
-    std::deque<std::vector<std::string>> owned;
-    std::vector<redis::redis_command> views;
-    void add(std::vector<std::string> args) {
-        owned.push_back(std::move(args));
-        redis::redis_command c;
-        for (const auto& a : owned.back()) {
-            c.emplace_back(a);
-        }
-        views.push_back(std::move(c));
-    }
-};
 
 }  // namespace
 
@@ -283,7 +270,7 @@ struct recorder::impl final : redis::worker<int>::handler {
         while (!inflight.empty() && s.connected()) {
             // The script's SHA is known only after a connect: chunks cut before carry "".
             const std::size_t take = std::min<std::size_t>(inflight.size(), 32);
-            command_list cmds;
+            detail::command_list cmds;
             std::vector<std::size_t> first_command;
             for (std::size_t i = 0; i < take; ++i) {
                 first_command.push_back(cmds.views.size());
@@ -452,7 +439,7 @@ struct recorder::impl final : redis::worker<int>::handler {
         if (integer_of(done->get()).value_or(0) == 1) {
             return true;
         }
-        command_list listing;
+        detail::command_list listing;
         for (const auto d : breakdowns) {
             listing.add({"HGETALL", base + ":d:" + std::string{name_of(d)}});
         }
@@ -471,7 +458,7 @@ struct recorder::impl final : redis::worker<int>::handler {
             site_hlls.push_back(base + ":uh:" + detail::two_digits(h));
         }
         std::vector<std::vector<row>> rows(breakdowns.size());
-        command_list pf;
+        detail::command_list pf;
         for (const auto& k : site_hlls) {
             pf.add({"PFCOUNT", k});
         }
@@ -535,7 +522,7 @@ struct recorder::impl final : redis::worker<int>::handler {
             tables.push_back(std::move(blob));
             // The union of the rows under k: how many visitors "(other)" had that day.
             if (union_cmd.size() > 1) {
-                command_list one;
+                detail::command_list one;
                 one.add(std::move(union_cmd));
                 const auto got = s.pipeline(one.views, s.deadline(), error);
                 if (got.empty()) {
@@ -548,7 +535,7 @@ struct recorder::impl final : redis::worker<int>::handler {
         const std::string expire_at =
             std::to_string(site.calendar.start_of(day) +
                            (static_cast<std::int64_t>(site.retention_days) + 1) * 86400);
-        command_list tx;
+        detail::command_list tx;
         tx.add({"MULTI"});
         tx.add(std::move(hset));
         tx.add({"EXPIREAT", base + ":f", expire_at});

@@ -200,24 +200,6 @@ constexpr std::array<std::pair<std::string_view, dimension>, 11> batch_tables{
      {"browsers", dimension::browser},
      {"os", dimension::os}}};
 
-/// Commands owning their strings, for one pipeline.
-struct batch {
-    std::vector<std::vector<std::string>> owned;
-    std::vector<redis::redis_command> views;
-    void add(std::vector<std::string> args) { owned.push_back(std::move(args)); }
-    std::vector<redis::redis_command>& commands() {
-        views.clear();
-        for (const auto& o : owned) {
-            redis::redis_command c;
-            for (const auto& a : o) {
-                c.emplace_back(a);
-            }
-            views.push_back(std::move(c));
-        }
-        return views;
-    }
-};
-
 }  // namespace
 
 thresholded threshold(const std::vector<day_breakdown>& days, unsigned k) {
@@ -302,13 +284,13 @@ struct stats_reader::impl final : redis::worker<std::function<void(redis::sessio
     // The :t and :f hashes of every day in [from, to]; false when Redis failed.
     bool day_hashes(redis::session& s, const request& q, day_number from, day_number to,
                     std::vector<field_map>& totals, std::vector<field_map>& folded) const {
-        batch b;
+        detail::command_list b;
         for (const auto& base : bases(q, from, to)) {
             b.add({"HGETALL", base + ":t"});
             b.add({"HGETALL", base + ":f"});
         }
         std::string err;
-        const auto replies = s.pipeline(b.commands(), s.deadline(), err);
+        const auto replies = s.pipeline(b.views, s.deadline(), err);
         if (replies.size() < b.views.size()) {
             return false;
         }
@@ -324,12 +306,12 @@ struct stats_reader::impl final : redis::worker<std::function<void(redis::sessio
                                                             std::vector<std::vector<std::string>> cmds) {
         std::vector<std::uint64_t> out;
         for (std::size_t from = 0; from < cmds.size(); from += 2000) {
-            batch b;
+            detail::command_list b;
             for (std::size_t i = from; i < std::min(cmds.size(), from + 2000); ++i) {
                 b.add(std::move(cmds[i]));
             }
             std::string err;
-            const auto replies = s.pipeline(b.commands(), s.deadline(), err);
+            const auto replies = s.pipeline(b.views, s.deadline(), err);
             if (replies.size() < b.views.size()) {
                 return std::nullopt;
             }
@@ -514,7 +496,7 @@ struct stats_reader::impl final : redis::worker<std::function<void(redis::sessio
         }
         const auto all = bases(q, q.from, q.to);
         const std::string dim{name_of(what)};
-        batch lists;
+        detail::command_list lists;
         for (std::size_t i = 0; i < all.size(); ++i) {
             if (get(folded[i], "folded") == 1) {
                 lists.add({"GET", all[i] + ":r:" + dim});  // the fold's rows, visitors included
@@ -523,7 +505,7 @@ struct stats_reader::impl final : redis::worker<std::function<void(redis::sessio
             }
         }
         std::string err;
-        const auto replies = s.pipeline(lists.commands(), s.deadline(), err);
+        const auto replies = s.pipeline(lists.views, s.deadline(), err);
         if (replies.size() < lists.views.size()) {
             return std::nullopt;
         }
@@ -784,7 +766,7 @@ struct stats_reader::impl final : redis::worker<std::function<void(redis::sessio
     }
 
     // Everything that needs no Redis: parse and check the request. nullopt = go on.
-    std::optional<stats_answer> check(std::string_view report, std::string_view query,
+    std::optional<stats_answer> check(std::string_view query,
                                       std::int64_t now, request& q) const {
         const std::string name = param(query, "site");
         for (std::uint32_t i = 0; i < sites.size(); ++i) {
@@ -823,7 +805,6 @@ struct stats_reader::impl final : redis::worker<std::function<void(redis::sessio
             }
             q.limit = n;
         }
-        static_cast<void>(report);
         return std::nullopt;
     }
 
@@ -833,7 +814,7 @@ struct stats_reader::impl final : redis::worker<std::function<void(redis::sessio
             return sites_answer(now);
         }
         request q;
-        if (auto bad = check(report, query, now, q)) {
+        if (auto bad = check(query, now, q)) {
             return *bad;
         }
         if (!s.connected()) {

@@ -18,13 +18,30 @@
 //   <p>a:{rt:SITE}:MINUTE         HLL   a minute's visitors, 10 minutes
 //   <p>a:unfolded                 zset  "YYYY-MM-DD SITE" -> day number, days not yet folded
 #include <cstdio>
+#include <deque>
+#include <vector>
 #include <string>
 #include <string_view>
 
 #include "analytics/aggregator.hpp"
 #include "analytics/calendar.hpp"
+#include "redis/link.hpp"
 
 namespace cg::analytics::detail {
+
+/// One exchange's worth of commands, owning their argument strings.
+struct command_list {
+    std::deque<std::vector<std::string>> owned;
+    std::vector<redis::redis_command> views;
+    void add(std::vector<std::string> args) {
+        owned.push_back(std::move(args));
+        redis::redis_command c;
+        for (const auto& a : owned.back()) {
+            c.emplace_back(a);
+        }
+        views.push_back(std::move(c));
+    }
+};
 
 inline std::string two_digits(unsigned n) {
     char b[4];

@@ -15,6 +15,7 @@
 #include "iso_time.hpp"
 #include "json_config/dump.hpp"
 #include "json_config/reader.hpp"
+#include "text/html_escape.hpp"
 
 namespace cg::consent {
 
@@ -711,32 +712,7 @@ bool wants_html(const endpoint_request& r) {
     return html > json_q || (html == json_q && r.method == verb::post && is_form(r.content_type));
 }
 
-std::string html_escape(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (const char ch : text) {
-        switch (ch) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&#39;";
-                break;
-            default:
-                out += ch;
-        }
-    }
-    return out;
-}
+using text::html_escape;
 
 struct page_texts {
     std::string_view decision_title;

@@ -32,6 +32,7 @@
 #include "consent/admin_views.hpp"
 #include "gateway/request_guard.hpp"
 #include "responses.hpp"
+#include "text/html_escape.hpp"
 
 namespace cg::gateway {
 
@@ -610,32 +611,7 @@ const login_texts& texts_for(const request& req) {
     return l && *l != banner::language::en ? texts_nb : texts_en;
 }
 
-std::string html_escape(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (const char c : s) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&#39;";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out;
-}
+using text::html_escape;
 
 /// What the log-in page shows besides the form.
 struct login_view {
