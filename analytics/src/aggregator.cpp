@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <functional>
 
 namespace cg::analytics {
@@ -14,6 +15,29 @@ constexpr std::array<std::string_view, 24> dimension_names{
     "browser", "os",         "visits",       "visits_ended",  "bounces",  "visit_pages",
     "visit_seconds", "consent", "opt_in",    "visitors",      "visitors_hour",
     "visitors_minute"};
+
+// Ids in any fixed order, compared as two words (std::array's operator< compares bytes with
+// memcmp, which showed in the tap's profile): drain only needs equal ids next to each other.
+struct id_order {
+    static std::pair<std::uint64_t, std::uint64_t> words(const visitor_id& id) noexcept {
+        std::pair<std::uint64_t, std::uint64_t> w;
+        std::memcpy(&w.first, id.data(), 8);
+        std::memcpy(&w.second, id.data() + 8, 8);
+        return w;
+    }
+    bool operator()(const visitor_id& a, const visitor_id& b) const noexcept {
+        return words(a) < words(b);
+    }
+};
+
+void sort_unique(std::vector<visitor_id>& ids) {
+    std::sort(ids.begin(), ids.end(), id_order{});
+    ids.erase(std::unique(ids.begin(), ids.end(),
+                          [](const visitor_id& a, const visitor_id& b) {
+                              return id_order::words(a) == id_order::words(b);
+                          }),
+              ids.end());
+}
 
 }  // namespace
 
@@ -39,46 +63,73 @@ bool is_breakdown(dimension d) noexcept {
     return d >= dimension::page && d <= dimension::os;
 }
 
-std::size_t aggregator::key_hash::operator()(const count_key& k) const noexcept {
-    std::size_t h = std::hash<std::string_view>{}(k.value);
-    h ^= (static_cast<std::size_t>(k.period) * 0x9E3779B97F4A7C15ULL) + (h << 6) + (h >> 2);
-    h ^= (static_cast<std::size_t>(k.site) << 8 | static_cast<std::size_t>(k.what)) +
+namespace {
+
+std::size_t mix(std::size_t value_hash, std::uint32_t site, std::int64_t period,
+                dimension what) noexcept {
+    std::size_t h = value_hash;
+    h ^= (static_cast<std::size_t>(period) * 0x9E3779B97F4A7C15ULL) + (h << 6) + (h >> 2);
+    h ^= (static_cast<std::size_t>(site) << 8 | static_cast<std::size_t>(what)) +
          0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
     return h;
 }
 
-bool aggregator::bump(std::uint32_t site, std::int64_t period, dimension what,
-                      std::string_view value, std::uint64_t n, bool always) {
-    probe_.site = site;
-    probe_.period = period;
-    probe_.what = what;
-    probe_.value.assign(value);  // keeps its buffer: no allocation once it is large enough
-    if (const auto it = counts_.find(probe_); it != counts_.end()) {
+const std::size_t empty_hash = std::hash<std::string_view>{}({});
+
+}  // namespace
+
+std::size_t aggregator::key_hash::operator()(const count_key& k) const noexcept {
+    return mix(std::hash<std::string_view>{}(k.value), k.site, k.period, k.what);
+}
+
+std::size_t aggregator::key_hash::operator()(const probe& p) const noexcept {
+    return mix(p.value_hash, p.site, p.period, p.what);
+}
+
+page_rows rows_of(const page_view& v) noexcept {
+    page_rows r;
+    const page_dimensions& d = *v.where;
+    r.set(0, d.path);
+    if (v.entry) {
+        r.values[1] = d.path;
+        r.hashes[1] = r.hashes[0];
+    }
+    r.set(2, d.referrer_host);
+    r.set(3, name_of(d.source));
+    r.set(4, d.utm_source);
+    r.set(5, d.utm_medium);
+    r.set(6, d.utm_campaign);
+    r.set(7, v.country);
+    r.set(8, name_of(v.ua->kind));
+    r.set(9, v.ua->browser);
+    r.set(10, v.ua->os);
+    return r;
+}
+
+bool aggregator::bump(const probe& p, std::uint64_t n, bool always) {
+    if (const auto it = counts_.find(p); it != counts_.end()) {
         it->second += n;
         return true;
     }
     if (!always && counts_.size() >= max_keys_) {
         return false;
     }
-    counts_.emplace(probe_, n);
+    counts_.emplace(count_key{p.site, p.period, p.what, std::string{p.value}}, n);
     return true;
 }
 
-bool aggregator::remember(std::uint32_t site, std::int64_t period, dimension what,
-                          std::string_view value, const visitor_id& id, bool always) {
+bool aggregator::remember(const probe& p, const visitor_id& id, bool always) {
     if (id_count_ >= max_ids_) {
         return false;  // ids are bounded even for site figures: 16 bytes each, per page view
     }
-    probe_.site = site;
-    probe_.period = period;
-    probe_.what = what;
-    probe_.value.assign(value);
-    auto it = ids_.find(probe_);
+    auto it = ids_.find(p);
     if (it == ids_.end()) {
         if (!always && counts_.size() + ids_.size() >= max_keys_ * 2) {
             return false;
         }
-        it = ids_.emplace(probe_, std::vector<visitor_id>{}).first;
+        it = ids_.emplace(count_key{p.site, p.period, p.what, std::string{p.value}},
+                          std::vector<visitor_id>{})
+                 .first;
     }
     // A visitor's page views come in a row: the last id is the one most often repeated.
     if (it->second.empty() || it->second.back() != id) {
@@ -90,60 +141,45 @@ bool aggregator::remember(std::uint32_t site, std::int64_t period, dimension wha
 
 void aggregator::add_count(std::uint32_t site, std::int64_t period, dimension what,
                            std::string_view value, std::uint64_t n) {
-    if (!bump(site, period, what, value, n, !is_breakdown(what))) {
+    const probe p{site, period, what, value, std::hash<std::string_view>{}(value)};
+    if (!bump(p, n, !is_breakdown(what))) {
         dropped_ += n;
     }
 }
 
-void aggregator::add(const page_view& v) {
+void aggregator::add(const page_view& v, const page_rows& rows) {
     const std::int64_t day = v.when.day;
     const std::int64_t hour = day * 24 + v.when.hour;
-    bump(v.site, hour, dimension::total, {}, 1, true);
+    bump({v.site, hour, dimension::total, {}, empty_hash}, 1, true);
     if (v.anonymous || v.where == nullptr || v.ua == nullptr) {
-        bump(v.site, hour, dimension::anonymous, {}, 1, true);
+        bump({v.site, hour, dimension::anonymous, {}, empty_hash}, 1, true);
         return;
     }
-    const page_dimensions& d = *v.where;
-    const std::string_view device = name_of(v.ua->kind);
-    const std::string_view source = name_of(d.source);
-    struct row {
-        dimension what;
-        std::string_view value;
-    };
-    const std::array<row, unique_rows.size()> rows{{{dimension::page, d.path},
-                                    {dimension::entry, v.entry ? d.path : std::string_view{}},
-                                    {dimension::referrer, d.referrer_host},
-                                    {dimension::channel, source},
-                                    {dimension::utm_source, d.utm_source},
-                                    {dimension::utm_medium, d.utm_medium},
-                                    {dimension::utm_campaign, d.utm_campaign},
-                                    {dimension::country, v.country},
-                                    {dimension::device, device},
-                                    {dimension::browser, v.ua->browser},
-                                    {dimension::os, v.ua->os}}};
-    bool complete = bump(v.site, hour, dimension::page_hour, d.path, 1, false);
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-        const row& r = rows[i];
-        if (r.value.empty()) {
+    bool complete =
+        bump({v.site, hour, dimension::page_hour, rows.values[0], rows.hashes[0]}, 1, false);
+    for (std::size_t i = 0; i < unique_rows.size(); ++i) {
+        if (rows.values[i].empty()) {
             continue;  // no referrer, campaign or country: no row
         }
+        const probe p{v.site, day, unique_rows[i], rows.values[i], rows.hashes[i]};
         // An entry row counts visits (added when the visit opened), not page views.
-        if (r.what != dimension::entry) {
-            complete = bump(v.site, day, r.what, r.value, 1, false) && complete;
+        if (p.what != dimension::entry) {
+            complete = bump(p, 1, false) && complete;
         }
         if (v.visitor != nullptr && (v.remember & (1U << i)) != 0) {
-            complete = remember(v.site, day, r.what, r.value, *v.visitor, false) && complete;
+            complete = remember(p, *v.visitor, false) && complete;
         }
     }
     if (v.visitor != nullptr) {
         if ((v.remember & remember_day) != 0) {
-            remember(v.site, day, dimension::visitors, {}, *v.visitor, true);
+            remember({v.site, day, dimension::visitors, {}, empty_hash}, *v.visitor, true);
         }
         if ((v.remember & remember_hour) != 0) {
-            remember(v.site, hour, dimension::visitors_hour, {}, *v.visitor, true);
+            remember({v.site, hour, dimension::visitors_hour, {}, empty_hash}, *v.visitor, true);
         }
         if ((v.remember & remember_minute) != 0) {
-            remember(v.site, v.minute, dimension::visitors_minute, {}, *v.visitor, true);
+            remember({v.site, v.minute, dimension::visitors_minute, {}, empty_hash}, *v.visitor,
+                     true);
         }
     }
     if (!complete) {
@@ -153,14 +189,14 @@ void aggregator::add(const page_view& v) {
 
 void aggregator::merge(flush_batch&& other) {
     for (auto& [key, n] : other.counts) {
-        if (!bump(key.site, key.period, key.what, key.value, n, !is_breakdown(key.what))) {
-            dropped_ += n;
-        }
+        add_count(key.site, key.period, key.what, key.value, n);
     }
     for (auto& [key, ids] : other.uniques) {
         const bool always = !is_breakdown(key.what);
+        const probe p{key.site, key.period, key.what, key.value,
+                      std::hash<std::string_view>{}(key.value)};
         for (const auto& id : ids) {
-            if (!remember(key.site, key.period, key.what, key.value, id, always)) {
+            if (!remember(p, id, always)) {
                 break;
             }
         }
@@ -177,8 +213,7 @@ flush_batch aggregator::drain() {
     }
     out.uniques.reserve(ids_.size());
     for (auto& [key, ids] : ids_) {
-        std::sort(ids.begin(), ids.end());
-        ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+        sort_unique(ids);
         out.uniques.emplace_back(key, std::move(ids));
     }
     out.dropped = dropped_;
@@ -200,8 +235,8 @@ std::size_t aggregator::unique_ids(const count_key& k) const {
         return 0;
     }
     auto ids = it->second;
-    std::sort(ids.begin(), ids.end());
-    return static_cast<std::size_t>(std::unique(ids.begin(), ids.end()) - ids.begin());
+    sort_unique(ids);
+    return ids.size();
 }
 
 }  // namespace cg::analytics

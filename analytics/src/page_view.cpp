@@ -46,6 +46,20 @@ int hex(char c) noexcept {
 void append_utf8(std::string& out, std::string_view s, std::size_t cap) {
     std::size_t i = 0;
     while (i < s.size()) {
+        // Printable ASCII, by far the most common, goes in runs.
+        std::size_t run = i;
+        while (run < s.size() && s[run] >= 0x20 && s[run] < 0x7F) {
+            ++run;
+        }
+        if (run > i) {
+            const std::size_t n = std::min(run - i, cap - std::min(cap, out.size()));
+            out.append(s.data() + i, n);
+            if (n < run - i) {
+                return;
+            }
+            i = run;
+            continue;
+        }
         const auto c = static_cast<unsigned char>(s[i]);
         std::size_t n = c < 0x80           ? 1
                         : (c >> 5) == 0x6  ? 2
@@ -67,8 +81,8 @@ void append_utf8(std::string& out, std::string_view s, std::size_t cap) {
         if (out.size() + piece.size() > cap) {
             return;
         }
-        if (ok && n == 1 && c < 0x20) {
-            out += ' ';  // control characters have no place in a report
+        if (ok && n == 1) {
+            out += ' ';  // control characters (and DEL) have no place in a report
         } else {
             out += piece;
         }
@@ -76,33 +90,31 @@ void append_utf8(std::string& out, std::string_view s, std::size_t cap) {
     }
 }
 
-// A query parameter's value: %XX and '+' decoded, then valid UTF-8, lower-cased ASCII,
-// trimmed, at most max_value_bytes.
-std::string decode_value(std::string_view v) {
-    std::string raw;
-    for (std::size_t i = 0; i < v.size() && raw.size() < 4 * max_value_bytes; ++i) {
-        if (v[i] == '+') {
-            raw += ' ';
-        } else if (v[i] == '%' && i + 2 < v.size() && hex(v[i + 1]) >= 0 && hex(v[i + 2]) >= 0) {
-            raw += static_cast<char>(hex(v[i + 1]) * 16 + hex(v[i + 2]));
+// A query parameter's value into `out`: %XX and '+' decoded, then valid UTF-8, lower-cased
+// ASCII, trimmed, at most max_value_bytes.
+void decode_value(std::string_view v, std::string& out) {
+    char raw[4 * max_value_bytes];
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < v.size() && n < sizeof raw; ++i) {
+        char c = v[i];
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%' && i + 2 < v.size() && hex(v[i + 1]) >= 0 && hex(v[i + 2]) >= 0) {
+            c = static_cast<char>(hex(v[i + 1]) * 16 + hex(v[i + 2]));
             i += 2;
-        } else {
-            raw += v[i];
         }
+        raw[n++] = lower(c);
     }
-    std::transform(raw.begin(), raw.end(), raw.begin(), lower);
-    std::string out;
-    append_utf8(out, trim(raw), max_value_bytes);
-    return out;
+    append_utf8(out, trim(std::string_view{raw, n}), max_value_bytes);
 }
 
-// The host of an absolute http(s) URL, lower case, without port, user info or "www.";
-// "" when it is none.
-std::string host_of(std::string_view url) {
+// The host of an absolute http(s) URL into `host` (empty before), lower case, without port,
+// user info or "www."; left empty when it is none.
+void host_of(std::string_view url, std::string& host) {
     const auto scheme_end = url.find("://");
     if (scheme_end == std::string_view::npos || !(iequals(url.substr(0, scheme_end), "http") ||
                                                   iequals(url.substr(0, scheme_end), "https"))) {
-        return {};
+        return;
     }
     std::string_view rest = url.substr(scheme_end + 3);
     rest = rest.substr(0, rest.find_first_of("/?#"));
@@ -114,44 +126,30 @@ std::string host_of(std::string_view url) {
     } else {
         rest = rest.substr(0, rest.find(':'));
     }
-    std::string host;
+    while (!rest.empty() && rest.back() == '.') {
+        rest.remove_suffix(1);
+    }
+    if (rest.size() > 253) {
+        return;
+    }
+    if (rest.size() > 4 && iequals(rest.substr(0, 4), "www.")) {
+        rest.remove_prefix(4);
+    }
     for (const char c : rest) {
         const char l = lower(c);
         if (!((l >= 'a' && l <= 'z') || (l >= '0' && l <= '9') || l == '.' || l == '-' ||
-              l == '[' || l == ']' || l == ':') ||
-            host.size() >= 253) {
-            return {};  // not a host name we report
+              l == '[' || l == ']' || l == ':')) {
+            host.clear();
+            return;  // not a host name we report
         }
         host += l;
     }
-    while (!host.empty() && host.back() == '.') {
-        host.pop_back();
-    }
-    if (host.rfind("www.", 0) == 0) {
-        host.erase(0, 4);
-    }
-    return host;
 }
 
 // Whether `host` is `domain` or one of its subdomains.
 bool under(std::string_view host, std::string_view domain) noexcept {
     return host == domain || (host.size() > domain.size() && host.ends_with(domain) &&
                               host[host.size() - domain.size() - 1] == '.');
-}
-
-// Whether a host's registrable part starts with `name` and a dot: "google.no", "google.co.uk".
-bool named(std::string_view host, std::string_view name) noexcept {
-    for (std::size_t at = 0; at <= host.size(); at = host.find('.', at) + 1) {
-        const std::string_view label_on = host.substr(at);
-        if (label_on.starts_with(name) && label_on.size() > name.size() &&
-            label_on[name.size()] == '.') {
-            return true;
-        }
-        if (host.find('.', at) == std::string_view::npos) {
-            break;
-        }
-    }
-    return false;
 }
 
 constexpr std::array<std::string_view, 11> search_engines{"google", "bing",   "duckduckgo", "yahoo",
@@ -186,9 +184,14 @@ channel channel_of(std::string_view host, std::string_view medium) noexcept {
             return channel::email;
         }
     }
-    if (std::any_of(search_engines.begin(), search_engines.end(),
-                    [&](std::string_view e) { return named(host, e); })) {
-        return channel::organic_search;
+    // A search engine's name as any label but the last: "google.no", "www.google.co.uk".
+    for (std::size_t at = 0, dot = host.find('.'); dot != std::string_view::npos;
+         at = dot + 1, dot = host.find('.', at)) {
+        const std::string_view label = host.substr(at, dot - at);
+        if (std::find(search_engines.begin(), search_engines.end(), label) !=
+            search_engines.end()) {
+            return channel::organic_search;
+        }
     }
     for (const auto site : social_sites) {
         if (under(host, site)) {
@@ -292,10 +295,14 @@ std::optional<not_counted> classify(const exchange_facts& f) noexcept {
     return std::nullopt;
 }
 
-page_dimensions dimensions_of(std::string_view target, std::string_view referer,
-                              const std::vector<std::string>& own_hosts,
-                              const std::vector<path_rule>& rules) {
-    page_dimensions d;
+void read_dimensions(page_dimensions& d, std::string_view target, std::string_view referer,
+                     const std::vector<std::string>& own_hosts,
+                     const std::vector<path_rule>& rules) {
+    d.path.clear();
+    d.referrer_host.clear();
+    d.utm_source.clear();
+    d.utm_medium.clear();
+    d.utm_campaign.clear();
     const auto query_at = target.find_first_of("?#");
     const std::string_view path = target.substr(0, query_at);
     std::string_view query;
@@ -315,28 +322,39 @@ page_dimensions dimensions_of(std::string_view target, std::string_view referer,
         const std::string_view pair = query.substr(0, amp);
         query.remove_prefix(std::min(amp + 1, query.size()));
         const auto eq = pair.find('=');
-        if (eq == std::string_view::npos) {
+        if (eq == std::string_view::npos || !pair.starts_with("utm_")) {
             continue;
         }
         const std::string_view key = pair.substr(0, eq);
-        std::string* into = key == "utm_source"     ? &d.utm_source
-                            : key == "utm_medium"   ? &d.utm_medium
-                            : key == "utm_campaign" ? &d.utm_campaign
-                                                    : nullptr;
-        if (into != nullptr && into->empty()) {
-            *into = decode_value(pair.substr(eq + 1));
+        const int which = key == "utm_source"     ? 0
+                          : key == "utm_medium"   ? 1
+                          : key == "utm_campaign" ? 2
+                                                  : -1;
+        std::string* const into[] = {&d.utm_source, &d.utm_medium, &d.utm_campaign};
+        if (which >= 0 && into[which]->empty()) {  // the first that says something counts
+            decode_value(pair.substr(eq + 1), *into[which]);
         }
     }
-    std::string host = host_of(referer);
-    if (std::any_of(own_hosts.begin(), own_hosts.end(),
-                    [&](const std::string& own) { return host == own || "www." + host == own; })) {
+    std::string& host = d.referrer_host;
+    host_of(referer, host);
+    if (std::any_of(own_hosts.begin(), own_hosts.end(), [&](const std::string& own) {
+            return own == host ||
+                   (own.size() == host.size() + 4 && own.starts_with("www.") &&
+                    own.ends_with(host));
+        })) {
         host.clear();
     }
     d.source = channel_of(host, d.utm_medium);
     if (d.source == channel::direct && !d.utm_source.empty()) {
         d.source = channel::campaign;  // utm_source alone: a tagged link
     }
-    d.referrer_host = std::move(host);
+}
+
+page_dimensions dimensions_of(std::string_view target, std::string_view referer,
+                              const std::vector<std::string>& own_hosts,
+                              const std::vector<path_rule>& rules) {
+    page_dimensions d;
+    read_dimensions(d, target, referer, own_hosts, rules);
     return d;
 }
 

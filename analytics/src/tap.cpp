@@ -3,7 +3,7 @@
 namespace cg::analytics {
 
 const visitor_hasher* tap::hasher_for(std::uint32_t site, day_number day) {
-    site_hasher& h = hashers_[site];
+    per_site& h = per_site_[site];
     const std::uint64_t generation = shared_.keys->generation();
     if (h.day != day || h.generation != generation) {
         h.day = day;
@@ -12,6 +12,17 @@ const visitor_hasher* tap::hasher_for(std::uint32_t site, day_number day) {
         h.hasher = key ? std::make_unique<visitor_hasher>(*key) : nullptr;
     }
     return h.hasher.get();
+}
+
+local_moment tap::local_time(std::uint32_t site, std::int64_t now) {
+    // Every zone's offsets change on a minute boundary: one calendar look-up per minute.
+    per_site& cached = per_site_[site];
+    const std::int64_t minute = now / 60 - (now % 60 < 0 ? 1 : 0);
+    if (cached.minute != minute) {
+        cached.minute = minute;
+        cached.minute_at = shared_.sites[site].calendar.at(minute * 60);
+    }
+    return cached.minute_at;
 }
 
 std::optional<not_counted> tap::count(std::uint32_t site, const site_settings& settings,
@@ -40,7 +51,7 @@ std::optional<not_counted> tap::count(std::uint32_t site, const site_settings& s
         return reason;
     }
     const site_plan& plan = shared_.sites[site];
-    const local_moment when = plan.calendar.at(e.now);
+    const local_moment when = local_time(site, e.now);
     page_view v;
     v.site = site;
     v.when = when;
@@ -55,18 +66,14 @@ std::optional<not_counted> tap::count(std::uint32_t site, const site_settings& s
         counts_.add(v);
         return std::nullopt;
     }
-    const page_dimensions where = dimensions_of(e.target, e.referer, own_hosts,
-                                                settings.path_rules);
-    v.where = &where;
+    read_dimensions(where_, e.target, e.referer, own_hosts, settings.path_rules);
+    v.where = &where_;
     v.ua = ua;
+    page_rows rows = rows_of(v);  // no entry row, no country yet
     visitor_id id{};
     visit_step step;
     if (const visitor_hasher* h = hasher_for(site, when.day)) {
         id = (*h)(plan.name, e.visitor, e.user_agent);
-        std::array<std::string_view, unique_rows.size()> rows{
-            where.path,       {},       where.referrer_host, name_of(where.source),
-            where.utm_source, where.utm_medium, where.utm_campaign, {},
-            name_of(ua->kind), ua->browser, ua->os};
         step = shared_.visits.touch(site, when, v.minute, id, e.now, rows,
                                     shared_.countries.get(), e.visitor, counts_);
         v.visitor = &id;
@@ -74,13 +81,16 @@ std::optional<not_counted> tap::count(std::uint32_t site, const site_settings& s
         v.remember = step.remember;
         if (v.entry) {
             v.remember |= 1U << 1;  // unique_rows[1]: the entry page
-            counts_.add_count(site, when.day, dimension::entry, where.path, 1);
+            rows.values[1] = rows.values[0];
+            rows.hashes[1] = rows.hashes[0];
+            counts_.add_count(site, when.day, dimension::entry, where_.path, 1);
         }
     } else if (shared_.countries) {
         step.country = shared_.countries->lookup(e.visitor);  // no visit without an id
+        rows.set(7, step.country.view());
     }
     v.country = step.country.view();
-    counts_.add(v);
+    counts_.add(v, rows);
     return std::nullopt;
 }
 

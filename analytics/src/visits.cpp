@@ -17,10 +17,20 @@ void visit_table::fold(const state& s, aggregator& out) {
                   static_cast<std::uint64_t>(std::max<std::int64_t>(0, s.last - s.start)));
 }
 
+void visit_table::end_idle(shard& sh, std::int64_t now, aggregator& out, bool all) const {
+    boost::unordered::erase_if(sh.open, [&](const auto& entry) {
+        if (all || now - entry.second.last >= idle_) {
+            fold(entry.second, out);
+            return true;
+        }
+        return false;
+    });
+}
+
 namespace {
 
-std::uint32_t row_hash(std::size_t row, std::string_view value) noexcept {
-    const std::size_t h = std::hash<std::string_view>{}(value) ^ (row * 0x9E3779B97F4A7C15ULL);
+std::uint32_t row_hash(std::size_t row, std::size_t value_hash) noexcept {
+    const std::size_t h = value_hash ^ (row * 0x9E3779B97F4A7C15ULL);
     return static_cast<std::uint32_t>(h ^ (h >> 32)) | 1U;  // never 0: 0 marks a free slot
 }
 
@@ -28,7 +38,7 @@ std::uint32_t row_hash(std::size_t row, std::string_view value) noexcept {
 
 visit_step visit_table::touch(std::uint32_t site, local_moment when, std::int64_t minute,
                               const visitor_id& id, std::int64_t now,
-                              std::array<std::string_view, unique_rows.size()>& rows,
+                              page_rows& rows,
                               const country_database* countries,
                               const boost::asio::ip::address& address, aggregator& out) {
     shard& sh = shards_[id[15] & 15U];
@@ -47,14 +57,7 @@ visit_step visit_table::touch(std::uint32_t site, local_moment when, std::int64_
     }
     if (s == nullptr) {
         if (sh.open.size() >= per_shard_) {
-            for (auto it = sh.open.begin(); it != sh.open.end();) {
-                if (now - it->second.last >= idle_) {
-                    fold(it->second, out);
-                    it = sh.open.erase(it);
-                } else {
-                    ++it;
-                }
-            }
+            end_idle(sh, now, out, false);
             if (sh.open.size() >= per_shard_) {
                 fold(sh.open.begin()->second, out);
                 sh.open.erase(sh.open.begin());
@@ -84,12 +87,12 @@ visit_step visit_table::touch(std::uint32_t site, local_moment when, std::int64_
     s->hour = when.hour;
     s->minute = minute;
     step.country = s->country;
-    rows[7] = step.country.view();  // unique_rows[7] is the country
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-        if (rows[i].empty()) {
+    rows.set(7, step.country.view());  // unique_rows[7] is the country
+    for (std::size_t i = 0; i < unique_rows.size(); ++i) {
+        if (rows.values[i].empty()) {
             continue;
         }
-        const std::uint32_t h = row_hash(i, rows[i]);
+        const std::uint32_t h = row_hash(i, rows.hashes[i]);
         const auto end = s->seen.begin() + s->seen_count;
         if (std::find(s->seen.begin(), end, h) != end) {
             continue;  // this visit already added the visitor to this row
@@ -105,14 +108,7 @@ visit_step visit_table::touch(std::uint32_t site, local_moment when, std::int64_
 void visit_table::sweep(std::int64_t now, aggregator& out, bool all) {
     for (auto& sh : shards_) {
         const std::lock_guard lock{sh.mutex};
-        for (auto it = sh.open.begin(); it != sh.open.end();) {
-            if (all || now - it->second.last >= idle_) {
-                fold(it->second, out);
-                it = sh.open.erase(it);
-            } else {
-                ++it;
-            }
-        }
+        end_idle(sh, now, out, all);
     }
 }
 

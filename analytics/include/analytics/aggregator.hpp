@@ -1,14 +1,16 @@
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <array>
-
-#include <boost/unordered/unordered_flat_map.hpp>
 #include <utility>
 #include <vector>
+
+#include <boost/unordered/unordered_flat_map.hpp>
 
 #include "analytics/calendar.hpp"
 #include "analytics/page_view.hpp"
@@ -101,6 +103,21 @@ inline constexpr std::uint32_t remember_day = 1U << 11;
 inline constexpr std::uint32_t remember_hour = 1U << 12;
 inline constexpr std::uint32_t remember_minute = 1U << 13;
 
+/// The values of the rows one page view touches, in unique_rows order ("" = none), each with
+/// its hash: computed once per page view, then used by the visit table and the aggregator.
+struct page_rows {
+    std::array<std::string_view, unique_rows.size()> values{};
+    std::array<std::size_t, unique_rows.size()> hashes{};
+    /// Sets row `i` to `value` and hashes it.
+    void set(std::size_t i, std::string_view value) noexcept {
+        values[i] = value;
+        hashes[i] = std::hash<std::string_view>{}(value);
+    }
+};
+
+/// The rows of a measured page view (`where` and `ua` set): the entry row only when `entry`.
+page_rows rows_of(const page_view& v) noexcept;
+
 /// What a drain hands to the flusher: counters and, per HyperLogLog, the visitor ids to add.
 struct flush_batch {
     std::vector<std::pair<count_key, std::uint64_t>> counts;
@@ -121,7 +138,9 @@ class aggregator {
     explicit aggregator(std::size_t max_keys = 100'000, std::size_t max_ids = 1'000'000)
         : max_keys_(max_keys), max_ids_(max_ids) {}
 
-    void add(const page_view& v);
+    void add(const page_view& v) { add(v, rows_of(v)); }
+    /// The same with the page view's rows already read (rows_of).
+    void add(const page_view& v, const page_rows& rows);
     /// Adds `n` to one counter (visits, consent figures). Site figures are never dropped.
     void add_count(std::uint32_t site, std::int64_t period, dimension what,
                    std::string_view value, std::uint64_t n);
@@ -143,13 +162,32 @@ class aggregator {
     [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_; }
 
   private:
-    struct key_hash {
-        std::size_t operator()(const count_key& k) const noexcept;
+    // A look-up without building a count_key: the value's hash is computed once per page view.
+    struct probe {
+        std::uint32_t site;
+        std::int64_t period;
+        dimension what;
+        std::string_view value;
+        std::size_t value_hash;
     };
-    bool bump(std::uint32_t site, std::int64_t period, dimension what, std::string_view value,
-              std::uint64_t n, bool always);
-    bool remember(std::uint32_t site, std::int64_t period, dimension what,
-                  std::string_view value, const visitor_id& id, bool always);
+    struct key_hash {
+        using is_transparent = void;
+        std::size_t operator()(const count_key& k) const noexcept;
+        std::size_t operator()(const probe& p) const noexcept;
+    };
+    struct key_equal {
+        using is_transparent = void;
+        bool operator()(const count_key& a, const count_key& b) const noexcept { return a == b; }
+        bool operator()(const probe& a, const count_key& b) const noexcept {
+            return a.site == b.site && a.period == b.period && a.what == b.what &&
+                   a.value == b.value;
+        }
+        bool operator()(const count_key& a, const probe& b) const noexcept {
+            return (*this)(b, a);
+        }
+    };
+    bool bump(const probe& p, std::uint64_t n, bool always);
+    bool remember(const probe& p, const visitor_id& id, bool always);
 
     std::size_t max_keys_;
     std::size_t max_ids_;
@@ -157,9 +195,8 @@ class aggregator {
     std::uint64_t dropped_ = 0;
     // Boost 1.81's open-addressing maps: a page view does a dozen look-ups here, and these
     // took half the time of std::unordered_map's in the tap benchmark.
-    boost::unordered_flat_map<count_key, std::uint64_t, key_hash> counts_;
-    boost::unordered_flat_map<count_key, std::vector<visitor_id>, key_hash> ids_;
-    count_key probe_;  // reused for look-ups: no allocation when the counter exists
+    boost::unordered_flat_map<count_key, std::uint64_t, key_hash, key_equal> counts_;
+    boost::unordered_flat_map<count_key, std::vector<visitor_id>, key_hash, key_equal> ids_;
 };
 
 }  // namespace cg::analytics

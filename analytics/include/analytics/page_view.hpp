@@ -68,5 +68,9 @@ struct page_dimensions {
 page_dimensions dimensions_of(std::string_view target, std::string_view referer,
                               const std::vector<std::string>& own_hosts,
                               const std::vector<path_rule>& rules);
+/// The same into `d`, whose strings keep their buffers (the tap reuses one per worker).
+void read_dimensions(page_dimensions& d, std::string_view target, std::string_view referer,
+                     const std::vector<std::string>& own_hosts,
+                     const std::vector<path_rule>& rules);
 
 }  // namespace cg::analytics

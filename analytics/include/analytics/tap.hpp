@@ -1,5 +1,6 @@
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -54,7 +55,7 @@ enum class decision_kind { accept_all, reject_all, custom };
 /// aggregator. Not thread-safe: one per worker.
 class tap {
   public:
-    explicit tap(shared_analytics& shared) : shared_(shared), hashers_(shared.sites.size()) {}
+    explicit tap(shared_analytics& shared) : shared_(shared), per_site_(shared.sites.size()) {}
 
     /// Counts one answer for site `site` (its index); nullopt when it was a page view, else why
     /// not. A visitor who objected (GPC, DNT, analytics refused: C8) counts as one anonymous page
@@ -74,17 +75,22 @@ class tap {
     [[nodiscard]] const aggregator& counts() const noexcept { return counts_; }
 
   private:
-    struct site_hasher {
+    // Per site: the prepared hasher of the day's key, and the local time of the last minute.
+    struct per_site {
         day_number day = 0;
         std::uint64_t generation = 0;
         std::unique_ptr<visitor_hasher> hasher;  // null: no key for that day yet
+        std::int64_t minute = INT64_MIN;
+        local_moment minute_at;
     };
     const visitor_hasher* hasher_for(std::uint32_t site, day_number day);
+    local_moment local_time(std::uint32_t site, std::int64_t now);
 
     shared_analytics& shared_;
     std::optional<ua_cache> user_agents_;
     aggregator counts_;
-    std::vector<site_hasher> hashers_;
+    std::vector<per_site> per_site_;
+    page_dimensions where_;  // reused: its strings keep their buffers
 };
 
 }  // namespace cg::analytics

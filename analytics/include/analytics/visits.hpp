@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <cstring>
 #include <mutex>
-#include <unordered_map>
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 
 #include "analytics/aggregator.hpp"
 #include "analytics/geoip.hpp"
@@ -35,13 +35,13 @@ class visit_table {
     /// A measured page view of `id` at `now` (Unix seconds) on local `day` of `site`. A page
     /// view that starts a visit is counted in `out` (visits; the entry row by the caller) and
     /// looks the country of `address` up in `countries` (if any), kept for the visit. `rows`
-    /// are the page view's values in unique_rows order ("" = none; the country's is filled
-    /// in here); the answer's `remember` leaves out the ids the visit already added (the same
+    /// are the page view's (rows_of, without the entry row; the country's is set here); the
+    /// answer's `remember` leaves out the ids the visit already added (the same
     /// row, hour or minute: HyperLogLogs would ignore them). A visit it ends (idle, or evicted
     /// for room) is folded into `out`.
     visit_step touch(std::uint32_t site, local_moment when, std::int64_t minute,
                      const visitor_id& id, std::int64_t now,
-                     std::array<std::string_view, unique_rows.size()>& rows,
+                     page_rows& rows,
                      const country_database* countries, const boost::asio::ip::address& address,
                      aggregator& out);
     /// Ends the visits idle for idle_seconds at `now` (every visit when `all`), folding them
@@ -74,11 +74,22 @@ class visit_table {
             return h;
         }
     };
+    struct id_equal {  // two words, not memcmp
+        bool operator()(const visitor_id& a, const visitor_id& b) const noexcept {
+            std::uint64_t x[2];
+            std::uint64_t y[2];
+            std::memcpy(x, a.data(), sizeof x);
+            std::memcpy(y, b.data(), sizeof y);
+            return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+        }
+    };
     struct shard {
         mutable std::mutex mutex;
-        std::unordered_map<visitor_id, state, id_hash> open;
+        boost::unordered_flat_map<visitor_id, state, id_hash, id_equal> open;
     };
     static void fold(const state& s, aggregator& out);
+    // Folds and removes the shard's visits idle at `now` (all when `all`); its lock is held.
+    void end_idle(shard& sh, std::int64_t now, aggregator& out, bool all) const;
 
     std::size_t per_shard_;
     std::int64_t idle_;

@@ -125,4 +125,25 @@ TEST(PageView, TellsChannelsApartByReferrerAndCampaign) {
     EXPECT_EQ(from("", "/?utm_medium=social&utm_source=x").source, channel::social);
 }
 
+TEST(PageView, AReusedDimensionsObjectKeepsNothingOfThePreviousPageView) {
+    const std::vector<std::string> own{"arbeidsro.no"};
+    cg::analytics::page_dimensions d;
+    read_dimensions(d, "/a?utm_source=x&utm_medium=email&utm_campaign=c", "https://www.finn.no/",
+                    own, {});
+    EXPECT_EQ(d.referrer_host, "finn.no");
+    EXPECT_EQ(d.source, channel::email);
+    read_dimensions(d, "/b", "https://www.arbeidsro.no/", own, {});
+    EXPECT_EQ(d.path, "/b");
+    EXPECT_EQ(d.referrer_host, "");
+    EXPECT_EQ(d.utm_source, "");
+    EXPECT_EQ(d.utm_medium, "");
+    EXPECT_EQ(d.utm_campaign, "");
+    EXPECT_EQ(d.source, channel::direct);
+    // Printable ASCII goes in runs; the cap still never cuts a character.
+    read_dimensions(d, "/" + std::string(510, 'a') + "\xC3\xA5", "", own, {});
+    EXPECT_EQ(d.path, "/" + std::string(510, 'a'));
+    read_dimensions(d, "/x\x7Fy", "", own, {});
+    EXPECT_EQ(d.path, "/x y");
+}
+
 }  // namespace

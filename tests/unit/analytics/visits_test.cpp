@@ -20,12 +20,15 @@ std::uint64_t figure(const aggregator& a, dimension d) {
     return a.count({0, 7, d, ""});
 }
 
-using rows_t = std::array<std::string_view, cg::analytics::unique_rows.size()>;
-
 // A page view of `path` on day 7 at `now`; the answer as touch() gives it.
 cg::analytics::visit_step view(visit_table& visits, std::uint8_t who, std::int64_t now,
                                aggregator& a, std::string_view path = "/") {
-    rows_t rows{path, {}, {}, "direct", {}, {}, {}, {}, "desktop", "Firefox", "Linux"};
+    cg::analytics::page_rows rows;
+    const std::array<std::string_view, cg::analytics::unique_rows.size()> values{
+        path, {}, {}, "direct", {}, {}, {}, {}, "desktop", "Firefox", "Linux"};
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        rows.set(i, values[i]);
+    }
     const auto when = cg::analytics::local_moment{7, static_cast<std::uint8_t>(now / 3600 % 24),
                                                   static_cast<std::uint16_t>(now / 60 % 1440)};
     return visits.touch(0, when, now / 60, id_of(who), now, rows, nullptr,
