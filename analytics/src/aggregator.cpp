@@ -147,6 +147,10 @@ void aggregator::add_count(std::uint32_t site, std::int64_t period, dimension wh
     }
 }
 
+void aggregator::add(const page_view& v) {
+    add(v, v.anonymous || v.where == nullptr || v.ua == nullptr ? page_rows{} : rows_of(v));
+}
+
 void aggregator::add(const page_view& v, const page_rows& rows) {
     const std::int64_t day = v.when.day;
     const std::int64_t hour = day * 24 + v.when.hour;

@@ -138,7 +138,7 @@ class aggregator {
     explicit aggregator(std::size_t max_keys = 100'000, std::size_t max_ids = 1'000'000)
         : max_keys_(max_keys), max_ids_(max_ids) {}
 
-    void add(const page_view& v) { add(v, rows_of(v)); }
+    void add(const page_view& v);
     /// The same with the page view's rows already read (rows_of).
     void add(const page_view& v, const page_rows& rows);
     /// Adds `n` to one counter (visits, consent figures). Site figures are never dropped.
