@@ -106,44 +106,38 @@ page_rows rows_of(const page_view& v) noexcept {
     return r;
 }
 
-bool aggregator::bump(const probe& p, std::uint64_t n, bool always) {
-    if (const auto it = counts_.find(p); it != counts_.end()) {
-        it->second += n;
-        return true;
+aggregator::cell* aggregator::cell_for(const probe& p, bool always) {
+    if (const auto it = cells_.find(p); it != cells_.end()) {
+        return &it->second;
     }
-    if (!always && counts_.size() >= max_keys_) {
-        return false;
+    if (!always && cells_.size() >= max_keys_) {
+        return nullptr;
     }
-    counts_.emplace(count_key{p.site, p.period, p.what, std::string{p.value}}, n);
-    return true;
+    return &cells_.emplace(count_key{p.site, p.period, p.what, std::string{p.value}}, cell{})
+                .first->second;
 }
 
-bool aggregator::remember(const probe& p, const visitor_id& id, bool always) {
+bool aggregator::remember(cell& c, const visitor_id& id) {
+    // A visitor's page views come in a row: the last id is the one most often repeated.
+    if (!c.ids.empty() && c.ids.back() == id) {
+        return true;
+    }
     if (id_count_ >= max_ids_) {
         return false;  // ids are bounded even for site figures: 16 bytes each, per page view
     }
-    auto it = ids_.find(p);
-    if (it == ids_.end()) {
-        if (!always && counts_.size() + ids_.size() >= max_keys_ * 2) {
-            return false;
-        }
-        it = ids_.emplace(count_key{p.site, p.period, p.what, std::string{p.value}},
-                          std::vector<visitor_id>{})
-                 .first;
-    }
-    // A visitor's page views come in a row: the last id is the one most often repeated.
-    if (it->second.empty() || it->second.back() != id) {
-        it->second.push_back(id);
-        ++id_count_;
-    }
+    c.ids.push_back(id);
+    ++id_count_;
     return true;
 }
 
 void aggregator::add_count(std::uint32_t site, std::int64_t period, dimension what,
                            std::string_view value, std::uint64_t n) {
-    const probe p{site, period, what, value, std::hash<std::string_view>{}(value)};
-    if (!bump(p, n, !is_breakdown(what))) {
+    cell* c = cell_for({site, period, what, value, std::hash<std::string_view>{}(value)},
+                       !is_breakdown(what));
+    if (c == nullptr) {
         dropped_ += n;
+    } else {
+        c->n += n;
     }
 }
 
@@ -154,36 +148,46 @@ void aggregator::add(const page_view& v) {
 void aggregator::add(const page_view& v, const page_rows& rows) {
     const std::int64_t day = v.when.day;
     const std::int64_t hour = day * 24 + v.when.hour;
-    bump({v.site, hour, dimension::total, {}, empty_hash}, 1, true);
+    cell_for({v.site, hour, dimension::total, {}, empty_hash}, true)->n += 1;
     if (v.anonymous || v.where == nullptr || v.ua == nullptr) {
-        bump({v.site, hour, dimension::anonymous, {}, empty_hash}, 1, true);
+        cell_for({v.site, hour, dimension::anonymous, {}, empty_hash}, true)->n += 1;
         return;
     }
-    bool complete =
-        bump({v.site, hour, dimension::page_hour, rows.values[0], rows.hashes[0]}, 1, false);
+    bool complete = true;
+    if (cell* c = cell_for({v.site, hour, dimension::page_hour, rows.values[0], rows.hashes[0]},
+                           false)) {
+        c->n += 1;
+    } else {
+        complete = false;
+    }
     for (std::size_t i = 0; i < unique_rows.size(); ++i) {
-        if (rows.values[i].empty()) {
+        // An entry row counts visits (added when the visit opened), not page views.
+        const bool count_it = unique_rows[i] != dimension::entry;
+        const bool remember_it = v.visitor != nullptr && (v.remember & (1U << i)) != 0;
+        if (rows.values[i].empty() || (!count_it && !remember_it)) {
             continue;  // no referrer, campaign or country: no row
         }
-        const probe p{v.site, day, unique_rows[i], rows.values[i], rows.hashes[i]};
-        // An entry row counts visits (added when the visit opened), not page views.
-        if (p.what != dimension::entry) {
-            complete = bump(p, 1, false) && complete;
+        cell* c = cell_for({v.site, day, unique_rows[i], rows.values[i], rows.hashes[i]}, false);
+        if (c == nullptr) {
+            complete = false;
+            continue;
         }
-        if (v.visitor != nullptr && (v.remember & (1U << i)) != 0) {
-            complete = remember(p, *v.visitor, false) && complete;
+        c->n += count_it ? 1 : 0;
+        if (remember_it && !remember(*c, *v.visitor)) {
+            complete = false;
         }
     }
     if (v.visitor != nullptr) {
-        if ((v.remember & remember_day) != 0) {
-            remember({v.site, day, dimension::visitors, {}, empty_hash}, *v.visitor, true);
-        }
-        if ((v.remember & remember_hour) != 0) {
-            remember({v.site, hour, dimension::visitors_hour, {}, empty_hash}, *v.visitor, true);
-        }
-        if ((v.remember & remember_minute) != 0) {
-            remember({v.site, v.minute, dimension::visitors_minute, {}, empty_hash}, *v.visitor,
-                     true);
+        const std::pair<dimension, std::int64_t> figures[] = {
+            {dimension::visitors, day},
+            {dimension::visitors_hour, hour},
+            {dimension::visitors_minute, v.minute}};
+        for (std::size_t i = 0; i < 3; ++i) {
+            if ((v.remember & (remember_day << i)) != 0) {
+                remember(*cell_for({v.site, figures[i].second, figures[i].first, {}, empty_hash},
+                                   true),
+                         *v.visitor);
+            }
         }
     }
     if (!complete) {
@@ -196,11 +200,14 @@ void aggregator::merge(flush_batch&& other) {
         add_count(key.site, key.period, key.what, key.value, n);
     }
     for (auto& [key, ids] : other.uniques) {
-        const bool always = !is_breakdown(key.what);
-        const probe p{key.site, key.period, key.what, key.value,
-                      std::hash<std::string_view>{}(key.value)};
+        cell* c = cell_for({key.site, key.period, key.what, key.value,
+                            std::hash<std::string_view>{}(key.value)},
+                           !is_breakdown(key.what));
+        if (c == nullptr) {
+            continue;
+        }
         for (const auto& id : ids) {
-            if (!remember(p, id, always)) {
+            if (!remember(*c, id)) {
                 break;
             }
         }
@@ -211,34 +218,34 @@ void aggregator::merge(flush_batch&& other) {
 
 flush_batch aggregator::drain() {
     flush_batch out;
-    out.counts.reserve(counts_.size());
-    for (auto& [key, n] : counts_) {
-        out.counts.emplace_back(key, n);
-    }
-    out.uniques.reserve(ids_.size());
-    for (auto& [key, ids] : ids_) {
-        sort_unique(ids);
-        out.uniques.emplace_back(key, std::move(ids));
+    out.counts.reserve(cells_.size());
+    for (auto& [key, c] : cells_) {
+        if (c.n != 0) {
+            out.counts.emplace_back(key, c.n);
+        }
+        if (!c.ids.empty()) {
+            sort_unique(c.ids);
+            out.uniques.emplace_back(key, std::move(c.ids));
+        }
     }
     out.dropped = dropped_;
-    counts_.clear();
-    ids_.clear();
+    cells_.clear();
     id_count_ = 0;
     dropped_ = 0;
     return out;
 }
 
 std::uint64_t aggregator::count(const count_key& k) const {
-    const auto it = counts_.find(k);
-    return it == counts_.end() ? 0 : it->second;
+    const auto it = cells_.find(k);
+    return it == cells_.end() ? 0 : it->second.n;
 }
 
 std::size_t aggregator::unique_ids(const count_key& k) const {
-    const auto it = ids_.find(k);
-    if (it == ids_.end()) {
+    const auto it = cells_.find(k);
+    if (it == cells_.end()) {
         return 0;
     }
-    auto ids = it->second;
+    auto ids = it->second.ids;
     sort_unique(ids);
     return ids.size();
 }

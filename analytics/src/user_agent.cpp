@@ -336,25 +336,27 @@ user_agent ua_database::parse(std::string_view ua) const {
 }
 
 const user_agent& ua_cache::parse(std::string_view ua) {
+    ++tick_;
     if (const auto it = by_ua_.find(ua); it != by_ua_.end()) {
-        order_.splice(order_.begin(), order_, it->second);
-        return order_.front().second;
+        it->second.used = tick_;
+        return it->second.parsed;
     }
-    if (capacity_ == 0) {
-        order_.clear();
-        by_ua_.clear();
-    } else if (order_.size() >= capacity_) {
-        by_ua_.erase(order_.back().first);
-        order_.pop_back();
+    if (by_ua_.size() >= std::max<std::size_t>(capacity_, 1)) {
+        // Full: the least recently used half goes in one pass (ticks are unique).
+        std::vector<std::uint64_t> ticks;
+        ticks.reserve(by_ua_.size());
+        for (const auto& [text, e] : by_ua_) {
+            ticks.push_back(e.used);
+        }
+        const std::size_t out = std::max<std::size_t>(1, ticks.size() / 2);
+        std::nth_element(ticks.begin(), ticks.begin() + static_cast<std::ptrdiff_t>(out - 1),
+                         ticks.end());
+        const std::uint64_t oldest_kept = ticks[out - 1];
+        boost::unordered::erase_if(by_ua_,
+                                   [&](const auto& kv) { return kv.second.used <= oldest_kept; });
     }
-    order_.emplace_front(std::string{ua}, db_.parse(ua));
-    try {
-        by_ua_.emplace(order_.front().first, order_.begin());
-    } catch (...) {
-        order_.pop_front();
-        throw;
-    }
-    return order_.front().second;
+    entry fresh{db_.parse(ua), tick_};
+    return by_ua_.emplace(std::string{ua}, std::move(fresh)).first->second.parsed;
 }
 
 }  // namespace cg::analytics

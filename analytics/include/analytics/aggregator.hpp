@@ -154,10 +154,8 @@ class aggregator {
     [[nodiscard]] std::uint64_t count(const count_key& k) const;
     /// The distinct ids held for one HyperLogLog (tests).
     [[nodiscard]] std::size_t unique_ids(const count_key& k) const;
-    [[nodiscard]] std::size_t keys() const noexcept { return counts_.size(); }
-    [[nodiscard]] bool empty() const noexcept {
-        return counts_.empty() && ids_.empty() && dropped_ == 0;
-    }
+    [[nodiscard]] std::size_t keys() const noexcept { return cells_.size(); }
+    [[nodiscard]] bool empty() const noexcept { return cells_.empty() && dropped_ == 0; }
     /// Page views whose breakdowns were left out because a bound was reached.
     [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_; }
 
@@ -186,8 +184,16 @@ class aggregator {
             return (*this)(b, a);
         }
     };
-    bool bump(const probe& p, std::uint64_t n, bool always);
-    bool remember(const probe& p, const visitor_id& id, bool always);
+    // A counter and, for HyperLogLogs, the ids to add: one look-up serves both.
+    struct cell {
+        std::uint64_t n = 0;
+        std::vector<visitor_id> ids;
+    };
+    // The cell of `p`, made when there is room (always: site figures); null when the bound
+    // leaves it out.
+    cell* cell_for(const probe& p, bool always);
+    // Adds `id` to `c` unless it was the last one added; false when the id bound is reached.
+    bool remember(cell& c, const visitor_id& id);
 
     std::size_t max_keys_;
     std::size_t max_ids_;
@@ -195,8 +201,7 @@ class aggregator {
     std::uint64_t dropped_ = 0;
     // Boost 1.81's open-addressing maps: a page view does a dozen look-ups here, and these
     // took half the time of std::unordered_map's in the tap benchmark.
-    boost::unordered_flat_map<count_key, std::uint64_t, key_hash, key_equal> counts_;
-    boost::unordered_flat_map<count_key, std::vector<visitor_id>, key_hash, key_equal> ids_;
+    boost::unordered_flat_map<count_key, cell, key_hash, key_equal> cells_;
 };
 
 }  // namespace cg::analytics

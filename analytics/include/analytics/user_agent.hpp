@@ -1,15 +1,16 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
-#include <list>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
+
+#include <boost/unordered/unordered_flat_map.hpp>
 
 namespace cg::analytics {
 
@@ -73,22 +74,31 @@ class ua_database {
 };
 
 /// A bounded cache of parsed User-Agents in front of a ua_database: a busy site sees a few
-/// hundred distinct strings an hour, and parsing one tries hundreds of regexes. Least recently
-/// used out first. Not thread-safe: one per worker.
+/// hundred distinct strings an hour, and parsing one tries hundreds of regexes. When full, the
+/// least recently used half goes. Not thread-safe: one per worker.
 class ua_cache {
   public:
     ua_cache(const ua_database& db, std::size_t capacity) : db_(db), capacity_(capacity) {}
     /// The parse of `ua`, from the cache or parsed now. The reference is valid until the next
     /// call.
     const user_agent& parse(std::string_view ua);
-    [[nodiscard]] std::size_t size() const noexcept { return order_.size(); }
+    [[nodiscard]] std::size_t size() const noexcept { return by_ua_.size(); }
 
   private:
-    using entry = std::pair<std::string, user_agent>;
+    struct entry {
+        user_agent parsed;
+        std::uint64_t used = 0;  // tick of the last parse() that returned it
+    };
+    struct text_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
     const ua_database& db_;
     std::size_t capacity_;
-    std::list<entry> order_;  // most recent first
-    std::unordered_map<std::string_view, std::list<entry>::iterator> by_ua_;
+    std::uint64_t tick_ = 0;
+    boost::unordered_flat_map<std::string, entry, text_hash, std::equal_to<>> by_ua_;
 };
 
 }  // namespace cg::analytics
