@@ -73,7 +73,7 @@ std::optional<not_counted> tap::count(std::uint32_t site, const site_settings& s
     visitor_id id{};
     visit_step step;
     if (const visitor_hasher* h = hasher_for(site, when.day)) {
-        id = (*h)(plan.name, e.visitor, e.user_agent);
+        id = (*h)(plan.name, e.visitor, ua->digest);
         step = shared_.visits.touch(site, when, v.minute, id, e.now, rows,
                                     shared_.countries.get(), e.visitor, counts_);
         v.visitor = &id;

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <utility>
 
+#include "analytics/visitor.hpp"
 #include "text.hpp"
 
 namespace cg::analytics {
@@ -356,6 +357,7 @@ const user_agent& ua_cache::parse(std::string_view ua) {
                                    [&](const auto& kv) { return kv.second.used <= oldest_kept; });
     }
     entry fresh{db_.parse(ua), tick_};
+    fresh.parsed.digest = digest_of(ua);
     return by_ua_.emplace(std::string{ua}, std::move(fresh)).first->second.parsed;
 }
 

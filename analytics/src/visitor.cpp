@@ -42,11 +42,19 @@ visitor_hasher::visitor_hasher(const day_key& key) : impl_(new impl) {
 
 visitor_hasher::~visitor_hasher() = default;
 
+ua_digest digest_of(std::string_view user_agent) noexcept {
+    unsigned char full[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(user_agent.data()), user_agent.size(), full);
+    ua_digest d{};
+    std::memcpy(d.data(), full, d.size());
+    return d;
+}
+
 visitor_id visitor_hasher::operator()(std::string_view site,
                                       const boost::asio::ip::address& address,
-                                      std::string_view user_agent) const noexcept {
-    // site ‖ 0 ‖ family ‖ address bytes ‖ User-Agent: the separator and the fixed-length
-    // address keep two different inputs from running into one message.
+                                      const ua_digest& user_agent) const noexcept {
+    // site ‖ 0 ‖ family ‖ address bytes ‖ User-Agent digest: the separator and the fixed
+    // lengths keep two different inputs from running into one message.
     unsigned char ip[17] = {};
     std::size_t ip_len = 0;
     if (address.is_v4()) {
@@ -67,6 +75,7 @@ visitor_id visitor_hasher::operator()(std::string_view site,
     SHA256_Update(&w, site.data(), site.size());
     SHA256_Update(&w, &zero, 1);
     SHA256_Update(&w, ip, ip_len);
+    // One block after the key's, for a site name of up to 21 bytes (33 with IPv4).
     SHA256_Update(&w, user_agent.data(), user_agent.size());
     SHA256_Final(inner_digest, &w);
     w = impl_->outer;

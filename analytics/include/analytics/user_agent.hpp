@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -31,6 +32,8 @@ struct user_agent {
     /// Desktop, mobile, tablet, or bot: ua-parser's "Spider" device, and the crawler,
     /// headless-browser and HTTP-library families (see is_bot_family).
     device_class kind = device_class::desktop;
+    /// digest_of(the string) (visitor.hpp), filled in by ua_cache: a visitor id hashes this.
+    std::array<std::uint8_t, 16> digest{};
 };
 
 /// Browser families that are not a person looking at a page: crawlers ua-parser names by

@@ -17,14 +17,20 @@
 
 namespace cg::analytics {
 
-/// A visitor as the unique-visitor counts know them: 16 bytes of HMAC-SHA256(day key; site ‖
-/// address ‖ User-Agent). Meaningless without the day's key, which is destroyed at the day's
+/// A visitor as the unique-visitor counts know them: 16 bytes of HMAC-SHA256(day key; site ‖ 0 ‖
+/// address ‖ ua_digest(User-Agent)). Meaningless without the day's key, which is destroyed at the day's
 /// end (DESIGN C6); never logged, never stored except inside Redis HyperLogLogs and, for 30
 /// minutes, the gateway's visit table.
 using visitor_id = std::array<std::uint8_t, 16>;
 
 /// A day key: 32 random bytes.
 using day_key = std::array<std::uint8_t, 32>;
+
+/// The first 16 bytes of SHA-256(User-Agent): what the visitor id hashes instead of the string
+/// itself, so an id is one SHA-256 block plus the outer one whatever the User-Agent's length
+/// (the tap keeps it with the parsed User-Agent in its cache).
+using ua_digest = std::array<std::uint8_t, 16>;
+ua_digest digest_of(std::string_view user_agent) noexcept;
 
 /// Computes visitor ids under one day key. The HMAC's inner and outer states are prepared
 /// once, so an id costs two SHA-256 compressions and a few copies. Not thread-safe (one per
@@ -39,7 +45,11 @@ class visitor_hasher {
     /// The id of whoever sends `user_agent` from `address` to `site` (C5: the site is inside
     /// the hash, so two sites see unrelated ids). Untrusted input; never throws.
     visitor_id operator()(std::string_view site, const boost::asio::ip::address& address,
-                          std::string_view user_agent) const noexcept;
+                          const ua_digest& user_agent) const noexcept;
+    visitor_id operator()(std::string_view site, const boost::asio::ip::address& address,
+                          std::string_view user_agent) const noexcept {
+        return (*this)(site, address, digest_of(user_agent));
+    }
 
   private:
     struct impl;
