@@ -137,8 +137,8 @@ admin_page privacy_evidence(const shared_state& shared) {
                                   "query parameters other than utm_source, utm_medium, "
                                   "utm_campaign", "click ids"};
             an["unique_visitors"] =
-                "HMAC-SHA256(day key; site, address, user agent) added to Redis HyperLogLogs; "
-                "folded into plain numbers and deleted after two days";
+                "HMAC-SHA256(day key; site, address, SHA-256 of the user agent) added to Redis "
+                "HyperLogLogs; folded into plain numbers and deleted after two days";
             an["day_key"] =
                 "32 random bytes per site and day, shared by the gateways through Redis, "
                 "expiring at the day's end (at most 25 hours), never written to disk or logs, "

@@ -17,9 +17,9 @@
 
 namespace cg::analytics {
 
-/// A visitor as the unique-visitor counts know them: 16 bytes of HMAC-SHA256(day key; site ‖ 0 ‖
-/// address ‖ ua_digest(User-Agent)). Meaningless without the day's key, which is destroyed at the day's
-/// end (DESIGN C6); never logged, never stored except inside Redis HyperLogLogs and, for 30
+/// A visitor as the unique-visitor counts know them: 16 bytes of HMAC-SHA256(day key; site ‖
+/// 0 ‖ address ‖ digest_of(User-Agent)). Meaningless without the day's key, which is destroyed
+/// at the day's end (DESIGN C6); never logged, never stored except inside Redis HyperLogLogs and, for 30
 /// minutes, the gateway's visit table.
 using visitor_id = std::array<std::uint8_t, 16>;
 
