@@ -87,9 +87,9 @@ std::optional<not_counted> tap::count(std::uint32_t site, const site_settings& s
         }
     } else if (shared_.countries) {
         step.country = shared_.countries->lookup(e.visitor);  // no visit without an id
-        rows.set(7, step.country.view());
     }
     v.country = step.country.view();
+    rows.set(7, v.country);  // this step's copy: touch's view pointed into its own
     counts_.add(v, rows);
     return std::nullopt;
 }

@@ -22,6 +22,7 @@
 #include "banner_filter.hpp"
 #include "async.hpp"
 #include "responses.hpp"
+#include "service_manager.hpp"
 #include "session.hpp"
 #include "worker.hpp"
 
@@ -410,6 +411,7 @@ void server::start() {
         m.threads.emplace_back([&ioc = w->ioc] { ioc.run(); });
     }
     m.threads.emplace_back([&m] { m.admin_ioc.run(); });
+    notify_service_manager("READY=1");  // systemd's Type=notify: `systemctl start` returns now
 }
 
 tcp::endpoint server::proxy_endpoint() const {
@@ -422,11 +424,27 @@ tcp::endpoint server::admin_endpoint() const {
 
 void server::handle_signals() {
     auto& m = *impl_;
-    m.signals.emplace(m.admin_ioc, SIGINT, SIGTERM);
-    m.signals->async_wait([this](const beast::error_code& ec, int) {
-        if (!ec) {
-            shutdown();
+    m.signals.emplace(m.admin_ioc, SIGINT, SIGTERM, SIGHUP);
+    wait_for_signal();
+}
+
+void server::wait_for_signal() {
+    auto& m = *impl_;
+    m.signals->async_wait([this, &m](const beast::error_code& ec, int sig) {
+        if (ec) {
+            return;
         }
+        if (sig != SIGHUP) {
+            shutdown();
+            return;
+        }
+        // Not a reason to stop: a HUP from a terminal or an operator's habit must not take the
+        // gateway down. Reloading the configuration is not built yet (issue 11).
+        log_line line{log_level::warn,
+                      "SIGHUP: reloading the configuration is not supported yet; "
+                      "still running on the configuration read at start"};
+        m.shared.log.write(log_level::warn, line);
+        wait_for_signal();
     });
 }
 
@@ -436,6 +454,7 @@ void server::shutdown() {
         return;
     }
     m.shared.draining.store(true);
+    notify_service_manager("STOPPING=1");
     log_line line{log_level::info, "shutting down"};
     line.num("open_connections", m.shared.stats.open_connections.load());
     m.shared.log.write(log_level::info, line);

@@ -35,7 +35,8 @@ class visit_table {
     /// A measured page view of `id` at `now` (Unix seconds) on local `day` of `site`. A page
     /// view that starts a visit is counted in `out` (visits; the entry row by the caller) and
     /// looks the country of `address` up in `countries` (if any), kept for the visit. `rows`
-    /// are the page view's (rows_of, without the entry row; the country's is set here); the
+    /// are the page view's (rows_of, without the entry row; the country's is set here, valid
+    /// only during the call: the caller sets it again from the answer's copy); the
     /// answer's `remember` leaves out the ids the visit already added (the same
     /// row, hour or minute: HyperLogLogs would ignore them). A visit it ends (idle, or evicted
     /// for room) is folded into `out`.

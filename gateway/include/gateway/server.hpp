@@ -27,7 +27,8 @@ class server {
     boost::asio::ip::tcp::endpoint proxy_endpoint() const;
     boost::asio::ip::tcp::endpoint admin_endpoint() const;
 
-    /// Stops on SIGTERM or SIGINT by calling shutdown(). Call before start().
+    /// Stops on SIGTERM or SIGINT by calling shutdown(); SIGHUP is logged and ignored until
+    /// reloading exists. Call before start().
     void handle_signals();
 
     /// Graceful shutdown, callable from any thread and more than once: stop accepting, close
@@ -39,6 +40,8 @@ class server {
     void wait();
 
   private:
+    void wait_for_signal();
+
     struct impl;
     std::unique_ptr<impl> impl_;
 };
