@@ -1,6 +1,7 @@
 #include "banner/holdback.hpp"
 
 #include "banner/inline_snippets.hpp"
+#include "text/html_escape.hpp"
 
 #include <algorithm>
 #include <array>
@@ -612,33 +613,13 @@ void append_ascii_html(std::string& out, std::string_view text) {
     while (i < text.size()) {
         const auto b = static_cast<unsigned char>(text[i]);
         if (b < 0x80) {
-            switch (b) {
-                case '&':
-                    out += "&amp;";
-                    break;
-                case '<':
-                    out += "&lt;";
-                    break;
-                case '>':
-                    out += "&gt;";
-                    break;
-                case '"':
-                    out += "&quot;";
-                    break;
-                case '\'':
-                    out += "&#39;";
-                    break;
-                case '\t':
-                case '\n':
-                case '\r':
-                    out += static_cast<char>(b);
-                    break;
-                default:
-                    if (b < 0x20 || b == 0x7f) {
-                        reference(replacement);  // HTML §13.2.5.80: control references are errors
-                    } else {
-                        out += static_cast<char>(b);
-                    }
+            const auto c = static_cast<char>(b);
+            if (const std::string_view ref = text::html_reference(c); !ref.empty()) {
+                out += ref;
+            } else if ((b < 0x20 && c != '\t' && c != '\n' && c != '\r') || b == 0x7f) {
+                reference(replacement);  // HTML §13.2.5.80: control references are errors
+            } else {
+                out += c;
             }
             ++i;
             continue;
