@@ -178,6 +178,27 @@ struct admin_route {
 
 net::awaitable<response> healthz(admin_context&, const admin_request& r);
 net::awaitable<response> readyz(admin_context& ctx, const admin_request& r);
+// The configuration's generation and the reloads' outcomes (issue 11).
+std::string reload_metrics(const shared_state& shared, const generation& gen) {
+    return "# HELP cg_config_generation The configuration generation new requests use: 1 at "
+           "start, +1 per applied reload.\n"
+           "# TYPE cg_config_generation gauge\n"
+           "cg_config_generation " +
+           std::to_string(gen.number) +
+           "\n# HELP cg_config_reloads_total Reloads (SIGHUP) by outcome; refused: the running "
+           "configuration was kept and the problems were logged.\n"
+           "# TYPE cg_config_reloads_total counter\n"
+           "cg_config_reloads_total{outcome=\"applied\"} " +
+           std::to_string(shared.reloads_applied.load()) +
+           "\ncg_config_reloads_total{outcome=\"refused\"} " +
+           std::to_string(shared.reloads_refused.load()) +
+           "\n# HELP cg_config_last_reload_ok 1 when the last reload was applied (or there was "
+           "none), 0 when it was refused.\n"
+           "# TYPE cg_config_last_reload_ok gauge\n"
+           "cg_config_last_reload_ok " +
+           (shared.last_reload_ok.load() ? "1" : "0") + "\n";
+}
+
 net::awaitable<response> metrics_page(admin_context& ctx, const admin_request& r);
 net::awaitable<response> consent_history(admin_context& ctx, const admin_request& r);
 net::awaitable<response> consent_counts(admin_context& ctx, const admin_request& r);
@@ -300,15 +321,22 @@ std::vector<std::string_view> session_cookies(const request& req) {
     return values;
 }
 
-// The live session the request's cookie names, if any (its idle timer restarts).
+const admin_user* find_user(const config& cfg, std::string_view name);
+
+// The live session the request's cookie names, if any (its idle timer restarts). A session
+// whose user a reload removed or gave another role no longer counts.
 const admin_session* find_session(admin_context& ctx, const request& req) {
-    if (ctx.shared.cfg->admin.users.empty()) {
+    const auto gen = ctx.shared.current();
+    if (gen->cfg->admin.users.empty()) {
         return nullptr;
     }
     const auto now = steady::now();
     for (const auto token : session_cookies(req)) {
         if (const auto* s = ctx.login.sessions.find(token, now)) {
-            return s;
+            const auto* user = find_user(*gen->cfg, s->user);
+            if (user != nullptr && user->role == s->role) {
+                return s;
+            }
         }
     }
     return nullptr;
@@ -325,7 +353,8 @@ std::string_view name_of(admin_user_role r) {
 // The bearer token makes the caller an admin; a session cookie the user's role (DESIGN §5);
 // everyone else is `anyone`.
 admin_role caller_role(admin_context& ctx, const request& req) {
-    const auto& cfg = *ctx.shared.cfg;
+    const auto gen = ctx.shared.current();
+    const auto& cfg = *gen->cfg;
     if (!cfg.admin.token.empty()) {
         const auto auth = view(req[http::field::authorization]);
         if (auth.starts_with("Bearer ") && token_matches(auth.substr(7), cfg.admin.token)) {
@@ -353,7 +382,8 @@ bool wants_html(const request& req) {
 }
 
 response refused(admin_context& ctx, const admin_request& r, admin_role caller) {
-    const auto& cfg = *ctx.shared.cfg;
+    const auto gen = ctx.shared.current();
+    const auto& cfg = *gen->cfg;
     const bool users = !cfg.admin.users.empty();
     if (caller != admin_role::anyone) {
         return make(403, "text/plain", "this page is not for your role\n", r.version);
@@ -431,9 +461,8 @@ net::awaitable<response> dispatch(admin_context& ctx, const request& req,
         res.set(http::field::allow, matched->methods.allow());
         co_return res;
     }
-    const auto& cfg = *ctx.shared.cfg;
     const bool open = matched->roles.contains(admin_role::anyone) ||
-                      (matched->open_without_token && cfg.admin.token.empty());
+                      (matched->open_without_token && ctx.shared.current()->cfg->admin.token.empty());
     const admin_role caller = open ? admin_role::anyone : caller_role(ctx, req);
     if (!open && !matched->roles.contains(caller)) {
         co_return refused(ctx, r, caller);
@@ -459,7 +488,8 @@ net::awaitable<response> healthz(admin_context&, const admin_request& r) {
 }
 
 net::awaitable<response> readyz(admin_context& ctx, const admin_request& r) {
-    const auto& cfg = *ctx.shared.cfg;
+    const auto gen = ctx.shared.current();  // kept while the probes run: a reload may come
+    const auto& cfg = *gen->cfg;
     if (ctx.shared.draining.load()) {
         co_return make(503, "application/json",
                        R"({"ready":false,"reason":"draining"})"
@@ -502,8 +532,10 @@ net::awaitable<response> readyz(admin_context& ctx, const admin_request& r) {
 
 net::awaitable<response> metrics_page(admin_context& ctx, const admin_request& r) {
     const auto& shared = ctx.shared;
-    std::string body = shared.stats.render(*shared.cfg);
-    body += consent::metrics_text(shared.consent_sites, shared.records.status());
+    const auto gen = shared.current();
+    std::string body = shared.stats.render(*gen->cfg);
+    body += consent::metrics_text(gen->consent_sites, shared.records.status());
+    body += reload_metrics(shared, *gen);
     body +=
         "# HELP cg_admin_errors_total Admin requests answered 500 because their handler "
         "failed.\n"
@@ -531,19 +563,23 @@ net::awaitable<response> metrics_page(admin_context& ctx, const admin_request& r
     co_return make(200, "text/plain; version=0.0.4", std::move(body), r.version);
 }
 
+// Each handler keeps the generation it started with while it awaits Redis.
 net::awaitable<response> consent_history(admin_context& ctx, const admin_request& r) {
+    const auto gen = ctx.shared.current();
     co_return from_consent(
-        co_await consent::history_view(ctx.shared.consent_sites, ctx.shared.records, r.query),
+        co_await consent::history_view(gen->consent_sites, ctx.shared.records, r.query),
         r.version);
 }
 
 net::awaitable<response> consent_counts(admin_context& ctx, const admin_request& r) {
-    co_return from_consent(
-        co_await consent::counts_view(ctx.shared.consent_sites, ctx.shared.records), r.version);
+    const auto gen = ctx.shared.current();
+    co_return from_consent(co_await consent::counts_view(gen->consent_sites, ctx.shared.records),
+                           r.version);
 }
 
 net::awaitable<response> consent_cookies(admin_context& ctx, const admin_request& r) {
-    co_return from_consent(consent::cookies_view(ctx.shared.consent_sites), r.version);
+    const auto gen = ctx.shared.current();
+    co_return from_consent(consent::cookies_view(gen->consent_sites), r.version);
 }
 
 response from_page(admin_page p, unsigned version) {
@@ -781,7 +817,8 @@ std::string limited_message(const login_texts& t, std::chrono::seconds wait) {
 }
 
 net::awaitable<response> login_submit(admin_context& ctx, const admin_request& r) {
-    const auto& cfg = *ctx.shared.cfg;
+    const auto gen = ctx.shared.current();  // kept while the password check runs
+    const auto& cfg = *gen->cfg;
     const auto& t = texts_for(r.req);
     if (!is_form(view(r.req[http::field::content_type]))) {
         co_return make(415, "text/plain",
@@ -871,7 +908,7 @@ net::awaitable<response> logout(admin_context& ctx, const admin_request& r) {
     }
     auto res = make(303, "text/plain", "logged out\n", r.version);
     res.set(http::field::location, "/login");
-    res.set(http::field::set_cookie, session_set_cookie(ctx.shared.cfg->admin, "", 0));
+    res.set(http::field::set_cookie, session_set_cookie(ctx.shared.current()->cfg->admin, "", 0));
     co_return res;
 }
 

@@ -109,7 +109,8 @@ std::string analytics_metrics(const shared_state& shared) {
 }
 
 admin_page privacy_evidence(const shared_state& shared) {
-    const auto& cfg = *shared.cfg;
+    const auto gen = shared.current();
+    const auto& cfg = *gen->cfg;
     json sites = json::array();
     for (const auto& site : cfg.sites) {
         const auto& a = site.analytics;

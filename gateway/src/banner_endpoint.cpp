@@ -146,7 +146,7 @@ boost::asio::awaitable<void> answer_banner(worker& w, connection& c, request_par
     const auto& in = tx.request;
     // A body on a GET is not read: the connection closes after the answer instead.
     tx.keep_client = tx.keep_alive && !w.draining() && !tx.has_body;
-    const auto* site = w.shared.banners[tx.site].get();
+    const auto* site = c.gen->shared->banners[tx.site].get();
     answer a;
     if (tx.method != http::verb::get && tx.method != http::verb::head) {
         a.status = 405;
@@ -187,7 +187,7 @@ boost::asio::awaitable<void> answer_banner(worker& w, connection& c, request_par
     res.keep_alive(tx.keep_client);
     tx.status = a.status;
     tx.bytes = tx.method == http::verb::head ? 0 : res.body().size();
-    c.stream.expires_after(w.cfg.limits.body_timeout);
+    c.stream.expires_after(c.gen->cfg().limits.body_timeout);
     beast::error_code ec;
     if (tx.method == http::verb::head) {
         http::response_serializer<http::string_body> sr{res};

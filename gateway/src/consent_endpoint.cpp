@@ -34,7 +34,7 @@ std::string_view view(boost::core::string_view s) {
 net::awaitable<void> answer_consent(worker& w, connection& c, request_parser& req,
                                     transaction& tx) {
     const auto& in = tx.request;
-    const auto& lim = w.cfg.limits;
+    const auto& lim = c.gen->cfg().limits;
     tx.keep_client = tx.keep_alive && !w.draining();
 
     std::string body;
@@ -87,11 +87,11 @@ net::awaitable<void> answer_consent(worker& w, connection& c, request_parser& re
     const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
-    auto answer = co_await consent::handle_endpoint(r, *w.shared.consent_sites[tx.site],
+    auto answer = co_await consent::handle_endpoint(r, *c.gen->shared->consent_sites[tx.site],
                                                     w.shared.records, w.shared.consent_limits,
                                                     now_ms);
 
-    if (answer.decided && w.analytics && w.cfg.sites[tx.site].analytics.enabled) {
+    if (answer.decided && w.analytics && c.gen->cfg().sites[tx.site].analytics.enabled) {
         const auto& d = *answer.decided;
         const auto kind = d.method == "accept-all"   ? analytics::decision_kind::accept_all
                           : d.method == "reject-all" ? analytics::decision_kind::reject_all

@@ -109,7 +109,8 @@ int run(const char* file) {
     std::signal(SIGPIPE, SIG_IGN);
     try {
         cg::gateway::server srv{cfg};
-        srv.handle_signals();
+        // SIGHUP reloads the same file (`systemctl reload`, `kill -HUP`).
+        srv.handle_signals([path = std::string{file}] { return cg::gateway::load_config(path); });
         srv.start();
         srv.wait();
     } catch (const std::exception& e) {

@@ -424,10 +424,10 @@ bool hints_head(response_head& from, const transaction& tx, const consent::site_
 // Reads the upstream's answer head into ex.parser. Interim answers other than 101 are consumed
 // here: 103 Early Hints go on to the client (through the interim stages), 100 and 102 are the
 // gateway's to swallow. `client_gone` is set when the client could not take the hints.
-net::awaitable<beast::error_code> read_final_head(worker& w, connection& client,
+net::awaitable<beast::error_code> read_final_head(connection& client,
                                                   upstream_exchange& ex, transaction& tx,
                                                   bool& client_gone) {
-    const millis timeout = w.cfg.sites[tx.site].upstream.read_timeout;
+    const millis timeout = client.gen->cfg().sites[tx.site].upstream.read_timeout;
     for (;;) {
         ex.parser.emplace();
         ex.parser->header_limit(upstream_header_limit);
@@ -449,10 +449,10 @@ net::awaitable<beast::error_code> read_final_head(worker& w, connection& client,
             continue;
         }
         std::string hints_text;  // head_text still holds the request, for a retry
-        if (!hints_head(ex.parser->get(), tx, *w.shared.consent_sites[tx.site], hints_text)) {
+        if (!hints_head(ex.parser->get(), tx, *client.gen->shared->consent_sites[tx.site], hints_text)) {
             continue;
         }
-        const auto wec = co_await write_head(client.stream, hints_text, w.cfg.limits.body_timeout);
+        const auto wec = co_await write_head(client.stream, hints_text, client.gen->cfg().limits.body_timeout);
         if (wec) {
             client_gone = true;
             co_return wec;
@@ -468,15 +468,15 @@ net::awaitable<beast::error_code> read_final_head(worker& w, connection& client,
 net::awaitable<bool> exchange_with_upstream(worker& w, connection& client, request_parser& req,
                                             transaction& tx, std::string_view body,
                                             std::span<char> buf, upstream_exchange& ex) {
-    const site_config& site = w.cfg.sites[tx.site];
-    const limits_config& lim = w.cfg.limits;
+    const site_config& site = client.gen->cfg().sites[tx.site];
+    const limits_config& lim = client.gen->cfg().limits;
     site_counters& stats = w.counters(tx.site);
     const bool replayable = (!tx.has_body || tx.body_buffered) && idempotent(tx.method);
     const bool streamed = tx.has_body && !tx.body_buffered;
     bool sent_continue = false;
     const auto started = clock::now();
     for (int attempt = 0;; ++attempt) {
-        ex.conn = co_await w.pools[tx.site]->acquire(attempt > 0, !replayable, tx.failure);
+        ex.conn = co_await client.gen->pools[tx.site]->acquire(attempt > 0, !replayable, tx.failure);
         client.upstream = ex.conn.get();
         if (!ex.conn) {
             stats.fail(tx.failure);
@@ -517,7 +517,7 @@ net::awaitable<bool> exchange_with_upstream(worker& w, connection& client, reque
         beast::error_code ec = r.ec;
         bool client_gone = false;
         if (!ec) {
-            ec = co_await read_final_head(w, client, ex, tx, client_gone);
+            ec = co_await read_final_head(client, ex, tx, client_gone);
         }
         if (client_gone) {
             co_await answer_error(client, tx, 499, false);
@@ -544,16 +544,16 @@ net::awaitable<bool> exchange_with_upstream(worker& w, connection& client, reque
 net::awaitable<void> switch_protocols(worker& w, connection& client, upstream_connection& up,
                                       transaction& tx) {
     tx.status = 101;
-    if (!switching_stages(tx.response, tx, *w.shared.consent_sites[tx.site])) {
+    if (!switching_stages(tx.response, tx, *client.gen->shared->consent_sites[tx.site])) {
         tx.failure = upstream_failure::bad_response;
         w.counters(tx.site).fail(tx.failure);
         co_await answer_error(client, tx, 502, false);
         co_return;
     }
     serialize_head(tx.response, client.head_text);
-    const auto ec = co_await write_head(client.stream, client.head_text, w.cfg.limits.body_timeout);
+    const auto ec = co_await write_head(client.stream, client.head_text, client.gen->cfg().limits.body_timeout);
     if (!ec) {
-        co_await tunnel(client, up, w.cfg.limits.tunnel_idle_timeout);
+        co_await tunnel(client, up, client.gen->cfg().limits.tunnel_idle_timeout);
     }
 }
 
@@ -602,8 +602,8 @@ net::awaitable<void> forward(worker& w, connection& client, request_parser& req,
         connection& c;
         ~forget_upstream() { c.upstream = nullptr; }
     } forget{client};
-    const site_config& site = w.cfg.sites[tx.site];
-    const limits_config& lim = w.cfg.limits;
+    const site_config& site = client.gen->cfg().sites[tx.site];
+    const limits_config& lim = client.gen->cfg().limits;
 
     // nginx's request buffering: a small body is read whole, and checked, before an upstream
     // connection is taken, so a malformed or stalled body never reaches the origin.
@@ -627,7 +627,7 @@ net::awaitable<void> forward(worker& w, connection& client, request_parser& req,
             tx.content_length = body.size();
         }
     }
-    request_stages(tx, site, *w.shared.consent_sites[tx.site], unix_now());
+    request_stages(tx, site, *client.gen->shared->consent_sites[tx.site], unix_now());
     serialize_head(tx.request, client.head_text);
 
     const auto scratch = w.scratch.get();
@@ -647,7 +647,7 @@ net::awaitable<void> forward(worker& w, connection& client, request_parser& req,
     if (const auto length = rp.content_length()) {
         framing.content_length = *length;
     }
-    const auto plan = response_stages(tx, *w.shared.consent_sites[tx.site], w.shared.body_filters,
+    const auto plan = response_stages(tx, *client.gen->shared->consent_sites[tx.site], client.gen->shared->body_filters,
                                       framing, ex.request_sent, w.draining());
     serialize_head(tx.response, client.head_text);
 
@@ -677,7 +677,7 @@ net::awaitable<void> forward(worker& w, connection& client, request_parser& req,
     }
     if (framing.keep_alive) {
         client.upstream = nullptr;
-        w.pools[tx.site]->release(std::move(ex.conn));
+        client.gen->pools[tx.site]->release(std::move(ex.conn));
     }
     tx.keep_client = keep;
 }

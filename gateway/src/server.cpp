@@ -33,46 +33,15 @@ namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 using clock = std::chrono::steady_clock;
 
-namespace {
-
-std::shared_ptr<const consent::key_ring> consent_keys(const config& cfg, log_sink& log) {
-    if (!cfg.consent.keys.empty()) {
-        return std::make_shared<const consent::key_ring>(cfg.consent.keys,
-                                                         cfg.consent.retired_keys);
-    }
-    log_line line{log_level::warn,
-                  "no consent cookie key configured; using a random one: visitors' choices do not "
-                  "survive a restart and other gateways cannot read them (set /consent/keys or "
-                  "/consent/key_file)"};
-    log.write(log_level::warn, line);
-    return std::make_shared<const consent::key_ring>(consent::key_ring::random());
-}
-
-}  // namespace
-
-shared_state::shared_state(std::shared_ptr<const config> c, std::size_t workers)
+shared_state::shared_state(std::shared_ptr<const config> c, std::size_t workers,
+                           std::vector<body_filter> filters)
     : cfg(std::move(c)),
       stats(workers, cfg->sites.size()),
       log(1, cfg->log.level, stats.log_lines_dropped),
       records(cfg->consent.redis, cfg->consent.journal, revoked),
-      consent_limits(cfg->consent.limits) {
-    const auto keys = consent_keys(*cfg, log);
-    for (const auto& site : cfg->sites) {
-        banners.push_back(make_site_banner(site, cfg->consent));
-        auto policy = site.consent;
-        if (banners.back()) {
-            // What the visitor is shown is part of what a consent is for (DESIGN L8): a change
-            // of any text, category, cookie or third party asks every visitor again.
-            policy.policy_version += "." + banners.back()->policy_hash();
-        } else {
-            log_line line{log_level::warn, "site has no banner: its pages pass unchanged"};
-            line.str("site", site.name);
-            log.write(log_level::warn, line);
-        }
-        consent_sites.push_back(std::make_unique<const consent::site_context>(
-            site.name, std::move(policy), cfg->consent.cookie_name, cfg->consent.catalogue, keys,
-            cfg->consent.host_prefix, revoked));
-    }
+      consent_limits(cfg->consent.limits),
+      body_filters(std::move(filters)) {
+    current_ = build_generation(cfg, nullptr, {body_filters, revoked, &stats, &log});
     if (std::any_of(cfg->sites.begin(), cfg->sites.end(),
                     [](const site_config& s) { return s.analytics.enabled; })) {
         analytics = std::make_unique<analytics::shared_analytics>();
@@ -101,22 +70,44 @@ shared_state::shared_state(std::shared_ptr<const config> c, std::size_t workers)
     }
 }
 
-worker::worker(std::size_t i, shared_state& s)
-    : index(i), shared(s), cfg(*s.cfg), routes(cfg.sites), access_log(s.log) {
+std::shared_ptr<const generation> shared_state::current() const {
+    const std::lock_guard lock(current_mutex_);
+    return current_;
+}
+
+void shared_state::make_current(std::shared_ptr<const generation> g) {
+    const std::lock_guard lock(current_mutex_);
+    current_ = std::move(g);
+}
+
+worker::worker(std::size_t i, shared_state& s) : index(i), shared(s), access_log(s.log) {
     if (s.analytics) {
         analytics.emplace(*s.analytics);
     }
-    pools.reserve(cfg.sites.size());
-    for (std::size_t site = 0; site < cfg.sites.size(); ++site) {
-        pools.push_back(std::make_unique<upstream_pool>(ioc.get_executor(),
-                                                        cfg.sites[site].upstream, counters(site)));
-    }
+    follow_generation();
     acceptor.emplace(ioc);
+}
+
+void worker::follow_generation() {
+    auto g = shared.current();
+    if (gen && gen->shared == g) {
+        return;
+    }
+    auto next = std::make_shared<worker_generation>(
+        std::move(g), ioc.get_executor(), [this](std::size_t site) -> site_counters& {
+            return counters(site);
+        });
+    if (gen) {
+        for (auto& pool : gen->pools) {
+            pool->retire();  // requests still on the old generation finish on their connections
+        }
+    }
+    gen = std::move(next);
 }
 
 worker::~worker() {
     acceptor.reset();
-    pools.clear();
+    gen.reset();
 }
 
 namespace {
@@ -134,7 +125,6 @@ net::awaitable<void> refuse(tcp::socket socket) {
 
 net::awaitable<void> accept_loop(worker& w) {
     auto& open = w.shared.stats.open_connections;
-    const auto max = static_cast<std::int64_t>(w.cfg.limits.max_connections);
     for (;;) {
         auto [ec, socket] = co_await w.acceptor->async_accept(use_ec);
         if (!w.acceptor->is_open() || ec == net::error::operation_aborted) {
@@ -149,6 +139,7 @@ net::awaitable<void> accept_loop(worker& w) {
             co_await pause.async_wait(use_ec);
             continue;
         }
+        const auto max = static_cast<std::int64_t>(w.gen->cfg().limits.max_connections);
         if (open.fetch_add(1, std::memory_order_relaxed) >= max) {
             open.fetch_sub(1, std::memory_order_relaxed);
             w.shared.stats.refused_connections.fetch_add(1, std::memory_order_relaxed);
@@ -182,7 +173,7 @@ void flush_analytics(worker& w, bool all) {
 
 net::awaitable<void> housekeeping(worker& w) {
     net::steady_timer timer(w.ioc);
-    const unsigned flush_ticks = std::max(1U, w.cfg.analytics.flush_interval_ms / 250);
+    const unsigned flush_ticks = std::max(1U, w.shared.cfg->analytics.flush_interval_ms / 250);
     for (unsigned tick = 1;; ++tick) {
         timer.expires_after(std::chrono::milliseconds(250));
         auto [ec] = co_await timer.async_wait(use_ec);
@@ -194,7 +185,7 @@ net::awaitable<void> housekeeping(worker& w) {
             flush_analytics(w, false);
         }
         if (tick % 4 == 0) {
-            for (auto& pool : w.pools) {
+            for (auto& pool : w.gen->pools) {
                 pool->sweep();
             }
         }
@@ -281,10 +272,7 @@ static std::size_t worker_count(const config& cfg) {
 
 struct server::impl {
     impl(std::shared_ptr<const config> c, std::vector<body_filter> filters)
-        : shared(c, worker_count(*c)), admin(admin_ioc, shared) {
-        shared.body_filters = std::move(filters);
-        shared.body_filters.push_back(make_banner_filter(shared.banners, shared.stats));
-    }
+        : shared(c, worker_count(*c), std::move(filters)), admin(admin_ioc, shared) {}
 
     net::awaitable<void> drain();
     void post_to_workers(auto fn) {
@@ -299,6 +287,8 @@ struct server::impl {
     admin_listener admin;
     std::optional<net::executor_work_guard<net::io_context::executor_type>> admin_work;
     std::optional<net::signal_set> signals;
+    config_source reload_source;
+    std::mutex reload_mutex;
     std::vector<std::thread> threads;
     std::atomic<bool> stopping{false};
 };
@@ -306,7 +296,7 @@ struct server::impl {
 // Runs on the admin thread: waits for in-flight requests up to the deadline, then closes what
 // is left and stops every loop.
 net::awaitable<void> server::impl::drain() {
-    const auto deadline = clock::now() + shared.cfg->shutdown_timeout;
+    const auto deadline = clock::now() + shared.current()->cfg->shutdown_timeout;
     post_to_workers([](worker& w) {
         w.acceptor->close();
         for (auto* c : w.connections) {
@@ -339,7 +329,7 @@ net::awaitable<void> server::impl::drain() {
         }
     }
     post_to_workers([](worker& w) {
-        for (auto& pool : w.pools) {
+        for (auto& pool : w.gen->pools) {
             pool->clear();
         }
         w.access_log.flush();
@@ -422,8 +412,9 @@ tcp::endpoint server::admin_endpoint() const {
     return impl_->admin.endpoint();
 }
 
-void server::handle_signals() {
+void server::handle_signals(config_source source) {
     auto& m = *impl_;
+    m.reload_source = std::move(source);
     m.signals.emplace(m.admin_ioc, SIGINT, SIGTERM, SIGHUP);
     wait_for_signal();
 }
@@ -438,14 +429,68 @@ void server::wait_for_signal() {
             shutdown();
             return;
         }
-        // Not a reason to stop: a HUP from a terminal or an operator's habit must not take the
-        // gateway down. Reloading the configuration is not built yet (issue 11).
-        log_line line{log_level::warn,
-                      "SIGHUP: reloading the configuration is not supported yet; "
-                      "still running on the configuration read at start"};
-        m.shared.log.write(log_level::warn, line);
+        if (!m.reload_source) {
+            log_line line{log_level::warn, "SIGHUP ignored: this gateway has no file to reload"};
+            m.shared.log.write(log_level::warn, line);
+        } else {
+            // On the admin thread: reading and building take milliseconds, and the admin
+            // routes then see either the old or the new configuration, never half of each.
+            try {
+                reload(std::make_shared<const config>(m.reload_source()));
+            } catch (const config_error& e) {
+                m.shared.reloads_refused.fetch_add(1);
+                m.shared.last_reload_ok.store(false);
+                for (const auto& p : e.problems()) {
+                    log_line line{log_level::error, "reload refused; still running on the "
+                                                    "previous configuration"};
+                    line.str("problem", p);
+                    m.shared.log.write(log_level::error, line);
+                }
+            }
+        }
         wait_for_signal();
     });
+}
+
+server::reload_result server::reload(std::shared_ptr<const config> next) {
+    auto& m = *impl_;
+    const std::lock_guard lock(m.reload_mutex);
+    const auto previous = m.shared.current();
+    reload_result out;
+    out.problems = restart_only_changes(*m.shared.cfg, *next);
+    std::shared_ptr<const generation> g;
+    if (out.problems.empty()) {
+        try {
+            g = build_generation(std::move(next), previous.get(),
+                                 {m.shared.body_filters, m.shared.revoked, &m.shared.stats,
+                                  &m.shared.log});
+        } catch (const std::exception& e) {
+            out.problems.push_back(std::string{"the new configuration cannot be used: "} +
+                                   e.what());
+        }
+    }
+    if (!out.problems.empty()) {
+        m.shared.reloads_refused.fetch_add(1);
+        m.shared.last_reload_ok.store(false);
+        for (const auto& p : out.problems) {
+            log_line line{log_level::error,
+                          "reload refused; still running on the previous configuration"};
+            line.str("problem", p);
+            m.shared.log.write(log_level::error, line);
+        }
+        out.generation = previous->number;
+        return out;
+    }
+    m.shared.make_current(g);
+    m.post_to_workers([](worker& w) { w.follow_generation(); });
+    m.shared.reloads_applied.fetch_add(1);
+    m.shared.last_reload_ok.store(true);
+    out.applied = true;
+    out.generation = g->number;
+    log_line line{log_level::info, "configuration reloaded"};
+    line.num("generation", static_cast<std::int64_t>(g->number));
+    m.shared.log.write(log_level::info, line);
+    return out;
 }
 
 void server::shutdown() {

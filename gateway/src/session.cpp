@@ -110,16 +110,18 @@ std::string_view view(boost::core::string_view s) noexcept {
 }
 
 // The stages after an answer (pipeline.cpp): the analytics tap, the counters, the access log.
-void log_stages(worker& w, const transaction& tx) {
+void log_stages(worker& w, const connection& c, const transaction& tx) {
     const std::size_t site = tx.site == transaction::no_site ? w.shared.stats.unrouted() : tx.site;
-    if (site < w.cfg.sites.size() && w.analytics) {
-        analytics_stage(tx, w.cfg.sites[site], w.shared.banners[site] != nullptr, *w.analytics,
+    const auto& g = *c.gen->shared;
+    const auto& sites = g.cfg->sites;
+    if (site < sites.size() && w.analytics) {
+        analytics_stage(tx, sites[site], g.banners[site] != nullptr, *w.analytics,
                         w.counters(site), unix_now());
     }
-    const bool access = w.cfg.log.access && w.shared.log.enabled(log_level::info);
+    const bool access = g.cfg->log.access && w.shared.log.enabled(log_level::info);
     gateway::log_stages(tx,
-                        site < w.cfg.sites.size() ? std::string_view{w.cfg.sites[site].name}
-                                                  : std::string_view{"_unrouted"},
+                        site < sites.size() ? std::string_view{sites[site].name}
+                                            : std::string_view{"_unrouted"},
                         w.counters(site), access ? &w.access_log : nullptr);
 }
 
@@ -176,7 +178,7 @@ void connection::disarm() {
 net::awaitable<void> serve(worker& w, tcp::socket socket) {
     connection c{std::move(socket)};
     registration reg{w, c};
-    const auto& cfg = w.cfg;
+    c.gen = w.gen;
     {
         beast::error_code ec;
         const auto remote = c.stream.socket().remote_endpoint(ec);
@@ -185,7 +187,7 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
         }
         const auto addr = unmapped(remote.address());
         c.peer = addr.to_string();
-        c.info = client_info{c.peer, trusted(cfg, addr), addr};
+        c.info = client_info{c.peer, trusted(c.gen->cfg(), addr), addr};
         c.stream.socket().set_option(tcp::no_delay(true), ec);
         c.stream.socket().non_blocking(true, ec);  // for read_available() in the relay
     }
@@ -196,8 +198,10 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
         }
         c.idle = true;
         head_scan scan;
-        const auto ec = co_await read_head(c, cfg.limits, first, scan);
+        const auto ec = co_await read_head(c, c.gen->cfg().limits, first, scan);
         c.idle = false;
+        c.gen = w.gen;  // a reload while this connection waited applies from this request on
+        const config& cfg = c.gen->cfg();
         transaction tx;
         tx.started = clock::now();
         if (ec) {
@@ -207,7 +211,7 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
                 tx.status = status_for(ec);
                 tx.refused = ec.message();
                 co_await write_error(c, tx.status, 11, false);
-                log_stages(w, tx);
+                log_stages(w, c, tx);
             }
             break;  // or: EOF, reset, idle timeout, cancelled by drain
         }
@@ -224,7 +228,7 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
         if (!check_ec) {
             const std::string_view host =
                 target.authority.empty() ? view(req.get()[http::field::host]) : target.authority;
-            if (w.routes.find(host, &tx.site) == nullptr) {
+            if (c.gen->routes.find(host, &tx.site) == nullptr) {
                 check_ec = errc::unknown_host;
             }
         }
@@ -243,7 +247,7 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
                 tx.path = path_of(view(tx.request.target()));
             }
             const bool written = co_await write_error(c, tx.status, version, keep);
-            log_stages(w, tx);
+            log_stages(w, c, tx);
             if (!written || !keep) {
                 break;
             }
@@ -275,7 +279,7 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
                 co_await write_error(c, 500, tx.version, false);
             }
         }
-        log_stages(w, tx);
+        log_stages(w, c, tx);
         if (!tx.keep_client) {
             break;
         }

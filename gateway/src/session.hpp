@@ -38,6 +38,9 @@ struct connection {
     /// The parser of the upstream's answer in flight (see proxy.cpp: kept off coroutine frames)
     std::optional<response_parser> answer;
     bool idle = true;  ///< waiting for a request head (may be closed at once on drain)
+    /// The configuration generation of the request in flight (or the last one): taken from the
+    /// worker as each request starts, so a reload never changes a request half-way.
+    std::shared_ptr<worker_generation> gen;
 };
 
 /// Counts an exception that escaped a request or a session and logs it without personal data

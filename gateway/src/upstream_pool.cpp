@@ -84,7 +84,7 @@ net::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::connect(
 }
 
 void upstream_pool::release(std::unique_ptr<upstream_connection> c) {
-    if (idle_.size() >= cfg_.max_idle || c->buffer.size() != 0) {
+    if (retired_ || idle_.size() >= cfg_.max_idle || c->buffer.size() != 0) {
         return;  // full, or the upstream sent bytes past its response: not safe to reuse
     }
     c->stream.expires_never();
@@ -103,7 +103,15 @@ void upstream_pool::clear() {
     publish();
 }
 
+void upstream_pool::retire() {
+    retired_ = true;
+    idle_.clear();
+}
+
 void upstream_pool::publish() noexcept {
+    if (retired_) {
+        return;
+    }
     stats_.pool_idle.store(idle_.size(), std::memory_order_relaxed);
 }
 

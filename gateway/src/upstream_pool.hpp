@@ -52,6 +52,11 @@ class upstream_pool {
     /// Closes every idle connection (shutdown).
     void clear();
 
+    /// The pool of a replaced generation (a reload): closes its idle connections and keeps
+    /// none from now on; requests still using it finish on their connections. Its counters
+    /// are left to the new pool.
+    void retire();
+
     std::size_t idle() const noexcept { return idle_.size(); }
 
   private:
@@ -69,6 +74,7 @@ class upstream_pool {
     std::vector<idle_entry> idle_;
     boost::asio::ip::tcp::endpoint literal_;  ///< set when the host is an IP literal
     bool host_is_literal_ = false;
+    bool retired_ = false;
 };
 
 }  // namespace cg::gateway

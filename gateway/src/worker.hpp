@@ -2,6 +2,7 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <unordered_set>
@@ -22,7 +23,7 @@
 #include "consent/store.hpp"
 #include "gateway/body_filter.hpp"
 #include "gateway/config.hpp"
-#include "gateway/router.hpp"
+#include "generation.hpp"
 #include "metrics.hpp"
 #include "upstream_pool.hpp"
 
@@ -30,13 +31,22 @@ namespace cg::gateway {
 
 struct connection;
 
-/// What every worker shares: the validated config, counters, the log sink, the drain flag and
-/// the consent machinery (per-site contexts, read-only; the record store, thread-safe).
+/// What every worker shares: the configuration's current generation (generation.hpp),
+/// counters, the log sink, the drain flag and the consent machinery that lives as long as the
+/// process (the record store, thread-safe).
 struct shared_state {
     /// Throws std::runtime_error when the consent journal cannot be opened, or (a
     /// ua_database_error) the User-Agent database when a site has analytics on.
-    shared_state(std::shared_ptr<const config> c, std::size_t workers);
+    shared_state(std::shared_ptr<const config> c, std::size_t workers,
+                 std::vector<body_filter> filters);
 
+    /// The generation new requests use. Any thread; a caller that awaits keeps the pointer.
+    std::shared_ptr<const generation> current() const;
+    /// Makes `g` current (for the admin thread and for workers that look next). Any thread.
+    void make_current(std::shared_ptr<const generation> g);
+
+    /// The configuration read at start: what a reload cannot change (restart_only_changes),
+    /// and what the threads started with it (the Redis writer, the stats reader) refer to.
     std::shared_ptr<const config> cfg;
     metrics stats;
     log_sink log;
@@ -44,14 +54,11 @@ struct shared_state {
     /// Erased consent ids (issue 8): the store fills it (its own erasures at once, other
     /// gateways' by polling Redis); every site_context reads it. Before `records`, which uses it.
     std::shared_ptr<consent::revocations> revoked = std::make_shared<consent::revocations>();
-    std::vector<std::unique_ptr<const consent::site_context>> consent_sites;  ///< as cfg->sites
     consent::store records;
     /// Limits on decisions and erasures, shared by every worker (in memory, bounded).
     consent::rate_limiter consent_limits;
-    /// Each site's banner (issue 9), as cfg->sites; null where a site has none. Before
-    /// consent_sites: a banner's policy hash is part of its site's policy version.
-    std::vector<std::unique_ptr<const banner::site_banner>> banners;
-    std::vector<body_filter> body_filters;  ///< set before the workers start; read-only then
+    /// The caller's body filters; each generation offers responses to them before its banner's.
+    std::vector<body_filter> body_filters;
     /// Analytics (issue 10), when any site has it on: the User-Agent database (loaded at the
     /// first page view, on its own thread), countries, day keys, open visits; and the thread
     /// that writes the workers' counts to Redis.
@@ -59,6 +66,14 @@ struct shared_state {
     std::unique_ptr<analytics::recorder> analytics_writer;
     std::unique_ptr<analytics::stats_reader> stats_reader;  ///< /stats/api, off the admin thread
     std::unique_ptr<analytics::forwarder> forwarder;  ///< closed days to analytics.forward (C4)
+    /// Reloads (issue 11): applied and refused, and whether the last one was applied.
+    std::atomic<std::uint64_t> reloads_applied{0};
+    std::atomic<std::uint64_t> reloads_refused{0};
+    std::atomic<bool> last_reload_ok{true};
+
+  private:
+    mutable std::mutex current_mutex_;
+    std::shared_ptr<const generation> current_;
 };
 
 /// Relay buffers of one size, recycled per worker: a 64 KiB malloc and free per request showed
@@ -109,17 +124,19 @@ struct worker {
 
     bool draining() const noexcept { return shared.draining.load(std::memory_order_relaxed); }
     site_counters& counters(std::size_t site) noexcept { return shared.stats.at(index, site); }
+    /// Moves this worker to the shared state's current generation if it is not on it yet
+    /// (new routes and upstream pools; the old pools keep no idle connection). Worker thread.
+    void follow_generation();
 
     std::size_t index;
     shared_state& shared;
-    const config& cfg;
-    router routes;
+    /// The generation this worker gives new requests; a request keeps its own (connection::gen).
+    std::shared_ptr<worker_generation> gen;
     log_batch access_log;
     scratch_pool scratch;
     /// Analytics (issue 10): this worker's tap and counts (when shared.analytics is set).
     std::optional<analytics::tap> analytics;
-    std::unordered_set<connection*> connections;        ///< live client connections
-    std::vector<std::unique_ptr<upstream_pool>> pools;  ///< one per site
+    std::unordered_set<connection*> connections;  ///< live client connections
     std::optional<boost::asio::ip::tcp::acceptor> acceptor;
     // Last, so it is destroyed first: abandoned session frames it destroys still find the
     // members above alive (pools and acceptor are released in ~worker before that).

@@ -1,5 +1,8 @@
 #pragma once
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -27,9 +30,29 @@ class server {
     boost::asio::ip::tcp::endpoint proxy_endpoint() const;
     boost::asio::ip::tcp::endpoint admin_endpoint() const;
 
-    /// Stops on SIGTERM or SIGINT by calling shutdown(); SIGHUP is logged and ignored until
-    /// reloading exists. Call before start().
-    void handle_signals();
+    /// What reload() did.
+    struct reload_result {
+        bool applied = false;
+        std::uint64_t generation = 0;       ///< the one new requests use now
+        std::vector<std::string> problems;  ///< why it was refused, one line each
+    };
+
+    /// Replaces the running configuration with `next` (issue 11) unless it changes what only a
+    /// restart can (restart_only_changes: listeners, workers, Redis, the journal, analytics,
+    /// the set of sites) or one of its parts cannot be built; then the running one stays and
+    /// every problem is logged and returned. Applied: new requests (also on open keep-alive
+    /// connections) use `next`, requests in flight finish on the configuration they started
+    /// with; no connection is closed, consent records and analytics counts carry over.
+    /// Any thread, after start(); reloads are serialised.
+    reload_result reload(std::shared_ptr<const config> next);
+
+    /// Where SIGHUP reads the new configuration (main: the file it started with). Throws
+    /// config_error for a configuration that does not validate.
+    using config_source = std::function<config()>;
+
+    /// Stops on SIGTERM or SIGINT by calling shutdown(); SIGHUP reloads from `source` (logged
+    /// and ignored without one). Call before start().
+    void handle_signals(config_source source = {});
 
     /// Graceful shutdown, callable from any thread and more than once: stop accepting, close
     /// idle connections, let in-flight requests finish until config::shutdown_timeout, then
