@@ -435,6 +435,7 @@ void server::wait_for_signal() {
         } else {
             // On the admin thread: reading and building take milliseconds, and the admin
             // routes then see either the old or the new configuration, never half of each.
+            notify_service_manager("RELOADING=1");
             try {
                 reload(std::make_shared<const config>(m.reload_source()));
             } catch (const config_error& e) {
@@ -447,6 +448,7 @@ void server::wait_for_signal() {
                     m.shared.log.write(log_level::error, line);
                 }
             }
+            notify_service_manager("READY=1");
         }
         wait_for_signal();
     });

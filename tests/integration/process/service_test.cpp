@@ -80,15 +80,19 @@ TEST(Service, TellsTheServiceManagerWhenItListensAndWhenItStops) {
     EXPECT_EQ(gateway.child().wait_exit(10s), 0) << gateway.output();
 }
 
-TEST(Service, SighupReloadsAndTheGatewayKeepsServing) {
+TEST(Service, SighupReloadsTellsTheServiceManagerAndTheGatewayKeepsServing) {
     test_upstream upstream;
     temp_dir dir{"cg-service"};
+    notify_socket manager{(dir.path() / "notify").string()};
     cg::test::gateway_settings settings;
     settings.upstream_port = upstream.port();
     gateway_process gateway{dir, gateway_config(settings)};
     ASSERT_TRUE(gateway.wait_ready()) << gateway.output();
+    EXPECT_EQ(manager.next(10s), "READY=1");
 
     gateway.child().signal(SIGHUP);
+    EXPECT_EQ(manager.next(10s), "RELOADING=1");
+    EXPECT_EQ(manager.next(10s), "READY=1");
     ASSERT_TRUE(gateway.child().wait_for_stdout("\"generation\":2", 5s)) << gateway.output();
     gateway.child().signal(SIGHUP);  // and again: the handler is re-armed
     ASSERT_TRUE(gateway.child().wait_for_stdout("\"generation\":3", 5s)) << gateway.output();
