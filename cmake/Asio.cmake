@@ -12,4 +12,6 @@ target_compile_definitions(cg_asio PUBLIC
     # ones recycled (frames over ~1 KiB never are: keep big objects off coroutine frames).
     # Every target that uses Asio links cg::asio, so all see the same value (a layout).
     BOOST_ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE=8)
-target_link_libraries(cg_asio PUBLIC Boost::headers Threads::Threads PRIVATE cg::options)
+# Asio's TLS streams too: the proxy listener terminates TLS, the analytics forwarder speaks it.
+target_link_libraries(cg_asio PUBLIC Boost::headers Threads::Threads OpenSSL::SSL
+                      PRIVATE cg::options)

@@ -29,11 +29,6 @@
 #include "json_config/reader.hpp"
 #include "redis/worker.hpp"
 
-// Asio's TLS code, compiled here: cg_asio (cmake/asio_beast.cpp) builds Asio without it, and
-// this is the one user of TLS, so only cg_analytics links OpenSSL::SSL. Whoever moves TLS into
-// cg_asio must drop this line (the definitions may exist once).
-#include <boost/asio/ssl/impl/src.hpp>
-
 namespace cg::analytics {
 
 namespace {

@@ -191,9 +191,9 @@ boost::asio::awaitable<void> answer_banner(worker& w, connection& c, request_par
     beast::error_code ec;
     if (tx.method == http::verb::head) {
         http::response_serializer<http::string_body> sr{res};
-        std::tie(ec, std::ignore) = co_await http::async_write_header(c.stream, sr, use_ec);
+        std::tie(ec, std::ignore) = co_await http::async_write_header(c.io, sr, use_ec);
     } else {
-        std::tie(ec, std::ignore) = co_await http::async_write(c.stream, res, use_ec);
+        std::tie(ec, std::ignore) = co_await http::async_write(c.io, res, use_ec);
     }
     if (ec) {
         tx.keep_client = false;

@@ -1,5 +1,7 @@
 #include "gateway/config.hpp"
 
+#include "tls.hpp"
+
 #include <algorithm>
 #include <array>
 #include <exception>
@@ -39,7 +41,9 @@ constexpr std::size_t max_file_bytes = 16 * 1024 * 1024;
 constexpr std::array<std::string_view, 11> top_keys{
     "listen", "admin",   "workers", "shutdown_timeout_ms", "trusted_proxies", "limits", "log",
     "sites",  "consent", "redis",   "analytics"};
-constexpr std::array<std::string_view, 2> listen_keys{"address", "port"};
+constexpr std::array<std::string_view, 3> listen_keys{"address", "port", "tls"};
+constexpr std::array<std::string_view, 2> tls_keys{"certificates", "redirect_port"};
+constexpr std::array<std::string_view, 2> certificate_keys{"cert_file", "key_file"};
 constexpr std::array<std::string_view, 6> admin_keys{"address",         "port",  "token",
                                                      "max_connections", "users", "secure_cookie"};
 constexpr std::array<std::string_view, 3> admin_user_keys{"name", "role", "password_hash"};
@@ -196,6 +200,51 @@ class validator {
         read_ip(v, pointer, out.address);
         // 0 lets the kernel choose; the chosen port is logged in the "listening" line.
         r_.read_uint(v, pointer, "port", out.port, {0, 65535});
+        if (const json* tls = member(v, "tls")) {
+            read_tls(*tls, child(pointer, "tls"), out);
+        }
+    }
+
+    // listen.tls: every certificate is loaded and checked against its key now, so a bad file
+    // fails --check-config (and a reload) instead of the first handshake.
+    void read_tls(const json& v, const std::string& pointer, listen_config& out) {
+        if (!r_.check_object(v, pointer, tls_keys)) {
+            return;
+        }
+        r_.read_uint(v, pointer, "redirect_port", out.tls.redirect_port, {0, 65535});
+        if (out.tls.redirect_port != 0 && out.tls.redirect_port == out.port) {
+            r_.fail(child(pointer, "redirect_port"), "must differ from /listen/port");
+        }
+        const json* list = member(v, "certificates");
+        const std::string here = child(pointer, "certificates");
+        if (list == nullptr || !list->is_array() || list->empty() || list->size() > 100) {
+            r_.fail(here, "must be an array of 1 to 100 objects with cert_file and key_file" +
+                              (list == nullptr ? std::string{} : got(*list)));
+            return;
+        }
+        for (std::size_t i = 0; i < list->size(); ++i) {
+            const json& e = (*list)[i];
+            const std::string at = child(here, i);
+            if (!r_.check_object(e, at, certificate_keys)) {
+                continue;
+            }
+            const auto cert = r_.read_path(e, at, "cert_file", base_dir_);
+            const auto key = r_.read_path(e, at, "key_file", base_dir_);
+            if (!cert || !key) {
+                if (!cert && member(e, "cert_file") == nullptr) {
+                    r_.fail(child(at, "cert_file"), "required field is missing");
+                }
+                if (!key && member(e, "key_file") == nullptr) {
+                    r_.fail(child(at, "key_file"), "required field is missing");
+                }
+                continue;
+            }
+            if (auto reason = check_certificate_pair(*cert, *key); !reason.empty()) {
+                r_.fail(at, reason);
+                continue;
+            }
+            out.tls.certificates.push_back({*cert, *key});
+        }
     }
 
     std::optional<ip::address> read_admin(const json& v, const std::string& pointer,

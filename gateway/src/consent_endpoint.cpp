@@ -46,7 +46,7 @@ net::awaitable<void> answer_consent(worker& w, connection& c, request_parser& re
             static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
             c.stream.expires_after(lim.body_timeout);
             std::tie(ec, std::ignore) =
-                co_await net::async_write(c.stream, net::buffer(cont), use_ec);
+                co_await net::async_write(c.io, net::buffer(cont), use_ec);
         }
         if (!ec) {
             ec = co_await read_request_body(c, req, consent::max_endpoint_body + 1,
@@ -127,10 +127,10 @@ net::awaitable<void> answer_consent(worker& w, connection& c, request_parser& re
     c.stream.expires_after(lim.body_timeout);
     if (tx.method == http::verb::head) {
         http::response_serializer<http::string_body> sr{res};
-        std::tie(ec, std::ignore) = co_await http::async_write_header(c.stream, sr, use_ec);
+        std::tie(ec, std::ignore) = co_await http::async_write_header(c.io, sr, use_ec);
         tx.bytes = 0;
     } else {
-        std::tie(ec, std::ignore) = co_await http::async_write(c.stream, res, use_ec);
+        std::tie(ec, std::ignore) = co_await http::async_write(c.io, res, use_ec);
     }
     if (ec) {
         tx.keep_client = false;

@@ -162,7 +162,7 @@ void set_forwarded(Fields& f, const client_info& client, std::string_view host) 
         chain.append(client.address);
         f.set(x_forwarded_for, chain);
         if (f.count("X-Forwarded-Proto") == 0) {
-            f.set("X-Forwarded-Proto", "http");
+            f.set("X-Forwarded-Proto", client.tls ? "https" : "http");
         }
         if (f.count("X-Forwarded-Host") == 0) {
             f.set("X-Forwarded-Host", host);
@@ -172,7 +172,7 @@ void set_forwarded(Fields& f, const client_info& client, std::string_view host) 
     f.erase(http::field::forwarded);
     f.erase("X-Real-IP");
     f.set(x_forwarded_for, client.address);
-    f.set("X-Forwarded-Proto", "http");
+    f.set("X-Forwarded-Proto", client.tls ? "https" : "http");
     f.set("X-Forwarded-Host", host);
 }
 

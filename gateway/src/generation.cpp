@@ -70,6 +70,9 @@ std::shared_ptr<const generation> build_generation(std::shared_ptr<const config>
             site.name, std::move(policy), c.consent.cookie_name, c.consent.catalogue, g->keys,
             c.consent.host_prefix, in.revoked));
     }
+    if (c.listen.tls.enabled()) {
+        g->tls = std::make_unique<tls_server>(c.listen.tls.certificates);
+    }
     g->body_filters = in.filters;
     g->body_filters.push_back(make_banner_filter(g->banners, *in.stats));
     return g;
@@ -85,6 +88,9 @@ std::vector<std::string> restart_only_changes(const config& before, const config
     needs(std::tie(before.listen.address, before.listen.port) !=
               std::tie(after.listen.address, after.listen.port),
           "/listen");
+    needs(before.listen.tls.enabled() != after.listen.tls.enabled() ||
+              before.listen.tls.redirect_port != after.listen.tls.redirect_port,
+          "/listen/tls (turned on or off, or redirect_port)");
     needs(std::tie(before.admin.address, before.admin.port, before.admin.max_connections) !=
               std::tie(after.admin.address, after.admin.port, after.admin.max_connections),
           "/admin (address, port or max_connections)");

@@ -11,6 +11,7 @@
 #include "gateway/body_filter.hpp"
 #include "gateway/config.hpp"
 #include "gateway/router.hpp"
+#include "tls.hpp"
 #include "upstream_pool.hpp"
 
 namespace cg::gateway {
@@ -32,6 +33,9 @@ struct generation {
     /// The consent cookie keys. When none are configured, a random ring made at start and kept
     /// by every later generation (a reload must not void every visitor's choice).
     std::shared_ptr<const consent::key_ring> keys;
+    /// TLS for the proxy listener (listen.tls), null without it; certificates are re-read by
+    /// each reload.
+    std::unique_ptr<tls_server> tls;
 };
 
 /// What build_generation needs besides the configuration: the parts that live as long as the

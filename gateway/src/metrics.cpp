@@ -183,6 +183,19 @@ std::string metrics::render(const config& cfg) const {
            "# HELP cg_internal_errors_total Requests ended by an internal error (see the log).\n"
            "# TYPE cg_internal_errors_total counter\ncg_internal_errors_total %llu\n",
            static_cast<unsigned long long>(internal_errors.load(relaxed)));
+    append(out,
+           "# HELP cg_tls_handshakes_total TLS handshakes on the proxy listener by outcome "
+           "(failed: a bad or foreign client, a timeout, no shared protocol or cipher).\n"
+           "# TYPE cg_tls_handshakes_total counter\n"
+           "cg_tls_handshakes_total{outcome=\"ok\"} %llu\n"
+           "cg_tls_handshakes_total{outcome=\"failed\"} %llu\n",
+           static_cast<unsigned long long>(tls_handshakes.load(relaxed)),
+           static_cast<unsigned long long>(tls_handshakes_failed.load(relaxed)));
+    append(out,
+           "# HELP cg_tls_sessions_resumed_total TLS handshakes that resumed a session "
+           "(ticket or cache).\n"
+           "# TYPE cg_tls_sessions_resumed_total counter\ncg_tls_sessions_resumed_total %llu\n",
+           static_cast<unsigned long long>(tls_sessions_resumed.load(relaxed)));
     out += "# HELP cg_analytics_page_views_total Page views counted by the gateway's analytics, by "
            "site.\n";
     out += "# TYPE cg_analytics_page_views_total counter\n";

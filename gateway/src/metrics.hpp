@@ -50,6 +50,9 @@ class metrics {
     std::atomic<std::uint64_t> refused_connections{0};  ///< over limits.max_connections
     std::atomic<std::uint64_t> log_lines_dropped{0};
     std::atomic<std::uint64_t> internal_errors{0};  ///< exceptions that ended a request
+    std::atomic<std::uint64_t> tls_handshakes{0};         ///< completed (listen.tls)
+    std::atomic<std::uint64_t> tls_handshakes_failed{0};  ///< failed or timed out
+    std::atomic<std::uint64_t> tls_sessions_resumed{0};   ///< of the completed ones
 
     /// Banner pages (issue 9), per site: rewritten, and rewritten bodies whose content coding
     /// turned out broken (passed on unchanged or ended where they broke). Any thread.

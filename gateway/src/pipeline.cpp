@@ -212,7 +212,9 @@ void open_transaction(transaction& tx, request_head&& head, const request_target
     read_facts(h, tx.facts);
     tx.client = client;
     tx.visitor_address = client.trusted ? visitor_behind(h, client, trusted) : client.ip;
-    if (client.trusted) {
+    // HTTPS when TLS ended here, or when a trusted proxy in front says its client used it.
+    tx.https = client.tls;
+    if (client.trusted && h.count("X-Forwarded-Proto") != 0) {
         const auto proto = h["X-Forwarded-Proto"];
         tx.https = proto.substr(0, proto.find(',')) == "https";
     }

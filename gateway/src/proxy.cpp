@@ -55,7 +55,7 @@ net::awaitable<std::tuple<beast::error_code, std::size_t>> timed_read(beast::tcp
         co_return co_await s.async_read_some(b, use_ec);
     }
     client->arm(timeout);
-    auto [ec, n] = co_await s.socket().async_read_some(b, use_ec);
+    auto [ec, n] = co_await client->io.async_read_some(b, use_ec);
     client->disarm();
     if (ec == net::error::operation_aborted && client->timed_out) {
         ec = beast::error::timeout;
@@ -74,7 +74,7 @@ net::awaitable<beast::error_code> timed_parse(beast::tcp_stream& s, beast::flat_
         co_return ec;
     }
     client->arm(timeout);
-    auto [ec, n] = co_await http::async_read_some(s.socket(), buffer, p, use_ec);
+    auto [ec, n] = co_await http::async_read_some(client->io, buffer, p, use_ec);
     client->disarm();
     if (ec == net::error::operation_aborted && client->timed_out) {
         ec = beast::error::timeout;
@@ -89,14 +89,25 @@ std::size_t available(beast::tcp_stream& s) noexcept {
     return ec ? 0 : n;
 }
 
+template <class Buffers>
+std::size_t write_now(beast::tcp_stream& to, const Buffers& pieces, beast::error_code& ec) {
+    return to.socket().write_some(pieces, ec);
+}
+
+template <class Buffers>
+std::size_t write_now(client_io& to, const Buffers& pieces, beast::error_code& ec) {
+    return to.write_now(pieces, ec);
+}
+
 // Writes all of `pieces`. Most writes fit in the socket buffer at once, so the non-blocking
 // socket is tried first (as nginx does) and only a remainder waits in an async write with its
-// timeout: no timer, no suspension for the common case.
-template <class Buffers>
-net::awaitable<beast::error_code> write_all(beast::tcp_stream& to, const Buffers& pieces,
-                                            millis timeout) {
+// timeout: no timer, no suspension for the common case. `to` is an upstream's tcp_stream or a
+// client's client_io (over TLS every write is an async one).
+template <class Stream, class Buffers>
+net::awaitable<beast::error_code> write_all(Stream& to, beast::tcp_stream& tcp,
+                                            const Buffers& pieces, millis timeout) {
     beast::error_code ec;
-    const auto n = to.socket().write_some(pieces, ec);
+    const auto n = write_now(to, pieces, ec);
     if (ec == net::error::would_block) {
         ec = {};
     }
@@ -105,32 +116,15 @@ net::awaitable<beast::error_code> write_all(beast::tcp_stream& to, const Buffers
     }
     beast::buffers_suffix<Buffers> rest{pieces};
     rest.consume(n);
-    to.expires_after(timeout);
+    tcp.expires_after(timeout);
     auto [wec, written] = co_await net::async_write(to, rest, use_ec);
     co_return wec;
 }
 
-// Reads what has already arrived, without waiting, into `into`: fewer, fuller writes when an
-// answer arrives in several segments (nginx's proxy buffering gathers for the same reason).
-// The socket is in non-blocking mode, so read_some reports would_block instead of waiting.
-std::size_t read_available(tcp::socket& s, std::span<char> into, beast::error_code& ec) {
-    std::size_t filled = 0;
-    while (filled < into.size()) {
-        const auto n = s.read_some(net::buffer(into.data() + filled, into.size() - filled), ec);
-        filled += n;
-        if (ec) {
-            break;
-        }
-    }
-    if (ec == net::error::would_block || (ec && filled != 0)) {
-        ec = {};  // a real error shows again on the next read
-    }
-    return filled;
-}
-
 // The two ends of one direction of a relay and their timeouts. Reading from the client
 // (`client` set) runs under the connection's own deadline, which cancels instead of closing,
-// so a 408 can still be sent.
+// so a 408 can still be sent; writing to the client (`to_client` set) goes through its
+// client_io (TLS or not).
 struct relay_ends {
     beast::tcp_stream& from;
     beast::flat_buffer& from_buffer;
@@ -138,7 +132,22 @@ struct relay_ends {
     beast::tcp_stream& to;
     millis read_timeout;
     millis write_timeout;
+    connection* to_client = nullptr;
 };
+
+template <class Buffers>
+net::awaitable<beast::error_code> write_to(const relay_ends& e, const Buffers& pieces) {
+    if (e.to_client != nullptr) {
+        co_return co_await write_all(e.to_client->io, e.to, pieces, e.write_timeout);
+    }
+    co_return co_await write_all(e.to, e.to, pieces, e.write_timeout);
+}
+
+// Reads what has already arrived at `e`'s source, without waiting.
+std::size_t read_now(const relay_ends& e, std::span<char> into, beast::error_code& ec) {
+    return e.client != nullptr ? e.client->io.read_now(into, ec)
+                               : read_available(e.from.socket(), into, ec);
+}
 
 // A Content-Length body needs no decoding, so it is copied socket to socket: what is already
 // buffered goes out with the head, the rest through `scratch`, read no further than the body.
@@ -152,7 +161,7 @@ net::awaitable<relay_result> relay_length(const relay_ends& e, std::uint64_t rem
         const auto room = scratch.first(
             static_cast<std::size_t>(std::min<std::uint64_t>(scratch.size(), remaining)));
         beast::error_code ec;
-        std::size_t n = read_available(e.from.socket(), room, ec);
+        std::size_t n = read_now(e, room, ec);
         if (!ec && n == 0 && buffered == 0 && !room.empty()) {
             std::tie(ec, n) =
                 co_await timed_read(e.from, e.client, e.read_timeout, net::buffer(room));
@@ -165,7 +174,7 @@ net::awaitable<relay_result> relay_length(const relay_ends& e, std::uint64_t rem
         const std::array<net::const_buffer, 3> pieces{
             net::buffer(head), net::buffer(e.from_buffer.data().data(), buffered),
             net::buffer(scratch.data(), n)};
-        if (const auto wec = co_await write_all(e.to, pieces, e.write_timeout)) {
+        if (const auto wec = co_await write_to(e, pieces)) {
             r.end = relay_end::write_failed;
             r.ec = wec;
             co_return r;
@@ -224,7 +233,7 @@ net::awaitable<relay_result> relay(const relay_ends& e, head_parser<IsRequest>& 
             // rewritten and compressed in one go (content_coding.hpp), and the client gets one
             // write instead of one per read. Never waits for bytes that are not there yet.
             while (transform != nullptr && more && filled < scratch.size() &&
-                   available(e.from) != 0) {
+                   (e.client != nullptr ? e.client->io.available() : available(e.from)) != 0) {
                 p.lend(scratch.subspan(filled));
                 ec = co_await timed_parse(e.from, e.from_buffer, p, e.client, e.read_timeout);
                 if (ec && ec != http::error::need_buffer) {
@@ -260,7 +269,7 @@ net::awaitable<relay_result> relay(const relay_ends& e, head_parser<IsRequest>& 
             net::buffer(size_line, size_len), net::buffer(piece.data(), n),
             net::buffer(crlf.data(), chunked_out && n != 0 ? crlf.size() : 0),
             net::buffer(last_chunk.data(), chunked_out && !more ? last_chunk.size() : 0)};
-        if (const auto ec = co_await write_all(e.to, pieces, e.write_timeout)) {
+        if (const auto ec = co_await write_to(e, pieces)) {
             r.end = relay_end::write_failed;
             r.ec = ec;
             co_return r;
@@ -273,15 +282,17 @@ net::awaitable<relay_result> relay(const relay_ends& e, head_parser<IsRequest>& 
     }
 }
 
-// Writes a head alone (interim answers, bodiless answers).
-net::awaitable<beast::error_code> write_head(beast::tcp_stream& to, std::string_view head,
+// Writes a head alone to the client (interim answers, bodiless answers).
+net::awaitable<beast::error_code> write_head(connection& to, std::string_view head,
                                              millis timeout) {
-    co_return co_await write_all(to, net::buffer(head), timeout);
+    co_return co_await write_all(to.io, to.stream, net::buffer(head), timeout);
 }
 
-// Copies bytes one way until EOF or error, then half-closes the other side so the peer sees
-// the end too. `last_activity` feeds the idle watchdog.
-net::awaitable<void> pump(tcp::socket& from, tcp::socket& to, clock::time_point& last_activity) {
+// Copies bytes one way until EOF or error, then half-closes the other side (`to_socket`, the
+// socket under `to`) so the peer sees the end too. `last_activity` feeds the idle watchdog.
+template <class From, class To>
+net::awaitable<void> pump(From& from, To& to, tcp::socket& to_socket,
+                          clock::time_point& last_activity) {
     std::array<char, 16 * 1024> buf;
     for (;;) {
         auto [ec, n] = co_await from.async_read_some(net::buffer(buf), use_ec);
@@ -295,7 +306,7 @@ net::awaitable<void> pump(tcp::socket& from, tcp::socket& to, clock::time_point&
         }
     }
     beast::error_code ignored;
-    to.shutdown(tcp::socket::shutdown_send, ignored);
+    to_socket.shutdown(tcp::socket::shutdown_send, ignored);
 }
 
 net::awaitable<void> watchdog(tcp::socket& a, tcp::socket& b, const clock::time_point& last,
@@ -321,6 +332,8 @@ net::awaitable<void> watchdog(tcp::socket& a, tcp::socket& b, const clock::time_
 net::awaitable<void> tunnel(connection& client, upstream_connection& up, millis idle) {
     using namespace net::experimental::awaitable_operators;
     // Bytes already read past the heads belong to the new protocol.
+    client.stream.expires_never();
+    up.stream.expires_never();
     if (client.buffer.size() != 0) {
         auto [ec, n] = co_await net::async_write(up.stream.socket(), client.buffer.data(), use_ec);
         client.buffer.consume(client.buffer.size());
@@ -329,18 +342,17 @@ net::awaitable<void> tunnel(connection& client, upstream_connection& up, millis 
         }
     }
     if (up.buffer.size() != 0) {
-        auto [ec, n] = co_await net::async_write(client.stream.socket(), up.buffer.data(), use_ec);
+        auto [ec, n] = co_await net::async_write(client.io, up.buffer.data(), use_ec);
         up.buffer.consume(up.buffer.size());
         if (ec) {
             co_return;
         }
     }
-    client.stream.expires_never();
-    up.stream.expires_never();
     auto& a = client.stream.socket();
     auto& b = up.stream.socket();
     clock::time_point last = clock::now();
-    co_await ((pump(a, b, last) && pump(b, a, last)) || watchdog(a, b, last, idle));
+    co_await ((pump(client.io, b, b, last) && pump(b, client.io, a, last)) ||
+              watchdog(a, b, last, idle));
 }
 
 bool idempotent(http::verb v) {
@@ -396,7 +408,7 @@ net::awaitable<void> answer_error(connection& c, transaction& tx, unsigned statu
 net::awaitable<bool> send_continue(connection& c, millis timeout) {
     static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
     c.stream.expires_after(timeout);
-    auto [ec, n] = co_await net::async_write(c.stream, net::buffer(cont), use_ec);
+    auto [ec, n] = co_await net::async_write(c.io, net::buffer(cont), use_ec);
     co_return !ec;
 }
 
@@ -452,7 +464,7 @@ net::awaitable<beast::error_code> read_final_head(connection& client,
         if (!hints_head(ex.parser->get(), tx, *client.gen->shared->consent_sites[tx.site], hints_text)) {
             continue;
         }
-        const auto wec = co_await write_head(client.stream, hints_text, client.gen->cfg().limits.body_timeout);
+        const auto wec = co_await write_head(client, hints_text, client.gen->cfg().limits.body_timeout);
         if (wec) {
             client_gone = true;
             co_return wec;
@@ -502,7 +514,8 @@ net::awaitable<bool> exchange_with_upstream(worker& w, connection& client, reque
         } else {
             const std::array<net::const_buffer, 2> pieces{net::buffer(head), net::buffer(body)};
             if (const auto ec =
-                    co_await write_all(ex.conn->stream, pieces, site.upstream.read_timeout)) {
+                    co_await write_all(ex.conn->stream, ex.conn->stream, pieces,
+                                       site.upstream.read_timeout)) {
                 r = relay_result{relay_end::write_failed, ec};
             }
         }
@@ -551,7 +564,7 @@ net::awaitable<void> switch_protocols(worker& w, connection& client, upstream_co
         co_return;
     }
     serialize_head(tx.response, client.head_text);
-    const auto ec = co_await write_head(client.stream, client.head_text, client.gen->cfg().limits.body_timeout);
+    const auto ec = co_await write_head(client, client.head_text, client.gen->cfg().limits.body_timeout);
     if (!ec) {
         co_await tunnel(client, up, client.gen->cfg().limits.tunnel_idle_timeout);
     }
@@ -572,7 +585,7 @@ net::awaitable<beast::error_code> read_request_body(connection& c, request_parse
         const auto room = std::min(chunk.size(), limit - out.size());
         req.lend({chunk.data(), room});
         c.arm(timeout);
-        auto [ec, n] = co_await http::async_read_some(c.stream.socket(), c.buffer, req, use_ec);
+        auto [ec, n] = co_await http::async_read_some(c.io, c.buffer, req, use_ec);
         c.disarm();
         if (ec == http::error::need_buffer) {
             ec = {};
@@ -592,7 +605,7 @@ net::awaitable<bool> write_error(connection& client, unsigned status, unsigned v
                                  bool keep_alive) {
     auto res = error_response(status, version, keep_alive);
     client.stream.expires_after(std::chrono::seconds(10));
-    auto [ec, n] = co_await http::async_write(client.stream, res, use_ec);
+    auto [ec, n] = co_await http::async_write(client.io, res, use_ec);
     co_return !ec;
 }
 
@@ -655,13 +668,13 @@ net::awaitable<void> forward(worker& w, connection& client, request_parser& req,
     tx.keep_client = false;  // until the answer is out
     relay_result sent;
     if (plan.body) {
-        const relay_ends ends{
-            ex.conn->stream, ex.conn->buffer, nullptr, client.stream, site.upstream.read_timeout,
-            lim.body_timeout};
+        const relay_ends ends{ex.conn->stream,           ex.conn->buffer, nullptr,
+                              client.stream,             site.upstream.read_timeout,
+                              lim.body_timeout,          &client};
         sent = co_await relay(ends, rp, client.head_text, {}, plan.chunked_out, scratch.span(),
                               plan.transform.get());
     } else if (const auto wec =
-                   co_await write_head(client.stream, client.head_text, lim.body_timeout)) {
+                   co_await write_head(client, client.head_text, lim.body_timeout)) {
         sent = relay_result{relay_end::write_failed, wec};
     }
     tx.bytes = sent.bytes;

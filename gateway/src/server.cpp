@@ -107,6 +107,7 @@ void worker::follow_generation() {
 
 worker::~worker() {
     acceptor.reset();
+    redirect_acceptor.reset();
     gen.reset();
 }
 
@@ -123,11 +124,11 @@ net::awaitable<void> refuse(tcp::socket socket) {
     socket.shutdown(tcp::socket::shutdown_both, ignored);
 }
 
-net::awaitable<void> accept_loop(worker& w) {
+net::awaitable<void> accept_loop(worker& w, tcp::acceptor& acceptor, listener_kind kind) {
     auto& open = w.shared.stats.open_connections;
     for (;;) {
-        auto [ec, socket] = co_await w.acceptor->async_accept(use_ec);
-        if (!w.acceptor->is_open() || ec == net::error::operation_aborted) {
+        auto [ec, socket] = co_await acceptor.async_accept(use_ec);
+        if (!acceptor.is_open() || ec == net::error::operation_aborted) {
             co_return;
         }
         if (ec) {
@@ -147,7 +148,7 @@ net::awaitable<void> accept_loop(worker& w) {
             continue;
         }
         // serve() catches what a request throws; this catches what the session itself might.
-        net::co_spawn(w.ioc, serve(w, std::move(socket)), [&w](const std::exception_ptr& e) {
+        net::co_spawn(w.ioc, serve(w, std::move(socket), kind), [&w](const std::exception_ptr& e) {
             if (e) {
                 try {
                     std::rethrow_exception(e);
@@ -198,9 +199,11 @@ std::string endpoint_text(const tcp::endpoint& ep) {
            std::to_string(ep.port());
 }
 
-void log_listening(log_sink& log, std::string_view listener, const tcp::endpoint& ep) {
+void log_listening(log_sink& log, std::string_view listener, const tcp::endpoint& ep,
+                   bool https = false) {
     log_line line{log_level::info, "listening"};
     line.str("listener", listener).str("address", ep.address().to_string()).num("port", ep.port());
+    line.str("scheme", https ? "https" : "http");
     log.write(log_level::info, line);
 }
 
@@ -299,6 +302,9 @@ net::awaitable<void> server::impl::drain() {
     const auto deadline = clock::now() + shared.current()->cfg->shutdown_timeout;
     post_to_workers([](worker& w) {
         w.acceptor->close();
+        if (w.redirect_acceptor) {
+            w.redirect_acceptor->close();
+        }
         for (auto* c : w.connections) {
             if (c->idle) {
                 c->stream.cancel();  // keep-alive connections waiting for a request: close now
@@ -353,35 +359,50 @@ server::~server() {
     }
 }
 
+// SO_REUSEPORT: each worker has its own accept queue and the kernel spreads connections,
+// like nginx's `listen ... reuseport`. With port 0 the first bind picks the port and the
+// others join it: `ep` is updated to the bound one. Throws naming the listener.
+void bind_reuseport(tcp::acceptor& acceptor, tcp::endpoint& ep, std::string_view listener) {
+    beast::error_code ec;
+    acceptor.open(ep.protocol(), ec);
+    if (!ec) {
+        acceptor.set_option(net::socket_base::reuse_address(true), ec);
+        acceptor.set_option(net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true),
+                            ec);
+        acceptor.bind(ep, ec);
+    }
+    if (!ec) {
+        acceptor.listen(net::socket_base::max_listen_connections, ec);
+    }
+    if (ec) {
+        throw std::runtime_error(std::string{listener} + " listener " + endpoint_text(ep) + ": " +
+                                 ec.message());
+    }
+    ep = acceptor.local_endpoint();
+}
+
 void server::start() {
     auto& m = *impl_;
     const auto& cfg = *m.shared.cfg;
     const auto n = worker_count(cfg);
-    tcp::endpoint ep{net::ip::make_address(cfg.listen.address), cfg.listen.port};
+    const auto address = net::ip::make_address(cfg.listen.address);
+    tcp::endpoint ep{address, cfg.listen.port};
+    tcp::endpoint redirect_ep{address, cfg.listen.tls.redirect_port};
     for (std::size_t i = 0; i < n; ++i) {
         auto w = std::make_unique<worker>(i, m.shared);
-        // SO_REUSEPORT: each worker has its own accept queue and the kernel spreads
-        // connections, like nginx's `listen ... reuseport`. With port 0 the first bind picks
-        // the port and the others join it.
-        beast::error_code ec;
-        w->acceptor->open(ep.protocol(), ec);
-        if (!ec) {
-            w->acceptor->set_option(net::socket_base::reuse_address(true), ec);
-            w->acceptor->set_option(
-                net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
-            w->acceptor->bind(ep, ec);
+        bind_reuseport(*w->acceptor, ep, "proxy");
+        if (cfg.listen.tls.redirect_port != 0) {
+            w->redirect_acceptor.emplace(w->ioc);
+            bind_reuseport(*w->redirect_acceptor, redirect_ep, "redirect");
         }
-        if (!ec) {
-            w->acceptor->listen(net::socket_base::max_listen_connections, ec);
-        }
-        if (ec) {
-            throw std::runtime_error("proxy listener " + endpoint_text(ep) + ": " + ec.message());
-        }
-        ep = w->acceptor->local_endpoint();
         m.workers.push_back(std::move(w));
     }
+    m.shared.proxy_port.store(ep.port());
     m.admin.open();
-    log_listening(m.shared.log, "proxy", ep);
+    log_listening(m.shared.log, "proxy", ep, cfg.listen.tls.enabled());
+    if (cfg.listen.tls.redirect_port != 0) {
+        log_listening(m.shared.log, "redirect", redirect_ep);  // 308 to the proxy's https
+    }
     log_listening(m.shared.log, "admin", m.admin.endpoint());
 
     m.admin_work.emplace(m.admin_ioc.get_executor());
@@ -396,7 +417,15 @@ void server::start() {
     }
     net::co_spawn(m.admin_ioc, watch_records(m.shared), net::detached);
     for (auto& w : m.workers) {
-        net::co_spawn(w->ioc, accept_loop(*w), net::detached);
+        net::co_spawn(w->ioc,
+                      accept_loop(*w, *w->acceptor,
+                                  cfg.listen.tls.enabled() ? listener_kind::tls
+                                                           : listener_kind::plain),
+                      net::detached);
+        if (w->redirect_acceptor) {
+            net::co_spawn(w->ioc, accept_loop(*w, *w->redirect_acceptor, listener_kind::redirect),
+                          net::detached);
+        }
         net::co_spawn(w->ioc, housekeeping(*w), net::detached);
         m.threads.emplace_back([&ioc = w->ioc] { ioc.run(); });
     }

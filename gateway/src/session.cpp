@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <array>
 
+#include <openssl/ssl.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
 
 #include "async.hpp"
 #include "consent/endpoints.hpp"
@@ -17,6 +20,7 @@
 #include "gateway/request_guard.hpp"
 #include "gateway/router.hpp"
 #include "proxy.hpp"
+#include "responses.hpp"
 
 namespace cg::gateway {
 
@@ -63,8 +67,7 @@ net::awaitable<beast::error_code> read_head(connection& c, const limits_config& 
     bool timed = first || c.buffer.size() != 0;
     c.arm(timed ? lim.header_timeout : lim.idle_timeout);
     for (;;) {
-        auto [ec, n] =
-            co_await c.stream.socket().async_read_some(c.buffer.prepare(read_chunk), use_ec);
+        auto [ec, n] = co_await c.io.async_read_some(c.buffer.prepare(read_chunk), use_ec);
         if (ec) {
             if (ec == net::error::operation_aborted && c.timed_out) {
                 ec = beast::error::timeout;
@@ -91,6 +94,15 @@ net::awaitable<beast::error_code> read_head(connection& c, const limits_config& 
 // closing a socket with unread input sends RST, which can destroy the error page we just wrote
 // before the client has read it (the reason for nginx's lingering_close).
 net::awaitable<void> lingering_close(connection& c) {
+    if (c.tls) {
+        // close_notify, without waiting for the client's: it may never send one. Its unread
+        // bytes could only be TLS records, which an RST after our answer rarely hurts.
+        SSL_set_shutdown(c.tls->native_handle(), SSL_RECEIVED_SHUTDOWN);
+        c.stream.expires_after(std::chrono::seconds(1));
+        co_await c.tls->async_shutdown(use_ec);
+        c.stream.close();
+        co_return;
+    }
     beast::error_code ignored;
     c.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     std::array<char, 4096> sink;
@@ -125,6 +137,37 @@ void log_stages(worker& w, const connection& c, const transaction& tx) {
                         w.counters(site), access ? &w.access_log : nullptr);
 }
 
+// The redirect listener's answer (listen.tls.redirect_port): 308 to the same host and target
+// over https. Only configured hosts get here (routing refused the others), so the Location
+// never points anywhere else. A request with a body is answered without reading it, and the
+// connection closed.
+net::awaitable<void> answer_redirect(worker& w, connection& c, transaction& tx) {
+    const auto hp = split_host_port(tx.host);
+    const auto port = w.shared.proxy_port.load(std::memory_order_relaxed);
+    std::string location = "https://";
+    const bool v6 = hp.host.find(':') != std::string_view::npos;
+    location.append(v6 ? "[" : "").append(hp.host).append(v6 ? "]" : "");
+    if (port != 443) {
+        location.append(":").append(std::to_string(port));
+    }
+    location.append(tx.origin);
+    http::response<http::string_body> res{http::status::permanent_redirect, tx.version};
+    res.set(http::field::date, http_date_now());
+    res.set(http::field::location, location);
+    res.set(http::field::content_type, "text/plain; charset=utf-8");
+    res.body() = "This site is served over HTTPS.\n";
+    tx.keep_client = tx.keep_alive && !tx.has_body;
+    res.keep_alive(tx.keep_client);
+    res.prepare_payload();
+    tx.status = 308;
+    c.stream.expires_after(c.gen->cfg().limits.body_timeout);
+    auto [ec, n] = co_await http::async_write(c.io, res, use_ec);
+    tx.bytes = res.body().size();
+    if (ec) {
+        tx.keep_client = false;
+    }
+}
+
 // The paths the gateway answers itself (DESIGN §4, §5): the banner's files, site documents and
 // declaration (is_banner_path: hashed names, not path segments), then consent's endpoints by
 // prefix. Everything else goes to the site's upstream.
@@ -134,13 +177,35 @@ constexpr std::array<local_handler, 1> local_handlers{answer_consent};
 
 net::awaitable<void> handle(worker& w, connection& c, request_parser& req, transaction& tx) {
     const auto local = match_prefix(local_prefixes, tx.path);
-    if (is_banner_path(tx.path)) {
+    if (c.redirect) {
+        co_await answer_redirect(w, c, tx);
+    } else if (is_banner_path(tx.path)) {
         co_await answer_banner(w, c, req, tx);
     } else if (local < local_handlers.size()) {
         co_await local_handlers[local](w, c, req, tx);
     } else {
         co_await forward(w, c, req, tx);
     }
+}
+
+// The TLS handshake within limits.header_timeout; false (counted) when it fails.
+net::awaitable<bool> handshake(worker& w, connection& c) {
+    c.tls_owner = c.gen->shared;
+    c.tls = std::make_unique<client_io::tls_stream>(c.stream, c.tls_owner->tls->context());
+    c.arm(c.gen->cfg().limits.header_timeout);
+    auto [ec] = co_await c.tls->async_handshake(net::ssl::stream_base::server, use_ec);
+    c.disarm();
+    auto& stats = w.shared.stats;
+    if (ec) {
+        stats.tls_handshakes_failed.fetch_add(1, std::memory_order_relaxed);
+        co_return false;
+    }
+    stats.tls_handshakes.fetch_add(1, std::memory_order_relaxed);
+    if (SSL_session_reused(c.tls->native_handle()) == 1) {
+        stats.tls_sessions_resumed.fetch_add(1, std::memory_order_relaxed);
+    }
+    c.io.use_tls(*c.tls);
+    co_return true;
 }
 
 bool trusted(const config& cfg, const net::ip::address& a) {
@@ -175,10 +240,11 @@ void connection::disarm() {
     deadline.cancel();
 }
 
-net::awaitable<void> serve(worker& w, tcp::socket socket) {
+net::awaitable<void> serve(worker& w, tcp::socket socket, listener_kind kind) {
     connection c{std::move(socket)};
     registration reg{w, c};
     c.gen = w.gen;
+    c.redirect = kind == listener_kind::redirect;
     {
         beast::error_code ec;
         const auto remote = c.stream.socket().remote_endpoint(ec);
@@ -187,9 +253,17 @@ net::awaitable<void> serve(worker& w, tcp::socket socket) {
         }
         const auto addr = unmapped(remote.address());
         c.peer = addr.to_string();
-        c.info = client_info{c.peer, trusted(c.gen->cfg(), addr), addr};
+        c.info = client_info{c.peer, trusted(c.gen->cfg(), addr), addr, kind == listener_kind::tls};
         c.stream.socket().set_option(tcp::no_delay(true), ec);
         c.stream.socket().non_blocking(true, ec);  // for read_available() in the relay
+    }
+    if (kind == listener_kind::tls && c.gen->shared->tls) {
+        const bool ok = co_await handshake(w, c);
+        if (!ok) {
+            c.disarm();
+            co_await net::post(c.stream.get_executor(), net::use_awaitable);
+            co_return;
+        }
     }
 
     for (bool first = true;; first = false) {

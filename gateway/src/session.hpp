@@ -8,12 +8,20 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
+#include "client_io.hpp"
 #include "gateway/forwarding.hpp"
 #include "gateway/head_parser.hpp"
 #include "upstream_pool.hpp"
 #include "worker.hpp"
 
 namespace cg::gateway {
+
+/// What a listener's connections speak.
+enum class listener_kind : std::uint8_t {
+    plain,     ///< HTTP
+    tls,       ///< HTTPS: TLS terminated here (listen.tls)
+    redirect,  ///< HTTP answered with 308 to https:// (listen.tls.redirect_port)
+};
 
 /// A client connection, living on its session coroutine's frame.
 struct connection {
@@ -26,7 +34,13 @@ struct connection {
     /// Stops the deadline; a wait that already fired is ignored (generation check).
     void disarm();
 
-    boost::beast::tcp_stream stream;
+    boost::beast::tcp_stream stream;  ///< the socket, and the timeouts of writes to the client
+    /// What reads and writes go through: `stream`, or `tls` over it.
+    client_io io{stream};
+    /// The generation whose TLS context `tls` uses, kept for the connection's life.
+    std::shared_ptr<const generation> tls_owner;
+    std::unique_ptr<client_io::tls_stream> tls;
+    bool redirect = false;  ///< the redirect listener's: every request gets a 308 to https
     boost::asio::steady_timer deadline;
     std::uint32_t deadline_generation = 0;
     bool timed_out = false;
@@ -47,8 +61,10 @@ struct connection {
 /// (the exception's text up to its first ':'). The one place such failures end up.
 void internal_error(worker& w, std::string_view what) noexcept;
 
-/// Serves one client connection until it closes: reads each request head strictly, routes it,
-/// forwards it and relays the answer. Runs on the worker's thread.
-boost::asio::awaitable<void> serve(worker& w, boost::asio::ip::tcp::socket socket);
+/// Serves one client connection until it closes: the TLS handshake first on a TLS listener,
+/// then reads each request head strictly, routes it, forwards it and relays the answer (or,
+/// on the redirect listener, answers 308). Runs on the worker's thread.
+boost::asio::awaitable<void> serve(worker& w, boost::asio::ip::tcp::socket socket,
+                                   listener_kind kind);
 
 }  // namespace cg::gateway

@@ -51,6 +51,8 @@ struct shared_state {
     metrics stats;
     log_sink log;
     std::atomic<bool> draining{false};
+    /// The proxy listener's port as bound (listen.port may be 0): redirects to https name it.
+    std::atomic<std::uint16_t> proxy_port{0};
     /// Erased consent ids (issue 8): the store fills it (its own erasures at once, other
     /// gateways' by polling Redis); every site_context reads it. Before `records`, which uses it.
     std::shared_ptr<consent::revocations> revoked = std::make_shared<consent::revocations>();
@@ -138,6 +140,8 @@ struct worker {
     std::optional<analytics::tap> analytics;
     std::unordered_set<connection*> connections;  ///< live client connections
     std::optional<boost::asio::ip::tcp::acceptor> acceptor;
+    /// listen.tls.redirect_port's listener (answers 308 to https), when configured.
+    std::optional<boost::asio::ip::tcp::acceptor> redirect_acceptor;
     // Last, so it is destroyed first: abandoned session frames it destroys still find the
     // members above alive (pools and acceptor are released in ~worker before that).
     // One thread runs it, other threads only post to it: the reactor needs no locks.

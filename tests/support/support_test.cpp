@@ -6,6 +6,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <openssl/ssl.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -18,6 +19,7 @@
 #include "support/raw_client.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_upstream.hpp"
+#include "support/tls.hpp"
 
 namespace {
 
@@ -484,6 +486,218 @@ TEST(Pattern, FillsFromAnyOffset) {
     EXPECT_EQ(text, "yzabc");
     EXPECT_EQ(cg::test::pattern_fnv1a(0), cg::test::fnv1a::offset_basis);
     EXPECT_EQ(cg::test::hex64(0xab), "00000000000000ab");
+}
+
+/// `openssl s_server` on an ephemeral loopback port, run in `dir`: with "-www" it answers each
+/// GET with a status page (close-delimited) that says "Reused" for a resumed session; with
+/// "-HTTP" it sends the file named by the path as a complete response.
+class s_server {
+  public:
+    s_server(const temp_dir& dir,
+             const std::pair<std::filesystem::path, std::filesystem::path>& cert,
+             std::vector<std::string> mode) {
+        std::vector<std::string> args{"s_server", "-accept", "127.0.0.1:0"};
+        args.insert(args.end(), {"-cert", cert.first.string(), "-key", cert.second.string()});
+        args.insert(args.end(), mode.begin(), mode.end());
+        child_.emplace("openssl", std::move(args), dir.path(), "s_server");
+        // It prints "ACCEPT 127.0.0.1:PORT" once listening.
+        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (port_ == 0 && std::chrono::steady_clock::now() < deadline && child_->running()) {
+            const auto text = child_->stdout_text();
+            const auto at = text.find("ACCEPT 127.0.0.1:");
+            const auto end = text.find('\n', at);
+            if (at != std::string::npos && end != std::string::npos) {
+                port_ = static_cast<std::uint16_t>(std::stoul(text.substr(at + 17, end - at - 17)));
+            } else {
+                std::this_thread::sleep_for(10ms);
+            }
+        }
+    }
+    std::uint16_t port() const { return port_; }
+    std::string stderr_text() const { return child_->stderr_text(); }
+
+  private:
+    std::optional<child_process> child_;
+    std::uint16_t port_ = 0;
+};
+
+const std::vector<std::string> www{"-www"};
+
+/// Options sending SNI `sni` and verifying against `ca_file` (empty: no verification).
+cg::test::tls_options tls_to(std::string sni, std::filesystem::path ca_file = {}) {
+    cg::test::tls_options options;
+    options.sni = std::move(sni);
+    options.ca_file = std::move(ca_file);
+    return options;
+}
+
+TEST(TlsSupport, CaIssuedCertificateVerifiesAndReportsItsNames) {
+    temp_dir dir;
+    const cg::test::test_ca ca{dir / "pki"};
+    const s_server server{dir, ca.issue("site", {"localhost", "www.localhost"}), www};
+    ASSERT_NE(server.port(), 0) << server.stderr_text();
+
+    const auto result = cg::test::https_get(server.port(), "localhost", "/", ca.ca_file());
+
+    EXPECT_EQ(result.handshake_error, "");
+    ASSERT_FALSE(result.response.ec) << result.response.ec.message();
+    EXPECT_EQ(result.response.status, 200U);
+    EXPECT_NE(result.response.body.find("Cipher"), std::string::npos) << result.response.body;
+    EXPECT_EQ(result.peer_common_name, "localhost");
+    EXPECT_EQ(result.peer_dns_names, (std::vector<std::string>{"localhost", "www.localhost"}));
+    EXPECT_EQ(result.protocol, "TLSv1.3");
+    EXPECT_FALSE(result.cipher.empty());
+    EXPECT_FALSE(result.session_reused);
+}
+
+TEST(TlsSupport, ChecksTheHostAgainstEverySubjectAltName) {
+    temp_dir dir;
+    const cg::test::test_ca ca{dir / "pki"};
+    const s_server server{dir, ca.issue("site", {"localhost", "www.localhost"}), www};
+    ASSERT_NE(server.port(), 0) << server.stderr_text();
+
+    const auto second_name = cg::test::https_get(server.port(), "www.localhost", "/", ca.ca_file());
+    auto other_host = tls_to("localhost", ca.ca_file());
+    other_host.verify_host = "other.test";
+    cg::test::tls_client other{server.port(), other_host};
+    const auto wrong_host = other.exchange("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+
+    EXPECT_EQ(second_name.handshake_error, "");
+    EXPECT_EQ(second_name.response.status, 200U);
+    EXPECT_EQ(wrong_host.handshake_error, "certificate verify failed: hostname mismatch");
+    EXPECT_TRUE(wrong_host.response.ec);
+    EXPECT_EQ(wrong_host.response.status, 0U);
+}
+
+TEST(TlsSupport, SelfSignedCertificateFailsVerificationUnlessUnchecked) {
+    temp_dir dir;
+    const cg::test::test_ca ca{dir / "pki"};
+    const s_server server{dir, ca.self_signed("rogue", {"localhost"}), www};
+    ASSERT_NE(server.port(), 0) << server.stderr_text();
+
+    const auto checked = cg::test::https_get(server.port(), "localhost", "/", ca.ca_file());
+    const auto unchecked = cg::test::https_get(server.port(), "localhost", "/", {});
+
+    EXPECT_EQ(checked.handshake_error, "certificate verify failed: self-signed certificate");
+    EXPECT_EQ(checked.response.ec.category().name(), std::string{"openssl"});
+    EXPECT_EQ(unchecked.handshake_error, "");
+    EXPECT_EQ(unchecked.response.status, 200U);
+    EXPECT_EQ(unchecked.peer_common_name, "localhost");
+}
+
+TEST(TlsSupport, SecondExchangeResumesTheSession) {
+    temp_dir dir;
+    const cg::test::test_ca ca{dir / "pki"};
+    const s_server server{dir, ca.issue("site", {"localhost"}), www};
+    ASSERT_NE(server.port(), 0) << server.stderr_text();
+
+    for (const int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+        SCOPED_TRACE(version);
+        auto options = tls_to("localhost", ca.ca_file());
+        options.min_version = version;
+        options.max_version = version;
+        cg::test::tls_client client{server.port(), options};
+        const std::string request = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+        const auto first = client.exchange(request);
+        const auto second = client.exchange(request);
+
+        ASSERT_EQ(first.handshake_error, "");
+        ASSERT_FALSE(first.response.ec) << first.response.ec.message();
+        EXPECT_EQ(first.protocol, version == TLS1_3_VERSION ? "TLSv1.3" : "TLSv1.2");
+        EXPECT_FALSE(first.session_reused);
+        ASSERT_FALSE(second.response.ec) << second.response.ec.message();
+        EXPECT_TRUE(second.session_reused);
+        EXPECT_NE(second.response.body.find("Reused,"), std::string::npos);
+    }
+}
+
+TEST(TlsSupport, ReadsContentLengthAndChunkedResponses) {
+    temp_dir dir;
+    const cg::test::test_ca ca{dir / "pki"};
+    std::ofstream{dir / "length.txt"}
+        << "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\n\r\nhello";
+    std::ofstream{dir / "chunked.txt"}
+        << "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+    const s_server server{dir, ca.issue("site", {"localhost"}), {"-HTTP"}};
+    ASSERT_NE(server.port(), 0) << server.stderr_text();
+    cg::test::tls_client client{server.port(), tls_to("localhost", ca.ca_file())};
+
+    const auto length = client.exchange("GET /length.txt HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    const auto chunked = client.exchange("GET /chunked.txt HTTP/1.1\r\nHost: localhost\r\n\r\n");
+
+    ASSERT_FALSE(length.response.ec) << length.response.ec.message();
+    EXPECT_EQ(length.response.headers, (headers{{"Content-Length", "5"}, {"X-A", "1"}}));
+    EXPECT_EQ(length.response.body, "hello");
+    EXPECT_TRUE(length.response.keep_alive);
+    ASSERT_FALSE(chunked.response.ec) << chunked.response.ec.message();
+    EXPECT_TRUE(chunked.response.chunked);
+    EXPECT_EQ(chunked.response.body, "abcde");
+    EXPECT_EQ(chunked.response.body_bytes, 5U);
+}
+
+TEST(TlsSupport, OffersTls11OnlyWhenAsked) {
+    temp_dir dir;
+    const cg::test::test_ca ca{dir / "pki"};
+    const auto cert = ca.issue("site", {"localhost"});
+    const s_server modern{dir, cert, www};
+    const s_server legacy{dir, cert, {"-www", "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"}};
+    ASSERT_NE(modern.port(), 0) << modern.stderr_text();
+    ASSERT_NE(legacy.port(), 0) << legacy.stderr_text();
+    auto tls11 = tls_to("localhost", ca.ca_file());
+    tls11.max_version = TLS1_1_VERSION;
+    auto tls12 = tls_to("localhost");
+    tls12.max_version = TLS1_2_VERSION;
+
+    const auto accepted = cg::test::tls_client{legacy.port(), tls11}.handshake_only();
+    const auto refused = cg::test::tls_client{modern.port(), tls11}.handshake_only();
+    const auto modern_tls12 = cg::test::tls_client{modern.port(), tls12}.handshake_only();
+
+    EXPECT_EQ(accepted.handshake_error, "");
+    EXPECT_EQ(accepted.protocol, "TLSv1.1");
+    EXPECT_NE(refused.handshake_error, "");
+    EXPECT_TRUE(refused.response.ec);
+    EXPECT_EQ(modern_tls12.handshake_error, "");
+    EXPECT_EQ(modern_tls12.protocol, "TLSv1.2");
+    EXPECT_EQ(modern_tls12.peer_common_name, "localhost");
+    EXPECT_FALSE(modern_tls12.response.ec);
+    EXPECT_EQ(modern_tls12.response.status, 0U);
+}
+
+TEST(TlsSupport, ReportsRefusedConnectionsAndSilentServers) {
+    net::io_context ioc;
+    net::ip::tcp::acceptor silent{ioc, {net::ip::make_address_v4("127.0.0.1"), 0}};
+    std::uint16_t closed_port = 0;
+    {
+        net::ip::tcp::acceptor closed{ioc, {net::ip::make_address_v4("127.0.0.1"), 0}};
+        closed_port = closed.local_endpoint().port();
+    }
+
+    const auto refused = cg::test::tls_client{closed_port, {}}.handshake_only();
+    const auto start = std::chrono::steady_clock::now();
+    auto impatient = tls_to("");
+    impatient.timeout = 300ms;
+    const auto timed_out = cg::test::tls_client{silent.local_endpoint().port(), impatient}.exchange(
+        "GET / HTTP/1.1\r\n\r\n");
+    const auto took = std::chrono::steady_clock::now() - start;
+
+    EXPECT_EQ(refused.response.ec, boost::system::errc::connection_refused);
+    EXPECT_NE(refused.handshake_error.find("Connection refused"), std::string::npos);
+    EXPECT_EQ(timed_out.response.ec, net::error::timed_out);
+    EXPECT_EQ(timed_out.handshake_error, "timed out");
+    EXPECT_GE(took, 300ms);
+    EXPECT_LT(took, 3s);
+}
+
+TEST(TlsSupport, TestCaRejectsNamesItCannotWriteSafely) {
+    temp_dir dir;
+    const cg::test::test_ca ca{dir.path()};
+
+    EXPECT_THROW(ca.issue("site", {}), std::invalid_argument);
+    EXPECT_THROW(ca.issue("site", {"a b"}), std::invalid_argument);
+    EXPECT_THROW(ca.issue("../site", {"localhost"}), std::invalid_argument);
+    EXPECT_THROW(ca.issue("ca", {"localhost"}), std::invalid_argument);
+    EXPECT_TRUE(std::filesystem::exists(ca.ca_file()));
 }
 
 }  // namespace

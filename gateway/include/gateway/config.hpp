@@ -28,10 +28,26 @@ struct cidr {
     bool contains(const boost::asio::ip::address& a) const noexcept;
 };
 
+/// A certificate for the TLS listener: PEM files, the certificate followed by its chain.
+struct tls_certificate {
+    std::filesystem::path cert_file;
+    std::filesystem::path key_file;
+};
+
+/// TLS termination on the proxy listener (`listen.tls`); off when `certificates` is empty.
+struct tls_listen_config {
+    /// Chosen by the client's SNI name; the first one when none matches.
+    std::vector<tls_certificate> certificates;
+    /// A plain HTTP listener on the same address that answers 308 to https:// (0: none).
+    std::uint16_t redirect_port = 0;
+    bool enabled() const noexcept { return !certificates.empty(); }
+};
+
 /// The client-facing listener. `address` is an IP literal ("0.0.0.0" or "::" for all).
 struct listen_config {
     std::string address = "127.0.0.1";
     std::uint16_t port = 8080;
+    tls_listen_config tls;
 };
 
 /// Where a site's requests go and how long the gateway waits for that upstream.

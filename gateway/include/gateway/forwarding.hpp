@@ -13,6 +13,7 @@ struct client_info {
     std::string_view address;     ///< peer address as text (never logged or stored)
     bool trusted = false;         ///< peer is in config::trusted_proxies
     boost::asio::ip::address ip;  ///< the peer address (never logged or stored)
+    bool tls = false;             ///< arrived over TLS terminated here (HTTPS)
 };
 
 /// RFC 9110 §7.6.1: removes Connection, every field Connection names, and the fixed hop-by-hop
