@@ -66,6 +66,18 @@ net::awaitable<beast::error_code> read_head(connection& c, const limits_config& 
     }
     bool timed = first || c.buffer.size() != 0;
     c.arm(timed ? lim.header_timeout : lim.idle_timeout);
+    if (!timed && !c.io.tls()) {
+        // A keep-alive connection waits for its next request without a read buffer (nginx
+        // does the same): thousands of idle connections cost their frames, not 8 KiB each.
+        auto [ec] = co_await c.stream.socket().async_wait(tcp::socket::wait_read, use_ec);
+        if (ec) {
+            if (ec == net::error::operation_aborted && c.timed_out) {
+                ec = beast::error::timeout;
+            }
+            c.disarm();
+            co_return ec;
+        }
+    }
     for (;;) {
         auto [ec, n] = co_await c.io.async_read_some(c.buffer.prepare(read_chunk), use_ec);
         if (ec) {
@@ -357,8 +369,8 @@ net::awaitable<void> serve(worker& w, tcp::socket socket, listener_kind kind) {
         if (!tx.keep_client) {
             break;
         }
-        if (c.buffer.size() == 0 && c.buffer.capacity() > 16 * 1024) {
-            c.buffer.shrink_to_fit();  // idle keep-alive connections stay small
+        if (c.buffer.size() == 0) {
+            c.buffer.shrink_to_fit();  // idle keep-alive connections stay small (read_head)
         }
     }
     co_await lingering_close(c);
