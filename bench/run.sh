@@ -4,16 +4,19 @@
 # Usage: bench/run.sh [--build-dir DIR] [--duration S] [--rounds N] [--connections C]
 #                     [--threads T] [--idle-conns N] [--no-consent] [--decision-seconds S]
 #                     [--decision-conns C] [--fsync always|everysec|auto] [--keep-tmp]
-#                     [--html-only] [--rewrite-conns N] [--rewrite-seconds S]
+#                     [--html-only] [--rewrite-conns N] [--rewrite-seconds S] [--https-only]
 #   defaults: --build-dir build-release --duration 5 --rounds 3 --connections 50
 #             --threads 1 --idle-conns 1000 --decision-seconds 10 --decision-conns 50
 #             --fsync auto --rewrite-conns 1000 --rewrite-seconds 8
-#             (about 12 minutes in all; --no-consent: about 6; --html-only: about 4)
+#             (about 14 minutes in all; --no-consent: about 8; --html-only: about 4;
+#             --https-only: about 2.5)
 #   --html-only: only the HTML rows with the banner and the rewrite-memory test (below).
+#   --https-only: only the HTTPS rows (below); not together with --html-only.
 #   Builds DIR/gateway/consent-gateway (Release, no tests) if it does not exist.
-#   Runs as root or not; as root it apt-get installs nginx-light, wrk, curl, redis-server
-#   and redis-tools when missing. nginx must have http_sub_module and http_gzip_static_module
-#   (Debian's nginx-light 1.22 has both; else it installs nginx-full, or says so).
+#   Runs as root or not; as root it apt-get installs nginx-light, wrk, curl, openssl,
+#   redis-server and redis-tools when missing. nginx must have http_sub_module and
+#   http_gzip_static_module (Debian's nginx-light 1.22 has both; else it installs nginx-full,
+#   or says so) and http_ssl_module (the HTTPS rows).
 #
 # What it does: in a fresh temp dir it generates five files (30k.html, 2k.html, 100k.js,
 # 5k.json, 200k.bin; deterministic bytes), starts an upstream nginx serving them, nginx as a
@@ -136,10 +139,39 @@
 # that order, so "before" of the gzip test is "after" of the plain one). Its records are
 # appended to bench/out/latest.jsonl (targets rewrite-nginx / rewrite-gateway).
 #
+# HTTPS rows (also the only rows of --https-only): both proxies terminate TLS. One
+# self-signed EC P-256 certificate for localhost (`openssl req -x509`, in the temp dir) serves
+# both. The nginx proxy gets a second server block on its own port (`listen PORT ssl`, that
+# cert and key, `ssl_protocols TLSv1.2 TLSv1.3`, ssl_ciphers = the gateway's TLS 1.2 list
+# (gateway/src/tls.cpp), `ssl_prefer_server_ciphers on` as the gateway has, a shared session
+# cache and tickets; proxying as its plain block); the gateway a second process (the gateway
+# has one proxy listener) with `listen.tls` and that pair, the same sites, upstream, consent
+# keys and Redis as the plain one, its own admin port and journal, one worker. Before
+# measuring it checks every file through both HTTPS proxies byte for byte (curl verifying
+# the certificate for localhost, and `curl -k https://127.0.0.1:PORT/` as wrk asks), that
+# both accept TLS 1.2 and answer ALPN http/1.1, and records the protocol and suite a default
+# OpenSSL client gets from each (openssl s_client; in the report). Rows (wrk to
+# https://127.0.0.1:PORT/, the same -t/-c/-d):
+#   nginx-https / gateway-https              keep-alive, 30k.html and 2k.html: handshakes
+#                                            only when wrk connects, so this is the cost of
+#                                            TLS records on top of proxying;
+#   nginx-https-close / gateway-https-close  "https, new connection per request": 30k.html
+#                                            with `Connection: close`, so every request is a
+#                                            new TCP connection and a full TLS handshake (wrk
+#                                            does not resume sessions; the gateway's
+#                                            cg_tls_* counters, in the report, show it).
+# --rounds rounds of adjacent pairs (odd rounds nginx first, even rounds reversed), run last
+# in the full run (nothing above sees a TLS connection). Report table "HTTPS": req/s
+# medians, ratio gateway/nginx, p50/p99, CPU per request (schedstat, as above) and the
+# gateway's handshakes per request. Reference numbers, no target; errors (non-2xx/socket)
+# from the gateway are a FAIL (exit 3). --https-only writes only this table to
+# bench/out/latest.md (and its records to latest.jsonl); the full run appends it.
+#
 # Harness self-test: BENCH_FAKE_GATEWAY=1 bench/run.sh ... puts a second nginx proxy (same
 # config as the reference one, plus /healthz on the admin port) in the gateway's slot, so
 # the harness can be checked without the gateway; ratios then hover around 1.0. The report
-# labels the gateway column as the fake one in that mode. The consent variants then send the
+# labels the gateway column as the fake one in that mode (it also gets the TLS server block,
+# on the HTTPS gateway's port). The consent variants then send the
 # same headers (with a placeholder cg_consent) to the fake one, which filters nothing, so
 # their enforcement ratios (fake vs its nginx twin) show the noise floor; no Redis is
 # started and the decision test is skipped.
@@ -163,7 +195,10 @@ DEC_CONNS=50
 FSYNC=auto
 DECISIONS_TARGET=10000  # decisions/s at appendfsync always (report.py has the same number)
 HTML_ONLY=0          # --html-only: only the HTML rows with the banner and the rewrite-memory test
-HTML_ROWS=1          # the HTML rows (always on; a variable so that they could be switched off)
+HTML_ROWS=1          # the HTML rows (off with --https-only)
+HTTPS_ONLY=0         # --https-only: only the HTTPS rows
+HTTPS_ROWS=1         # the HTTPS rows (off with --html-only)
+HTTPS_FILES=(30k.html 2k.html)   # keep-alive HTTPS rows; the new-connection rows: the first
 REWRITE_CONNS=1000   # concurrent responses being rewritten in the rewrite-memory test
 REWRITE_SECS=8
 SLOW_RATE=8k         # the upstream's limit_rate for /slow/ (bytes/s per connection)
@@ -171,10 +206,13 @@ BANNER_HOST=banner.bench
 NOCACHE_HOST=nocache.banner.bench  # the same banner site with "cache": false (rows for reference)
 HTML_PAGE=30k-trackers.html   # written by gen_files.py (not in its printed list)
 GZIP_LEVEL=5         # zlib level of the gateway's gzip (banner/src/content_coding.cpp)
+# The gateway's TLS 1.2 suites (gateway/src/tls.cpp, tls12_ciphers): nginx's ssl_ciphers for
+# the HTTPS rows. Checked against that file before the run, so that the two cannot drift apart.
+TLS12_CIPHERS=ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305
 
 die() { echo "bench: error: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
 
 is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
 while [[ $# -gt 0 ]]; do
@@ -191,6 +229,7 @@ while [[ $# -gt 0 ]]; do
         --fsync) FSYNC=${2:?--fsync needs a value}; shift 2 ;;
         --keep-tmp) KEEP_TMP=1; shift ;;
         --html-only) HTML_ONLY=1; shift ;;
+        --https-only) HTTPS_ONLY=1; shift ;;
         --rewrite-conns) REWRITE_CONNS=${2:?--rewrite-conns needs a value}; shift 2 ;;
         --rewrite-seconds) REWRITE_SECS=${2:?--rewrite-seconds needs a value}; shift 2 ;;
         -h|--help) usage; exit 0 ;;
@@ -210,8 +249,14 @@ check_range --decision-conns "$DEC_CONNS" 1 10000
 check_range --rewrite-conns "$REWRITE_CONNS" 1 10000
 check_range --rewrite-seconds "$REWRITE_SECS" 1 120
 [[ "$FSYNC" =~ ^(always|everysec|auto)$ ]] || die "--fsync must be always, everysec or auto"
-# --html-only: no proxy table, consent variants, idle or decision test
-[[ $HTML_ONLY == 1 ]] && CONSENT=0
+(( HTML_ONLY + HTTPS_ONLY < 2 )) || die "--html-only and --https-only exclude each other"
+# --html-only: no proxy table, consent variants, idle or decision test (nor HTTPS rows)
+[[ $HTML_ONLY == 1 ]] && { CONSENT=0; HTTPS_ROWS=0; }
+# --https-only: nothing but the HTTPS rows
+[[ $HTTPS_ONLY == 1 ]] && { CONSENT=0; HTML_ROWS=0; }
+# the proxy table, its consent variants and the idle test: off with either --*-only
+PROXY_ROWS=1
+(( HTML_ONLY + HTTPS_ONLY == 0 )) || PROXY_ROWS=0
 # The decision test needs the real gateway; the fake one has no /_consent and no Redis.
 DECISIONS=$CONSENT
 [[ "$FAKE_GATEWAY" == 1 ]] && DECISIONS=0
@@ -237,6 +282,7 @@ command -v curl >/dev/null || need+=(curl)
 command -v python3 >/dev/null || need+=(python3)
 command -v cmp >/dev/null || need+=(diffutils)
 command -v pgrep >/dev/null || need+=(procps)
+[[ $HTTPS_ROWS == 1 ]] && { command -v openssl >/dev/null || need+=(openssl); }
 if [[ "$FAKE_GATEWAY" != 1 ]]; then     # the gateway's consent records
     command -v redis-server >/dev/null || need+=(redis-server)
     command -v redis-cli >/dev/null || need+=(redis-tools)
@@ -254,6 +300,10 @@ if [[ $HTML_ROWS == 1 ]] && ! nginx_modules_ok; then
     apt_install nginx-full
     NGINX=$(command -v nginx || echo /usr/sbin/nginx)
     nginx_modules_ok || die "$NGINX has no http_sub_module or http_gzip_static_module (nginx -V)"
+fi
+# The HTTPS rows need http_ssl_module (in every Debian nginx package).
+if [[ $HTTPS_ROWS == 1 ]] && [[ $("$NGINX" -V 2>&1) != *http_ssl_module* ]]; then
+    die "$NGINX has no http_ssl_module (nginx -V): the HTTPS rows need it"
 fi
 
 # 65536 open files, or the hard limit when that is lower (some sandboxes cap it)
@@ -330,11 +380,27 @@ wait_http() {
     die "$name not ready at $url after $((tries / 10)) s"
 }
 
-mapfile -t PORTS < <(python3 "$BENCH/free_ports.py" 5)
-[[ ${#PORTS[@]} -eq 5 ]] || die "could not pick free ports"
+mapfile -t PORTS < <(python3 "$BENCH/free_ports.py" 7)
+[[ ${#PORTS[@]} -eq 7 ]] || die "could not pick free ports"
 UP_PORT=${PORTS[0]} PROXY_PORT=${PORTS[1]} GW_PORT=${PORTS[2]} ADMIN_PORT=${PORTS[3]}
+# The HTTPS rows: the nginx proxy's TLS server block, the HTTPS gateway and its admin port
+PROXY_TLS_PORT=${PORTS[4]} GWS_PORT=${PORTS[5]} GWS_ADMIN_PORT=${PORTS[6]}
 
 mkdir -p "$T/www" "$T/wrk" "$T/check"
+if [[ $HTTPS_ROWS == 1 ]]; then
+    # nginx's ssl_ciphers must be the gateway's TLS 1.2 list (the string in tls.cpp, joined)
+    src_ciphers=$(sed -n '/tls12_ciphers =/,/;/p' "$REPO/gateway/src/tls.cpp" \
+        | grep -o '"[^"]*"' | tr -d '"\n')
+    [[ $src_ciphers == "$TLS12_CIPHERS" ]] \
+        || die "TLS12_CIPHERS in bench/run.sh is not gateway/src/tls.cpp's tls12_ciphers (${src_ciphers:-not found}): update it"
+    # One self-signed EC P-256 certificate for localhost, used by both HTTPS proxies.
+    mkdir -p "$T/tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj /CN=localhost -addext subjectAltName=DNS:localhost \
+        -keyout "$T/tls/key.pem" -out "$T/tls/cert.pem" > "$T/tls/openssl.log" 2>&1 \
+        || { cat "$T/tls/openssl.log" >&2; die "openssl could not make the test certificate"; }
+    chmod 600 "$T/tls/key.pem"
+fi
 mapfile -t FILES < <(python3 "$BENCH/gen_files.py" "$T/www")
 [[ ${#FILES[@]} -eq 5 && -s "$T/www/$HTML_PAGE" && -s "$T/www/$HTML_PAGE.gz" ]] \
     || die "file generation failed"
@@ -440,9 +506,24 @@ EOF
     } > "$d/nginx.conf"
 }
 
-# write_proxy_conf NAME LISTEN_PORT [ADMIN_PORT]: nginx as reverse proxy to the upstream.
+# The plain proxy's location: the HTTPS server block proxies exactly the same way.
+nginx_proxy_location() {
+    cat <<EOF
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$host;
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+            proxy_buffering on;
+        }
+EOF
+}
+
+# write_proxy_conf NAME LISTEN_PORT [ADMIN_PORT] [TLS_PORT]: nginx as reverse proxy to the
+# upstream; with TLS_PORT also over HTTPS there (the HTTPS rows).
 write_proxy_conf() {
-    local name=$1 port=$2 admin=${3:-} d="$T/$1"
+    local name=$1 port=$2 admin=${3:-} tls_port=${4:-} d="$T/$1"
     mkdir -p "$d/tmp"
     {
         nginx_main "$name"
@@ -459,16 +540,28 @@ $(nginx_http_common "$name")
     server {
         listen 127.0.0.1:$port;
         server_name _;
-        location / {
-            proxy_pass http://backend;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host \$host;
-            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-            proxy_buffering on;
-        }
+$(nginx_proxy_location)
     }
 EOF
+        if [[ -n "$tls_port" ]]; then
+            # The HTTPS rows: the same proxying behind TLS set up as the gateway's listen.tls
+            # (TLS 1.2 and 1.3, its TLS 1.2 suites in its order, server preference, session
+            # cache and tickets for resumption; ALPN http/1.1 is nginx's answer without http2).
+            cat <<EOF
+    server {
+        listen 127.0.0.1:$tls_port ssl;
+        server_name _;
+        ssl_certificate $T/tls/cert.pem;
+        ssl_certificate_key $T/tls/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_ciphers $TLS12_CIPHERS;
+        ssl_prefer_server_ciphers on;
+        ssl_session_cache shared:SSL:10m;
+        ssl_session_tickets on;
+$(nginx_proxy_location)
+    }
+EOF
+        fi
         if [[ $HTML_ROWS == 1 ]]; then
             # The HTML rows' twin of the gateway's banner site: the same tags before </head>
             # with sub_filter (which cannot read gzip: the upstream must answer plain), gzip
@@ -518,6 +611,12 @@ start_nginx() {
 
 # ---------------------------------------------------------------------------- start
 log "temp dir $T; ports: upstream $UP_PORT, nginx proxy $PROXY_PORT, gateway $GW_PORT (admin $ADMIN_PORT)"
+PROXY_TLS="" GWS_TLS=""   # TLS ports of the nginx proxy and the fake gateway: HTTPS rows only
+GWS_PID="" GWS_LOG=""     # the HTTPS gateway process (the fake gateway's worker when fake)
+if [[ $HTTPS_ROWS == 1 ]]; then
+    PROXY_TLS=$PROXY_TLS_PORT GWS_TLS=$GWS_PORT
+    log "HTTPS ports: nginx proxy $PROXY_TLS_PORT, gateway $GWS_PORT (admin $GWS_ADMIN_PORT)"
+fi
 write_upstream_conf
 start_nginx upstream; UP_PID=$STARTED_MASTER
 wait_http "http://127.0.0.1:$UP_PORT/2k.html" "$UP_PID" "upstream nginx" "$T/upstream/error.log" 100
@@ -528,12 +627,13 @@ if [[ "$FAKE_GATEWAY" == 1 ]]; then
     # The fake one inserts a placeholder of the same shape and size with sub_filter too.
     BANNER_SNIPPET='<link rel="stylesheet" href="/_consent/banner.000000000000.css"><script src="/_consent/banner.000000000000.js" defer id="cg-banner-script" integrity="sha384-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" data-doc="/_consent/site.{lang}.000000000000.json" data-languages="nb nn en" data-default-language="nb" data-decided="0" data-granted="necessary" data-gpc="0" data-consent-mode="off" data-reopen="bottom-left"></script>'
     log "BENCH_FAKE_GATEWAY=1: a second nginx proxy stands in for the gateway"
-    write_proxy_conf fakegw "$GW_PORT" "$ADMIN_PORT"
+    write_proxy_conf fakegw "$GW_PORT" "$ADMIN_PORT" "$GWS_TLS"
     start_nginx fakegw; GW_MASTER=$STARTED_MASTER
     wait_http "http://127.0.0.1:$ADMIN_PORT/healthz" "$GW_MASTER" "fake gateway" "$T/fakegw/error.log" 100
     GW_PID=$(nginx_worker "$GW_MASTER") || die "no fake gateway worker process"
     WORKERS+=("$GW_PID")
     GW_LOG="$T/fakegw/error.log"
+    [[ $HTTPS_ROWS == 1 ]] && { GWS_PID=$GW_PID; GWS_LOG=$GW_LOG; }
 else
     GW_LABEL="gateway"
     # Redis for the consent records: a Unix socket in the temp dir, no RDB snapshots, the
@@ -584,10 +684,40 @@ EOF
         "http://127.0.0.1:$GW_PORT/$HTML_PAGE" || die "gateway: GET /$HTML_PAGE (Host $BANNER_HOST) failed"
     BANNER_SNIPPET=$(python3 "$BENCH/check_banner.py" snippet "$T/check/gateway-banner-first.html") \
         || die "no banner tags in the gateway's /$HTML_PAGE for Host $BANNER_HOST"
+    if [[ $HTTPS_ROWS == 1 ]]; then
+        # The HTTPS gateway: a second process (one proxy listener each), the same sites,
+        # upstream, consent keys and Redis; listen.tls with the test certificate (paths
+        # relative to the config file), its own admin port and journal.
+        python3 - "$T/gateway.json" "$T/gateway-https.json" "$GWS_PORT" "$GWS_ADMIN_PORT" \
+            "$T/consent-journal-https.jsonl" <<'PY' || die "could not write the HTTPS gateway's config"
+import json, os, sys
+src, dst, port, admin, journal = sys.argv[1:]
+with open(src) as f:
+    c = json.load(f)
+c["listen"] = {"address": "127.0.0.1", "port": int(port),
+               "tls": {"certificates": [{"cert_file": "tls/cert.pem", "key_file": "tls/key.pem"}]}}
+c["admin"]["port"] = int(admin)
+c["consent"]["journal"]["path"] = journal
+os.umask(0o077)     # it holds the consent key
+with open(dst, "w") as f:
+    json.dump(c, f, indent=1)
+PY
+        "$GATEWAY_BIN" --check-config "$T/gateway-https.json" > "$T/check-config-https.out" 2>&1 \
+            || { cat "$T/check-config-https.out" >&2; die "the gateway refuses the HTTPS config (listen.tls)"; }
+        GWS_LOG="$T/gateway-https.log"
+        "$GATEWAY_BIN" "$T/gateway-https.json" > "$GWS_LOG" 2>&1 &
+        GWS_PID=$!
+        PIDS+=("$GWS_PID")
+        wait_http "http://127.0.0.1:$GWS_ADMIN_PORT/healthz" "$GWS_PID" "HTTPS gateway" "$GWS_LOG" 100
+        # its log names the proxy listener https, on that port
+        grep '"msg":"listening"' "$GWS_LOG" | grep '"listener":"proxy"' | grep "\"port\":${GWS_PORT}[,}]" \
+            | grep -q '"scheme":"https"' \
+            || { grep '"listening"' "$GWS_LOG" >&2 || true; die "the HTTPS gateway did not log its proxy listener as https on port $GWS_PORT"; }
+    fi
 fi
 printf '%s\n' "$BANNER_SNIPPET" > "$T/check/snippet.txt"
 
-write_proxy_conf proxy "$PROXY_PORT"
+write_proxy_conf proxy "$PROXY_PORT" "" "$PROXY_TLS"
 start_nginx proxy; PROXY_MASTER=$STARTED_MASTER
 wait_http "http://127.0.0.1:$PROXY_PORT/2k.html" "$PROXY_MASTER" "nginx proxy" "$T/proxy/error.log" 100
 PROXY_WORKER=$(nginx_worker "$PROXY_MASTER") || die "no nginx proxy worker process"
@@ -605,6 +735,54 @@ for f in "${FILES[@]}"; do
     done
 done
 log "all ${#FILES[@]} files identical direct, via nginx and via $GW_LABEL"
+
+# ---------------------------------------------------------------------------- HTTPS rows: checks
+# tls_info PORT [openssl s_client options]: what that client negotiates, one line
+# ("TLSv1.3 TLS_AES_256_GCM_SHA384, X25519, ALPN http/1.1"); empty if the handshake failed.
+tls_info() {
+    local port=$1
+    shift
+    { timeout 10 openssl s_client -connect "127.0.0.1:$port" -servername localhost \
+        -alpn h2,http/1.1 "$@" < /dev/null 2>&1 || true; } | tr -d '\r' | awk '
+        /^New, / { sub(/,$/, "", $2); proto = $2; cipher = $NF }
+        /^Server Temp Key:/ { sub(/^Server Temp Key: */, ""); sub(/,.*/, ""); kx = $0 }
+        /^ALPN protocol:/ { alpn = $3 }
+        /^No ALPN negotiated/ { alpn = "none" }
+        END { if (cipher != "" && cipher != "(NONE)")
+                  printf "%s %s, %s, ALPN %s\n", proto, cipher, kx, alpn }'
+}
+TLS_INFO=""
+if [[ $HTTPS_ROWS == 1 ]]; then
+    for pair in "nginx-https:$PROXY_TLS_PORT" "gateway-https:$GWS_PORT"; do
+        name=${pair%%:*} port=${pair##*:}
+        for f in "${FILES[@]}"; do
+            # As a browser asks (the certificate verified for localhost, Host localhost), and
+            # as wrk asks (https://127.0.0.1:PORT/, no verification, Host 127.0.0.1:PORT).
+            out="$T/check/$name-$f"
+            curl -sf --max-time 10 --cacert "$T/tls/cert.pem" --resolve "localhost:$port:127.0.0.1" \
+                -o "$out" "https://localhost:$port/$f" \
+                || die "$name: GET https://localhost:$port/$f failed (status, connection or certificate; see ${GWS_LOG:-$T/proxy/error.log})"
+            cmp -s "$out" "$T/www/$f" \
+                || die "$name: /$f differs from the file served directly ($(stat -c %s "$out") vs $(stat -c %s "$T/www/$f") bytes)"
+            curl -sfk --max-time 10 -o "$out.ip" "https://127.0.0.1:$port/$f" \
+                || die "$name: GET https://127.0.0.1:$port/$f failed"
+            cmp -s "$out.ip" "$T/www/$f" || die "$name: /$f via https://127.0.0.1:$port differs from the file"
+        done
+        # TLS 1.2 (one of the shared ECDHE AEAD suites), ALPN http/1.1 with h2 offered too
+        v=$(curl -sf --max-time 10 --tlsv1.2 --tls-max 1.2 --cacert "$T/tls/cert.pem" \
+            --resolve "localhost:$port:127.0.0.1" -o /dev/null -w '%{http_version}' \
+            "https://localhost:$port/${FILES[0]}") || die "$name: GET over TLS 1.2 failed"
+        [[ $v == 1.1 ]] || die "$name: TLS 1.2 with ALPN h2,http/1.1 offered gave HTTP/$v, not 1.1"
+        t13=$(tls_info "$port")
+        t12=$(tls_info "$port" -tls1_2)
+        [[ $t13 == TLSv1.3* && $t12 == TLSv1.2\ ECDHE-* ]] \
+            || die "$name: openssl s_client got '${t13:-no handshake}' by default and '${t12:-no handshake}' with -tls1_2"
+        [[ $t13 == *"ALPN http/1.1" && $t12 == *"ALPN http/1.1" ]] \
+            || die "$name: ALPN is not http/1.1 ('$t13'; '$t12')"
+        TLS_INFO+="${TLS_INFO:+; }$name: $t13 (with -tls1_2: ${t12#TLSv1.2 })"
+        log "check $name: ${#FILES[@]} files byte for byte (certificate verified for localhost, and as wrk asks), TLS 1.2 and 1.3 ($t13; $t12)"
+    done
+fi
 
 # ---------------------------------------------------------------------------- HTML rows: checks
 if [[ $HTML_ROWS == 1 ]]; then
@@ -646,22 +824,35 @@ if [[ $HTML_ROWS == 1 ]]; then
 fi
 
 # ---------------------------------------------------------------------------- consent checks
-gw_alive() {  # the gateway (or the fake one) must not have died under load
-    kill -0 "$GW_PID" 2>/dev/null && return 0
-    tail -n 30 "$GW_LOG" >&2 || true
-    die "$GW_LABEL exited (log: $GW_LOG)"
+gw_alive() {  # the gateway (or the fake one), and the HTTPS one, must not have died under load
+    if ! kill -0 "$GW_PID" 2>/dev/null; then
+        tail -n 30 "$GW_LOG" >&2 || true
+        die "$GW_LABEL exited (log: $GW_LOG)"
+    fi
+    if [[ -n $GWS_PID ]] && ! kill -0 "$GWS_PID" 2>/dev/null; then
+        tail -n 30 "$GWS_LOG" >&2 || true
+        die "the HTTPS $GW_LABEL exited (log: $GWS_LOG)"
+    fi
 }
-metric() {  # metric NAME: a value from the gateway's /metrics (0 when absent)
-    curl -sf --max-time 5 "http://127.0.0.1:$ADMIN_PORT/metrics" \
+metric() {  # metric NAME [ADMIN_PORT]: a value from the gateway's /metrics (0 when absent)
+    curl -sf --max-time 5 "http://127.0.0.1:${2:-$ADMIN_PORT}/metrics" \
         | awk -v k="$1" '$1 == k {v = $2} END {print v + 0}'
+}
+# The HTTPS gateway's TLS counters: "OK FAILED RESUMED" (not for the fake gateway)
+tls_counts() {
+    curl -sf --max-time 5 "http://127.0.0.1:$GWS_ADMIN_PORT/metrics" | awk '
+        $1 == "cg_tls_handshakes_total{outcome=\"ok\"}" {ok = $2}
+        $1 == "cg_tls_handshakes_total{outcome=\"failed\"}" {failed = $2}
+        $1 == "cg_tls_sessions_resumed_total" {resumed = $2}
+        END {print ok + 0, failed + 0, resumed + 0}'
 }
 # Names of the cookies in a response's Set-Cookie headers, sorted, space-separated.
 set_cookie_names() {
     curl -s --max-time 10 -o /dev/null -D - "$@" | tr -d '\r' \
         | sed -n 's/^[Ss][Ee][Tt]-[Cc][Oo][Oo][Kk][Ii][Ee]: *\([^=;]*\)=.*/\1/p' | sort | tr '\n' ' '
 }
-if [[ $HTML_ONLY == 1 ]]; then
-    :   # --html-only: no consent variants, no decision
+if [[ $PROXY_ROWS == 0 ]]; then
+    :   # --html-only, --https-only: no consent variants, no decision
 elif [[ "$FAKE_GATEWAY" == 1 ]]; then
     # Same length as a real one, so that the requests are the same size; nothing checks it.
     COOKIE_HEADER="$VISITOR_COOKIES; cg_consent=1.AAAAAAAAAAAAAAAAAAAAAA.5.c.1795388734.1.AAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
@@ -767,10 +958,20 @@ run_wrk() {  # run_wrk TARGET FILE ROUND SECONDS [record]
         gateway-banner-nocache) url="http://127.0.0.1:$GW_PORT/$f"; hdr=(-H "Host: $NOCACHE_HOST") ;;
         gateway-banner-nocache-gzip) url="http://127.0.0.1:$GW_PORT/$f"
             hdr=(-H "Host: $NOCACHE_HOST" -H "Accept-Encoding: gzip") ;;
+        # HTTPS rows: keep-alive, and a new TLS connection (full handshake) per request
+        nginx-https) url="https://127.0.0.1:$PROXY_TLS_PORT/$f" ;;
+        gateway-https) url="https://127.0.0.1:$GWS_PORT/$f" ;;
+        nginx-https-close) url="https://127.0.0.1:$PROXY_TLS_PORT/$f"; hdr=(-H "Connection: close") ;;
+        gateway-https-close) url="https://127.0.0.1:$GWS_PORT/$f"; hdr=(-H "Connection: close") ;;
         *) die "run_wrk: unknown target $target" ;;
     esac
     out="$T/wrk/$target-$f-$round.txt"
-    if [[ $target == nginx* ]]; then cpu_pid=$PROXY_WORKER; else cpu_pid=$GW_PID; fi
+    if [[ $target == nginx* ]]; then cpu_pid=$PROXY_WORKER
+    elif [[ $target == gateway-https* ]]; then cpu_pid=$GWS_PID
+    else cpu_pid=$GW_PID; fi
+    local -a extra=()
+    local tls0=""
+    [[ $target == gateway-https* && "$FAKE_GATEWAY" != 1 ]] && tls0=$(tls_counts)
     cpu0=$(cpu_ns "$cpu_pid")
     # in the background so that a TERM/INT stops the benchmark at once (cleanup kills wrk)
     wrk --latency -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 10s "${hdr[@]}" "$url" \
@@ -780,9 +981,15 @@ run_wrk() {  # run_wrk TARGET FILE ROUND SECONDS [record]
     WRK_PID=
     gw_alive
     cpu1=$(cpu_ns "$cpu_pid")
+    if [[ -n $tls0 ]]; then   # the HTTPS gateway's handshakes during the run
+        local o0 f0 r0 o1 f1 r1
+        read -r o0 f0 r0 <<< "$tls0"
+        read -r o1 f1 r1 <<< "$(tls_counts)"
+        extra=("tls_ok=$(( o1 - o0 ))" "tls_failed=$(( f1 - f0 ))" "tls_resumed=$(( r1 - r0 ))")
+    fi
     if [[ -n $record ]]; then
         python3 "$BENCH/parse_wrk.py" "$target" "$f" "$round" "cpu_ns=$(( cpu1 - cpu0 ))" \
-            < "$out" >> "$RESULTS" \
+            "${extra[@]}" < "$out" >> "$RESULTS" \
             || die "could not parse wrk output ($out)"
         log "round $round $(printf '%-17s %-9s' "$target" "$f") $(grep -m1 '^Requests/sec' "$out" | tr -s ' ')"
     fi
@@ -792,7 +999,7 @@ LOAD_START=$(cut -d" " -f1-3 /proc/loadavg)   # other work on the machine skews 
 # The variants mirror their nginx twins around the plain pair: in every round gateway-X is
 # as far from gateway as nginx-X is from nginx (1 run for -cookie, 2 for -setcookie), so the
 # raw ratio and the nginx ratio of the consent table see the same drift.
-if [[ $HTML_ONLY == 1 ]]; then
+if [[ $PROXY_ROWS == 0 ]]; then
     TARGETS=()
 elif [[ $CONSENT == 1 ]]; then
     TARGETS=(nginx-setcookie nginx-cookie nginx gateway gateway-cookie gateway-setcookie)
@@ -845,7 +1052,7 @@ idle_test() {  # idle_test TARGET PORT PID
     [[ -s "$T/idle-$target.err" ]] && head -n 5 "$T/idle-$target.err" >&2
     echo "$target $before $held $IDLE_CONNS $rc" >> "$RSS"
 }
-if [[ $HTML_ONLY == 0 ]]; then
+if [[ $PROXY_ROWS == 1 ]]; then
     log "idle keep-alive test: $IDLE_CONNS connections, VmRSS before and while held"
     idle_test nginx "$PROXY_PORT" "$PROXY_WORKER"
     idle_test gateway "$GW_PORT" "$GW_PID"
@@ -979,6 +1186,147 @@ if [[ $HTML_ROWS == 1 ]]; then
     done
 fi
 
+# ---------------------------------------------------------------------------- HTTPS rows
+# Last: nothing above sees a TLS connection. Pairs of (target file), adjacent, nginx first in
+# odd rounds, the whole list reversed in even rounds.
+HTTPS_RUNS=()
+if [[ $HTTPS_ROWS == 1 ]]; then
+    for f in "${HTTPS_FILES[@]}"; do HTTPS_RUNS+=("nginx-https $f" "gateway-https $f"); done
+    HTTPS_RUNS+=("nginx-https-close ${HTTPS_FILES[0]}" "gateway-https-close ${HTTPS_FILES[0]}")
+    log "HTTPS rows: warm-up 1 s each (load average now: $(cut -d" " -f1-3 /proc/loadavg))"
+    for run in "${HTTPS_RUNS[@]}"; do
+        read -r target f <<< "$run"
+        run_wrk "$target" "$f" 0 1
+    done
+    log "measuring: $ROUNDS round(s) x ${#HTTPS_RUNS[@]} HTTPS runs (${HTTPS_RUNS[*]}) x ${DURATION}s (~$(( ROUNDS * ${#HTTPS_RUNS[@]} * DURATION ))s)"
+    for round in $(seq 1 "$ROUNDS"); do
+        order=("${HTTPS_RUNS[@]}")
+        if (( round % 2 == 0 )); then mapfile -t order < <(reversed "${HTTPS_RUNS[@]}"); fi
+        for run in "${order[@]}"; do
+            read -r target f <<< "$run"
+            run_wrk "$target" "$f" "$round" "$DURATION" record
+        done
+    done
+fi
+
+# https_report RESULTS LABEL TLS_INFO: the Markdown section of the HTTPS rows (stdout); exit 3
+# when the gateway had errors, 1 when there is nothing to report.
+https_report() {
+    python3 - "$@" <<'PY'
+import json, statistics, sys
+
+results, label, tls_info = sys.argv[1:4]
+recs = [json.loads(line) for line in open(results) if line.strip()]
+https = [r for r in recs if r["target"].startswith(("nginx-https", "gateway-https"))]
+if not https:
+    print("no HTTPS records", file=sys.stderr)
+    sys.exit(1)
+
+
+def runs(target, file):
+    return [r for r in recs if r["target"] == target and r["file"] == file]
+
+
+def med(rs, key):
+    return statistics.median(r[key] for r in rs)
+
+
+def ms(v):
+    return f"{v:.3f} ms" if v < 10 else f"{v:.1f} ms"
+
+
+def cpu(rs):
+    per = [r["cpu_ns"] / r["requests"] / 1000 for r in rs
+           if r.get("cpu_ns", 0) > 0 and r.get("requests", 0) > 0]
+    return f"{statistics.median(per):.0f} µs" if per else "–"
+
+
+rows = [("keep-alive", "nginx-https", "gateway-https"),
+        ("new connection per request", "nginx-https-close", "gateway-https-close")]
+files = []
+for r in https:
+    if r["file"] not in files:
+        files.append(r["file"])
+out = ["", "## HTTPS: TLS terminated by the proxy", "",
+       "wrk to https://127.0.0.1:PORT/FILE through the nginx proxy's TLS server block and through "
+       + (f"the {label}'s TLS server block (the same settings)" if "FAKE" in label else
+          f"the {label}'s `listen.tls` listener (a second process with the same sites and consent "
+          "settings)") + ", one self-signed EC P-256 certificate for localhost on both, TLS 1.2 and 1.3, "
+       "the gateway's TLS 1.2 suites on both (server preference), session cache and tickets on "
+       "both. Negotiated with a default OpenSSL client: " + (tls_info or "?") + ". "
+       "\"https, new connection per request\": `Connection: close`, so every request is a new "
+       "TCP connection and a full TLS handshake (wrk does not resume sessions).", "",
+       "| row | file | nginx req/s | gateway req/s | ratio | nginx p50 | gateway p50 | nginx p99 "
+       "| gateway p99 | nginx CPU/req | gateway CPU/req | gateway TLS handshakes per run "
+       "(resumed) | errors gateway / nginx | result |",
+       "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+failures = []
+for name, nt, gt in rows:
+    for f in files:
+        n, g = runs(nt, f), runs(gt, f)
+        if not n and not g:
+            continue
+        if not n or not g:
+            failures.append(f"HTTPS {name} {f}: missing runs (nginx {len(n)}, gateway {len(g)})")
+            continue
+        n_rps, g_rps = med(n, "rps"), med(g, "rps")
+        ratio = g_rps / n_rps if n_rps > 0 else 0.0
+        g_err = sum(r["non2xx"] + r["socket_errors"] for r in g)
+        n_err = sum(r["non2xx"] + r["socket_errors"] for r in n)
+        hs = "–"
+        if all("tls_ok" in r for r in g):
+            per_req = statistics.median(r["tls_ok"] / max(r["requests"], 1) for r in g)
+            hs = (f"{med(g, 'tls_ok'):,.0f} ({per_req:.2f}/request; "
+                  f"{med(g, 'tls_resumed'):,.0f} resumed"
+                  + (f", {sum(r['tls_failed'] for r in g)} failed" if any(r["tls_failed"] for r in g) else "")
+                  + ")")
+        if g_err:
+            failures.append(f"HTTPS {name} {f}: {g_err} gateway errors (non-2xx/socket)")
+        out.append(f"| https, {name} | {f} | {n_rps:,.0f} | {g_rps:,.0f} | {ratio:.3f} "
+                   f"| {ms(med(n, 'p50_ms'))} | {ms(med(g, 'p50_ms'))} | {ms(med(n, 'p99_ms'))} "
+                   f"| {ms(med(g, 'p99_ms'))} | {cpu(n)} | {cpu(g)} | {hs} | {g_err} / {n_err} "
+                   f"| {'reference' if not g_err else 'FAIL'} |")
+rounds = sorted({r["round"] for r in https})
+out += ["", f"Median of {len(rounds)} round(s), each pair adjacent, order reversed every other "
+        "round. ratio = gateway req/s / nginx req/s. CPU per request = on-CPU time (/proc "
+        "schedstat, all threads) of the HTTPS gateway process / of the nginx proxy's one worker "
+        "during the run, / requests (wrk, the upstream and the other proxy share the same "
+        "cores). Handshakes: the gateway's cg_tls_handshakes_total{outcome=\"ok\"} and "
+        "cg_tls_sessions_resumed_total during one run (median). Reference numbers: no target; "
+        "errors from the gateway are a FAIL."]
+spread = []
+for name, nt, gt in rows:
+    for f in files:
+        parts = []
+        for t in (nt, gt):
+            rs = [r["rps"] for r in runs(t, f)]
+            if len(rs) > 1 and statistics.median(rs) > 0:
+                parts.append(f"{t} {100 * (max(rs) - min(rs)) / statistics.median(rs):.0f}%")
+        if parts:
+            spread.append(f"{f} " + "/".join(parts))
+if spread:
+    out += ["", "Run-to-run spread of req/s, (max − min) / median: " + "; ".join(spread)
+            + ". A ratio closer to 1.0 than this spread is within noise."]
+plain = []
+for f in files:
+    n, g, ns, gs = runs("nginx", f), runs("gateway", f), runs("nginx-https", f), runs("gateway-https", f)
+    if n and g and ns and gs:
+        plain.append(f"{f}: nginx {med(ns, 'rps') / med(n, 'rps'):.2f}×, gateway "
+                     f"{med(gs, 'rps') / med(g, 'rps'):.2f}×")
+if plain:
+    out += ["", "Keep-alive HTTPS req/s / plain HTTP req/s of the same proxy (proxy table above, "
+            "same run, earlier): " + "; ".join(plain) + "."]
+out.append("")
+if failures:
+    out.append("**HTTPS: FAIL**")
+    out += [f"- {w}" for w in failures]
+else:
+    out.append("HTTPS: no gateway errors (reference rows, no target).")
+print("\n".join(out))
+sys.exit(3 if failures else 0)
+PY
+}
+
 # ---------------------------------------------------------------------------- report
 cpu=$(awk -F: '/^model name/ {sub(/^[ \t]+/, "", $2); print $2; exit}' /proc/cpuinfo 2>/dev/null)
 rev=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo "no commit")
@@ -999,8 +1347,23 @@ mkdir -p "$BENCH/out"
 cat "$RESULTS" "$RW_RSS" > "$BENCH/out/latest.jsonl"
 echo
 rc=0
+HTTPS_MD="$T/https.md"
+https_rc=0
+if [[ $HTTPS_ROWS == 1 ]]; then
+    https_report "$RESULTS" "$GW_LABEL" "$TLS_INFO" > "$HTTPS_MD" || https_rc=$?
+    (( https_rc == 0 || https_rc == 3 )) || die "HTTPS report failed"
+fi
+if [[ $HTTPS_ONLY == 1 ]]; then
+    # Only the HTTPS rows: their section is the whole report.
+    {
+        printf '# consent-gateway vs nginx: reverse-proxy benchmark (--https-only)\n\n%s  \n%s\n' "$H1" "$H2"
+        cat "$HTTPS_MD"
+    } > "$BENCH/out/latest.md"
+    cat "$BENCH/out/latest.md"
+    exit "$https_rc"
+fi
 rss_args=(--rss "$RSS")
-[[ $HTML_ONLY == 1 ]] && rss_args=()
+[[ $PROXY_ROWS == 0 ]] && rss_args=()
 [[ $HTML_ROWS == 1 ]] && rss_args+=(--rewrite-rss "$RW_RSS")
 if [[ $HTML_ROWS == 1 ]]; then
     headers=(--header "$H1  " --header "$H2  ")
@@ -1011,4 +1374,8 @@ python3 "$BENCH/report.py" --results "$RESULTS" "${rss_args[@]}" "${headers[@]}"
     --gateway-label "$GW_LABEL" --decisions-target "$DECISIONS_TARGET" \
     --out "$BENCH/out/latest.md" || rc=$?
 (( rc == 0 || rc == 3 )) || die "report failed"
+if [[ $HTTPS_ROWS == 1 ]]; then
+    tee -a "$BENCH/out/latest.md" < "$HTTPS_MD"
+    (( https_rc == 0 )) || rc=3
+fi
 exit "$rc"

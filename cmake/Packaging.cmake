@@ -15,6 +15,10 @@ install(FILES packaging/consent-gateway.json
 install(FILES configs/cookie-catalogue.json configs/tracker-catalogue.json configs/demo.json
         DESTINATION ${cg_share})
 install(FILES packaging/consent-gateway.service DESTINATION lib/systemd/system)
+# Prometheus rules and a Grafana dashboard (README "What to monitor").
+install(FILES packaging/monitoring/consent-gateway.rules.yml
+              packaging/monitoring/consent-gateway.grafana.json
+        DESTINATION ${cg_share}/monitoring)
 install(FILES README.md DESTINATION ${cg_doc})
 install(DIRECTORY docs/ DESTINATION ${cg_doc})
 

@@ -21,6 +21,8 @@ test_packages=(
     redis-server                       # integration tests start their own redis-server
     clang libclang-rt-14-dev           # libFuzzer builds of the parsers (tests/fuzz)
     chromium                           # browser tests (tests/e2e), driven by playwright-core
+    openssl                            # TLS tests make their CA and certificates at test time
+    prometheus                         # promtool checks and unit-tests the alerting rules
     nodejs                             # runs the browser tests and `npm ci` (package-lock.json)
 )
 # Debian's npm; NodeSource's nodejs bundles its own and conflicts with it, so ask only when

@@ -31,20 +31,6 @@ using steady = std::chrono::steady_clock;
 
 inline constexpr auto use_ec = net::as_tuple(net::use_awaitable);  // STYLE §5: Boost 1.81
 
-template <class Body>
-void copy_header(const http::response_parser<Body>& parser, raw_response& out) {
-    const auto& res = parser.get();
-    out.status = res.result_int();
-    out.reason = std::string{res.reason()};
-    out.version = res.version();
-    out.headers.clear();
-    for (const auto& field : res) {
-        out.headers.emplace_back(std::string{field.name_string()}, std::string{field.value()});
-    }
-    out.keep_alive = parser.keep_alive();
-    out.chunked = parser.chunked();
-}
-
 }  // namespace
 
 std::optional<std::string> raw_response::header(std::string_view name) const {
@@ -160,7 +146,7 @@ struct raw_client::impl {
                 co_return ec;
             }
         }
-        copy_header(parser, out);
+        copy_response_head(parser, out);
         if (!parser.is_done()) {
             auto [ec, n] = co_await http::async_read(socket, buffer, parser, use_ec);
             if (ec) {
@@ -187,7 +173,7 @@ struct raw_client::impl {
                 co_return ec;
             }
         }
-        copy_header(parser, out);
+        copy_response_head(parser, out);
         std::vector<char> buf(64 * 1024);
         fnv1a hash;
         while (!parser.is_done()) {

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include <boost/beast/http/parser.hpp>
 #include <boost/system/error_code.hpp>
 
 #include "support/pattern.hpp"
@@ -38,6 +39,24 @@ struct raw_response {
     /// How many times header `name` (case-insensitive) occurs.
     std::size_t header_count(std::string_view name) const;
 };
+
+/// Fills `out`'s status, reason, version, headers (in order), keep_alive and chunked from a
+/// parser that has read a head (raw_client and tls_client share it).
+template <class Body>
+void copy_response_head(const boost::beast::http::response_parser<Body>& parser,
+                        raw_response& out) {
+    const auto& res = parser.get();
+    out.status = res.result_int();
+    out.reason = std::string{res.reason()};
+    out.version = res.version();
+    out.headers.clear();
+    for (const auto& field : res) {
+        out.headers.emplace_back(std::string{field.name_string()}, std::string{field.value()});
+    }
+    out.keep_alive = parser.keep_alive();
+    out.chunked = parser.chunked();
+}
+
 
 /// How raw_client::read_response reads a body.
 struct read_options {

@@ -378,19 +378,6 @@ void read_peer(SSL* ssl, tls_result& out) {
     }
 }
 
-template <class Body>
-void copy_header(const http::response_parser<Body>& parser, raw_response& out) {
-    const auto& res = parser.get();
-    out.status = res.result_int();
-    out.reason = std::string{res.reason()};
-    out.version = res.version();
-    out.headers.clear();
-    for (const auto& field : res) {
-        out.headers.emplace_back(std::string{field.name_string()}, std::string{field.value()});
-    }
-    out.keep_alive = parser.keep_alive();
-    out.chunked = parser.chunked();
-}
 
 }  // namespace
 
@@ -612,7 +599,7 @@ struct tls_client::impl {
         }
         out.ec = ec;
         if (parser.is_header_done()) {
-            copy_header(parser, out);
+            copy_response_head(parser, out);
         }
         out.body = std::move(parser.get().body());
         out.body_bytes = out.body.size();
