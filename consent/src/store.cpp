@@ -332,6 +332,7 @@ struct store::impl final : redis::worker<operation>::handler {
 
     impl(redis_config redis_cfg, journal_config j, std::shared_ptr<revocations> revoked)
         : key_prefix_(redis_cfg.key_prefix),
+          min_replicas_(redis_cfg.min_replicas),
           revoked_(std::move(revoked)),
           journal_(j.path, j.max_bytes),
           reader_handler_(*this),
@@ -368,6 +369,7 @@ struct store::impl final : redis::worker<operation>::handler {
 
     // --- set at construction ---
     const std::string key_prefix_;
+    const unsigned min_replicas_;  ///< redis.min_replicas (WAIT), 0: none
     const std::shared_ptr<revocations> revoked_;
 
     // --- the journal: changed by the writer under journal_mutex_, read by the reader ---
@@ -567,6 +569,10 @@ struct store::impl final : redis::worker<operation>::handler {
         if (!pending.empty() && script_error.empty()) {
             script_error = "NOSCRIPT after SCRIPT LOAD";
         }
+        if (min_replicas_ > 0 && std::find(confirmed.begin(), confirmed.end(), true) !=
+                                     confirmed.end()) {
+            confirm_replicated(s, confirmed);
+        }
         if (!script_error.empty()) {
             const auto text = "redis " + s.where() + ": consent script failed: " + script_error;
             if (state_error) {
@@ -576,6 +582,39 @@ struct store::impl final : redis::worker<operation>::handler {
             }
         }
         return confirmed;
+    }
+
+    // redis.min_replicas: a record counts as stored once that many replicas have it (WAIT),
+    // or every connected replica when fewer are connected (ROLE; a master whose replicas are
+    // all gone, e.g. just after a failover, would otherwise never confirm anything), so a
+    // failover cannot lose it. Else the batch stays unconfirmed and goes to (or stays in) the
+    // journal, whose replay is idempotent.
+    void confirm_replicated(redis::session& s, std::vector<bool>& confirmed) {
+        const std::string wanted = std::to_string(min_replicas_);
+        const auto deadline = s.deadline();
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        const std::string wait_ms = std::to_string(std::max<long long>(1, left.count() / 2));
+        std::string error;
+        const auto replies = s.pipeline({{"WAIT", wanted, wait_ms}, {"ROLE"}}, deadline, error);
+        bool ok = false;
+        if (replies.size() == 2 && replies[0]->type == REDIS_REPLY_INTEGER) {
+            const redisReply& role = *replies[1];
+            const long long connected =
+                role.type == REDIS_REPLY_ARRAY && role.elements >= 3 &&
+                        role.element[2]->type == REDIS_REPLY_ARRAY
+                    ? static_cast<long long>(role.element[2]->elements)
+                    : static_cast<long long>(min_replicas_);
+            ok = replies[0]->integer >= std::min(static_cast<long long>(min_replicas_), connected);
+        }
+        if (!ok) {
+            std::fill(confirmed.begin(), confirmed.end(), false);
+            if (error.empty()) {
+                s.report("redis " + s.where() + ": fewer than " + wanted +
+                         " replicas confirmed the consent records in time (WAIT); they stay in "
+                         "the journal");
+            }
+        }
     }
 
     void process_records(std::span<operation> work, redis::session& s) {

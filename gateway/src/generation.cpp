@@ -30,7 +30,16 @@ std::shared_ptr<const consent::key_ring> consent_keys(const config& cfg, const g
 
 auto redis_fields(const redis::redis_config& r) {
     return std::tie(r.host, r.port, r.socket, r.username, r.password, r.database,
-                    r.connect_timeout, r.command_timeout, r.key_prefix);
+                    r.connect_timeout, r.command_timeout, r.key_prefix, r.master_name,
+                    r.min_replicas);
+}
+
+bool same_redis(const redis::redis_config& a, const redis::redis_config& b) {
+    return redis_fields(a) == redis_fields(b) &&
+           std::equal(a.sentinels.begin(), a.sentinels.end(), b.sentinels.begin(),
+                      b.sentinels.end(), [](const auto& x, const auto& y) {
+                          return x.host == y.host && x.port == y.port;
+                      });
 }
 
 auto forward_fields(const analytics::forward_target& t) {
@@ -96,7 +105,7 @@ std::vector<std::string> restart_only_changes(const config& before, const config
           "/admin (address, port or max_connections)");
     needs(before.workers != after.workers, "/workers");
     needs(before.log.level != after.log.level, "/log/level");
-    needs(redis_fields(before.consent.redis) != redis_fields(after.consent.redis), "/redis");
+    needs(!same_redis(before.consent.redis, after.consent.redis), "/redis");
     needs(std::tie(before.consent.journal.path, before.consent.journal.max_bytes) !=
               std::tie(after.consent.journal.path, after.consent.journal.max_bytes),
           "/consent/journal");

@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace cg::redis {
 
@@ -17,6 +18,20 @@ struct redis_config {
     std::chrono::milliseconds connect_timeout{1000};
     std::chrono::milliseconds command_timeout{2000};  ///< a batch slower than this has failed
     std::string key_prefix = "cg:";                   ///< in front of every key we write
+    /// Redis Sentinel (issue 11): when set, the master is asked of these (in turn, the last
+    /// one that answered first) before each connection, and host, port and socket are not
+    /// used. The connection checks that the server it reached is a master (ROLE), so a
+    /// failover is followed at the next reconnect.
+    struct sentinel_address {
+        std::string host;
+        std::uint16_t port = 26379;
+    };
+    std::vector<sentinel_address> sentinels;
+    std::string master_name;  ///< the name the sentinels monitor (required with sentinels)
+    /// A consent record counts as stored only once this many replicas have it too (WAIT);
+    /// until then it stays in the journal and is replayed (idempotently). 0: the master's
+    /// acknowledgement is enough (a failover may then lose the last writes).
+    unsigned min_replicas = 0;
 };
 
 }  // namespace cg::redis

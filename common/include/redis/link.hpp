@@ -1,5 +1,6 @@
 #pragma once
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -38,8 +39,9 @@ class redis_link {
     /// True between a successful connect() and the next failure or disconnect().
     bool connected() const noexcept { return ctx_ != nullptr; }
 
-    /// Connects within connect_timeout, then AUTH (with the username when set) and SELECT,
-    /// within command_timeout. Returns "" or what went wrong, in words without secrets; on
+    /// Connects within connect_timeout (to the master the sentinels name, when there are
+    /// sentinels, and then checks with ROLE that it is one), then AUTH (with the username
+    /// when set) and SELECT, within command_timeout. Returns "" or what went wrong, in words without secrets; on
     /// failure the link stays disconnected.
     std::string connect();
 
@@ -63,6 +65,8 @@ class redis_link {
     const redis_config& config() const noexcept { return config_; }
 
   private:
+    /// Asks the sentinels in turn for the master's address; "" or why none gave one.
+    std::string discover_master(std::string& host, std::uint16_t& port);
     bool set_timeout(clock::time_point deadline, std::string& error);
     std::string io_error(clock::time_point deadline);
 
@@ -73,6 +77,7 @@ class redis_link {
     std::string where_;
     std::unique_ptr<redisContext, context_deleter> ctx_;
     bool timed_out_ = false;
+    std::size_t next_sentinel_ = 0;  ///< the sentinel that answered last
 };
 
 /// The text of an error, status or string reply, "" for other types. For messages and

@@ -23,15 +23,18 @@ using json_config::literal;
 using json_config::member;
 using json_config::reader;
 
-constexpr std::array<std::string_view, 9> redis_keys{"host",
-                                                     "port",
-                                                     "socket",
-                                                     "username",
-                                                     "password",
-                                                     "database",
-                                                     "connect_timeout_ms",
-                                                     "command_timeout_ms",
-                                                     "key_prefix"};
+constexpr std::array<std::string_view, 12> redis_keys{"host",
+                                                      "port",
+                                                      "socket",
+                                                      "username",
+                                                      "password",
+                                                      "database",
+                                                      "connect_timeout_ms",
+                                                      "command_timeout_ms",
+                                                      "key_prefix",
+                                                      "sentinels",
+                                                      "master_name",
+                                                      "min_replicas"};
 constexpr std::size_t max_key_prefix = 64;
 // sockaddr_un::sun_path holds 108 bytes on Linux, including the terminating NUL.
 constexpr std::size_t max_socket_path = 107;
@@ -41,6 +44,75 @@ constexpr json_config::uint_range redis_databases{0, 15};
 bool is_ipv6_literal(const std::string& s) {
     std::array<unsigned char, 16> bytes{};
     return ::inet_pton(AF_INET6, s.c_str(), bytes.data()) == 1;
+}
+
+// "host:port" or "[v6]:port" (the port is required: sentinels usually listen on 26379).
+std::optional<redis_config::sentinel_address> parse_sentinel(const std::string& text) {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+        return std::nullopt;
+    }
+    std::string host = text.substr(0, colon);
+    if (host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    }
+    unsigned port = 0;
+    for (const char c : text.substr(colon + 1)) {
+        if (c < '0' || c > '9' || port > 65535) {
+            return std::nullopt;
+        }
+        port = port * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (host.empty() || port == 0 || port > 65535 ||
+        std::any_of(host.begin(), host.end(), [](char c) {
+            return !(json_config::is_alnum(c) || c == '.' || c == '-' || c == ':');
+        })) {
+        return std::nullopt;
+    }
+    return redis_config::sentinel_address{host, static_cast<std::uint16_t>(port)};
+}
+
+void read_sentinels(reader& r, const json& v, const std::string& pointer, redis_config& out) {
+    const json* list = member(v, "sentinels");
+    const json* name = member(v, "master_name");
+    if (list == nullptr) {
+        if (name != nullptr) {
+            r.fail(child(pointer, "master_name"), "is only used with " + child(pointer, "sentinels"));
+        }
+        return;
+    }
+    const std::string here = child(pointer, "sentinels");
+    if (!list->is_array() || list->empty() || list->size() > 16) {
+        r.fail(here, "must be a list of 1 to 16 \"host:port\" strings" + got(*list));
+        return;
+    }
+    for (std::size_t i = 0; i < list->size(); ++i) {
+        const json& e = (*list)[i];
+        const auto address = e.is_string() ? parse_sentinel(e.get<std::string>()) : std::nullopt;
+        if (!address) {
+            r.fail(child(here, i), "must be \"host:port\" such as \"10.0.0.5:26379\"" + got(e));
+            continue;
+        }
+        out.sentinels.push_back(*address);
+    }
+    if (const std::string* n = r.read_string(v, pointer, "master_name")) {
+        if (n->empty() || n->size() > 128 ||
+            !std::all_of(n->begin(), n->end(), [](char c) {
+                return json_config::is_alnum(c) || c == '-' || c == '_' || c == '.';
+            })) {
+            r.fail(child(pointer, "master_name"),
+                   "must be 1-128 letters, digits, '-', '_' or '.'" + got(json(*n)));
+        } else {
+            out.master_name = *n;
+        }
+    } else if (name == nullptr) {
+        r.fail(child(pointer, "master_name"), "required with " + here);
+    }
+    for (const std::string_view key : {"host", "port", "socket"}) {
+        if (member(v, key) != nullptr) {
+            r.fail(child(pointer, key), "must not be set together with " + here);
+        }
+    }
 }
 
 }  // namespace
@@ -102,6 +174,8 @@ redis_config read_redis_config(reader& r, const json& v, const std::string& poin
             out.key_prefix = *prefix;
         }
     }
+    read_sentinels(r, v, pointer, out);
+    r.read_uint(v, pointer, "min_replicas", out.min_replicas, {0, 16});
     return out;
 }
 

@@ -1,5 +1,7 @@
 #include "redis/link.hpp"
 
+#include <cstdlib>
+
 #include <sys/time.h>
 
 #include <hiredis/hiredis.h>
@@ -16,6 +18,9 @@ timeval to_timeval(std::chrono::microseconds d) noexcept {
 }
 
 std::string describe(const redis_config& c) {
+    if (!c.sentinels.empty()) {
+        return "master " + c.master_name + " via sentinels";
+    }
     if (!c.socket.empty()) {
         return "unix socket " + c.socket;
     }
@@ -63,13 +68,64 @@ void redis_link::disconnect() noexcept {
     ctx_.reset();
 }
 
+std::string redis_link::discover_master(std::string& host, std::uint16_t& port) {
+    const auto n = config_.sentinels.size();
+    std::string tried;
+    for (std::size_t k = 0; k < n; ++k) {
+        const auto index = (next_sentinel_ + k) % n;
+        const auto& address = config_.sentinels[index];
+        redis_config at;
+        at.host = address.host;
+        at.port = address.port;
+        at.connect_timeout = config_.connect_timeout;
+        at.command_timeout = config_.command_timeout;
+        redis_link sentinel{at};
+        std::string error = sentinel.connect();
+        std::vector<reply_ptr> replies;
+        if (error.empty()) {
+            replies = sentinel.pipeline({{"SENTINEL", "get-master-addr-by-name", config_.master_name}},
+                                        clock::now() + config_.command_timeout, error);
+        }
+        const redisReply* r = replies.size() == 1 ? replies[0].get() : nullptr;
+        if (r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+            r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING) {
+            const std::string port_text{r->element[1]->str, r->element[1]->len};
+            const auto value = std::strtoul(port_text.c_str(), nullptr, 10);
+            if (value > 0 && value <= 65535) {
+                host.assign(r->element[0]->str, r->element[0]->len);
+                port = static_cast<std::uint16_t>(value);
+                next_sentinel_ = index;  // ask this one first next time
+                return {};
+            }
+        }
+        if (error.empty()) {
+            error = r != nullptr && r->type == REDIS_REPLY_NIL ? "does not know the master"
+                                                               : "gave no master address";
+        }
+        if (!tried.empty()) {
+            tried.append("; ");
+        }
+        tried.append(at.host).append(":").append(std::to_string(at.port)).append(": ").append(error);
+    }
+    return "redis sentinels: none named the master " + config_.master_name + " (" + tried + ")";
+}
+
 std::string redis_link::connect() {
     disconnect();
+    std::string host = config_.host;
+    std::uint16_t port = config_.port;
+    const bool sentinel = !config_.sentinels.empty();
+    if (sentinel) {
+        if (auto error = discover_master(host, port); !error.empty()) {
+            return error;
+        }
+        where_ = "master " + config_.master_name + " at " + host + ":" + std::to_string(port);
+    }
     // hiredis 0.14 has no redisOptions: the *WithTimeout calls bound the connect itself (a
     // host name is still resolved by a blocking getaddrinfo).
     const auto tv = to_timeval(config_.connect_timeout);
-    redisContext* raw = config_.socket.empty()
-                            ? redisConnectWithTimeout(config_.host.c_str(), config_.port, tv)
+    redisContext* raw = config_.socket.empty() || sentinel
+                            ? redisConnectWithTimeout(host.c_str(), port, tv)
                             : redisConnectUnixWithTimeout(config_.socket.c_str(), tv);
     std::unique_ptr<redisContext, context_deleter> ctx{raw};
     if (!ctx) {
@@ -96,6 +152,11 @@ std::string redis_link::connect() {
         setup.push_back({"SELECT", db});
         names.push_back("SELECT " + db);
     }
+    if (sentinel) {
+        // A sentinel's answer may be stale during a failover: write only to a real master.
+        setup.push_back({"ROLE"});
+        names.emplace_back("ROLE");
+    }
     if (setup.empty()) {
         return {};
     }
@@ -110,6 +171,16 @@ std::string redis_link::connect() {
             disconnect();
             return "redis " + where_ + ": " + names[i] +
                    " refused: " + std::string{reply_text(*replies[i])};
+        }
+    }
+    if (sentinel) {
+        const redisReply& role = *replies.back();
+        const bool master = role.type == REDIS_REPLY_ARRAY && role.elements > 0 &&
+                            role.element[0]->type == REDIS_REPLY_STRING &&
+                            std::string_view{role.element[0]->str, role.element[0]->len} == "master";
+        if (!master) {
+            disconnect();
+            return "redis " + where_ + ": not a master (yet): a failover is under way";
         }
     }
     return {};

@@ -71,7 +71,7 @@ TEST(RedisConfig, ReadsEveryField) {
 TEST(RedisConfig, RejectsUnknownFieldsAndNonObjects) {
     EXPECT_EQ(problems(R"({"url": "redis://"})"),
               lines{"t.json: /redis/url: unknown field (allowed: host, port, socket, username, "
-                    "password, database, connect_timeout_ms, command_timeout_ms, key_prefix)"});
+                    "password, database, connect_timeout_ms, command_timeout_ms, key_prefix, sentinels, master_name, min_replicas)"});
     EXPECT_EQ(problems(R"("localhost")"),
               lines{"t.json: /redis: must be an object (got \"localhost\")"});
 }
@@ -123,6 +123,36 @@ TEST(RedisConfig, NamesTheObjectWhereverItIs) {
     EXPECT_EQ(read(R"({"socket": "/run/r.sock", "port": 1})", "/analytics/redis").problems,
               lines{"t.json: /analytics/redis/port: must not be set together with "
                     "/analytics/redis/socket"});
+}
+
+TEST(RedisConfig, ReadsSentinelsTheMasterNameAndMinReplicas) {
+    const auto c = read_ok(R"({"sentinels": ["10.0.0.5:26379", "[::1]:26380", "sentinel-3:26381"],
+        "master_name": "cg-main", "min_replicas": 1})");
+    ASSERT_EQ(c.sentinels.size(), 3U);
+    EXPECT_EQ(c.sentinels[0].host, "10.0.0.5");
+    EXPECT_EQ(c.sentinels[0].port, 26379);
+    EXPECT_EQ(c.sentinels[1].host, "::1");
+    EXPECT_EQ(c.sentinels[2].port, 26381);
+    EXPECT_EQ(c.master_name, "cg-main");
+    EXPECT_EQ(c.min_replicas, 1U);
+}
+
+TEST(RedisConfig, ValidatesTheSentinelFields) {
+    EXPECT_EQ(problems(R"({"sentinels": ["10.0.0.5", "a b:1", 7], "host": "x"})"),
+              (lines{"t.json: /redis/sentinels/0: must be \"host:port\" such as "
+                     "\"10.0.0.5:26379\" (got \"10.0.0.5\")",
+                     "t.json: /redis/sentinels/1: must be \"host:port\" such as "
+                     "\"10.0.0.5:26379\" (got \"a b:1\")",
+                     "t.json: /redis/sentinels/2: must be \"host:port\" such as "
+                     "\"10.0.0.5:26379\" (got 7)",
+                     "t.json: /redis/master_name: required with /redis/sentinels",
+                     "t.json: /redis/host: must not be set together with /redis/sentinels"}));
+    EXPECT_EQ(problems(R"({"master_name": "m"})"),
+              (lines{"t.json: /redis/master_name: is only used with /redis/sentinels"}));
+    EXPECT_EQ(problems(R"({"sentinels": [], "master_name": "m", "min_replicas": 17})"),
+              (lines{"t.json: /redis/sentinels: must be a list of 1 to 16 \"host:port\" strings "
+                     "(got [])",
+                     "t.json: /redis/min_replicas: must be 0-16 (got 17)"}));
 }
 
 }  // namespace

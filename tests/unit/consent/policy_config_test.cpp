@@ -614,7 +614,8 @@ TEST(ConsentSettingsConfig, RejectsUnknownFields) {
                      "retired_keys, retired_key_file, cookie_name, host_prefix, rate_limits, "
                      "catalogue, journal)",
                      "t.json: /redis/url: unknown field (allowed: host, port, socket, username, "
-                     "password, database, connect_timeout_ms, command_timeout_ms, key_prefix)"}));
+                     "password, database, connect_timeout_ms, command_timeout_ms, key_prefix, "
+                     "sentinels, master_name, min_replicas)"}));
     EXPECT_EQ(settings_problems(R"({"consent": [], "redis": "localhost"})"),
               (lines{"t.json: /consent: must be an object (got [])",
                      "t.json: /redis: must be an object (got \"localhost\")"}));
