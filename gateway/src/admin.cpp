@@ -43,8 +43,8 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-// One TCP connect per upstream within a second: "reachable" is what readiness promises.
-net::awaitable<bool> reachable(const upstream_config& up) {
+// One TCP connect per upstream server within a second: "reachable" is what readiness promises.
+net::awaitable<bool> reachable(const upstream_server& up) {
     auto ex = co_await net::this_coro::executor;
     beast::tcp_stream s(ex);
     s.expires_after(std::chrono::seconds(1));
@@ -57,29 +57,35 @@ net::awaitable<bool> reachable(const upstream_config& up) {
     co_return !ec;
 }
 
-// Probes every site's upstream at once, so /readyz answers within about a second however
-// many upstreams are down. The state is shared with the probes: one still resolving a name
-// when the wait ends must not outlive what it writes to.
-net::awaitable<std::vector<char>> probe_all(const config& cfg) {
+// Probes every server of every site at once, so /readyz answers within about a second however
+// many are down: up[site][server]. The state is shared with the probes: one still resolving a
+// name when the wait ends must not outlive what it writes to.
+net::awaitable<std::vector<std::vector<char>>> probe_all(const config& cfg) {
     struct state {
-        explicit state(const net::any_io_executor& ex, std::size_t n) : up(n, 0), done(ex) {}
-        std::vector<char> up;
+        explicit state(const net::any_io_executor& ex) : done(ex) {}
+        std::vector<std::vector<char>> up;
         std::size_t pending = 0;
         net::steady_timer done;
     };
     auto ex = co_await net::this_coro::executor;
-    auto st = std::make_shared<state>(ex, cfg.sites.size());
-    st->pending = cfg.sites.size();
+    auto st = std::make_shared<state>(ex);
+    for (const auto& site : cfg.sites) {
+        st->up.emplace_back(site.upstream.servers.size(), 0);
+        st->pending += site.upstream.servers.size();
+    }
     for (std::size_t i = 0; i < cfg.sites.size(); ++i) {
-        net::co_spawn(
-            ex,
-            [st, i, &up = cfg.sites[i].upstream]() -> net::awaitable<void> {
-                st->up[i] = co_await reachable(up) ? 1 : 0;
-                if (--st->pending == 0) {
-                    st->done.cancel();
-                }
-            },
-            net::detached);
+        const auto& servers = cfg.sites[i].upstream.servers;
+        for (std::size_t k = 0; k < servers.size(); ++k) {
+            net::co_spawn(
+                ex,
+                [st, i, k, &up = servers[k]]() -> net::awaitable<void> {
+                    st->up[i][k] = co_await reachable(up) ? 1 : 0;
+                    if (--st->pending == 0) {
+                        st->done.cancel();
+                    }
+                },
+                net::detached);
+        }
     }
     if (st->pending != 0) {
         st->done.expires_after(std::chrono::seconds(2));
@@ -499,17 +505,35 @@ net::awaitable<response> readyz(admin_context& ctx, const admin_request& r) {
     const auto up = co_await probe_all(cfg);
     std::string body = R"({"ready":)";
     std::string sites;
+    std::string servers;
     bool all = true;
+    const auto now = upstream_server_state::clock::now();
     for (std::size_t i = 0; i < cfg.sites.size(); ++i) {
         const auto& site = cfg.sites[i];
-        const bool ok = up[i] != 0;
+        // A site is reachable when one of its servers is: the balancer routes around the rest.
+        const bool ok = std::find(up[i].begin(), up[i].end(), 1) != up[i].end();
         all = all && ok;
-        sites.append(sites.empty() ? "" : ",")
-            .append("\"")
+        sites.append(sites.empty() ? "\"" : ",\"")
             .append(site.name)
             .append("\":\"")
             .append(ok ? "reachable" : "unreachable")
             .append("\"");
+        servers.append(servers.empty() ? "\"" : ",\"").append(site.name).append("\":{");
+        const auto& states = gen->servers[i]->servers;
+        for (std::size_t k = 0; k < states.size(); ++k) {
+            const auto& st = *states[k];
+            const char* health = !st.check_ok()             ? "unhealthy"
+                                 : st.passively_down(now) ? "ejected"
+                                                          : "in_service";
+            servers.append(k == 0 ? "\"" : ",\"")
+                .append(st.label())
+                .append(R"(":{"reachable":)")
+                .append(up[i][k] != 0 ? "true" : "false")
+                .append(R"(,"health":")")
+                .append(health)
+                .append("\"}");
+        }
+        servers.append("}");
     }
     // Redis being down does not make the gateway unready: decisions go to the journal and
     // taking every gateway out of rotation would take the sites down with it. A store that
@@ -520,6 +544,8 @@ net::awaitable<response> readyz(admin_context& ctx, const admin_request& r) {
     body.append(all ? "true" : "false")
         .append(R"(,"upstreams":{)")
         .append(sites)
+        .append(R"(},"servers":{)")
+        .append(servers)
         .append(R"(},"consent_store":{"redis":")")
         .append(rec.redis_up ? "up" : (rec.redis_slow ? "slow" : "down"))
         .append(R"(","decisions":")")
@@ -536,6 +562,7 @@ net::awaitable<response> metrics_page(admin_context& ctx, const admin_request& r
     std::string body = shared.stats.render(*gen->cfg);
     body += consent::metrics_text(gen->consent_sites, shared.records.status());
     body += reload_metrics(shared, *gen);
+    body += upstream_server_metrics(*gen->cfg, gen->servers);
     body +=
         "# HELP cg_admin_errors_total Admin requests answered 500 because their handler "
         "failed.\n"

@@ -56,8 +56,14 @@ constexpr std::array<std::string_view, 2> log_keys{"level", "access"};
 constexpr std::array<std::string_view, 8> site_keys{
     "name",          "hosts",   "upstream", "upstream_options",
     "preserve_host", "consent", "banner",   "analytics"};
-constexpr std::array<std::string_view, 4> upstream_option_keys{
-    "connect_timeout_ms", "read_timeout_ms", "idle_timeout_ms", "max_idle"};
+constexpr std::array<std::string_view, 9> upstream_option_keys{
+    "connect_timeout_ms", "read_timeout_ms",     "idle_timeout_ms",
+    "max_idle",           "balance",             "max_fails",
+    "fail_timeout_ms",    "resolve_interval_ms", "health_check"};
+constexpr std::array<std::string_view, 2> upstream_server_keys{"url", "weight"};
+constexpr std::array<std::string_view, 2> balance_names{"round_robin", "least_connections"};
+constexpr std::array<std::string_view, 5> health_check_keys{"path", "interval_ms", "timeout_ms",
+                                                            "fails", "passes"};
 
 // ---------------------------------------------------------------------------------------------
 // Host and address helpers (the generic JSON and text helpers are in json_config)
@@ -573,26 +579,68 @@ class validator {
         return wildcard ? is_host_name(h) : is_name_or_ipv4(h);
     }
 
+    // "upstream": a URL, or a list of servers, each a URL or {"url": ..., "weight": n}.
     void read_upstream(const json& s, const std::string& pointer, upstream_config& out) {
         const std::string here = child(pointer, "upstream");
-        if (member(s, "upstream") == nullptr) {
+        const json* v = member(s, "upstream");
+        if (v == nullptr) {
             r_.fail(here, "required field is missing");
             return;
         }
-        const std::string* url = r_.read_string(s, pointer, "upstream");
-        if (url == nullptr) {
+        out.servers.clear();
+        if (v->is_string()) {
+            read_upstream_server(*v, here, out);
             return;
         }
-        if (auto reason = parse_upstream(*url, out)) {
-            r_.fail(here, *reason);
+        if (!v->is_array() || v->empty() || v->size() > upstream_config::max_servers) {
+            r_.fail(here, "must be an http:// URL or a list of 1-" +
+                              std::to_string(upstream_config::max_servers) +
+                              " servers (URLs or {\"url\": ..., \"weight\": n})");
+            return;
         }
+        for (std::size_t i = 0; i < v->size(); ++i) {
+            read_upstream_server((*v)[i], child(here, i), out);
+        }
+    }
+
+    void read_upstream_server(const json& v, const std::string& here, upstream_config& out) {
+        upstream_server server;
+        const json* url = &v;
+        if (v.is_object()) {
+            if (!r_.check_object(v, here, upstream_server_keys)) {
+                return;
+            }
+            url = member(v, "url");
+            if (url == nullptr) {
+                r_.fail(child(here, "url"), "required field is missing");
+                return;
+            }
+            r_.read_uint(v, here, "weight", server.weight, {1, 1000});
+        }
+        const std::string at = v.is_object() ? child(here, "url") : here;
+        if (!url->is_string()) {
+            r_.fail(at, "must be an http:// URL");
+            return;
+        }
+        const std::string text = url->get<std::string>();
+        if (auto reason = parse_upstream(text, server)) {
+            r_.fail(at, *reason);
+            return;
+        }
+        for (const auto& other : out.servers) {
+            if (other.host == server.host && other.port == server.port) {
+                r_.fail(at, literal(text) + " is listed twice");
+                return;
+            }
+        }
+        out.servers.push_back(std::move(server));
     }
 
     static constexpr std::string_view https_unsupported =
         "https upstreams are not supported yet; terminate TLS in front or use http://";
 
     // Fills url, host and port from "http://host[:port][/]"; returns the problem if any.
-    static std::optional<std::string> parse_upstream(std::string_view url, upstream_config& out) {
+    static std::optional<std::string> parse_upstream(std::string_view url, upstream_server& out) {
         const std::string q = literal(url);
         if (starts_with_icase(url, "https://")) {
             return std::string(https_unsupported) + " (got " + q + ")";
@@ -663,6 +711,47 @@ class validator {
         r_.read_millis(v, pointer, "read_timeout_ms", out.read_timeout);
         r_.read_millis(v, pointer, "idle_timeout_ms", out.idle_timeout);
         r_.read_uint(v, pointer, "max_idle", out.max_idle, {0, 100'000});
+        if (const auto b = r_.read_choice(v, pointer, "balance", balance_names)) {
+            out.balance = static_cast<balance_method>(*b);
+        }
+        r_.read_uint(v, pointer, "max_fails", out.max_fails, {0, 1000});
+        r_.read_millis(v, pointer, "fail_timeout_ms", out.fail_timeout);
+        std::uint64_t resolve_ms = static_cast<std::uint64_t>(out.resolve_interval.count());
+        if (r_.read_uint(v, pointer, "resolve_interval_ms", resolve_ms, {0, 86'400'000})) {
+            out.resolve_interval = millis{static_cast<millis::rep>(resolve_ms)};
+        }
+        if (const json* h = member(v, "health_check")) {
+            read_health_check(*h, child(pointer, "health_check"), out.health_check);
+        }
+    }
+
+    void read_health_check(const json& v, const std::string& pointer, health_check_config& out) {
+        if (!r_.check_object(v, pointer, health_check_keys)) {
+            return;
+        }
+        const std::string* path = r_.read_string(v, pointer, "path");
+        if (path == nullptr) {
+            if (member(v, "path") == nullptr) {
+                r_.fail(child(pointer, "path"), "required field is missing");
+            }
+            return;
+        }
+        const bool printable = std::all_of(path->begin(), path->end(), [](char c) {
+            return c > ' ' && c < 0x7f;
+        });
+        if (!path->starts_with("/") || !printable) {
+            r_.fail(child(pointer, "path"),
+                    literal(*path) + " must start with / and hold no spaces or control bytes");
+            return;
+        }
+        out.path = *path;
+        r_.read_millis(v, pointer, "interval_ms", out.interval);
+        r_.read_millis(v, pointer, "timeout_ms", out.timeout);
+        r_.read_uint(v, pointer, "fails", out.fails, {1, 100});
+        r_.read_uint(v, pointer, "passes", out.passes, {1, 100});
+        if (out.timeout > out.interval) {
+            r_.fail(child(pointer, "timeout_ms"), "must not be longer than interval_ms");
+        }
     }
 
     json_config::reader& r_;
@@ -688,6 +777,11 @@ config parse_checked(std::string_view text, std::string_view source) {
 }
 
 }  // namespace
+
+std::string upstream_server::authority() const {
+    const bool v6 = host.find(':') != std::string::npos;
+    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
 
 bool cidr::contains(const ip::address& a) const noexcept {
     const auto matches = [](const ip::address& net, unsigned bits, const ip::address& x) {

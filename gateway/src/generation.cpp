@@ -53,6 +53,24 @@ bool same_forward(const std::vector<analytics::forward_target>& a,
     });
 }
 
+// A server keeps what was learnt about it (health, addresses, counters) across a reload when
+// its site and its host:port stay.
+void inherit_upstreams(site_upstreams& to, const std::string& site, const generation& previous) {
+    const auto& sites = previous.cfg->sites;
+    for (std::size_t s = 0; s < sites.size(); ++s) {
+        if (sites[s].name != site) {
+            continue;
+        }
+        for (const auto& fresh : to.servers) {
+            for (const auto& old : previous.servers[s]->servers) {
+                if (old->label() == fresh->label()) {
+                    fresh->inherit(*old);
+                }
+            }
+        }
+    }
+}
+
 }  // namespace
 
 std::shared_ptr<const generation> build_generation(std::shared_ptr<const config> cfg,
@@ -78,6 +96,10 @@ std::shared_ptr<const generation> build_generation(std::shared_ptr<const config>
         g->consent_sites.push_back(std::make_unique<const consent::site_context>(
             site.name, std::move(policy), c.consent.cookie_name, c.consent.catalogue, g->keys,
             c.consent.host_prefix, in.revoked));
+        g->servers.push_back(std::make_unique<site_upstreams>(site.upstream));
+        if (previous != nullptr) {
+            inherit_upstreams(*g->servers.back(), site.name, *previous);
+        }
     }
     if (c.listen.tls.enabled()) {
         g->tls = std::make_unique<tls_server>(c.listen.tls.certificates);
@@ -141,9 +163,10 @@ worker_generation::worker_generation(std::shared_ptr<const generation> g,
                                      const std::function<site_counters&(std::size_t)>& counters)
     : shared(std::move(g)), routes(shared->cfg->sites) {
     const auto& sites = shared->cfg->sites;
-    pools.reserve(sites.size());
+    upstreams.reserve(sites.size());
     for (std::size_t site = 0; site < sites.size(); ++site) {
-        pools.push_back(std::make_unique<upstream_pool>(ex, sites[site].upstream, counters(site)));
+        upstreams.push_back(
+            std::make_unique<upstream_group>(ex, *shared->servers[site], counters(site)));
     }
 }
 

@@ -12,7 +12,7 @@
 #include "gateway/config.hpp"
 #include "gateway/router.hpp"
 #include "tls.hpp"
-#include "upstream_pool.hpp"
+#include "upstream_group.hpp"
 
 namespace cg::gateway {
 
@@ -36,6 +36,9 @@ struct generation {
     /// TLS for the proxy listener (listen.tls), null without it; certificates are re-read by
     /// each reload.
     std::unique_ptr<tls_server> tls;
+    /// Each site's upstream servers as all workers share them (health, addresses, counters),
+    /// as cfg->sites. A reload starts them afresh.
+    std::vector<std::unique_ptr<site_upstreams>> servers;
 };
 
 /// What build_generation needs besides the configuration: the parts that live as long as the
@@ -59,12 +62,13 @@ std::shared_ptr<const generation> build_generation(std::shared_ptr<const config>
 /// `after`.
 std::vector<std::string> restart_only_changes(const config& before, const config& after);
 
-/// A worker's own part of a generation: its routes and its upstream pools (one per site, on
-/// that worker's executor). Touched only by the worker's thread.
+/// A worker's own part of a generation: its routes and its upstream groups (one per site, on
+/// that worker's executor, with a connection pool per server). Touched only by the worker's
+/// thread.
 struct worker_generation {
     std::shared_ptr<const generation> shared;
     router routes;
-    std::vector<std::unique_ptr<upstream_pool>> pools;
+    std::vector<std::unique_ptr<upstream_group>> upstreams;
 
     worker_generation(std::shared_ptr<const generation> g, const boost::asio::any_io_executor& ex,
                       const std::function<site_counters&(std::size_t)>& counters);

@@ -237,7 +237,9 @@ void request_stages(transaction& tx, const site_config& site, const consent::sit
     set_forwarded(up, tx.client, tx.host);
     tx.visitor = consent::filter_request_cookies(up, consent, tx.https, now);
     if (!site.preserve_host) {
-        up.set(http::field::host, site.upstream.host + ":" + std::to_string(site.upstream.port));
+        // With several servers, the first one's name: a request is serialized once, before a
+        // server is chosen.
+        up.set(http::field::host, site.upstream.servers.front().authority());
     }
     up.version(11);
 }

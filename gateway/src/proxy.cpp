@@ -486,12 +486,19 @@ net::awaitable<bool> exchange_with_upstream(worker& w, connection& client, reque
     const bool replayable = (!tx.has_body || tx.body_buffered) && idempotent(tx.method);
     const bool streamed = tx.has_body && !tx.body_buffered;
     bool sent_continue = false;
+    upstream_group& upstreams = *client.gen->upstreams[tx.site];
+    upstream_group::tried_set tried = 0;
+    bool fresh = false;  // a stale pooled connection was met: the retry takes a new one
     const auto started = clock::now();
-    for (int attempt = 0;; ++attempt) {
-        ex.conn = co_await client.gen->pools[tx.site]->acquire(attempt > 0, !replayable, tx.failure);
+    for (;;) {
+        ex.conn = co_await upstreams.acquire(tried, fresh, !replayable, tx.failure);
         client.upstream = ex.conn.get();
         if (!ex.conn) {
             stats.fail(tx.failure);
+            if (replayable && upstreams.can_retry(tried)) {
+                stats.retries.fetch_add(1, std::memory_order_relaxed);
+                continue;  // nothing was sent: the next server
+            }
             const bool keep = !streamed && !w.draining();
             co_await answer_error(client, tx, status_for(tx.failure), keep);
             co_return false;
@@ -537,16 +544,28 @@ net::awaitable<bool> exchange_with_upstream(worker& w, connection& client, reque
             co_return false;
         }
         if (!ec) {
+            upstreams.succeeded(*ex.conn);
             tx.upstream_time = clock::now() - started;
             co_return true;
         }
-        if (attempt == 0 && ex.conn->reused && replayable && stale_connection(ec) &&
-            ex.conn->buffer.size() == 0) {
+        const bool no_answer = ex.conn->buffer.size() == 0 && stale_connection(ec);
+        if (!fresh && ex.conn->reused && replayable && no_answer) {
+            fresh = true;  // it closed while pooled: not the server's failure
             stats.retries.fetch_add(1, std::memory_order_relaxed);
             continue;
         }
         tx.failure = classify(ec);
         stats.fail(tx.failure);
+        upstreams.failed(*ex.conn);
+        if (replayable && no_answer && !ex.conn->reused) {
+            // A new connection reset before any answer: the server is in trouble, and an
+            // idempotent request may go to another one (nginx's proxy_next_upstream error).
+            tried |= 1ULL << ex.conn->server_index;
+            if (upstreams.can_retry(tried)) {
+                stats.retries.fetch_add(1, std::memory_order_relaxed);
+                continue;
+            }
+        }
         const bool keep = ex.request_sent && !w.draining();
         co_await answer_error(client, tx, status_for(tx.failure), keep);
         co_return false;
@@ -683,6 +702,7 @@ net::awaitable<void> forward(worker& w, connection& client, request_parser& req,
         // incomplete message rather than a silently truncated one.
         tx.failure = classify(sent.ec);
         w.counters(tx.site).fail(tx.failure);
+        client.gen->upstreams[tx.site]->failed(*ex.conn);
         co_return;
     }
     if (sent.end == relay_end::write_failed) {
@@ -690,7 +710,7 @@ net::awaitable<void> forward(worker& w, connection& client, request_parser& req,
     }
     if (framing.keep_alive) {
         client.upstream = nullptr;
-        client.gen->pools[tx.site]->release(std::move(ex.conn));
+        client.gen->upstreams[tx.site]->release(std::move(ex.conn));
     }
     tx.keep_client = keep;
 }

@@ -24,6 +24,7 @@
 #include "responses.hpp"
 #include "service_manager.hpp"
 #include "session.hpp"
+#include "upstream_monitor.hpp"
 #include "worker.hpp"
 
 namespace cg::gateway {
@@ -98,7 +99,7 @@ void worker::follow_generation() {
             return counters(site);
         });
     if (gen) {
-        for (auto& pool : gen->pools) {
+        for (auto& pool : gen->upstreams) {
             pool->retire();  // requests still on the old generation finish on their connections
         }
     }
@@ -186,7 +187,7 @@ net::awaitable<void> housekeeping(worker& w) {
             flush_analytics(w, false);
         }
         if (tick % 4 == 0) {
-            for (auto& pool : w.gen->pools) {
+            for (auto& pool : w.gen->upstreams) {
                 pool->sweep();
             }
         }
@@ -278,6 +279,10 @@ struct server::impl {
         : shared(c, worker_count(*c), std::move(filters)), admin(admin_ioc, shared) {}
 
     net::awaitable<void> drain();
+    void monitor_upstreams(const std::shared_ptr<const generation>& g) {
+        gateway::monitor_upstreams(admin_ioc.get_executor(), g,
+                                   [this] { return shared.current(); });
+    }
     void post_to_workers(auto fn) {
         for (auto& w : workers) {
             net::post(w->ioc, [&w = *w, fn] { fn(w); });
@@ -335,7 +340,7 @@ net::awaitable<void> server::impl::drain() {
         }
     }
     post_to_workers([](worker& w) {
-        for (auto& pool : w.gen->pools) {
+        for (auto& pool : w.gen->upstreams) {
             pool->clear();
         }
         w.access_log.flush();
@@ -416,6 +421,7 @@ void server::start() {
         }
     }
     net::co_spawn(m.admin_ioc, watch_records(m.shared), net::detached);
+    m.monitor_upstreams(m.shared.current());
     for (auto& w : m.workers) {
         net::co_spawn(w->ioc,
                       accept_loop(*w, *w->acceptor,
@@ -514,6 +520,7 @@ server::reload_result server::reload(std::shared_ptr<const config> next) {
     }
     m.shared.make_current(g);
     m.post_to_workers([](worker& w) { w.follow_generation(); });
+    m.monitor_upstreams(g);
     m.shared.reloads_applied.fetch_add(1);
     m.shared.last_reload_ok.store(true);
     out.applied = true;

@@ -14,27 +14,46 @@
 
 namespace cg::gateway {
 
-/// One connection to an upstream, with the read buffer that belongs to it.
+class upstream_server_state;
+
+/// One connection to an upstream server, with the read buffer that belongs to it.
 struct upstream_connection {
     /// Capacity of `buffer`: Beast sizes each read by the free capacity, so a small response
     /// arrives head and body in one read, and a large one in a few.
     static constexpr std::size_t buffer_bytes = 64 * 1024;
 
-    explicit upstream_connection(const boost::asio::any_io_executor& ex) : stream(ex) {
+    upstream_connection(const boost::asio::any_io_executor& ex, upstream_server_state& to,
+                        std::size_t index)
+        : stream(ex), server(&to), server_index(index) {
         buffer.reserve(buffer_bytes);
     }
+    ~upstream_connection();
+    upstream_connection(const upstream_connection&) = delete;
+    upstream_connection& operator=(const upstream_connection&) = delete;
+
+    /// Counts the connection as in use by a request (upstream_server_state::active) until
+    /// set_idle() or its end.
+    void set_in_use() noexcept;
+    void set_idle() noexcept;
+
     boost::beast::tcp_stream stream;
     boost::beast::flat_buffer buffer;
+    upstream_server_state* server;
+    std::size_t server_index;            ///< in its site's server list
+    std::uint64_t address_version = 0;   ///< of the addresses it was connected with
     bool reused = false;  ///< taken from the pool rather than freshly connected
+    bool in_use = false;
 };
 
-/// Keep-alive connections to one upstream, owned by one worker thread (not thread-safe: every
-/// call happens on that worker's io_context). Idle connections are reused most-recent first and
-/// closed after upstream_config::idle_timeout or when the upstream has closed them.
+/// Keep-alive connections to one upstream server, owned by one worker thread (not thread-safe:
+/// every call happens on that worker's io_context). Idle connections are reused most-recent
+/// first and closed after upstream_config::idle_timeout, when the upstream has closed them, or
+/// when the server's name now resolves to other addresses.
 class upstream_pool {
   public:
     upstream_pool(boost::asio::any_io_executor ex, const upstream_config& cfg,
-                  site_counters& stats);
+                  upstream_server_state& server, std::size_t index, site_counters& stats);
+    ~upstream_pool();
 
     /// A pooled connection if there is one (unless `fresh`), else a new connection made within
     /// connect_timeout. With `verify`, a pooled connection is first checked for having been
@@ -53,8 +72,7 @@ class upstream_pool {
     void clear();
 
     /// The pool of a replaced generation (a reload): closes its idle connections and keeps
-    /// none from now on; requests still using it finish on their connections. Its counters
-    /// are left to the new pool.
+    /// none from now on; requests still using it finish on their connections.
     void retire();
 
     std::size_t idle() const noexcept { return idle_.size(); }
@@ -66,10 +84,15 @@ class upstream_pool {
     };
 
     boost::asio::awaitable<std::unique_ptr<upstream_connection>> connect(upstream_failure& failure);
-    void publish() noexcept;
+    /// Drops idle connections matching `stale` and keeps cg_upstream_pool_idle (a per-worker
+    /// sum over the site's pools) in step.
+    template <typename Pred>
+    void drop_idle(Pred stale);
 
     boost::asio::any_io_executor ex_;
     const upstream_config& cfg_;
+    upstream_server_state& server_;
+    std::size_t index_;
     site_counters& stats_;
     std::vector<idle_entry> idle_;
     boost::asio::ip::tcp::endpoint literal_;  ///< set when the host is an IP literal

@@ -50,15 +50,49 @@ struct listen_config {
     tls_listen_config tls;
 };
 
-/// Where a site's requests go and how long the gateway waits for that upstream.
-struct upstream_config {
+/// One server of a site's upstream (`upstream` as a URL, or each entry of a list).
+struct upstream_server {
     std::string url;   ///< as written, e.g. "http://127.0.0.1:8081"
     std::string host;  ///< host part of url (name or literal; IPv6 without brackets)
     std::uint16_t port = 80;
+    unsigned weight = 1;  ///< its share of the requests relative to the others (1-1000)
+    /// "host:port", with brackets around an IPv6 literal: for a Host header and for labels.
+    std::string authority() const;
+};
+
+/// How a request picks among a site's upstream servers.
+enum class balance_method { round_robin, least_connections };
+
+/// Active health checking of each upstream server (`upstream_options.health_check`); off while
+/// `path` is empty.
+struct health_check_config {
+    std::string path;  ///< e.g. "/healthz": a GET that must answer 2xx or 3xx
+    millis interval{5000};
+    millis timeout{2000};
+    unsigned fails = 2;   ///< consecutive failed checks that take a server out
+    unsigned passes = 1;  ///< consecutive passed checks that bring it back
+    bool enabled() const noexcept { return !path.empty(); }
+};
+
+/// Where a site's requests go and how long the gateway waits for that upstream.
+struct upstream_config {
+    static constexpr std::size_t max_servers = 64;
+    std::vector<upstream_server> servers;  ///< at least one
+    balance_method balance = balance_method::round_robin;
+    /// Passive health: a server whose last `max_fails` exchanges failed (connect, timeout,
+    /// reset, malformed answer), each within fail_timeout of the one before, is skipped for
+    /// fail_timeout; then one request tries it again. 0 turns this off.
+    unsigned max_fails = 3;
+    millis fail_timeout{10000};
+    /// Host names are resolved in the background this often and new connections use the
+    /// addresses found; idle connections to addresses that went away are closed. 0: resolve
+    /// on every new connection instead.
+    millis resolve_interval{30000};
+    health_check_config health_check;
     millis connect_timeout{3000};
     millis read_timeout{60000};  ///< per read of the upstream's answer; 504 when exceeded
     millis idle_timeout{30000};  ///< a pooled keep-alive connection older than this is closed
-    std::size_t max_idle = 64;   ///< idle pooled connections kept per worker thread
+    std::size_t max_idle = 64;   ///< idle pooled connections kept per worker thread and server
 };
 
 /// One proxied site: requests whose Host matches one of `hosts` go to `upstream`.

@@ -69,9 +69,7 @@ gateway::site_config loopback_site(std::string name, std::vector<std::string> ho
     gateway::site_config site;
     site.name = std::move(name);
     site.hosts = std::move(hosts);
-    site.upstream.url = "http://127.0.0.1:" + std::to_string(port);
-    site.upstream.host = "127.0.0.1";
-    site.upstream.port = port;
+    site.upstream.servers = {{"http://127.0.0.1:" + std::to_string(port), "127.0.0.1", port}};
     return site;
 }
 

@@ -133,9 +133,9 @@ TEST(ParseConfig, ReadsEveryFieldOfTheFullExample) {
     const auto& demo = c.sites[0];
     EXPECT_EQ(demo.name, "demo");
     EXPECT_EQ(demo.hosts, (lines{"localhost", "127.0.0.1", "*.example.no", "shop:8080"}));
-    EXPECT_EQ(demo.upstream.url, "http://127.0.0.1:8081");
-    EXPECT_EQ(demo.upstream.host, "127.0.0.1");
-    EXPECT_EQ(demo.upstream.port, 8081);
+    EXPECT_EQ(demo.upstream.servers.at(0).url, "http://127.0.0.1:8081");
+    EXPECT_EQ(demo.upstream.servers.at(0).host, "127.0.0.1");
+    EXPECT_EQ(demo.upstream.servers.at(0).port, 8081);
     EXPECT_EQ(demo.upstream.connect_timeout, 100ms);
     EXPECT_EQ(demo.upstream.read_timeout, 200ms);
     EXPECT_EQ(demo.upstream.idle_timeout, 300ms);
@@ -144,9 +144,9 @@ TEST(ParseConfig, ReadsEveryFieldOfTheFullExample) {
 
     const auto& other = c.sites[1];
     EXPECT_EQ(other.name, "other.site_2");
-    EXPECT_EQ(other.upstream.url, "http://backend/");
-    EXPECT_EQ(other.upstream.host, "backend");
-    EXPECT_EQ(other.upstream.port, 80);
+    EXPECT_EQ(other.upstream.servers.at(0).url, "http://backend/");
+    EXPECT_EQ(other.upstream.servers.at(0).host, "backend");
+    EXPECT_EQ(other.upstream.servers.at(0).port, 80);
     EXPECT_TRUE(other.preserve_host);
 }
 
@@ -192,9 +192,9 @@ TEST(ParseConfig, AcceptsIpv6Upstream) {
         R"({"sites": [{"name": "a", "hosts": ["a"], "upstream": "http://[::1]:9000/"}]})",
         "test.json");
 
-    EXPECT_EQ(c.sites[0].upstream.url, "http://[::1]:9000/");
-    EXPECT_EQ(c.sites[0].upstream.host, "::1");
-    EXPECT_EQ(c.sites[0].upstream.port, 9000);
+    EXPECT_EQ(c.sites[0].upstream.servers.at(0).url, "http://[::1]:9000/");
+    EXPECT_EQ(c.sites[0].upstream.servers.at(0).host, "::1");
+    EXPECT_EQ(c.sites[0].upstream.servers.at(0).port, 9000);
 }
 
 TEST(ParseConfig, AcceptsIpv6UpstreamWithDefaultPort) {
@@ -202,8 +202,8 @@ TEST(ParseConfig, AcceptsIpv6UpstreamWithDefaultPort) {
         R"({"sites": [{"name": "a", "hosts": ["a"], "upstream": "http://[2001:db8::7]"}]})",
         "test.json");
 
-    EXPECT_EQ(c.sites[0].upstream.host, "2001:db8::7");
-    EXPECT_EQ(c.sites[0].upstream.port, 80);
+    EXPECT_EQ(c.sites[0].upstream.servers.at(0).host, "2001:db8::7");
+    EXPECT_EQ(c.sites[0].upstream.servers.at(0).port, 80);
 }
 
 TEST(ParseConfig, AcceptsUpperCaseSchemeAndNamedHost) {
@@ -211,9 +211,9 @@ TEST(ParseConfig, AcceptsUpperCaseSchemeAndNamedHost) {
         R"({"sites": [{"name": "a", "hosts": ["a"], "upstream": "HTTP://App-1.internal:3000"}]})",
         "test.json");
 
-    EXPECT_EQ(c.sites[0].upstream.url, "HTTP://App-1.internal:3000");
-    EXPECT_EQ(c.sites[0].upstream.host, "App-1.internal");
-    EXPECT_EQ(c.sites[0].upstream.port, 3000);
+    EXPECT_EQ(c.sites[0].upstream.servers.at(0).url, "HTTP://App-1.internal:3000");
+    EXPECT_EQ(c.sites[0].upstream.servers.at(0).host, "App-1.internal");
+    EXPECT_EQ(c.sites[0].upstream.servers.at(0).port, 3000);
 }
 
 TEST(ParseConfig, AcceptsWholeNumbersWrittenAsFloats) {
@@ -283,8 +283,8 @@ TEST(LoadConfig, ParsesTheShippedDemoConfig) {
     ASSERT_EQ(c.sites.size(), 1U);
     EXPECT_EQ(c.sites[0].name, "demo");
     EXPECT_EQ(c.sites[0].hosts, (lines{"localhost", "127.0.0.1"}));
-    EXPECT_EQ(c.sites[0].upstream.host, "127.0.0.1");
-    EXPECT_EQ(c.sites[0].upstream.port, 8081);
+    EXPECT_EQ(c.sites[0].upstream.servers.at(0).host, "127.0.0.1");
+    EXPECT_EQ(c.sites[0].upstream.servers.at(0).port, 8081);
     EXPECT_EQ(c.consent.keys, lines{std::string(64, 'k')});
     EXPECT_EQ(c.consent.redis.socket, (root / "configs" / ".." / ".demo" / "redis.sock").string());
     EXPECT_EQ(c.sites[0].consent.policy_version, "2026-11");
@@ -420,7 +420,8 @@ TEST(ParseConfig, RejectsUnknownFieldsInSites) {
               (lines{"test.json: /sites/0/tls: unknown field (allowed: name, hosts, upstream, "
                      "upstream_options, preserve_host, consent, banner, analytics)",
                      "test.json: /sites/0/upstream_options/retries: unknown field (allowed: "
-                     "connect_timeout_ms, read_timeout_ms, idle_timeout_ms, max_idle)"}));
+                     "connect_timeout_ms, read_timeout_ms, idle_timeout_ms, max_idle, balance, "
+                     "max_fails, fail_timeout_ms, resolve_interval_ms, health_check)"}));
 }
 
 TEST(ParseConfig, EscapesUnknownKeysInPointers) {
@@ -595,7 +596,80 @@ TEST(ParseConfig, RejectsBadUpstreamHostsAndPorts) {
 
 TEST(ParseConfig, RejectsANonStringUpstream) {
     EXPECT_EQ(problem(R"({"sites": [{"name": "a", "hosts": ["a"], "upstream": 8081}]})"),
-              "test.json: /sites/0/upstream: must be a string (got 8081)");
+              "test.json: /sites/0/upstream: must be an http:// URL or a list of 1-64 servers "
+              "(URLs or {\"url\": ..., \"weight\": n})");
+}
+
+TEST(ParseConfig, ReadsSeveralUpstreamServers) {
+    const auto c = parse_config(R"({"sites": [{"name": "a", "hosts": ["a"],
+        "upstream": ["http://10.0.0.1:8081", {"url": "http://app-2.internal", "weight": 3},
+                     "http://[::1]:9000"],
+        "upstream_options": {"balance": "least_connections", "max_fails": 5,
+            "fail_timeout_ms": 2000, "resolve_interval_ms": 0,
+            "health_check": {"path": "/healthz?full=1", "interval_ms": 1000, "timeout_ms": 500,
+                             "fails": 3, "passes": 2}}}]})",
+                                "test.json");
+    const auto& up = c.sites.at(0).upstream;
+    ASSERT_EQ(up.servers.size(), 3U);
+    EXPECT_EQ(up.servers[0].host, "10.0.0.1");
+    EXPECT_EQ(up.servers[0].port, 8081);
+    EXPECT_EQ(up.servers[0].weight, 1U);
+    EXPECT_EQ(up.servers[1].host, "app-2.internal");
+    EXPECT_EQ(up.servers[1].port, 80);
+    EXPECT_EQ(up.servers[1].weight, 3U);
+    EXPECT_EQ(up.servers[2].authority(), "[::1]:9000");
+    EXPECT_EQ(up.balance, balance_method::least_connections);
+    EXPECT_EQ(up.max_fails, 5U);
+    EXPECT_EQ(up.fail_timeout, 2000ms);
+    EXPECT_EQ(up.resolve_interval, 0ms);
+    EXPECT_EQ(up.health_check.path, "/healthz?full=1");
+    EXPECT_EQ(up.health_check.interval, 1000ms);
+    EXPECT_EQ(up.health_check.timeout, 500ms);
+    EXPECT_EQ(up.health_check.fails, 3U);
+    EXPECT_EQ(up.health_check.passes, 2U);
+}
+
+TEST(ParseConfig, DefaultsForOneUpstreamServer) {
+    const auto c = parse_config(with_site(""), "test.json");
+    const auto& up = c.sites.at(0).upstream;
+    ASSERT_EQ(up.servers.size(), 1U);
+    EXPECT_EQ(up.balance, balance_method::round_robin);
+    EXPECT_EQ(up.max_fails, 3U);
+    EXPECT_EQ(up.fail_timeout, 10000ms);
+    EXPECT_EQ(up.resolve_interval, 30000ms);
+    EXPECT_FALSE(up.health_check.enabled());
+}
+
+TEST(ParseConfig, ExplainsWhatIsWrongWithAServerList) {
+    const auto site = [](std::string_view upstream, std::string_view options = "") {
+        return R"({"sites": [{"name": "a", "hosts": ["a"], "upstream": )" + std::string(upstream) +
+               (options.empty() ? "" : R"(, "upstream_options": )" + std::string(options)) +
+               "}]}";
+    };
+    EXPECT_EQ(problem(site("[]")),
+              "test.json: /sites/0/upstream: must be an http:// URL or a list of 1-64 servers "
+              "(URLs or {\"url\": ..., \"weight\": n})");
+    EXPECT_EQ(problems(site(R"(["http://a:1", "ftp://b", {"url": "http://a:1"}, {"weight": 2},
+                                {"url": "http://c", "weight": 0}, {"url": 7}, {"url": "http://d", "w": 1}])")),
+              (lines{"test.json: /sites/0/upstream/1: \"ftp://b\" is not an http:// URL",
+                     "test.json: /sites/0/upstream/2/url: \"http://a:1\" is listed twice",
+                     "test.json: /sites/0/upstream/3/url: required field is missing",
+                     "test.json: /sites/0/upstream/4/weight: must be 1-1000 (got 0)",
+                     "test.json: /sites/0/upstream/5/url: must be an http:// URL",
+                     "test.json: /sites/0/upstream/6/w: unknown field (allowed: url, weight)"}));
+    EXPECT_EQ(problem(site(R"("http://a")", R"({"balance": "random"})")),
+              "test.json: /sites/0/upstream_options/balance: must be one of round_robin, "
+              "least_connections (got \"random\")");
+    EXPECT_EQ(problems(site(R"("http://a")", R"({"health_check": {"interval_ms": 10}})")),
+              (lines{"test.json: /sites/0/upstream_options/health_check/path: required field is "
+                     "missing"}));
+    EXPECT_EQ(problem(site(R"("http://a")", R"({"health_check": {"path": "health z"}})")),
+              "test.json: /sites/0/upstream_options/health_check/path: \"health z\" must start "
+              "with / and hold no spaces or control bytes");
+    EXPECT_EQ(problem(site(R"("http://a")",
+                           R"({"health_check": {"path": "/h", "interval_ms": 100, "timeout_ms": 200}})")),
+              "test.json: /sites/0/upstream_options/health_check/timeout_ms: must not be longer "
+              "than interval_ms");
 }
 
 TEST(ParseConfig, ValidatesUpstreamOptions) {

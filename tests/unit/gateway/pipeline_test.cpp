@@ -64,8 +64,7 @@ site_config demo_site() {
     site_config s;
     s.name = "demo";
     s.hosts = {"shop.example.no"};
-    s.upstream.host = "10.1.2.3";
-    s.upstream.port = 8081;
+    s.upstream.servers = {{"http://10.1.2.3:8081", "10.1.2.3", 8081}};
     return s;
 }
 

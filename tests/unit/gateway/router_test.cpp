@@ -15,9 +15,7 @@ site_config site(std::string name, std::vector<std::string> hosts) {
     site_config s;
     s.name = std::move(name);
     s.hosts = std::move(hosts);
-    s.upstream.url = "http://127.0.0.1:8081";
-    s.upstream.host = "127.0.0.1";
-    s.upstream.port = 8081;
+    s.upstream.servers = {{"http://127.0.0.1:8081", "127.0.0.1", 8081}};
     return s;
 }
 
