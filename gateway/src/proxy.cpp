@@ -472,10 +472,11 @@ net::awaitable<beast::error_code> read_final_head(connection& client,
     }
 }
 
-// Sends the request (head in client.head_text, and `body` when it was buffered whole) to the
-// site's upstream and reads the final answer's head into `ex`, passing 103 Early Hints to the
-// client on the way. A replayable request is sent once more when a pooled connection turns
-// out stale. Returns false on failure, when the client has been answered (502/504, or 4xx
+// Sends the request (head in client.head_text, and `body` when it was buffered whole) to one of
+// the site's upstream servers and reads the final answer's head into `ex`, passing 103 Early
+// Hints to the client on the way. Any request goes to the next server when one cannot be
+// connected to; a replayable one also when a new connection is reset before any answer, and is
+// sent once more when a pooled connection turns out stale. Returns false on failure, when the client has been answered (502/504, or 4xx
 // for its own body).
 net::awaitable<bool> exchange_with_upstream(worker& w, connection& client, request_parser& req,
                                             transaction& tx, std::string_view body,
@@ -495,9 +496,11 @@ net::awaitable<bool> exchange_with_upstream(worker& w, connection& client, reque
         client.upstream = ex.conn.get();
         if (!ex.conn) {
             stats.fail(tx.failure);
-            if (replayable && upstreams.can_retry(tried)) {
+            if (upstreams.can_retry(tried)) {
+                // Nothing was sent (not even a body byte was read yet): any request may go to
+                // the next server.
                 stats.retries.fetch_add(1, std::memory_order_relaxed);
-                continue;  // nothing was sent: the next server
+                continue;
             }
             const bool keep = !streamed && !w.draining();
             co_await answer_error(client, tx, status_for(tx.failure), keep);

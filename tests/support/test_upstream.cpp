@@ -286,7 +286,8 @@ test_upstream::test_upstream(test_upstream_options options)
     : ioc_(std::make_unique<net::io_context>(1)) {
     idle_close_ms_ = options.idle_close.count();
     max_requests_ = options.max_requests_per_connection;
-    tcp::acceptor acceptor{*ioc_, tcp::endpoint{net::ip::make_address_v4("127.0.0.1"), 0}};
+    tcp::acceptor acceptor{*ioc_,
+                           tcp::endpoint{net::ip::make_address_v4(options.address), options.port}};
     port_ = acceptor.local_endpoint().port();
     net::co_spawn(*ioc_, impl::accept_loop(*this, std::move(acceptor)),
                   [](const std::exception_ptr&) {});
@@ -322,6 +323,11 @@ void test_upstream::set_max_requests_per_connection(std::size_t n) {
 recorded_request test_upstream::last_request() const {
     std::lock_guard lock{last_mutex_};
     return last_;
+}
+
+recorded_request test_upstream::last_health_check() const {
+    std::lock_guard lock{last_mutex_};
+    return last_health_;
 }
 
 net::awaitable<void> test_upstream::impl::accept_loop(test_upstream& self, tcp::acceptor acceptor) {
@@ -416,11 +422,15 @@ net::awaitable<void> test_upstream::impl::serve(test_upstream& self, tcp::socket
         }
 
         record.body_bytes = body_bytes;
-        {
+        if (path == "/health") {
+            std::lock_guard lock{self.last_mutex_};
+            self.last_health_ = std::move(record);
+            ++self.health_checks_;
+        } else {
             std::lock_guard lock{self.last_mutex_};
             self.last_ = std::move(record);
+            ++self.requests_served_;
         }
-        ++self.requests_served_;
         ++requests_here;
 
         exchange ex;
@@ -433,7 +443,14 @@ net::awaitable<void> test_upstream::impl::serve(test_upstream& self, tcp::socket
         }
 
         error_code ec;
-        if (path == "/echo") {
+        if (path == "/health") {
+            http::response<http::empty_body> res;
+            res.version(ex.version);
+            res.result(self.health_status_.load());
+            res.keep_alive(ex.keep_alive);
+            res.content_length(0);
+            ec = co_await send(stream, res, ex);
+        } else if (path == "/echo") {
             std::string body;
             body.append(req.method_string()).append(" ").append(target).append("\n");
             for (const auto& field : req) {

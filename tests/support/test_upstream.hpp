@@ -35,6 +35,10 @@ struct test_upstream_options {
     /// Answer the Nth request of a connection with `Connection: close` and close it.
     /// Zero (the default) means no limit.
     std::size_t max_requests_per_connection = 0;
+    /// Where to listen: another loopback address (127.0.0.2...) and a fixed port are for
+    /// tests that need two servers behind one name and port.
+    std::string address = "127.0.0.1";
+    std::uint16_t port = 0;
 };
 
 /// A real HTTP/1.1 origin server for integration tests, listening on 127.0.0.1 on a port
@@ -75,6 +79,8 @@ struct test_upstream_options {
 ///                  `etag` (ETag "page-1"), `vary` (Vary: Accept-Encoding), `stamp` (the
 ///                  body ends with `<!-- N -->`, N counting /page?stamp answers: a page that
 ///                  changes on every request).
+///   /health        an empty answer with the status set_health() chose (200 at first); these
+///                  are counted by health_checks(), not requests_served().
 ///   anything else  404 "not found".
 /// A request with `Expect: 100-continue` and a body gets an interim 100 Continue first.
 /// HEAD is answered with the GET headers and no body on every route.
@@ -107,6 +113,12 @@ class test_upstream {
     std::size_t requests_served() const noexcept { return requests_served_.load(); }
     /// Connections currently open.
     std::size_t open_connections() const noexcept { return open_connections_.load(); }
+    /// The status /health answers from now on.
+    void set_health(unsigned status) { health_status_ = status; }
+    /// Requests to /health so far.
+    std::size_t health_checks() const noexcept { return health_checks_.load(); }
+    /// A copy of the last /health request (empty before the first).
+    recorded_request last_health_check() const;
     /// A copy of the last completely read request (empty before the first).
     recorded_request last_request() const;
 
@@ -123,8 +135,11 @@ class test_upstream {
     std::atomic<std::size_t> connections_accepted_{0};
     std::atomic<std::size_t> requests_served_{0};
     std::atomic<std::size_t> open_connections_{0};
+    std::atomic<unsigned> health_status_{200};
+    std::atomic<std::size_t> health_checks_{0};
     mutable std::mutex last_mutex_;
     recorded_request last_;
+    recorded_request last_health_;
     std::thread thread_;
 };
 

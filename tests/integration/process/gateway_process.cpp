@@ -64,6 +64,18 @@ void write_file(const std::filesystem::path& file, std::string_view text) {
 gateway_process::gateway_process(const temp_dir& dir, std::string_view config_json)
     : child_(gateway_binary(), config_arguments(dir, config_json), dir.path(), "gateway") {}
 
+gateway_process::gateway_process(const temp_dir& dir, std::string_view config_json,
+                                 std::vector<std::string> launcher)
+    : child_(launcher.at(0), [&] {
+          std::vector<std::string> args(launcher.begin() + 1, launcher.end());
+          args.push_back(gateway_binary());
+          for (auto& a : config_arguments(dir, config_json)) {
+              args.push_back(std::move(a));
+          }
+          return args;
+      }(),
+             dir.path(), "gateway") {}
+
 bool gateway_process::wait_ready(std::chrono::milliseconds deadline) {
     const auto until = std::chrono::steady_clock::now() + deadline;
     const auto proxy = wait_for_listening_port(child_, "proxy", deadline);

@@ -47,6 +47,10 @@ void write_file(const std::filesystem::path& file, std::string_view text);
 class gateway_process {
   public:
     gateway_process(const temp_dir& dir, std::string_view config_json);
+    /// The same, started through `launcher` (a program and its first arguments, which must end
+    /// by exec'ing the rest of its arguments: the binary and the config), e.g. `unshare`.
+    gateway_process(const temp_dir& dir, std::string_view config_json,
+                    std::vector<std::string> launcher);
 
     /// Waits until both listeners are logged; false when `deadline` passes or the gateway
     /// exits first (see output()).
