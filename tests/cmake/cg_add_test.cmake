@@ -41,7 +41,8 @@ function(cg_add_test name)
         add_dependencies(${name} ${arg_DEPENDS})
     endif()
 
-    set(properties LABELS ${arg_LABEL})
+    # A test that calls GTEST_SKIP() reports itself skipped, not passed.
+    set(properties LABELS ${arg_LABEL} SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]")
     if(arg_TIMEOUT)
         list(APPEND properties TIMEOUT ${arg_TIMEOUT})
     endif()
