@@ -112,9 +112,19 @@ def site_record(r, site, label):
     t = r("HGETALL", base + ":t") or []
     f = dict(zip(*[iter(r("HGETALL", base + ":f") or [])] * 2))
     rows = [k for k in keys if "}:u:" in k]
+    # :ph as it would be with the day's page views spread over 24 hours: every seen path in every
+    # hour, at most one field per page view; built in a scratch key, measured, deleted
+    paths = sorted({x[3:] for x in r("HKEYS", base + ":ph")})
+    pv = sum(int(v) for n, v in zip(t[::2], t[1::2]) if n[:3] in ("pv:", "an:"))
+    avg = str(max(1, pv // (24 * max(len(paths), 1))))
+    fields = [x for h in range(24) for p in paths for x in ("%02d:%s" % (h, p), avg)][:2 * pv]
+    if fields:
+        r("HSET", "cg:sizing:scratch", *fields)
+        ph24 = r("MEMORY", "USAGE", "cg:sizing:scratch", "SAMPLES", 0)
+        r("DEL", "cg:sizing:scratch")
     return {"kind": "site", "site": site, "label": label, "kinds": kinds, "total": sum(sizes),
-            "page_views": sum(int(v) for n, v in zip(t[::2], t[1::2]) if n[:3] in ("pv:", "an:")),
-            "visitors": int(f.get("u", 0)) or r("PFCOUNT", base + ":u"), "ph_fields": r("HLEN", base + ":ph"),
+            "page_views": pv, "ph_24h": ph24 if fields else 0,
+            "visitors": int(f.get("u", 0)) or r("PFCOUNT", base + ":u"),
             "paths": r("HLEN", base + ":d:page") or (r("GET", base + ":r:page") or "").count("\n"),
             "dense_row_hlls": sum(x == "\x00" for x in r.many([("GETRANGE", k, 4, 4) for k in rows]))}
 
@@ -154,10 +164,9 @@ def report(path, header):
         k, live = s["kinds"], s["label"] == "live"
         b = lambda n: k.get(n, [0, 0])[1]
         day = s["total"] - b(":b:*") - b(":key")
-        # spread over 24 h: (hour, path) fields up to min(page views, 24 x one hour's) at the
-        # measured bytes per field; live: 23 more hour HLLs, each as big as the measured one
-        ph = b(":ph") / max(s["ph_fields"], 1) * (min(s["page_views"], 24 * s["ph_fields"]) - s["ph_fields"])
-        spread = day + ph + (23 * b(":uh:*") / max(k.get(":uh:*", [1])[0], 1) if live else 0)
+        # spread over 24 h: :ph rebuilt with every path in every hour (site_record); live: 23 more
+        # hour HLLs, each as big as the measured one (every visitor was in that hour)
+        spread = day - b(":ph") + s["ph_24h"] + (23 * b(":uh:*") / max(k.get(":uh:*", [1])[0], 1) if live else 0)
         parts = ", ".join(f"{n} {v[0]}× {kb(v[1])}" for n, v in sorted(k.items()) if n not in (":b:*", ":key"))
         out.append(f"| site-day {s['label']}: {s['page_views']:,} page views, {s['visitors']:,} visitors, {s['paths']} paths "
                    f"| **{kb(day)}** | ≤ {kb(spread)} spread over 24 h; {parts}"

@@ -563,6 +563,7 @@ net::awaitable<response> metrics_page(admin_context& ctx, const admin_request& r
     body += consent::metrics_text(gen->consent_sites, shared.records.status());
     body += reload_metrics(shared, *gen);
     body += upstream_server_metrics(*gen->cfg, gen->servers);
+    body += certificate_metrics(gen->tls.get());
     body +=
         "# HELP cg_admin_errors_total Admin requests answered 500 because their handler "
         "failed.\n"

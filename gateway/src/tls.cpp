@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <ctime>
 #include <stdexcept>
 #include <string_view>
 
@@ -57,6 +58,15 @@ int select_http11(SSL*, const unsigned char** out, unsigned char* out_len, const
     return SSL_TLSEXT_ERR_NOACK;
 }
 
+// A certificate's notAfter as Unix seconds (0 when it cannot be read).
+std::int64_t not_after(const X509* cert) {
+    std::tm tm{};
+    if (cert == nullptr || ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) {
+        return 0;
+    }
+    return static_cast<std::int64_t>(timegm(&tm));
+}
+
 }  // namespace
 
 std::string check_certificate_pair(const std::filesystem::path& cert_file,
@@ -89,6 +99,7 @@ tls_server::tls_server(const std::vector<tls_certificate>& certificates) {
         if (auto reason = load_pair(native, c.cert_file, c.key_file); !reason.empty()) {
             throw std::runtime_error("TLS certificate: " + reason);
         }
+        loaded_.push_back({c.cert_file.string(), not_after(SSL_CTX_get0_certificate(native))});
         contexts_.push_back(std::move(ctx));
     }
     if (contexts_.empty()) {
@@ -97,6 +108,27 @@ tls_server::tls_server(const std::vector<tls_certificate>& certificates) {
 }
 
 tls_server::~tls_server() = default;
+
+std::string certificate_metrics(const tls_server* tls) {
+    std::string out =
+        "# HELP cg_tls_certificate_expiry_timestamp_seconds When each certificate of the TLS "
+        "listener expires (its notAfter), as a Unix time.\n"
+        "# TYPE cg_tls_certificate_expiry_timestamp_seconds gauge\n";
+    if (tls == nullptr) {
+        return out;
+    }
+    for (const auto& l : tls->loaded_) {
+        out += "cg_tls_certificate_expiry_timestamp_seconds{certificate=\"";
+        for (const char c : l.file) {  // a label value: quote and backslash escaped
+            if (c == '"' || c == '\\') {
+                out += '\\';
+            }
+            out += c;
+        }
+        out += "\"} " + std::to_string(l.not_after) + "\n";
+    }
+    return out;
+}
 
 int tls_server::on_server_name(SSL* ssl, int*, void* self) {
     const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);

@@ -1,5 +1,6 @@
 #pragma once
 #include <filesystem>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,9 +35,21 @@ class tls_server {
     boost::asio::ssl::context& context() noexcept { return *contexts_.front(); }
 
   private:
+    friend std::string certificate_metrics(const tls_server* tls);
+    struct loaded {
+        std::string file;
+        std::int64_t not_after = 0;  ///< Unix seconds
+    };
+
     static int on_server_name(SSL* ssl, int* alert, void* self);
 
     std::vector<std::unique_ptr<boost::asio::ssl::context>> contexts_;
+    std::vector<loaded> loaded_;
 };
+
+/// cg_tls_certificate_expiry_timestamp_seconds{certificate="CERT_FILE"}: when each certificate
+/// of `tls` stops being valid (notAfter), for the expiry alert; without TLS (null) the family
+/// with no samples.
+std::string certificate_metrics(const tls_server* tls);
 
 }  // namespace cg::gateway

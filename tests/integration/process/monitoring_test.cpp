@@ -24,13 +24,19 @@ const std::filesystem::path monitoring = std::filesystem::path{CG_SOURCE_DIR} / 
                                          "monitoring";
 
 /// Metric name -> the label names its samples carry, from a text exposition. Histogram series
-/// (_bucket, _sum, _count) count under their own names.
+/// (_bucket, _sum, _count) count under their own names. A family declared by "# TYPE" without
+/// samples (the certificate expiry without TLS) is known, with no labels.
 std::map<std::string, std::set<std::string>> exposed(const std::string& text) {
     std::map<std::string, std::set<std::string>> out;
     const std::regex sample{R"(^(cg_[a-z0-9_]+)(\{([^}]*)\})? )"};
     const std::regex label{R"(([a-z_]+)=")"};
+    const std::regex family{R"(^# TYPE (cg_[a-z0-9_]+) )"};
     for (const auto& line : cg::test::lines_of(text)) {
         std::smatch m;
+        if (std::regex_search(line, m, family)) {
+            out[m[1].str()];
+            continue;
+        }
         if (!std::regex_search(line, m, sample)) {
             continue;
         }

@@ -150,6 +150,18 @@ TEST(Tls, EachSiteGetsTheCertificateItsSniNamesAndTheUpstreamHearsHttps) {
 
     EXPECT_GE(metric(gateway, R"(cg_tls_handshakes_total{outcome="ok"})"), 3);
     EXPECT_GE(metric(gateway, R"(cg_tls_handshakes_total{outcome="failed"})"), 2);
+
+    // The expiry alert's input: each certificate's notAfter (the test CA issues for 2 days).
+    const auto body = cg::test::http_get(gateway.admin_port(), "localhost", "/metrics").body;
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    for (const std::string file : {"site.pem", "other.pem"}) {
+        const auto expiry = cg::test::metric(
+            body, "cg_tls_certificate_expiry_timestamp_seconds{certificate=\"" + file + "\"}");
+        ASSERT_TRUE(expiry.has_value()) << file << "\n" << body;
+        EXPECT_NEAR(*expiry, static_cast<double>(now + 2 * 86400), 3600.0) << file;
+    }
     EXPECT_EQ(gateway.stop(), 0) << gateway.output();
 }
 
