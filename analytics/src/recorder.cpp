@@ -258,6 +258,19 @@ struct recorder::impl final : redis::worker<int>::handler {
         }
     }
 
+    // redis.min_replicas: a batch counts as written once replicated, so a failover cannot
+    // lose it (the consent store does the same for its records).
+    static bool replicated(redis::session& s) {
+        std::string error;
+        const bool ok = s.replicated(error);
+        if (!ok && error.empty()) {
+            s.report("redis " + s.where() + ": fewer than " +
+                     std::to_string(s.config().min_replicas) +
+                     " replicas confirmed an analytics batch in time (WAIT); it is retried");
+        }
+        return ok;
+    }
+
     void write_pending(redis::session& s) {
         if (inflight.empty() && s.connected()) {
             // Under the lock until the chunks exist, so status() never sees the counts in
@@ -302,6 +315,10 @@ struct recorder::impl final : redis::worker<int>::handler {
                     break;
                 }
                 ++done;
+            }
+            if (done > 0 && s.config().min_replicas > 0 && !replicated(s)) {
+                done = 0;  // kept: a retry is idempotent (batch ids), also on a new master
+                stop = true;
             }
             inflight.erase(inflight.begin(),
                            inflight.begin() + static_cast<std::ptrdiff_t>(done));

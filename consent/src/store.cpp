@@ -584,33 +584,15 @@ struct store::impl final : redis::worker<operation>::handler {
         return confirmed;
     }
 
-    // redis.min_replicas: a record counts as stored once that many replicas have it (WAIT),
-    // or every connected replica when fewer are connected (ROLE; a master whose replicas are
-    // all gone, e.g. just after a failover, would otherwise never confirm anything), so a
-    // failover cannot lose it. Else the batch stays unconfirmed and goes to (or stays in) the
+    // redis.min_replicas: a record counts as stored once replicated (session::replicated), so
+    // a failover cannot lose it. Else the batch stays unconfirmed and goes to (or stays in) the
     // journal, whose replay is idempotent.
     void confirm_replicated(redis::session& s, std::vector<bool>& confirmed) {
-        const std::string wanted = std::to_string(min_replicas_);
-        const auto deadline = s.deadline();
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        const std::string wait_ms = std::to_string(std::max<long long>(1, left.count() / 2));
         std::string error;
-        const auto replies = s.pipeline({{"WAIT", wanted, wait_ms}, {"ROLE"}}, deadline, error);
-        bool ok = false;
-        if (replies.size() == 2 && replies[0]->type == REDIS_REPLY_INTEGER) {
-            const redisReply& role = *replies[1];
-            const long long connected =
-                role.type == REDIS_REPLY_ARRAY && role.elements >= 3 &&
-                        role.element[2]->type == REDIS_REPLY_ARRAY
-                    ? static_cast<long long>(role.element[2]->elements)
-                    : static_cast<long long>(min_replicas_);
-            ok = replies[0]->integer >= std::min(static_cast<long long>(min_replicas_), connected);
-        }
-        if (!ok) {
+        if (!s.replicated(error)) {
             std::fill(confirmed.begin(), confirmed.end(), false);
             if (error.empty()) {
-                s.report("redis " + s.where() + ": fewer than " + wanted +
+                s.report("redis " + s.where() + ": fewer than " + std::to_string(min_replicas_) +
                          " replicas confirmed the consent records in time (WAIT); they stay in "
                          "the journal");
             }

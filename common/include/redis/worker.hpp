@@ -86,6 +86,14 @@ class session {
     /// (handled as in pipeline()).
     std::optional<reply_ptr> command(const redis_command& cmd);
 
+    /// redis.min_replicas (config().min_replicas, not 0): true once the writes sent so far on
+    /// this connection reached that many replicas (WAIT, up to half the command timeout), or
+    /// every connected replica when fewer are connected (ROLE: a master whose replicas are all
+    /// gone, e.g. just after a failover, would otherwise never confirm anything). False when
+    /// they did not or Redis did not answer (`error` then says why): the caller keeps what it
+    /// wrote for an idempotent retry.
+    bool replicated(std::string& error);
+
     /// Gives up on the connection because of what Redis answered (LOADING, a failed SCRIPT
     /// LOAD): drops it, marks the worker down with `error` as last_error (prefixed with
     /// "redis <where>: " unless it starts with "redis ") and schedules a reconnect.

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include <hiredis/hiredis.h>
+
 namespace cg::redis {
 
 namespace {
@@ -56,6 +58,24 @@ std::optional<reply_ptr> session::command(const redis_command& cmd) {
         return std::nullopt;
     }
     return std::move(replies.front());
+}
+
+bool session::replicated(std::string& error) {
+    const unsigned min_replicas = config().min_replicas;
+    const std::string wanted = std::to_string(min_replicas);
+    const auto until = deadline();
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now());
+    const std::string wait_ms = std::to_string(std::max<long long>(1, left.count() / 2));
+    const auto replies = pipeline({{"WAIT", wanted, wait_ms}, {"ROLE"}}, until, error);
+    if (replies.size() != 2 || replies[0]->type != REDIS_REPLY_INTEGER) {
+        return false;
+    }
+    const redisReply& role = *replies[1];
+    const long long connected = role.type == REDIS_REPLY_ARRAY && role.elements >= 3 &&
+                                        role.element[2]->type == REDIS_REPLY_ARRAY
+                                    ? static_cast<long long>(role.element[2]->elements)
+                                    : static_cast<long long>(min_replicas);
+    return replies[0]->integer >= std::min(static_cast<long long>(min_replicas), connected);
 }
 
 void session::lost(const std::string& error) {

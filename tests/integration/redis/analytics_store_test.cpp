@@ -4,16 +4,13 @@
 // while its day key is gone from the process.
 #include <atomic>
 #include <chrono>
-#include <future>
 #include <string>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "analytics/aggregator.hpp"
 #include "analytics/recorder.hpp"
-#include "analytics/stats.hpp"
-#include "analytics/visitor.hpp"
+#include "analytics_fixture.hpp"
 #include "support/eventually.hpp"
 #include "support/redis_server.hpp"
 
@@ -40,49 +37,14 @@ std::vector<site_plan> demo_sites() {
     return {site_plan{"demo", true, site_calendar{"UTC"}, 30, 5}};
 }
 
-struct page {
-    std::string path;
-    std::uint8_t visitor;
-};
+using testing::page;
 
-// Page views as a worker's tap would count them, on the test clock's day.
 flush_batch views(const std::vector<page>& pages) {
-    aggregator a;
-    const site_calendar utc{"UTC"};
-    const auto when = utc.at(test_now.load());
-    std::vector<page_dimensions> where(pages.size());
-    std::vector<visitor_id> ids(pages.size());
-    user_agent ua;
-    ua.browser = "Firefox";
-    ua.os = "Linux";
-    ua.kind = device_class::desktop;
-    for (std::size_t i = 0; i < pages.size(); ++i) {
-        where[i].path = pages[i].path;
-        ids[i][0] = pages[i].visitor;
-        page_view v;
-        v.when = when;
-        v.minute = test_now.load() / 60;
-        v.where = &where[i];
-        v.ua = &ua;
-        v.country = "NO";
-        v.visitor = &ids[i];
-        a.add(v);
-    }
-    return a.drain();
+    return testing::views(pages, test_now.load());
 }
 
 nlohmann::json ask(stats_reader& reader, const std::string& report, const std::string& query) {
-    std::promise<stats_answer> p;
-    auto f = p.get_future();
-    reader.answer(report, query, test_now.load(),
-                  [&p](stats_answer a) { p.set_value(std::move(a)); });
-    if (f.wait_for(10s) != std::future_status::ready) {
-        ADD_FAILURE() << "no answer";
-        return {};
-    }
-    const auto a = f.get();
-    EXPECT_EQ(a.status, 200U) << a.body;
-    return nlohmann::json::parse(a.body, nullptr, false);
+    return testing::ask(reader, report, query, test_now.load());
 }
 
 std::vector<page> six_on_jobs_one_on_rare() {
