@@ -28,6 +28,8 @@ struct redis_config {
     };
     std::vector<sentinel_address> sentinels;
     std::string master_name;  ///< the name the sentinels monitor (required with sentinels)
+    std::string sentinel_username;  ///< ACL user on the sentinels; empty = the default user
+    std::string sentinel_password;  ///< AUTH on the sentinels (their requirepass); empty = none
     /// A consent record counts as stored only once this many replicas have it too (WAIT);
     /// until then it stays in the journal and is replayed (idempotently). 0: the master's
     /// acknowledgement is enough (a failover may then lose the last writes).

@@ -23,7 +23,7 @@ using json_config::literal;
 using json_config::member;
 using json_config::reader;
 
-constexpr std::array<std::string_view, 12> redis_keys{"host",
+constexpr std::array<std::string_view, 14> redis_keys{"host",
                                                       "port",
                                                       "socket",
                                                       "username",
@@ -34,6 +34,8 @@ constexpr std::array<std::string_view, 12> redis_keys{"host",
                                                       "key_prefix",
                                                       "sentinels",
                                                       "master_name",
+                                                      "sentinel_username",
+                                                      "sentinel_password",
                                                       "min_replicas"};
 constexpr std::size_t max_key_prefix = 64;
 // sockaddr_un::sun_path holds 108 bytes on Linux, including the terminating NUL.
@@ -76,8 +78,10 @@ void read_sentinels(reader& r, const json& v, const std::string& pointer, redis_
     const json* list = member(v, "sentinels");
     const json* name = member(v, "master_name");
     if (list == nullptr) {
-        if (name != nullptr) {
-            r.fail(child(pointer, "master_name"), "is only used with " + child(pointer, "sentinels"));
+        for (const std::string_view key : {"master_name", "sentinel_username", "sentinel_password"}) {
+            if (member(v, key) != nullptr) {
+                r.fail(child(pointer, key), "is only used with " + child(pointer, "sentinels"));
+            }
         }
         return;
     }
@@ -111,6 +115,16 @@ void read_sentinels(reader& r, const json& v, const std::string& pointer, redis_
     for (const std::string_view key : {"host", "port", "socket"}) {
         if (member(v, key) != nullptr) {
             r.fail(child(pointer, key), "must not be set together with " + here);
+        }
+    }
+    if (const std::string* user = r.read_string(v, pointer, "sentinel_username")) {
+        out.sentinel_username = *user;
+    }
+    if (const json* password = member(v, "sentinel_password")) {
+        if (!password->is_string()) {
+            r.fail(child(pointer, "sentinel_password"), "must be a string");  // never quoted
+        } else {
+            out.sentinel_password = password->get<std::string>();
         }
     }
 }

@@ -79,6 +79,8 @@ std::string redis_link::discover_master(std::string& host, std::uint16_t& port) 
         at.port = address.port;
         at.connect_timeout = config_.connect_timeout;
         at.command_timeout = config_.command_timeout;
+        at.username = config_.sentinel_username;
+        at.password = config_.sentinel_password;
         redis_link sentinel{at};
         std::string error = sentinel.connect();
         std::vector<reply_ptr> replies;

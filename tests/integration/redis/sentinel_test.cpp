@@ -40,6 +40,8 @@ using cg::test::child_process;
 using steady = std::chrono::steady_clock;
 
 constexpr std::string_view master_name = "cgmaster";
+// The sentinels ask for a password (requirepass): the gateway's sentinel_password.
+constexpr std::string_view sentinel_password = "sentinel-secret-1";
 
 std::uint16_t free_port() {
     boost::asio::io_context ioc;
@@ -53,6 +55,12 @@ redis_config at(std::uint16_t port) {
     c.port = port;
     c.connect_timeout = 300ms;
     c.command_timeout = 1000ms;
+    return c;
+}
+
+redis_config sentinel_at(std::uint16_t port) {
+    auto c = at(port);
+    c.password = sentinel_password;
     return c;
 }
 
@@ -90,7 +98,9 @@ class sentinel_setup {
             const auto conf = d / "sentinel.conf";
             write(conf, "port " + std::to_string(port) +
                             "\nbind 127.0.0.1\n"
-                            "sentinel monitor " + std::string{master_name} + " 127.0.0.1 " +
+                            "requirepass " + std::string{sentinel_password} +
+                            "\nsentinel sentinel-pass " + std::string{sentinel_password} +
+                            "\nsentinel monitor " + std::string{master_name} + " 127.0.0.1 " +
                             std::to_string(master_port) + " 2\n"
                             "sentinel down-after-milliseconds " + std::string{master_name} +
                             " 1000\nsentinel failover-timeout " + std::string{master_name} +
@@ -111,7 +121,7 @@ class sentinel_setup {
                     return false;  // the replica is not online yet
                 }
                 for (const auto port : sentinel_ports) {
-                    const auto s = at(port);
+                    const auto s = sentinel_at(port);
                     if (array_size(ask(s, {"SENTINEL", "replicas", master_name})) != 1 ||
                         array_size(ask(s, {"SENTINEL", "sentinels", master_name})) != 2) {
                         return false;
@@ -129,6 +139,7 @@ class sentinel_setup {
             c.sentinels.push_back({"127.0.0.1", port});
         }
         c.master_name = master_name;
+        c.sentinel_password = sentinel_password;
         c.min_replicas = 1;
         c.connect_timeout = 300ms;
         c.command_timeout = 1000ms;
@@ -188,6 +199,11 @@ decision_event event(int i) {
 TEST(Sentinel, DecisionsFollowAFailoverAfterKillNineAndNoAcknowledgedRecordIsLost) {
     sentinel_setup redis;
     ASSERT_TRUE(redis.ready()) << "the sentinels did not find each other and the replica";
+    // The sentinels want their password: without it they name no master.
+    const auto refused = ask(at(redis.sentinel_ports[0]),
+                             {"SENTINEL", "get-master-addr-by-name", master_name});
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->type, REDIS_REPLY_ERROR);
     cg::test::temp_dir dir{"cg-sentinel-store"};
     store s{redis.store_config(), {dir.path() / "journal.jsonl", 64ULL * 1024 * 1024}};
     s.start();
@@ -237,7 +253,7 @@ TEST(Sentinel, DecisionsFollowAFailoverAfterKillNineAndNoAcknowledgedRecordIsLos
         },
         30s, 50ms))
         << s.status().last_error;
-    const auto master = ask(at(redis.sentinel_ports[0]),
+    const auto master = ask(sentinel_at(redis.sentinel_ports[0]),
                             {"SENTINEL", "get-master-addr-by-name", master_name});
     ASSERT_EQ(array_size(master), 2U);
     EXPECT_EQ(std::string(master->element[1]->str), std::to_string(redis.replica_port));
@@ -307,7 +323,7 @@ TEST(Sentinel, AnalyticsTotalsAreExactAfterAFailoverUnderKillNine) {
     EXPECT_EQ(summary["page_views"], 2 * batches) << summary.dump();
     // Ids 0-149, added with PFADD (idempotent): the HyperLogLog's estimate, within 1 %.
     EXPECT_NEAR(summary["visitors"].get<double>(), 150.0, 1.5) << summary.dump();
-    const auto master = ask(at(redis.sentinel_ports[0]),
+    const auto master = ask(sentinel_at(redis.sentinel_ports[0]),
                             {"SENTINEL", "get-master-addr-by-name", master_name});
     ASSERT_EQ(array_size(master), 2U);
     EXPECT_EQ(std::string(master->element[1]->str), std::to_string(redis.replica_port));

@@ -71,7 +71,9 @@ TEST(RedisConfig, ReadsEveryField) {
 TEST(RedisConfig, RejectsUnknownFieldsAndNonObjects) {
     EXPECT_EQ(problems(R"({"url": "redis://"})"),
               lines{"t.json: /redis/url: unknown field (allowed: host, port, socket, username, "
-                    "password, database, connect_timeout_ms, command_timeout_ms, key_prefix, sentinels, master_name, min_replicas)"});
+                    "password, database, connect_timeout_ms, command_timeout_ms, key_prefix, "
+                    "sentinels, master_name, sentinel_username, sentinel_password, "
+                    "min_replicas)"});
     EXPECT_EQ(problems(R"("localhost")"),
               lines{"t.json: /redis: must be an object (got \"localhost\")"});
 }
@@ -127,7 +129,8 @@ TEST(RedisConfig, NamesTheObjectWhereverItIs) {
 
 TEST(RedisConfig, ReadsSentinelsTheMasterNameAndMinReplicas) {
     const auto c = read_ok(R"({"sentinels": ["10.0.0.5:26379", "[::1]:26380", "sentinel-3:26381"],
-        "master_name": "cg-main", "min_replicas": 1})");
+        "master_name": "cg-main", "min_replicas": 1, "sentinel_username": "watcher",
+        "sentinel_password": "s3cret"})");
     ASSERT_EQ(c.sentinels.size(), 3U);
     EXPECT_EQ(c.sentinels[0].host, "10.0.0.5");
     EXPECT_EQ(c.sentinels[0].port, 26379);
@@ -135,6 +138,8 @@ TEST(RedisConfig, ReadsSentinelsTheMasterNameAndMinReplicas) {
     EXPECT_EQ(c.sentinels[2].port, 26381);
     EXPECT_EQ(c.master_name, "cg-main");
     EXPECT_EQ(c.min_replicas, 1U);
+    EXPECT_EQ(c.sentinel_username, "watcher");
+    EXPECT_EQ(c.sentinel_password, "s3cret");
 }
 
 TEST(RedisConfig, ValidatesTheSentinelFields) {
@@ -147,8 +152,11 @@ TEST(RedisConfig, ValidatesTheSentinelFields) {
                      "\"10.0.0.5:26379\" (got 7)",
                      "t.json: /redis/master_name: required with /redis/sentinels",
                      "t.json: /redis/host: must not be set together with /redis/sentinels"}));
-    EXPECT_EQ(problems(R"({"master_name": "m"})"),
-              (lines{"t.json: /redis/master_name: is only used with /redis/sentinels"}));
+    EXPECT_EQ(problems(R"({"master_name": "m", "sentinel_password": "p"})"),
+              (lines{"t.json: /redis/master_name: is only used with /redis/sentinels",
+                     "t.json: /redis/sentinel_password: is only used with /redis/sentinels"}));
+    EXPECT_EQ(problems(R"({"sentinels": ["s:1"], "master_name": "m", "sentinel_password": 5})"),
+              (lines{"t.json: /redis/sentinel_password: must be a string"}));
     EXPECT_EQ(problems(R"({"sentinels": [], "master_name": "m", "min_replicas": 17})"),
               (lines{"t.json: /redis/sentinels: must be a list of 1 to 16 \"host:port\" strings "
                      "(got [])",
