@@ -476,8 +476,8 @@ net::awaitable<beast::error_code> read_final_head(connection& client,
 // the site's upstream servers and reads the final answer's head into `ex`, passing 103 Early
 // Hints to the client on the way. Any request goes to the next server when one cannot be
 // connected to; a replayable one also when a new connection is reset before any answer, and is
-// sent once more when a pooled connection turns out stale. Returns false on failure, when the client has been answered (502/504, or 4xx
-// for its own body).
+// sent once more when a pooled connection turns out stale. Returns false on failure, when the
+// client has been answered (502/504, or 4xx for its own body).
 net::awaitable<bool> exchange_with_upstream(worker& w, connection& client, request_parser& req,
                                             transaction& tx, std::string_view body,
                                             std::span<char> buf, upstream_exchange& ex) {
@@ -492,7 +492,17 @@ net::awaitable<bool> exchange_with_upstream(worker& w, connection& client, reque
     bool fresh = false;  // a stale pooled connection was met: the retry takes a new one
     const auto started = clock::now();
     for (;;) {
-        ex.conn = co_await upstreams.acquire(tried, fresh, !replayable, tx.failure);
+        const int server = upstreams.choose(tried);
+        if (server >= 0) {
+            auto& pool = upstreams.pool(static_cast<std::size_t>(server));
+            ex.conn = co_await pool.acquire(fresh, !replayable, tx.failure);
+            if (!ex.conn) {
+                tried |= 1ULL << server;
+            }
+        } else {
+            ex.conn.reset();
+            tx.failure = upstream_failure::connect;  // every server tried (or none left)
+        }
         client.upstream = ex.conn.get();
         if (!ex.conn) {
             stats.fail(tx.failure);

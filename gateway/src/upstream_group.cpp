@@ -148,7 +148,7 @@ upstream_group::upstream_group(const net::any_io_executor& ex, site_upstreams& s
     }
 }
 
-int upstream_group::pick(tried_set tried) noexcept {
+int upstream_group::choose(tried_set tried) noexcept {
     const std::size_t n = pools_.size();
     if (n == 1) {
         return tried == 0 ? 0 : -1;  // the common case: no choice to make
@@ -211,26 +211,6 @@ bool upstream_group::can_retry(tried_set tried) const noexcept {
         }
     }
     return false;
-}
-
-net::awaitable<std::unique_ptr<upstream_connection>> upstream_group::acquire(
-    tried_set& tried, bool fresh, bool verify, upstream_failure& failure) {
-    const int i = pick(tried);
-    if (i < 0) {
-        failure = upstream_failure::connect;
-        co_return nullptr;
-    }
-    const auto index = static_cast<std::size_t>(i);
-    auto& server = *shared_.servers[index];
-    auto conn = co_await pools_[index]->acquire(fresh, verify, failure);
-    if (!conn) {
-        tried |= 1ULL << index;
-        server.failed(upstream_server_state::clock::now());
-        co_return nullptr;
-    }
-    server.requests.fetch_add(1, std::memory_order_relaxed);
-    conn->set_in_use();
-    co_return conn;
 }
 
 void upstream_group::succeeded(const upstream_connection& c) noexcept {

@@ -102,13 +102,13 @@ class upstream_group {
     upstream_group(const boost::asio::any_io_executor& ex, site_upstreams& shared,
                    site_counters& stats);
 
-    /// A connection to the next server by the balancing method, skipping those in `tried` and
-    /// those out of service; when every server is out of service and none was tried yet, all
-    /// are candidates again (better to try a server that may have recovered than to refuse).
-    /// A server that cannot be connected to joins `tried` and counts as failed; null then,
-    /// with `failure` set. `fresh`/`verify` as upstream_pool::acquire.
-    boost::asio::awaitable<std::unique_ptr<upstream_connection>> acquire(
-        tried_set& tried, bool fresh, bool verify, upstream_failure& failure);
+    /// The server the next attempt goes to by the balancing method, skipping those in `tried`
+    /// and those out of service; when every server is out of service and none was tried yet,
+    /// all are candidates again (better to try a server that may have recovered than to
+    /// refuse). -1 when none is left. Then pool(i).acquire(); a server that cannot be connected
+    /// to joins `tried` (the pool has counted it as failed).
+    int choose(tried_set tried) noexcept;
+    upstream_pool& pool(std::size_t server) noexcept { return *pools_[server]; }
 
     /// True when a server not in `tried` is in service: a replayable request may go there.
     bool can_retry(tried_set tried) const noexcept;
@@ -124,11 +124,7 @@ class upstream_group {
     void clear();   ///< closes every idle connection (shutdown)
     void retire();  ///< a reload replaced this group (see upstream_pool::retire)
 
-    std::size_t size() const noexcept { return pools_.size(); }
-
   private:
-    int pick(tried_set tried) noexcept;
-
     site_upstreams& shared_;
     std::vector<std::unique_ptr<upstream_pool>> pools_;
     std::vector<std::int64_t> current_;  ///< smooth weighted round-robin state

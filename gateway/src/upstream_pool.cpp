@@ -74,10 +74,19 @@ net::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(
             (!verify || still_usable(entry.conn->stream.socket()))) {
             entry.conn->reused = true;
             stats_.pool_reused.fetch_add(1, std::memory_order_relaxed);
+            server_.requests.fetch_add(1, std::memory_order_relaxed);
+            entry.conn->set_in_use();
             co_return std::move(entry.conn);
         }
     }
-    co_return co_await connect(failure);
+    auto conn = co_await connect(failure);
+    if (!conn) {
+        server_.failed(std::chrono::steady_clock::now());
+        co_return nullptr;
+    }
+    server_.requests.fetch_add(1, std::memory_order_relaxed);
+    conn->set_in_use();
+    co_return conn;
 }
 
 net::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::connect(

@@ -56,9 +56,10 @@ class upstream_pool {
     ~upstream_pool();
 
     /// A pooled connection if there is one (unless `fresh`), else a new connection made within
-    /// connect_timeout. With `verify`, a pooled connection is first checked for having been
-    /// closed by the upstream (one extra system call); callers that can retry skip it.
-    /// On failure returns null and sets `failure` (connect or timeout).
+    /// connect_timeout, counted as in use by a request. With `verify`, a pooled connection is
+    /// first checked for having been closed by the upstream (one extra system call); callers
+    /// that can retry skip it. On failure returns null, sets `failure` (connect or timeout) and
+    /// counts a failure of the server (passive health).
     boost::asio::awaitable<std::unique_ptr<upstream_connection>> acquire(bool fresh, bool verify,
                                                                          upstream_failure& failure);
 
