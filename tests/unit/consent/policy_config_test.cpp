@@ -615,7 +615,8 @@ TEST(ConsentSettingsConfig, RejectsUnknownFields) {
                      "catalogue, journal)",
                      "t.json: /redis/url: unknown field (allowed: host, port, socket, username, "
                      "password, database, connect_timeout_ms, command_timeout_ms, key_prefix, "
-                     "sentinels, master_name, min_replicas)"}));
+                     "sentinels, master_name, sentinel_username, sentinel_password, "
+                     "min_replicas)"}));
     EXPECT_EQ(settings_problems(R"({"consent": [], "redis": "localhost"})"),
               (lines{"t.json: /consent: must be an object (got [])",
                      "t.json: /redis: must be an object (got \"localhost\")"}));
