@@ -1,5 +1,7 @@
 #include "proxy.hpp"
 
+#include <openssl/ssl.h>
+
 #include <array>
 #include <charconv>
 #include <memory>
@@ -289,10 +291,12 @@ net::awaitable<beast::error_code> write_head(connection& to, std::string_view he
 }
 
 // Copies bytes one way until EOF or error, then half-closes the other side (`to_socket`, the
-// socket under `to`) so the peer sees the end too. `last_activity` feeds the idle watchdog.
+// socket under `to`) so the peer sees the end too; towards a TLS client (`tls_client`) that is
+// a close_notify, which a TLS peer needs to tell an end from a cut. `last_activity` feeds the
+// idle watchdog.
 template <class From, class To>
 net::awaitable<void> pump(From& from, To& to, tcp::socket& to_socket,
-                          clock::time_point& last_activity) {
+                          clock::time_point& last_activity, connection* tls_client = nullptr) {
     std::array<char, 16 * 1024> buf;
     for (;;) {
         auto [ec, n] = co_await from.async_read_some(net::buffer(buf), use_ec);
@@ -304,6 +308,13 @@ net::awaitable<void> pump(From& from, To& to, tcp::socket& to_socket,
         if (wec) {
             break;
         }
+    }
+    if (tls_client != nullptr && tls_client->tls) {
+        // Sends close_notify only (the client's own may never come); the other direction's
+        // read is the stream's one read, this the one write.
+        SSL_set_shutdown(tls_client->tls->native_handle(), SSL_RECEIVED_SHUTDOWN);
+        co_await tls_client->tls->async_shutdown(use_ec);
+        co_return;
     }
     beast::error_code ignored;
     to_socket.shutdown(tcp::socket::shutdown_send, ignored);
@@ -351,7 +362,7 @@ net::awaitable<void> tunnel(connection& client, upstream_connection& up, millis 
     auto& a = client.stream.socket();
     auto& b = up.stream.socket();
     clock::time_point last = clock::now();
-    co_await ((pump(client.io, b, b, last) && pump(b, client.io, a, last)) ||
+    co_await ((pump(client.io, b, b, last) && pump(b, client.io, a, last, &client)) ||
               watchdog(a, b, last, idle));
 }
 

@@ -10,8 +10,17 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 #include "gateway_process.hpp"
 #include "support/pattern.hpp"
@@ -302,6 +311,74 @@ TEST(Tls, CheckConfigNamesACertificateThatCannotBeUsed) {
     EXPECT_EQ(run.exit, 2);
     EXPECT_THAT(run.err, HasSubstr("/listen/tls/certificates/1"));
     EXPECT_THAT(run.err, HasSubstr("other.pem"));
+}
+
+// A WebSocket conversation over TLS: the client verifies the certificate, upgrades /ws, and
+// each message comes back from the upstream's echo through the gateway's tunnel. `echoes`
+// gets what came back; an exception ends it early (the caller sees fewer echoes).
+boost::asio::awaitable<void> websocket_over_tls(std::uint16_t port, std::string ca_file,
+                                                std::vector<std::string> messages,
+                                                std::vector<std::string>& echoes) {
+    namespace net = boost::asio;
+    namespace beast = boost::beast;
+    auto ex = co_await net::this_coro::executor;
+    net::ssl::context ctx{net::ssl::context::tls_client};
+    ctx.load_verify_file(ca_file);
+    ctx.set_verify_mode(net::ssl::verify_peer);
+    beast::websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws{ex, ctx};
+    const std::string host{cg::test::site_host};
+    // SSL_set_tlsext_host_name without the macro's C-style cast.
+    SSL_ctrl(ws.next_layer().native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME,
+             TLSEXT_NAMETYPE_host_name, const_cast<char*>(host.c_str()));
+    ws.next_layer().set_verify_callback(net::ssl::host_name_verification(host));
+    beast::get_lowest_layer(ws).expires_after(10s);
+    co_await beast::get_lowest_layer(ws).async_connect(
+        net::ip::tcp::endpoint{net::ip::make_address("127.0.0.1"), port}, net::use_awaitable);
+    co_await ws.next_layer().async_handshake(net::ssl::stream_base::client, net::use_awaitable);
+    beast::get_lowest_layer(ws).expires_never();
+    ws.set_option(beast::websocket::stream_base::timeout::suggested(beast::role_type::client));
+    co_await ws.async_handshake(host, "/ws", net::use_awaitable);
+    for (const auto& m : messages) {
+        ws.binary(m.size() > 100);
+        co_await ws.async_write(net::buffer(m), net::use_awaitable);
+        beast::flat_buffer in;
+        co_await ws.async_read(in, net::use_awaitable);
+        echoes.push_back(beast::buffers_to_string(in.data()));
+    }
+    co_await ws.async_close(beast::websocket::close_code::normal, net::use_awaitable);
+}
+
+TEST(Tls, AWebSocketTunnelWorksOverTls) {
+    test_upstream upstream;
+    tls_dir t;
+    gateway_process gateway{t.dir, tls_config(upstream.port())};
+    ASSERT_TRUE(gateway.wait_ready()) << gateway.output();
+    const std::vector<std::string> messages{"hello", cg::test::pattern(300'000), "blåbær"};
+    std::vector<std::string> echoes;
+    std::string failure;
+    bool finished = false;
+    boost::asio::io_context ioc;
+    boost::asio::co_spawn(
+        ioc,
+        websocket_over_tls(gateway.proxy_port(), t.ca.ca_file().string(), messages, echoes),
+        [&](const std::exception_ptr& e) {
+            finished = true;
+            try {
+                if (e) {
+                    std::rethrow_exception(e);
+                }
+            } catch (const std::exception& x) {
+                failure = x.what();
+            }
+        });
+    ioc.run_for(20s);
+    ASSERT_TRUE(finished) << "the conversation did not end within 20 s";
+    EXPECT_EQ(failure, "") << gateway.output();
+    ASSERT_EQ(echoes.size(), messages.size());
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+        EXPECT_TRUE(echoes[i] == messages[i]) << "message " << i;
+    }
+    EXPECT_EQ(gateway.stop(), 0) << gateway.output();
 }
 
 }  // namespace
