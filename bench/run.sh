@@ -52,7 +52,7 @@
 # keep-alive connections (bench/idle_conns.py) on each proxy and reads the process's VmRSS
 # before and while held. Last, the decision test: `wrk -t1 -c50 -d10s` POSTs
 # {"categories": ["analytics"]} to /_consent (bench/decide.lua), then, once the store has
-# drained, counts the events that reached Redis (XLEN cg:audit:bench, and the counts hash)
+# drained, counts the events that reached Redis (XLEN cg:{c:bench}:audit, and the counts hash)
 # and compares them with wrk's 2xx answers and with the gateway's stored-events counter.
 # With --fsync auto (default) it runs at appendfsync always and, only if that misses
 # 10,000 decisions/s, once more at everysec (CONFIG SET) so both are reported.
@@ -1090,8 +1090,8 @@ fi
 # ---------------------------------------------------------------------------- decisions
 # decision_run FSYNC: wrk POSTs decisions for DEC_SECS with Redis at appendfsync FSYNC, then
 # counts what reached Redis. Appends one record to RESULTS; sets DEC_RATE (2xx per second).
-redis_events() { rcli XLEN cg:audit:bench; }
-redis_counted() { rcli HVALS cg:counts:bench | awk '{s += $1} END {print s + 0}'; }
+redis_events() { rcli XLEN 'cg:{c:bench}:audit'; }
+redis_counted() { rcli HVALS 'cg:{c:bench}:counts' | awk '{s += $1} END {print s + 0}'; }
 decision_run() {
     local fsync=$1 out="$T/wrk/decisions-$1.txt" r0 c0 s0 j0 f0 r1 c1 s1 j1 f1 prev=-1 left=0
     local gc0 gc1 rc0 rc1

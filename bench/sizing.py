@@ -131,12 +131,12 @@ def site_record(r, site, label):
 
 def consent_record(r, site, sample, u0, d0):
     u1, d1 = r.mem()
-    hashes, events = r.scan("cg:consent:%s:*" % site), r.scan("cg:event:*")
+    hashes, events = r.scan("cg:{c:%s}:consent:*" % site), r.scan("cg:{c:%s}:event:*" % site)
     mean = lambda ks: statistics.mean(r.usage(random.sample(ks, min(sample, len(ks)))))
-    return {"kind": "consent", "n": r("XLEN", "cg:audit:" + site), "used": u1 - u0, "dataset": d1 - d0,
-            "hashes": len(hashes), "events": len(events), "lists": len(r.scan("cg:history:%s:*" % site)),
+    return {"kind": "consent", "n": r("XLEN", "cg:{c:%s}:audit" % site), "used": u1 - u0, "dataset": d1 - d0,
+            "hashes": len(hashes), "events": len(events), "lists": len(r.scan("cg:{c:%s}:history:*" % site)),
             "hash_mean": mean(hashes), "event_mean": mean(events),
-            "stream": r("MEMORY", "USAGE", "cg:audit:" + site, "SAMPLES", 0)}
+            "stream": r("MEMORY", "USAGE", "cg:{c:%s}:audit" % site, "SAMPLES", 0)}
 
 
 def age(r, site, days):

@@ -142,7 +142,7 @@ settle() {  # the consent journal replayed and the analytics writer idle, then t
 
 # ---- 1. consent records
 sleep 2; read -r U0 D0 < <($PY mem "$RP")
-audit_len() { rcli XLEN cg:audit:consent; }
+audit_len() { rcli XLEN 'cg:{c:consent}:audit'; }
 log "1. $DECISIONS consent decisions (a new visitor each) ..."
 $PY lua-decide "$DECISIONS" > "$T/decide.lua"
 fill "$DECISIONS" audit_len -s "$T/decide.lua" "http://127.0.0.1:$GW/_consent"

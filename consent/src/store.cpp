@@ -153,15 +153,14 @@ end
 return 1
 )lua";
 
-// Erasure (L11) and revocation (issue 8): the consent's audit entries (their ids are in the
-// hash's `first` and the history items: history_cap + 1 at most), the hash and the list;
-// then an entry in the revocation stream that every gateway polls.
-//   KEYS: 1 consent hash, 2 audit stream, 3 history list, 4 revocation stream
-//   ARGV: 1 consent id, 2 site, 3 revoked until (unix s), 4 oldest revocation kept (ms)
+// Erasure (L11): the consent's audit entries (their ids are in the hash's `first` and the
+// history items: history_cap + 1 at most), the hash and the list, all in the site's slot. The
+// entry in the revocation stream every gateway polls (issue 8) is a command of its own after it.
+//   KEYS: 1 consent hash, 2 audit stream, 3 history list
 // Returns the number of audit stream entries deleted.
 constexpr std::string_view erase_script = R"lua(
-local kinds = {'hash', 'stream', 'list', 'stream'}
-for i = 1, 4 do
+local kinds = {'hash', 'stream', 'list'}
+for i = 1, 3 do
   local t = redis.call('TYPE', KEYS[i])['ok']
   if t ~= 'none' and t ~= kinds[i] then
     return redis.error_reply('WRONGTYPE key ' .. KEYS[i] .. ' holds a ' .. t)
@@ -183,8 +182,6 @@ for _, it in ipairs(items) do
   end
 end
 redis.call('DEL', KEYS[1], KEYS[3])
-redis.call('XADD', KEYS[4], 'MINID', '~', ARGV[4], '*',
-  'consent_id', ARGV[1], 'site', ARGV[2], 'until', ARGV[3])
 return n
 )lua";
 
@@ -470,20 +467,28 @@ struct store::impl final : redis::worker<operation>::handler {
 
     // ------------------------------------------------------------------ events
 
+    // Every key of a site's consent records carries the hash tag {c:SITE}: one decision's or
+    // one erasure's script touches a single slot, so the data model moves to Redis Cluster
+    // unchanged (README "The path to Redis Cluster"). Site names hold no braces.
+    std::string site_key(const std::string& site, std::string_view what) const {
+        std::string k = key_prefix_;
+        k.append("{c:").append(site).append("}:").append(what);
+        return k;
+    }
     std::string hash_key(const std::string& site, const std::string& consent_id) const {
-        return key_prefix_ + "consent:" + site + ":" + consent_id;
+        return site_key(site, "consent:" + consent_id);
     }
     std::string list_key(const std::string& site, const std::string& consent_id) const {
-        return key_prefix_ + "history:" + site + ":" + consent_id;
+        return site_key(site, "history:" + consent_id);
     }
 
     event_call make_call(const event_ref& r, std::int64_t now_ms) const {
         const auto& e = *r.event;
         const std::int64_t retention_ms = std::min(r.retention.count(), max_retention_s) * 1000;
-        const auto& p = key_prefix_;
         event_call c;
-        c.keys = {p + "event:" + e.event_id, hash_key(e.site, e.consent_id), p + "audit:" + e.site,
-                  p + "counts:" + e.site, list_key(e.site, e.consent_id)};
+        c.keys = {site_key(e.site, "event:" + e.event_id), hash_key(e.site, e.consent_id),
+                  site_key(e.site, "audit"), site_key(e.site, "counts"),
+                  list_key(e.site, e.consent_id)};
         c.args = {std::to_string(retention_ms),
                   std::to_string(std::max<std::int64_t>(0, now_ms - retention_ms)),
                   *r.json,
@@ -741,15 +746,14 @@ struct store::impl final : redis::worker<operation>::handler {
         const auto revoke_s = std::clamp<std::int64_t>(op.revoke_for.count(), 0, max_retention_s);
         const auto until = now_ms / 1000 + revoke_s;
         const auto key = hash_key(op.site, op.consent_id);
-        const auto audit = key_prefix_ + "audit:" + op.site;
+        const auto audit = site_key(op.site, "audit");
         const auto list = list_key(op.site, op.consent_id);
         const auto revoked_key = key_prefix_ + "revoked";
         const auto until_text = std::to_string(until);
         const auto min_id = std::to_string(std::max<std::int64_t>(0, now_ms - revocation_keep_ms));
         std::optional<reply_ptr> reply;
         for (int round = 0; round < 2; ++round) {
-            reply = s.command({"EVALSHA", erase_sha_, "4", key, audit, list, revoked_key,
-                               op.consent_id, op.site, until_text, min_id});
+            reply = s.command({"EVALSHA", erase_sha_, "3", key, audit, list});
             if (!reply || !is_error(**reply) || !starts_with(reply_text(**reply), "NOSCRIPT") ||
                 round == 1) {
                 break;
@@ -762,6 +766,18 @@ struct store::impl final : redis::worker<operation>::handler {
             if (reply) {
                 s.report("redis " + s.where() +
                          ": erase failed: " + std::string{reply_text(**reply)});
+            }
+            call(op.done, false);
+            return;
+        }
+        // The revocation stream is global (another slot): its own command. Should it fail, the
+        // erasure reports failure and a retry (the script finds nothing more) adds the entry.
+        const auto added = s.command({"XADD", revoked_key, "MINID", "~", min_id, "*", "consent_id",
+                                      op.consent_id, "site", op.site, "until", until_text});
+        if (!added || is_error(**added)) {
+            if (added) {
+                s.report("redis " + s.where() + ": recording the revocation failed: " +
+                         std::string{reply_text(**added)});
             }
             call(op.done, false);
             return;
@@ -877,7 +893,7 @@ struct store::impl final : redis::worker<operation>::handler {
     }
 
     void do_counts(counts_op& op, redis::session& s) {
-        auto reply = s.command({"HGETALL", key_prefix_ + "counts:" + op.site});
+        auto reply = s.command({"HGETALL", site_key(op.site, "counts")});
         if (!reply || (*reply)->type != REDIS_REPLY_ARRAY) {
             call(op.done, std::nullopt);
             return;

@@ -42,7 +42,7 @@ using entry = std::map<std::string, std::string>;
 // The entries of the site's audit stream, fields by name.
 std::vector<entry> audit_stream(redis_server& redis, const std::string& site = "a") {
     std::vector<entry> out;
-    const redis_value reply = redis.command({"XRANGE", "cg:audit:" + site, "-", "+"});
+    const redis_value reply = redis.command({"XRANGE", "cg:{c:" + site + "}:audit", "-", "+"});
     for (const auto& item : reply.elements) {
         if (item.elements.size() != 2) {
             ADD_FAILURE() << "not a stream entry";
@@ -111,11 +111,11 @@ TEST(ConsentRecords, DecisionsAreStoredInRedisWithTheSiteRetentionAndAnAuditEntr
     const std::string id = first.body.value("consent_id", "");
     ASSERT_FALSE(id.empty()) << first.body;
     ASSERT_EQ(second.body.value("consent_id", ""), id) << "one visitor keeps one consent id";
-    const std::string hash = "cg:consent:a:" + id;
+    const std::string hash = "cg:{c:a}:consent:" + id;
 
     const auto method = site.redis().command({"HGET", hash, "method"});
     const auto ttl = site.redis().command({"PTTL", hash});
-    const auto stream_ttl = site.redis().command({"PTTL", "cg:audit:a"});
+    const auto stream_ttl = site.redis().command({"PTTL", "cg:{c:a}:audit"});
 
     EXPECT_EQ(method.text, "accept-all");
     constexpr long long thirty_days_ms = 30LL * 24 * 3600 * 1000;
@@ -173,7 +173,7 @@ TEST(ConsentRecords, ABusyConsentIdKeepsItsFirstAndLatestDecisionsAndCountsTheRe
     EXPECT_EQ(events[0]["method"], "accept-all") << "the first decision stays";
     EXPECT_EQ(doc["events_folded"], 2);
     EXPECT_EQ(events[100]["method"], "accept-all");
-    EXPECT_EQ(site.redis().command({"LLEN", "cg:history:a:" + doc["consent_id"].get<std::string>()})
+    EXPECT_EQ(site.redis().command({"LLEN", "cg:{c:a}:history:" + doc["consent_id"].get<std::string>()})
                   .integer,
               100);
     EXPECT_LT(r.body.size(), 100U * 1024) << "bounded, whatever the visitor did";
@@ -195,7 +195,7 @@ TEST(ConsentRecords, TheRecordEndpointsNeedTheSignedCookie) {
     EXPECT_EQ(forged.status, 401U) << forged.body;
     EXPECT_EQ(erase_none.status, 401U) << erase_none.body;
     EXPECT_EQ(
-        site.redis().command({"EXISTS", "cg:consent:a:" + d.body.value("consent_id", "")}).integer,
+        site.redis().command({"EXISTS", "cg:{c:a}:consent:" + d.body.value("consent_id", "")}).integer,
         1);
 }
 
@@ -220,11 +220,11 @@ TEST(ConsentRecords, ErasureRemovesTheRecordItsAuditEntriesAndTheConsentCookie) 
     ASSERT_EQ(cleared.size(), 1U);
     EXPECT_THAT(cleared[0], AllOf(StartsWith("cg_consent=;"), HasSubstr("Max-Age=0")));
     EXPECT_THAT(set_cookies_named(r, "_ga"), ElementsAre(HasSubstr("Max-Age=0")));
-    EXPECT_EQ(site.redis().command({"EXISTS", "cg:consent:a:" + id}).integer, 0);
+    EXPECT_EQ(site.redis().command({"EXISTS", "cg:{c:a}:consent:" + id}).integer, 0);
     const auto stream = audit_stream(site.redis());
     EXPECT_THAT(methods_of(stream, id), IsEmpty());
     EXPECT_THAT(methods_of(stream, other_id), ElementsAre("accept-all")) << "only this visitor";
-    EXPECT_EQ(site.redis().command({"EXISTS", "cg:consent:a:" + other_id}).integer, 1);
+    EXPECT_EQ(site.redis().command({"EXISTS", "cg:{c:a}:consent:" + other_id}).integer, 1);
     const auto after = site.get("/_consent/record", second.cookie);
     EXPECT_EQ(after.status, 200U) << after.body;
     EXPECT_THAT(json_of(after)["events"], IsEmpty()) << after.body;
@@ -273,7 +273,7 @@ TEST(ConsentOutage, DecisionsTakeEffectWhileRedisIsDownAndAreReplayedWhenItComes
 
     ASSERT_TRUE(eventually([&] { return redis_caught_up(site); }, 10s)) << site.readyz();
     const std::string id = d.body.value("consent_id", "");
-    EXPECT_EQ(site.redis().command({"HGET", "cg:consent:a:" + id, "method"}).text, "custom");
+    EXPECT_EQ(site.redis().command({"HGET", "cg:{c:a}:consent:" + id, "method"}).text, "custom");
     EXPECT_THAT(methods_of(audit_stream(site.redis()), id), ElementsAre("custom"));
     EXPECT_EQ(site.metric(R"(cg_consent_events_total{outcome="replayed"})"), 1.0);
     EXPECT_EQ(site.metric("cg_consent_journal_events"), 0.0);

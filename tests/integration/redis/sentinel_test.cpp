@@ -258,7 +258,7 @@ TEST(Sentinel, DecisionsFollowAFailoverAfterKillNineAndNoAcknowledgedRecordIsLos
     ASSERT_EQ(array_size(master), 2U);
     EXPECT_EQ(std::string(master->element[1]->str), std::to_string(redis.replica_port));
 
-    const auto entries = ask(at(redis.replica_port), {"XRANGE", "cg:audit:shop.example", "-", "+"});
+    const auto entries = ask(at(redis.replica_port), {"XRANGE", "cg:{c:shop.example}:audit", "-", "+"});
     std::vector<std::string> ids;
     for (std::size_t i = 0; i < array_size(entries); ++i) {
         const redisReply* fields = entries->element[i]->element[1];

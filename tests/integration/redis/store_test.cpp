@@ -130,7 +130,7 @@ std::vector<std::string> stream_event_ids(const redis_server& redis, const std::
     return ids;
 }
 
-long long xlen(const redis_server& redis, const std::string& key = "cg:audit:shop.example") {
+long long xlen(const redis_server& redis, const std::string& key = "cg:{c:shop.example}:audit") {
     return redis.command({"XLEN", key}).integer;
 }
 
@@ -152,7 +152,7 @@ TEST_F(Store, RecordedEventLandsInHashStreamAndCountsWithRetention) {
 
     EXPECT_EQ(record(s, e), record_outcome::stored);
 
-    const std::string hash = "cg:consent:shop.example:Consent0000000000000001";
+    const std::string hash = "cg:{c:shop.example}:consent:Consent0000000000000001";
     auto fields = as_map(redis.command({"HGETALL", hash}));
     EXPECT_EQ(fields["consent_id"], "Consent0000000000000001");
     EXPECT_EQ(fields["site"], "shop.example");
@@ -163,12 +163,12 @@ TEST_F(Store, RecordedEventLandsInHashStreamAndCountsWithRetention) {
     EXPECT_EQ(fields["banner_hash"], std::string(64, 'b'));
     EXPECT_EQ(fields["time_ms"], std::to_string(e.time_ms));
     EXPECT_EQ(fields["last_event"], e.event_id);
-    const auto stream = redis.command({"XRANGE", "cg:audit:shop.example", "-", "+"});
+    const auto stream = redis.command({"XRANGE", "cg:{c:shop.example}:audit", "-", "+"});
     ASSERT_EQ(stream.elements.size(), 1U);
     // The first decision is kept in the hash: "<time ms> <audit stream id> <event json>".
     EXPECT_EQ(fields["first"], std::to_string(e.time_ms) + " " +
                                    stream.elements[0].elements[0].text + " " + to_json(e));
-    EXPECT_EQ(redis.command({"EXISTS", "cg:history:shop.example:Consent0000000000000001"}).integer,
+    EXPECT_EQ(redis.command({"EXISTS", "cg:{c:shop.example}:history:Consent0000000000000001"}).integer,
               0);
     auto entry = as_map(stream.elements[0].elements[1]);
     EXPECT_EQ(entry["event_id"], e.event_id);
@@ -177,10 +177,11 @@ TEST_F(Store, RecordedEventLandsInHashStreamAndCountsWithRetention) {
     EXPECT_EQ(entry["time_ms"], std::to_string(e.time_ms));
     EXPECT_EQ(entry["gpc"], "0");
 
-    EXPECT_EQ(redis.command({"HGET", "cg:counts:shop.example", "accept-all"}).text, "1");
+    EXPECT_EQ(redis.command({"HGET", "cg:{c:shop.example}:counts", "accept-all"}).text, "1");
 
-    for (const auto& key : {"cg:event:" + e.event_id, hash, std::string{"cg:audit:shop.example"},
-                            std::string{"cg:counts:shop.example"}}) {
+    for (const auto& key : {"cg:{c:shop.example}:event:" + e.event_id, hash,
+                            std::string{"cg:{c:shop.example}:audit"},
+                            std::string{"cg:{c:shop.example}:counts"}}) {
         const auto pttl = redis.command({"PTTL", key}).integer;
         EXPECT_GT(pttl, retention_ms - 60'000) << key;
         EXPECT_LE(pttl, retention_ms) << key;
@@ -206,7 +207,7 @@ TEST_F(Store, SameEventIdTwiceIsStoredOnce) {
     EXPECT_EQ(record(s, e), record_outcome::stored);
 
     EXPECT_EQ(xlen(redis), 1);
-    EXPECT_EQ(redis.command({"HGET", "cg:counts:shop.example", "accept-all"}).text, "1");
+    EXPECT_EQ(redis.command({"HGET", "cg:{c:shop.example}:counts", "accept-all"}).text, "1");
     const auto h = history(s, "Consent0000000000000002");
     ASSERT_TRUE(h && *h);
     EXPECT_EQ((*h)->events.size(), 1U);
@@ -234,7 +235,7 @@ TEST_F(Store, JournalsWhileRedisIsAbsentAndReplaysWhenItStarts) {
 
     EXPECT_TRUE(eventually([&] { return s.status().journal_events == 0; }));
     EXPECT_EQ(xlen(redis), static_cast<long long>(n));
-    auto stored = stream_event_ids(redis, "cg:audit:shop.example");
+    auto stored = stream_event_ids(redis, "cg:{c:shop.example}:audit");
     std::sort(stored.begin(), stored.end());
     std::sort(ids.begin(), ids.end());
     EXPECT_EQ(stored, ids);
@@ -297,7 +298,7 @@ TEST_F(Store, KillNineOfRedisMidwayLosesNoEvent) {
 
     EXPECT_TRUE(eventually([&] { return s.status().journal_events == 0; }));
     EXPECT_EQ(xlen(redis), total);
-    auto ids = stream_event_ids(redis, "cg:audit:shop.example");
+    auto ids = stream_event_ids(redis, "cg:{c:shop.example}:audit");
     std::sort(ids.begin(), ids.end());
     std::vector<std::string> expected;
     for (const auto& e : events) {
@@ -305,7 +306,7 @@ TEST_F(Store, KillNineOfRedisMidwayLosesNoEvent) {
     }
     std::sort(expected.begin(), expected.end());
     EXPECT_EQ(ids, expected);  // every event once, none twice
-    EXPECT_EQ(redis.command({"HGET", "cg:counts:shop.example", "accept-all"}).text,
+    EXPECT_EQ(redis.command({"HGET", "cg:{c:shop.example}:counts", "accept-all"}).text,
               std::to_string(total));
     EXPECT_EQ(s.status().failed, 0U);
 }
@@ -437,7 +438,7 @@ TEST_F(Store, HistoryIsOldestFirstAndIncludesJournaledEvents) {
     EXPECT_EQ(record(s, other), record_outcome::stored);
     // A key of the wrong type makes the script refuse the site's events: they stay in the
     // journal while Redis is up.
-    redis.command({"SET", "cg:audit:shop.example", "not a stream"});
+    redis.command({"SET", "cg:{c:shop.example}:audit", "not a stream"});
     EXPECT_EQ(record(s, middle), record_outcome::journaled);
     EXPECT_NE(s.status().last_error.find("WRONGTYPE"), std::string::npos);
 
@@ -451,16 +452,16 @@ TEST_F(Store, HistoryIsOldestFirstAndIncludesJournaledEvents) {
     EXPECT_EQ((*h)->events[1].kind, decision_kind::custom);
     // The latest state is the newest event, not the last one stored.
     EXPECT_EQ(
-        redis.command({"HGET", "cg:consent:shop.example:Consent0000000000000009", "method"}).text,
+        redis.command({"HGET", "cg:{c:shop.example}:consent:Consent0000000000000009", "method"}).text,
         "withdraw");
 
-    redis.command({"DEL", "cg:audit:shop.example"});
+    redis.command({"DEL", "cg:{c:shop.example}:audit"});
     EXPECT_TRUE(eventually([&] { return s.status().journal_events == 0; }));
     const auto again = history(s, "Consent0000000000000009");
     ASSERT_TRUE(again && *again);
     EXPECT_EQ((*again)->events.size(), 3U);
     EXPECT_EQ(
-        redis.command({"HGET", "cg:consent:shop.example:Consent0000000000000009", "method"}).text,
+        redis.command({"HGET", "cg:{c:shop.example}:consent:Consent0000000000000009", "method"}).text,
         "withdraw");
 
     const auto none = history(s, "Consent0000000000000099");
@@ -477,7 +478,7 @@ TEST_F(Store, EraseRemovesHashStreamEntriesAndJournaledEvents) {
     EXPECT_EQ(record(s, event(gone)), record_outcome::stored);
     EXPECT_EQ(record(s, event(gone, decision_kind::withdraw)), record_outcome::stored);
     EXPECT_EQ(record(s, event(kept)), record_outcome::stored);
-    redis.command({"SET", "cg:counts:shop.example", "not a hash"});
+    redis.command({"SET", "cg:{c:shop.example}:counts", "not a hash"});
     EXPECT_EQ(record(s, event(gone)), record_outcome::journaled);
     const auto kept_journaled = event(kept);
     EXPECT_EQ(record(s, kept_journaled), record_outcome::journaled);
@@ -485,7 +486,7 @@ TEST_F(Store, EraseRemovesHashStreamEntriesAndJournaledEvents) {
 
     EXPECT_EQ(erase(s, gone), true);
 
-    EXPECT_EQ(redis.command({"EXISTS", "cg:consent:shop.example:" + gone}).integer, 0);
+    EXPECT_EQ(redis.command({"EXISTS", "cg:{c:shop.example}:consent:" + gone}).integer, 0);
     EXPECT_EQ(xlen(redis), 1);
     const auto journal_text = read_file(journal_path());
     EXPECT_EQ(line_count(journal_path()), 1U);
@@ -495,10 +496,10 @@ TEST_F(Store, EraseRemovesHashStreamEntriesAndJournaledEvents) {
     ASSERT_TRUE(h && *h);
     EXPECT_TRUE((*h)->events.empty());
 
-    redis.command({"DEL", "cg:counts:shop.example"});
+    redis.command({"DEL", "cg:{c:shop.example}:counts"});
     EXPECT_TRUE(eventually([&] { return s.status().journal_events == 0; }));
     EXPECT_EQ(xlen(redis), 2);
-    EXPECT_EQ(redis.command({"EXISTS", "cg:consent:shop.example:" + gone}).integer, 0);
+    EXPECT_EQ(redis.command({"EXISTS", "cg:{c:shop.example}:consent:" + gone}).integer, 0);
     EXPECT_EQ(erase(s, "Consent0000000000000098"), true);  // nothing stored: still fine
 }
 
@@ -602,9 +603,9 @@ TEST_F(Store, AuthenticatesWithUsernameAndSelectsTheDatabase) {
 
     const auto in_db3 =
         redis.command({"EVAL", "redis.call('SELECT', 3) return redis.call('XLEN', KEYS[1])", "1",
-                       "test:audit:shop.example"});
+                       "test:{c:shop.example}:audit"});
     EXPECT_EQ(in_db3.integer, 1);
-    EXPECT_EQ(xlen(redis, "test:audit:shop.example"), 0);  // not in db 0
+    EXPECT_EQ(xlen(redis, "test:{c:shop.example}:audit"), 0);  // not in db 0
 }
 
 TEST_F(Store, WrongPasswordIsReportedWithoutThePassword) {
@@ -729,12 +730,12 @@ TEST_F(Store, HistoryKeepsTheFirstAndTheLatestAndCountsWhatWasFolded) {
     EXPECT_EQ((*h)->folded, 49U);
     // Nothing unreachable remains: every audit entry belongs to a kept event.
     EXPECT_EQ(xlen(redis), static_cast<long long>(history_cap + 1));
-    EXPECT_EQ(redis.command({"LLEN", "cg:history:shop.example:" + id}).integer,
+    EXPECT_EQ(redis.command({"LLEN", "cg:{c:shop.example}:history:" + id}).integer,
               static_cast<long long>(history_cap));
     EXPECT_EQ(counts(s, "shop.example"),
               (std::optional<count_map>{count_map{{"accept-all", 75}, {"reject-all", 75}}}));
     // The latest state is the last decision.
-    EXPECT_EQ(redis.command({"HGET", "cg:consent:shop.example:" + id, "last_event"}).text,
+    EXPECT_EQ(redis.command({"HGET", "cg:{c:shop.example}:consent:" + id, "last_event"}).text,
               all.back().event_id);
 }
 
@@ -753,8 +754,8 @@ TEST_F(Store, ADecisionDoesNotScanTheHistoryOfItsConsentId) {
     for (const auto* scan : {"hkeys", "hgetall", "hvals", "lrange", "xrange", "scan"}) {
         EXPECT_EQ(command_calls(redis, scan), 0) << scan;
     }
-    EXPECT_LE(redis.command({"HLEN", "cg:consent:shop.example:" + id}).integer, 16);
-    EXPECT_EQ(redis.command({"LLEN", "cg:history:shop.example:" + id}).integer,
+    EXPECT_LE(redis.command({"HLEN", "cg:{c:shop.example}:consent:" + id}).integer, 16);
+    EXPECT_EQ(redis.command({"LLEN", "cg:{c:shop.example}:history:" + id}).integer,
               static_cast<long long>(history_cap));
 }
 
@@ -797,9 +798,9 @@ TEST_F(Store, EraseRemovesAFoldedHistoryWithItsAuditEntriesAndRevokesTheId) {
     EXPECT_EQ(erased, true);
     EXPECT_TRUE(revoked->revoked(gone));  // at once, before any poll
     EXPECT_FALSE(revoked->revoked(kept));
-    EXPECT_EQ(redis.command({"EXISTS", "cg:consent:shop.example:" + gone}).integer, 0);
-    EXPECT_EQ(redis.command({"EXISTS", "cg:history:shop.example:" + gone}).integer, 0);
-    EXPECT_EQ(stream_event_ids(redis, "cg:audit:shop.example"),
+    EXPECT_EQ(redis.command({"EXISTS", "cg:{c:shop.example}:consent:" + gone}).integer, 0);
+    EXPECT_EQ(redis.command({"EXISTS", "cg:{c:shop.example}:history:" + gone}).integer, 0);
+    EXPECT_EQ(stream_event_ids(redis, "cg:{c:shop.example}:audit"),
               std::vector<std::string>{(*history(s, kept))->events.at(0).event_id});
     const auto entries = redis.command({"XRANGE", "cg:revoked", "-", "+"});
     ASSERT_EQ(entries.elements.size(), 1U);
@@ -807,6 +808,38 @@ TEST_F(Store, EraseRemovesAFoldedHistoryWithItsAuditEntriesAndRevokesTheId) {
     EXPECT_EQ(entry["consent_id"], gone);
     EXPECT_EQ(entry["site"], "shop.example");
     EXPECT_NEAR(std::stod(entry["until"]), static_cast<double>(now_ms() / 1000 + 3600), 10.0);
+}
+
+// Redis Cluster readiness (issue 11): every key a decision, a history or an erasure writes for a
+// site carries the site's hash tag, so each script touches one slot; only the global
+// revocation stream, written by a command of its own, is elsewhere.
+TEST_F(Store, EveryKeyOfASitesRecordsSharesOneHashTag) {
+    redis_server redis;
+    store s{config_for(redis.socket_path()), journal()};
+    s.start();
+    const std::string busy = "Consent0000000000000036";
+    const std::string gone = "Consent0000000000000037";
+    ASSERT_EQ(record_all(s, decisions(busy, history_cap + 5)), history_cap + 5);
+    EXPECT_EQ(record(s, event(gone)), record_outcome::stored);
+    EXPECT_EQ(erase(s, gone), true);
+
+    const auto keys = redis.command({"KEYS", "*"});
+    std::set<std::string> kinds;
+    for (const auto& k : keys.elements) {
+        const std::string& key = k.text;
+        if (key == "cg:revoked") {
+            continue;
+        }
+        const auto open = key.find('{');
+        const auto close = key.find('}', open);
+        ASSERT_NE(open, std::string::npos) << key;
+        ASSERT_NE(close, std::string::npos) << key;
+        EXPECT_EQ(key.substr(open + 1, close - open - 1), "c:shop.example") << key;
+        const auto kind = key.substr(close + 2);
+        kinds.insert(kind.substr(0, kind.find(':')));
+    }
+    EXPECT_EQ(kinds, (std::set<std::string>{"audit", "consent", "counts", "event", "history"}));
+    EXPECT_EQ(redis.command({"XLEN", "cg:revoked"}).integer, 1);
 }
 
 TEST_F(Store, OtherStoresLearnOfAnErasureFromRedis) {
