@@ -223,6 +223,7 @@ void redis_server::spawn() {
     if (opts_.append_only) {
         args.insert(args.end(), {"--appendfsync", opts_.fsync_always ? "always" : "everysec"});
     }
+    args.insert(args.end(), opts_.extra_args.begin(), opts_.extra_args.end());
     child_.emplace("redis-server", std::move(args), dir_, "redis");
 
     const auto deadline = steady::now() + opts_.ready_deadline;

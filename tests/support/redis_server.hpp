@@ -43,6 +43,9 @@ class redis_server {
         /// store at <dir>/redis.sock before the server exists.
         std::filesystem::path dir;
         std::chrono::milliseconds ready_deadline{10'000};
+        /// More redis-server arguments, e.g. a TLS port ("--tls-port", "N", ...); the Unix
+        /// socket stays plain, for the test's own commands.
+        std::vector<std::string> extra_args{};
     };
 
     /// Starts the server and waits until it answers PING (not LOADING) within the deadline.

@@ -18,6 +18,16 @@ struct redis_config {
     std::chrono::milliseconds connect_timeout{1000};
     std::chrono::milliseconds command_timeout{2000};  ///< a batch slower than this has failed
     std::string key_prefix = "cg:";                   ///< in front of every key we write
+    /// TLS to Redis (and to the sentinels), `redis.tls`; off unless `enabled`. Not with a Unix
+    /// socket.
+    struct tls_settings {
+        bool enabled = false;
+        std::string ca_file;      ///< trust anchors (PEM); empty: the system's store
+        std::string cert_file;    ///< a client certificate (PEM chain) for tls-auth-clients
+        std::string key_file;     ///< its key (with cert_file)
+        std::string server_name;  ///< the name the certificate must carry; empty: the host
+    };
+    tls_settings tls;
     /// Redis Sentinel (issue 11): when set, the master is asked of these (in turn, the last
     /// one that answered first) before each connection, and host, port and socket are not
     /// used. The connection checks that the server it reached is a master (ROLE), so a

@@ -13,6 +13,10 @@ struct redisReply;
 
 namespace cg::redis {
 
+namespace detail {
+class tls_tunnel;
+}
+
 /// Frees a hiredis reply (STYLE §4: C handles are wrapped at once).
 struct reply_deleter {
     void operator()(redisReply* r) const noexcept;
@@ -75,6 +79,7 @@ class redis_link {
     };
     redis_config config_;
     std::string where_;
+    std::unique_ptr<detail::tls_tunnel> tunnel_;  ///< with redis.tls: the bytes' way to Redis
     std::unique_ptr<redisContext, context_deleter> ctx_;
     bool timed_out_ = false;
     std::size_t next_sentinel_ = 0;  ///< the sentinel that answered last

@@ -23,7 +23,7 @@ using json_config::literal;
 using json_config::member;
 using json_config::reader;
 
-constexpr std::array<std::string_view, 14> redis_keys{"host",
+constexpr std::array<std::string_view, 15> redis_keys{"host",
                                                       "port",
                                                       "socket",
                                                       "username",
@@ -36,7 +36,10 @@ constexpr std::array<std::string_view, 14> redis_keys{"host",
                                                       "master_name",
                                                       "sentinel_username",
                                                       "sentinel_password",
-                                                      "min_replicas"};
+                                                      "min_replicas",
+                                                      "tls"};
+constexpr std::array<std::string_view, 4> tls_keys{"ca_file", "cert_file", "key_file",
+                                                   "server_name"};
 constexpr std::size_t max_key_prefix = 64;
 // sockaddr_un::sun_path holds 108 bytes on Linux, including the terminating NUL.
 constexpr std::size_t max_socket_path = 107;
@@ -129,6 +132,42 @@ void read_sentinels(reader& r, const json& v, const std::string& pointer, redis_
     }
 }
 
+// `redis.tls`: an object (empty: the system's CA store, the host's name) turns TLS on. The
+// files must be readable now; a client certificate needs its key.
+void read_tls(reader& r, const json& v, const std::string& pointer,
+              const std::filesystem::path& base_dir, redis_config& out) {
+    const json* t = member(v, "tls");
+    if (t == nullptr) {
+        return;
+    }
+    const std::string here = child(pointer, "tls");
+    if (!r.check_object(*t, here, tls_keys)) {
+        return;
+    }
+    out.tls.enabled = true;
+    for (const auto& [key, field] : {std::pair{"ca_file", &out.tls.ca_file},
+                                     std::pair{"cert_file", &out.tls.cert_file},
+                                     std::pair{"key_file", &out.tls.key_file}}) {
+        if (auto path = r.read_path(*t, here, key, base_dir)) {
+            std::error_code ec;
+            if (!std::filesystem::is_regular_file(*path, ec)) {
+                r.fail(child(here, key), literal(path->string()) + " is not a readable file");
+            } else {
+                *field = path->string();
+            }
+        }
+    }
+    if ((member(*t, "cert_file") == nullptr) != (member(*t, "key_file") == nullptr)) {
+        r.fail(here, "cert_file and key_file go together");
+    }
+    if (const std::string* name = r.read_string(*t, here, "server_name")) {
+        out.tls.server_name = *name;
+    }
+    if (!out.socket.empty()) {
+        r.fail(here, "must not be set together with " + child(pointer, "socket"));
+    }
+}
+
 }  // namespace
 
 redis_config read_redis_config(reader& r, const json& v, const std::string& pointer,
@@ -189,6 +228,7 @@ redis_config read_redis_config(reader& r, const json& v, const std::string& poin
         }
     }
     read_sentinels(r, v, pointer, out);
+    read_tls(r, v, pointer, base_dir, out);
     r.read_uint(v, pointer, "min_replicas", out.min_replicas, {0, 16});
     return out;
 }

@@ -1,10 +1,13 @@
 #include "redis/link.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include <sys/time.h>
 
 #include <hiredis/hiredis.h>
+
+#include "tls_tunnel.hpp"
 
 namespace cg::redis {
 
@@ -62,10 +65,13 @@ bool is_server_state_error(std::string_view text) noexcept {
 redis_link::redis_link(redis_config config)
     : config_(std::move(config)), where_(describe(config_)) {}
 
-redis_link::~redis_link() = default;
+redis_link::~redis_link() {
+    disconnect();
+}
 
 void redis_link::disconnect() noexcept {
-    ctx_.reset();
+    ctx_.reset();     // closes hiredis's end of a tunnel first,
+    tunnel_.reset();  // so the tunnel's pump sees the end
 }
 
 std::string redis_link::discover_master(std::string& host, std::uint16_t& port) {
@@ -81,6 +87,7 @@ std::string redis_link::discover_master(std::string& host, std::uint16_t& port) 
         at.command_timeout = config_.command_timeout;
         at.username = config_.sentinel_username;
         at.password = config_.sentinel_password;
+        at.tls = config_.tls;
         redis_link sentinel{at};
         std::string error = sentinel.connect();
         std::vector<reply_ptr> replies;
@@ -124,11 +131,26 @@ std::string redis_link::connect() {
         where_ = "master " + config_.master_name + " at " + host + ":" + std::to_string(port);
     }
     // hiredis 0.14 has no redisOptions: the *WithTimeout calls bound the connect itself (a
-    // host name is still resolved by a blocking getaddrinfo).
+    // host name is still resolved by a blocking getaddrinfo). It has no TLS either: with
+    // redis.tls it speaks over a tunnel's socket pair (tls_tunnel.hpp).
     const auto tv = to_timeval(config_.connect_timeout);
-    redisContext* raw = config_.socket.empty() || sentinel
-                            ? redisConnectWithTimeout(host.c_str(), port, tv)
-                            : redisConnectUnixWithTimeout(config_.socket.c_str(), tv);
+    redisContext* raw = nullptr;
+    if (config_.tls.enabled) {
+        std::string error;
+        auto tunnel = detail::tls_tunnel::open(config_.tls, host, port, config_.connect_timeout,
+                                               std::max(config_.command_timeout,
+                                                        std::chrono::milliseconds{1000}),
+                                               error);
+        if (!tunnel) {
+            return "redis " + where_ + " (TLS): " + error;
+        }
+        raw = redisConnectFd(tunnel->take_plain_fd());
+        tunnel_ = std::move(tunnel);
+    } else {
+        raw = config_.socket.empty() || sentinel
+                  ? redisConnectWithTimeout(host.c_str(), port, tv)
+                  : redisConnectUnixWithTimeout(config_.socket.c_str(), tv);
+    }
     std::unique_ptr<redisContext, context_deleter> ctx{raw};
     if (!ctx) {
         return "redis " + where_ + ": out of memory making a connection";

@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -18,6 +20,7 @@
 #include "support/eventually.hpp"
 #include "support/read_file.hpp"
 #include "support/redis_server.hpp"
+#include "support/tls.hpp"
 #include "support/temp_dir.hpp"
 
 namespace cg::consent {
@@ -32,6 +35,12 @@ using steady = std::chrono::steady_clock;
 constexpr std::chrono::seconds retention{30LL * 24 * 3600};
 constexpr std::int64_t retention_ms = 30LL * 24 * 3600 * 1000;
 constexpr auto deadline = 15s;
+
+std::uint16_t free_port() {
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::acceptor a{ioc, {boost::asio::ip::make_address("127.0.0.1"), 0}};
+    return a.local_endpoint().port();
+}
 
 std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -902,6 +911,51 @@ TEST_F(Store, HistoryAnswersWhileALongRunOfDecisionsIsQueued) {
     // Issue 8 item 6: the read did not wait for the queue of records to drain.
     EXPECT_LT(done_when_answered.load(), queued);
     EXPECT_TRUE(eventually([&] { return done->load() == queued; }, 60s));
+}
+
+// TLS to Redis (issue 11): hiredis 0.14 has none, so the link speaks through a tunnel; the
+// server's certificate is verified, and a name it does not carry is refused (the decision then
+// goes to the journal, and the error says why).
+TEST_F(Store, StoresOverTlsAndRefusesACertificateForAnotherName) {
+    cg::test::temp_dir certs{"cg-redis-tls"};
+    const cg::test::test_ca ca{certs.path()};
+    const auto [cert, key] = ca.issue("redis", {"redis.test"});
+    const auto port = free_port();
+    redis_server::options o;
+    o.extra_args = {"--tls-port", std::to_string(port), "--tls-cert-file", cert.string(),
+                    "--tls-key-file", key.string(), "--tls-auth-clients", "no"};
+    redis_server redis{o};
+    redis_config c;
+    c.host = "127.0.0.1";
+    c.port = port;
+    c.tls.enabled = true;
+    c.tls.ca_file = ca.ca_file().string();
+    c.tls.server_name = "redis.test";
+    c.connect_timeout = 1000ms;
+    c.command_timeout = 2000ms;
+    {
+        store s{c, journal()};
+        s.start();
+        EXPECT_EQ(record(s, event("Consent0000000000000040")), record_outcome::stored);
+        // A pipelined batch larger than one TLS record and one socket-pair buffer.
+        std::vector<decision_event> many;
+        for (int i = 0; i < 300; ++i) {
+            many.push_back(event("Consent" + std::to_string(1'000'000'000'000'000 + i)));
+        }
+        EXPECT_EQ(record_all(s, many), many.size());
+        EXPECT_EQ(s.status().last_error, "");
+    }
+    EXPECT_EQ(xlen(redis), 301);
+
+    c.tls.server_name = "other.test";
+    store s{c, journal()};
+    s.start();
+    EXPECT_EQ(record(s, event("Consent0000000000000042")), record_outcome::journaled);
+    const auto st = s.status();
+    EXPECT_FALSE(st.redis_up);
+    EXPECT_NE(st.last_error.find("certificate verify failed"), std::string::npos)
+        << st.last_error;
+    EXPECT_EQ(xlen(redis), 301);
 }
 
 }  // namespace

@@ -73,7 +73,7 @@ TEST(RedisConfig, RejectsUnknownFieldsAndNonObjects) {
               lines{"t.json: /redis/url: unknown field (allowed: host, port, socket, username, "
                     "password, database, connect_timeout_ms, command_timeout_ms, key_prefix, "
                     "sentinels, master_name, sentinel_username, sentinel_password, "
-                    "min_replicas)"});
+                    "min_replicas, tls)"});
     EXPECT_EQ(problems(R"("localhost")"),
               lines{"t.json: /redis: must be an object (got \"localhost\")"});
 }
@@ -161,6 +161,32 @@ TEST(RedisConfig, ValidatesTheSentinelFields) {
               (lines{"t.json: /redis/sentinels: must be a list of 1 to 16 \"host:port\" strings "
                      "(got [])",
                      "t.json: /redis/min_replicas: must be 0-16 (got 17)"}));
+}
+
+TEST(RedisConfig, ReadsTls) {
+    // Any readable file stands in for the PEM files here; they are loaded at connect.
+    const std::string file = "/proc/self/status";
+    const auto c = read_ok(R"({"host": "redis.internal", "tls": {"ca_file": ")" + file +
+                           R"(", "cert_file": ")" + file + R"(", "key_file": ")" + file +
+                           R"(", "server_name": "redis.example"}})");
+    EXPECT_TRUE(c.tls.enabled);
+    EXPECT_EQ(c.tls.ca_file, file);
+    EXPECT_EQ(c.tls.cert_file, file);
+    EXPECT_EQ(c.tls.server_name, "redis.example");
+    EXPECT_TRUE(read_ok(R"({"tls": {}})").tls.enabled);  // the system's CA store
+    EXPECT_FALSE(read_ok("{}").tls.enabled);
+}
+
+TEST(RedisConfig, ValidatesTls) {
+    EXPECT_EQ(problems(R"({"tls": {"ca_file": "/nonexistent/ca.pem",
+                                    "cert_file": "/proc/self/status"}})"),
+              (lines{"t.json: /redis/tls/ca_file: \"/nonexistent/ca.pem\" is not a readable file",
+                     "t.json: /redis/tls: cert_file and key_file go together"}));
+    EXPECT_EQ(problems(R"({"tls": {"verify": false}})"),
+              (lines{"t.json: /redis/tls/verify: unknown field (allowed: ca_file, cert_file, "
+                     "key_file, server_name)"}));
+    EXPECT_EQ(problems(R"({"socket": "/run/r.sock", "tls": {}})"),
+              (lines{"t.json: /redis/tls: must not be set together with /redis/socket"}));
 }
 
 }  // namespace

@@ -616,7 +616,7 @@ TEST(ConsentSettingsConfig, RejectsUnknownFields) {
                      "t.json: /redis/url: unknown field (allowed: host, port, socket, username, "
                      "password, database, connect_timeout_ms, command_timeout_ms, key_prefix, "
                      "sentinels, master_name, sentinel_username, sentinel_password, "
-                     "min_replicas)"}));
+                     "min_replicas, tls)"}));
     EXPECT_EQ(settings_problems(R"({"consent": [], "redis": "localhost"})"),
               (lines{"t.json: /consent: must be an object (got [])",
                      "t.json: /redis: must be an object (got \"localhost\")"}));
