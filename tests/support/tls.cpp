@@ -102,7 +102,7 @@ std::string leaf_config(const std::vector<std::string>& names) {
            "[leaf]\n"
            "basicConstraints = critical,CA:FALSE\n"
            "keyUsage = critical,digitalSignature\n"
-           "extendedKeyUsage = serverAuth\n"
+           "extendedKeyUsage = serverAuth,clientAuth\n"
            "subjectAltName = " +
            alt_names +
            "\n"

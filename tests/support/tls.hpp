@@ -26,7 +26,7 @@ struct test_ca {
     std::filesystem::path ca_file() const;
 
     /// A leaf certificate for `names` (DNS subjectAltNames; the first is also the CN), signed by
-    /// the CA, for serverAuth. Writes FILE_STEM.pem and FILE_STEM.key and returns
+    /// the CA, for serverAuth and clientAuth. Writes FILE_STEM.pem and FILE_STEM.key and returns
     /// {cert_file, key_file}. Throws std::invalid_argument for an empty `names`, a name outside
     /// [A-Za-z0-9.*-] or a file stem outside [A-Za-z0-9_-], std::runtime_error if openssl fails.
     std::pair<std::filesystem::path, std::filesystem::path> issue(

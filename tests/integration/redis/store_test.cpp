@@ -958,5 +958,39 @@ TEST_F(Store, StoresOverTlsAndRefusesACertificateForAnotherName) {
     EXPECT_EQ(xlen(redis), 301);
 }
 
+// A Redis that wants client certificates (tls-auth-clients yes): redis.tls.cert_file/key_file.
+TEST_F(Store, PresentsAClientCertificateWhenRedisAsksForOne) {
+    cg::test::temp_dir certs{"cg-redis-mtls"};
+    const cg::test::test_ca ca{certs.path()};
+    const auto [cert, key] = ca.issue("redis", {"redis.test"});
+    const auto [client_cert, client_key] = ca.issue("gateway", {"gateway.test"});
+    const auto port = free_port();
+    redis_server::options o;
+    o.extra_args = {"--tls-port",       std::to_string(port), "--tls-cert-file",
+                    cert.string(),      "--tls-key-file",     key.string(),
+                    "--tls-ca-cert-file", ca.ca_file().string(), "--tls-auth-clients", "yes"};
+    redis_server redis{o};
+    redis_config c;
+    c.host = "127.0.0.1";
+    c.port = port;
+    c.tls.enabled = true;
+    c.tls.ca_file = ca.ca_file().string();
+    c.tls.server_name = "redis.test";
+    c.connect_timeout = 1000ms;
+    {
+        store s{c, journal()};  // no client certificate: Redis ends the handshake
+        s.start();
+        EXPECT_EQ(record(s, event("Consent0000000000000043")), record_outcome::journaled);
+        EXPECT_FALSE(s.status().redis_up);
+    }
+    c.tls.cert_file = client_cert.string();
+    c.tls.key_file = client_key.string();
+    store s{c, journal()};
+    s.start();
+    EXPECT_EQ(record(s, event("Consent0000000000000044")), record_outcome::stored);
+    // The first store's journaled decision is replayed by this one.
+    EXPECT_TRUE(eventually([&] { return xlen(redis) == 2; })) << xlen(redis);
+}
+
 }  // namespace
 }  // namespace cg::consent
