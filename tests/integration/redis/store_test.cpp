@@ -10,6 +10,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -913,26 +914,41 @@ TEST_F(Store, HistoryAnswersWhileALongRunOfDecisionsIsQueued) {
     EXPECT_TRUE(eventually([&] { return done->load() == queued; }, 60s));
 }
 
+// A redis-server with a TLS port and a certificate for "redis.test" from a test CA (its
+// Unix socket stays plain, for the test's look-ups), and a store configuration that reaches
+// it over TLS. `client_certificates`: Redis asks for one (tls-auth-clients yes).
+struct tls_redis {
+    explicit tls_redis(bool client_certificates) {
+        const auto [cert, key] = ca.issue("redis", {"redis.test"});
+        const auto port = free_port();
+        redis_server::options o;
+        o.extra_args = {"--tls-port",         std::to_string(port),
+                        "--tls-cert-file",    cert.string(),
+                        "--tls-key-file",     key.string(),
+                        "--tls-ca-cert-file", ca.ca_file().string(),
+                        "--tls-auth-clients", client_certificates ? "yes" : "no"};
+        redis.emplace(o);
+        config.host = "127.0.0.1";
+        config.port = port;
+        config.tls.enabled = true;
+        config.tls.ca_file = ca.ca_file().string();
+        config.tls.server_name = "redis.test";
+        config.connect_timeout = 1000ms;
+        config.command_timeout = 2000ms;
+    }
+    cg::test::temp_dir certs{"cg-redis-tls"};
+    cg::test::test_ca ca{certs.path()};
+    std::optional<redis_server> redis;
+    redis_config config;
+};
+
 // TLS to Redis (issue 11): hiredis 0.14 has none, so the link speaks through a tunnel; the
 // server's certificate is verified, and a name it does not carry is refused (the decision then
 // goes to the journal, and the error says why).
 TEST_F(Store, StoresOverTlsAndRefusesACertificateForAnotherName) {
-    cg::test::temp_dir certs{"cg-redis-tls"};
-    const cg::test::test_ca ca{certs.path()};
-    const auto [cert, key] = ca.issue("redis", {"redis.test"});
-    const auto port = free_port();
-    redis_server::options o;
-    o.extra_args = {"--tls-port", std::to_string(port), "--tls-cert-file", cert.string(),
-                    "--tls-key-file", key.string(), "--tls-auth-clients", "no"};
-    redis_server redis{o};
-    redis_config c;
-    c.host = "127.0.0.1";
-    c.port = port;
-    c.tls.enabled = true;
-    c.tls.ca_file = ca.ca_file().string();
-    c.tls.server_name = "redis.test";
-    c.connect_timeout = 1000ms;
-    c.command_timeout = 2000ms;
+    tls_redis t{false};
+    auto& c = t.config;
+    const auto& redis = *t.redis;
     {
         store s{c, journal()};
         s.start();
@@ -960,23 +976,10 @@ TEST_F(Store, StoresOverTlsAndRefusesACertificateForAnotherName) {
 
 // A Redis that wants client certificates (tls-auth-clients yes): redis.tls.cert_file/key_file.
 TEST_F(Store, PresentsAClientCertificateWhenRedisAsksForOne) {
-    cg::test::temp_dir certs{"cg-redis-mtls"};
-    const cg::test::test_ca ca{certs.path()};
-    const auto [cert, key] = ca.issue("redis", {"redis.test"});
-    const auto [client_cert, client_key] = ca.issue("gateway", {"gateway.test"});
-    const auto port = free_port();
-    redis_server::options o;
-    o.extra_args = {"--tls-port",       std::to_string(port), "--tls-cert-file",
-                    cert.string(),      "--tls-key-file",     key.string(),
-                    "--tls-ca-cert-file", ca.ca_file().string(), "--tls-auth-clients", "yes"};
-    redis_server redis{o};
-    redis_config c;
-    c.host = "127.0.0.1";
-    c.port = port;
-    c.tls.enabled = true;
-    c.tls.ca_file = ca.ca_file().string();
-    c.tls.server_name = "redis.test";
-    c.connect_timeout = 1000ms;
+    tls_redis t{true};
+    auto& c = t.config;
+    const auto& redis = *t.redis;
+    const auto [client_cert, client_key] = t.ca.issue("gateway", {"gateway.test"});
     {
         store s{c, journal()};  // no client certificate: Redis ends the handshake
         s.start();
