@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <tuple>
 
 #include <openssl/ssl.h>
 
@@ -66,6 +67,7 @@ net::awaitable<beast::error_code> read_head(connection& c, const limits_config& 
     }
     bool timed = first || c.buffer.size() != 0;
     c.arm(timed ? lim.header_timeout : lim.idle_timeout);
+    bool readable = false;
     if (!timed && !c.io.tls()) {
         // A keep-alive connection waits for its next request without a read buffer (nginx
         // does the same): thousands of idle connections cost their frames, not 8 KiB each.
@@ -77,9 +79,22 @@ net::awaitable<beast::error_code> read_head(connection& c, const limits_config& 
             c.disarm();
             co_return ec;
         }
+        readable = true;
     }
     for (;;) {
-        auto [ec, n] = co_await c.io.async_read_some(c.buffer.prepare(read_chunk), use_ec);
+        beast::error_code ec;
+        std::size_t n = 0;
+        if (readable) {
+            // Just reported readable: one non-blocking read (the socket is non-blocking, see
+            // serve) saves the second completion an asynchronous read would cost.
+            readable = false;
+            n = c.stream.socket().read_some(c.buffer.prepare(read_chunk), ec);
+            if (ec == net::error::would_block) {
+                continue;  // nothing after all: wait in an asynchronous read
+            }
+        } else {
+            std::tie(ec, n) = co_await c.io.async_read_some(c.buffer.prepare(read_chunk), use_ec);
+        }
         if (ec) {
             if (ec == net::error::operation_aborted && c.timed_out) {
                 ec = beast::error::timeout;
