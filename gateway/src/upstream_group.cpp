@@ -42,7 +42,8 @@ void upstream_server_state::failed(clock::time_point now) noexcept {
     }
     // Races between workers can lose an increment; the count is a heuristic, not a ledger.
     const clock::rep t = now.time_since_epoch().count();
-    const clock::rep window = std::chrono::duration_cast<clock::duration>(group_.fail_timeout).count();
+    const clock::rep window =
+        std::chrono::duration_cast<clock::duration>(group_.fail_timeout).count();
     const clock::rep last = last_fail_.exchange(t, std::memory_order_relaxed);
     const std::uint32_t before = fails_.load(std::memory_order_relaxed);
     const bool on_trial = before >= group_.max_fails;  // back after a pause, not yet proven
@@ -93,7 +94,8 @@ std::string upstream_server_metrics(const config& cfg,
         const char* name;
         const char* type;
         const char* help;
-        std::int64_t (*value)(const upstream_server_state&, upstream_server_state::clock::time_point);
+        std::int64_t (*value)(const upstream_server_state&,
+                              upstream_server_state::clock::time_point);
     };
     static constexpr auto load = [](const auto& a) {
         return static_cast<std::int64_t>(a.load(std::memory_order_relaxed));
@@ -144,7 +146,8 @@ upstream_group::upstream_group(const net::any_io_executor& ex, site_upstreams& s
     : shared_(shared), current_(shared.servers.size(), 0) {
     pools_.reserve(shared.servers.size());
     for (std::size_t i = 0; i < shared.servers.size(); ++i) {
-        pools_.push_back(std::make_unique<upstream_pool>(ex, shared.cfg, *shared.servers[i], i, stats));
+        pools_.push_back(
+            std::make_unique<upstream_pool>(ex, shared.cfg, *shared.servers[i], i, stats));
     }
 }
 

@@ -61,10 +61,10 @@ class upstream_server_state {
     }
 
     // Counters for /metrics.
-    std::atomic<std::uint64_t> requests{0};     ///< exchanges started
-    std::atomic<std::uint64_t> failures{0};     ///< exchanges that failed
-    std::atomic<std::uint64_t> ejections{0};    ///< times taken out (passive or check)
-    std::atomic<std::int64_t> active{0};        ///< connections in use now
+    std::atomic<std::uint64_t> requests{0};   ///< exchanges started
+    std::atomic<std::uint64_t> failures{0};   ///< exchanges that failed
+    std::atomic<std::uint64_t> ejections{0};  ///< times taken out (passive or check)
+    std::atomic<std::int64_t> active{0};      ///< connections in use now
     std::atomic<std::uint64_t> checks_failed{0};
 
   private:

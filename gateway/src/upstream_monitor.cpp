@@ -4,8 +4,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -76,8 +76,8 @@ net::awaitable<bool> check_once(const site_config& site, const upstream_server_s
     if (cec) {
         co_return false;
     }
-    const std::string request = "GET " + hc.path + " HTTP/1.1\r\nHost: " +
-                                check_host(site, server.cfg()) +
+    const std::string request = "GET " + hc.path +
+                                " HTTP/1.1\r\nHost: " + check_host(site, server.cfg()) +
                                 "\r\nUser-Agent: consent-gateway health check\r\n"
                                 "Connection: close\r\n\r\n";
     auto [wec, wn] = co_await net::async_write(stream, net::buffer(request), use_ec);

@@ -31,7 +31,7 @@ std::string openssl_reason(std::string_view what) {
         std::array<char, 256> text{};
         ERR_error_string_n(e, text.data(), text.size());
         out.append(": ").append(ERR_reason_error_string(e) != nullptr ? ERR_reason_error_string(e)
-                                                                         : text.data());
+                                                                      : text.data());
     }
     return out;
 }
@@ -45,7 +45,8 @@ timeval to_timeval(std::chrono::microseconds d) noexcept {
 
 bool is_ip_literal(const std::string& host) {
     unsigned char buf[16];
-    return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+    return inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+           inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
 // A TCP connection to host:port within `timeout` (non-blocking connect, then poll), left in

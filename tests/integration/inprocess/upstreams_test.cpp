@@ -10,9 +10,9 @@
 
 #include <gtest/gtest.h>
 
+#include "proxy_fixture.hpp"
 #include "support/eventually.hpp"
 #include "support/prometheus.hpp"
-#include "proxy_fixture.hpp"
 
 namespace cg::test {
 namespace {
@@ -41,14 +41,16 @@ gateway::config config_over(const std::vector<server_spec>& servers,
     return cfg;
 }
 
-std::string server_label(std::uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
+std::string server_label(std::uint16_t port) {
+    return "127.0.0.1:" + std::to_string(port);
+}
 
 // The value of a per-server series, e.g. cg_upstream_server_up for `port`.
 std::optional<double> server_metric(std::uint16_t admin_port, std::string_view name,
                                     std::uint16_t port) {
     const auto page = admin_get(admin_port, "/metrics");
-    return metric(page.body, std::string(name) + "{site=\"demo\",server=\"" +
-                                 server_label(port) + "\"}");
+    return metric(page.body,
+                  std::string(name) + "{site=\"demo\",server=\"" + server_label(port) + "\"}");
 }
 
 unsigned get_ok(raw_client& client, std::string_view target = "/echo") {
@@ -97,15 +99,17 @@ TEST(Upstreams, RetriesOnTheNextServerWhenOneCannotBeConnectedTo) {
     const auto dead = closed_port();
     test_upstream live;
     // Never ejected: every other request meets the dead server first.
-    inprocess_gateway proxy{config_over({{dead}, {live.port()}}, [](auto& up) { up.max_fails = 0; })};
+    inprocess_gateway proxy{
+        config_over({{dead}, {live.port()}}, [](auto& up) { up.max_fails = 0; })};
     raw_client client{proxy.port()};
     for (int i = 0; i < 6; ++i) {
         ASSERT_EQ(get_ok(client), 200U) << i;
     }
     // Nothing was sent to the dead one, so a POST is safe to move on too.
     for (int i = 0; i < 2; ++i) {
-        ASSERT_FALSE(client.send("POST /echo HTTP/1.1\r\nHost: site.test\r\nContent-Length: 5\r\n"
-                                 "\r\nhello"));
+        ASSERT_FALSE(
+            client.send("POST /echo HTTP/1.1\r\nHost: site.test\r\nContent-Length: 5\r\n"
+                        "\r\nhello"));
         const auto r = client.read_response();
         EXPECT_EQ(r.status, 200U) << i;
         EXPECT_NE(r.body.find("body-bytes: 5"), std::string::npos) << r.body;
@@ -116,9 +120,9 @@ TEST(Upstreams, RetriesOnTheNextServerWhenOneCannotBeConnectedTo) {
     EXPECT_EQ(metric(page, "cg_upstream_server_failures_total{site=\"demo\",server=\"" +
                                server_label(dead) + "\"}"),
               4.0);
-    EXPECT_EQ(metric(page, "cg_upstream_server_up{site=\"demo\",server=\"" +
-                               server_label(dead) + "\"}"),
-              1.0);  // max_fails 0: never taken out
+    EXPECT_EQ(
+        metric(page, "cg_upstream_server_up{site=\"demo\",server=\"" + server_label(dead) + "\"}"),
+        1.0);  // max_fails 0: never taken out
 }
 
 TEST(Upstreams, EjectsAFailingServerAndTriesItAgainAfterFailTimeout) {
@@ -137,8 +141,9 @@ TEST(Upstreams, EjectsAFailingServerAndTriesItAgainAfterFailTimeout) {
     EXPECT_EQ(server_metric(admin, "cg_upstream_server_up", dead), 0.0);
     EXPECT_EQ(server_metric(admin, "cg_upstream_server_ejections_total", dead), 1.0);
     const auto readyz = admin_get(admin, "/readyz").body;
-    EXPECT_NE(readyz.find("\"" + server_label(dead) + R"(":{"reachable":false,"health":"ejected"})"),
-              std::string::npos)
+    EXPECT_NE(
+        readyz.find("\"" + server_label(dead) + R"(":{"reachable":false,"health":"ejected"})"),
+        std::string::npos)
         << readyz;
     EXPECT_NE(readyz.find(R"("demo":"reachable")"), std::string::npos) << readyz;
 
@@ -171,8 +176,8 @@ TEST(Upstreams, HealthChecksTakeAServerOutAndBringItBack) {
     ASSERT_TRUE(eventually([&] { return b.health_checks() >= 1; }));
 
     b.set_health(503);
-    ASSERT_TRUE(eventually(
-        [&] { return server_metric(admin, "cg_upstream_server_up", b.port()) == 0.0; }));
+    ASSERT_TRUE(
+        eventually([&] { return server_metric(admin, "cg_upstream_server_up", b.port()) == 0.0; }));
     const auto readyz = admin_get(admin, "/readyz").body;
     EXPECT_NE(readyz.find(R"("health":"unhealthy")"), std::string::npos) << readyz;
     raw_client client{proxy.port()};
@@ -184,8 +189,8 @@ TEST(Upstreams, HealthChecksTakeAServerOutAndBringItBack) {
     EXPECT_GE(*server_metric(admin, "cg_upstream_server_check_failures_total", b.port()), 2.0);
 
     b.set_health(200);
-    ASSERT_TRUE(eventually(
-        [&] { return server_metric(admin, "cg_upstream_server_up", b.port()) == 1.0; }));
+    ASSERT_TRUE(
+        eventually([&] { return server_metric(admin, "cg_upstream_server_up", b.port()) == 1.0; }));
     for (int i = 0; i < 8; ++i) {
         ASSERT_EQ(get_ok(client), 200U) << i;
     }
@@ -214,11 +219,11 @@ TEST(Upstreams, ASiteIsReadyWhileOneOfItsServersIsReachable) {
     inprocess_gateway proxy{config_over({{dead}, {live.port()}})};
     const auto r = admin_get(proxy.admin_port(), "/readyz");
     EXPECT_EQ(r.status, 200U) << r.body;
-    EXPECT_NE(r.body.find(R"("servers":{"demo":{")" + server_label(dead) +
-                          R"(":{"reachable":false,"health":"in_service"},")" +
-                          server_label(live.port()) +
-                          R"(":{"reachable":true,"health":"in_service"}}})"),
-              std::string::npos)
+    EXPECT_NE(
+        r.body.find(R"("servers":{"demo":{")" + server_label(dead) +
+                    R"(":{"reachable":false,"health":"in_service"},")" + server_label(live.port()) +
+                    R"(":{"reachable":true,"health":"in_service"}}})"),
+        std::string::npos)
         << r.body;
 }
 

@@ -52,8 +52,8 @@ struct member {
     unsigned get(std::string_view target, int visitor) const {
         // A browser navigation; visitors differ by their User-Agent (all come from 127.0.0.1).
         const std::string request =
-            "GET " + std::string{target} + " HTTP/1.1\r\nHost: " +
-            std::string{cg::test::site_host} +
+            "GET " + std::string{target} +
+            " HTTP/1.1\r\nHost: " + std::string{cg::test::site_host} +
             "\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like "
             "Gecko) Chrome/131.0.0." +
             std::to_string(visitor) +
@@ -68,9 +68,9 @@ struct member {
 
     json stats(std::string_view report) const {
         const bool query = report.find('?') != std::string_view::npos;
-        return json::parse(admin("/stats/api/" + std::string{report} + (query ? "&" : "?") +
-                                 "site=a"),
-                           nullptr, false);
+        return json::parse(
+            admin("/stats/api/" + std::string{report} + (query ? "&" : "?") + "site=a"), nullptr,
+            false);
     }
 
     std::uint64_t page_views_counted() const {
@@ -89,9 +89,10 @@ struct member {
 // navigations are not counted (ua_loading). Sends one (visitor 0) until it does.
 void warm_up(const member& m) {
     ASSERT_TRUE(cg::test::eventually(
-        [&] { return m.get("/page", 0) == 200 && cg::test::eventually([&] {
-                         return m.page_views_counted() >= 1;
-                     }, 300ms); },
+        [&] {
+            return m.get("/page", 0) == 200 &&
+                   cg::test::eventually([&] { return m.page_views_counted() >= 1; }, 300ms);
+        },
         30s, 10ms));
 }
 
@@ -133,7 +134,8 @@ TEST(ScaleOut, PageViewsSplitOverTwoGatewaysCountAsThroughOne) {
                    single.value("page_views", 0) == expected_views;
         },
         20s, 100ms))
-        << group.dump() << "\n" << single.dump();
+        << group.dump() << "\n"
+        << single.dump();
     EXPECT_EQ(group["visitors"], 13);  // visitor 0 and twelve, each once though seen by both
     EXPECT_EQ(single["visitors"], 13);
     EXPECT_EQ(two.stats("summary")["page_views"], expected_views);  // both read the same totals

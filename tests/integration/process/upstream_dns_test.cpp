@@ -1,11 +1,11 @@
 // An upstream named by a host name follows its DNS entry (issue 11, resolve_interval_ms): the
 // real binary runs in a mount namespace of its own whose /etc/hosts is a file of the test's,
 // and the test moves the name from one loopback address to another.
+#include <unistd.h>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -64,10 +64,10 @@ TEST(UpstreamDns, FollowsANameToItsNewAddress) {
     temp_dir t{"cg-dns"};
     const auto hosts = t.path() / "hosts";
     cg::test::write_file(hosts, "127.0.0.1 upstream.test\n");
-    gateway_process gateway{
-        t, config_for(first.port()),
-        {"unshare", "-m", "sh", "-c", R"(mount --bind "$0" /etc/hosts && exec "$@")",
-         hosts.string()}};
+    gateway_process gateway{t,
+                            config_for(first.port()),
+                            {"unshare", "-m", "sh", "-c",
+                             R"(mount --bind "$0" /etc/hosts && exec "$@")", hosts.string()}};
     ASSERT_TRUE(gateway.wait_ready()) << gateway.output();
 
     raw_client client{gateway.proxy_port()};
@@ -83,8 +83,8 @@ TEST(UpstreamDns, FollowsANameToItsNewAddress) {
     // Rewritten in place: the bind mount shows the same file. The pooled connection to the
     // old address must not be reused once the name has moved.
     cg::test::write_file(hosts, "127.0.0.2 upstream.test\n");
-    ASSERT_TRUE(cg::test::eventually([&] { return get() && second.requests_served() > 0; }, 5s,
-                                     50ms))
+    ASSERT_TRUE(
+        cg::test::eventually([&] { return get() && second.requests_served() > 0; }, 5s, 50ms))
         << gateway.output();
     const auto stayed = first.requests_served();
     for (int i = 0; i < 5; ++i) {

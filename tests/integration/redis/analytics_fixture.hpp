@@ -50,8 +50,8 @@ inline flush_batch views(const std::vector<page>& pages, std::int64_t now) {
 
 /// `report` with `query` asked of `reader` as at `now`; the parsed answer (its status must be
 /// 200), or null after 10 s without one.
-inline nlohmann::json ask(stats_reader& reader, const std::string& report,
-                          const std::string& query, std::int64_t now) {
+inline nlohmann::json ask(stats_reader& reader, const std::string& report, const std::string& query,
+                          std::int64_t now) {
     std::promise<stats_answer> p;
     auto f = p.get_future();
     reader.answer(report, query, now, [&p](stats_answer a) { p.set_value(std::move(a)); });
