@@ -29,8 +29,8 @@ std::int64_t system_now() {
 
 // Applies one batch of one site-day at most once (KEYS[1], remembered two days), adds its
 // counters and, unless the day is already folded (KEYS[2] has `folded`), its visitor ids, and
-// sets every key it touched to expire at ARGV[1].
-//   ARGV: expire-at, marker seconds, then groups: "h" key-index n (field count)*n,
+// sets every key it touched to expire in ARGV[1] seconds.
+//   ARGV: seconds to live, marker seconds, then groups: "h" key-index n (field count)*n,
 //                                                 "u" key-index n id*n
 constexpr std::string_view apply_script = R"lua(
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then return 0 end
@@ -45,7 +45,7 @@ while i <= #ARGV do
     if not folded then redis.call('PFADD', k, unpack(ARGV, i + 3, i + 2 + n)) end
     i = i + 3 + n
   end
-  redis.call('EXPIREAT', k, ARGV[1])
+  redis.call('EXPIRE', k, ARGV[1])
 end
 return 1
 )lua";
@@ -79,6 +79,12 @@ std::optional<long long> integer_of(const redisReply* r) {
 }
 
 
+/// Seconds from `n` until `at`, at least one: expiries go to Redis as a time to live counted on
+/// the gateway's clock, so a Redis host whose clock is off cannot stretch a day key's 25 hours.
+std::string seconds_until(std::int64_t at, std::int64_t n) {
+    return std::to_string(std::max<std::int64_t>(1, at - n));
+}
+
 }  // namespace
 
 struct recorder::impl final : redis::worker<int>::handler {
@@ -86,6 +92,8 @@ struct recorder::impl final : redis::worker<int>::handler {
     struct chunk {
         bool scripted = true;
         std::vector<std::vector<std::string>> commands;
+        std::int64_t expire_at = 0;  ///< when its keys expire; made a time to live when sent
+        std::size_t ttl_arg = 0;     ///< where in the script call that time to live goes
     };
 
     impl(redis::redis_config redis, std::vector<site_plan> s, std::shared_ptr<day_keys> k,
@@ -194,20 +202,22 @@ struct recorder::impl final : redis::worker<int>::handler {
             }
             const site_plan& site = sites[where.first];
             const std::string base = detail::day_base(prefix, site.name, where.second);
-            const std::string expire_at = std::to_string(
+            const std::int64_t expire_at =
                 site.calendar.start_of(where.second) +
-                (static_cast<std::int64_t>(site.retention_days) + 1) * 86400);
+                (static_cast<std::int64_t>(site.retention_days) + 1) * 86400;
             std::vector<std::string> keys_part;
             std::vector<std::string> args_part;
             const auto start_chunk = [&] {
                 keys_part = {base + ":b:" + random_hex(16), base + ":f"};
-                args_part = {expire_at, std::to_string(marker_seconds)};
+                args_part = {"", std::to_string(marker_seconds)};
             };
             const auto finish_chunk = [&] {
                 if (args_part.size() <= 2) {
                     return;
                 }
                 chunk c;
+                c.expire_at = expire_at;
+                c.ttl_arg = 3 + keys_part.size();
                 std::vector<std::string> cmd{"EVALSHA", sha, std::to_string(keys_part.size())};
                 cmd.insert(cmd.end(), keys_part.begin(), keys_part.end());
                 cmd.insert(cmd.end(), args_part.begin(), args_part.end());
@@ -282,6 +292,7 @@ struct recorder::impl final : redis::worker<int>::handler {
         }
         while (!inflight.empty() && s.connected()) {
             // The script's SHA is known only after a connect: chunks cut before carry "".
+            const std::int64_t n = now();
             const std::size_t take = std::min<std::size_t>(inflight.size(), 32);
             detail::command_list cmds;
             std::vector<std::size_t> first_command;
@@ -290,6 +301,7 @@ struct recorder::impl final : redis::worker<int>::handler {
                 for (auto c : inflight[i].commands) {
                     if (inflight[i].scripted && c[0] == "EVALSHA") {
                         c[1] = sha;
+                        c[inflight[i].ttl_arg] = seconds_until(inflight[i].expire_at, n);
                     }
                     cmds.add(std::move(c));
                 }
@@ -388,10 +400,10 @@ struct recorder::impl final : redis::worker<int>::handler {
             std::min(sites[site].calendar.start_of(d + 1) + 300, n + max_key_seconds);
         const std::string value(reinterpret_cast<const char*>(candidate.data()),
                                 candidate.size());
-        const std::string exat = std::to_string(at);
+        const std::string ttl = seconds_until(at, n);
         std::string error;
         const auto replies = s.pipeline(
-            {{"SET", name, value, "NX", "EXAT", exat}, {"GET", name}}, s.deadline(), error);
+            {{"SET", name, value, "NX", "EX", ttl}, {"GET", name}}, s.deadline(), error);
         if (replies.size() == 2 && replies[1]->type == REDIS_REPLY_STRING &&
             replies[1]->len == candidate.size()) {
             day_key shared{};
@@ -435,7 +447,7 @@ struct recorder::impl final : redis::worker<int>::handler {
             if (*day > it->calendar.at(n).day - 2) {
                 continue;  // this site's day is not two days old yet
             }
-            if (!fold_day(s, *it, *day)) {
+            if (!fold_day(s, *it, *day, n)) {
                 return;
             }
             s.command({"ZREM", detail::unfolded_key(prefix), m});
@@ -446,7 +458,7 @@ struct recorder::impl final : redis::worker<int>::handler {
     // Turns one site-day's HyperLogLogs into numbers and deletes them: the site's figures go
     // to the `:f` hash, each breakdown becomes one string `:r:DIM` of "count visitors length
     // value" lines (one GET for a report instead of two hashes per day), and its `:d:DIM` hash goes.
-    bool fold_day(redis::session& s, const site_plan& site, day_number day) {
+    bool fold_day(redis::session& s, const site_plan& site, day_number day, std::int64_t n) {
         const std::string base = detail::day_base(prefix, site.name, day);
         std::string error;
         auto done = s.command({"HEXISTS", base + ":f", "folded"});
@@ -549,18 +561,19 @@ struct recorder::impl final : redis::worker<int>::handler {
                 hset.push_back(std::to_string(integer_of(got[0].get()).value_or(0)));
             }
         }
-        const std::string expire_at =
-            std::to_string(site.calendar.start_of(day) +
-                           (static_cast<std::int64_t>(site.retention_days) + 1) * 86400);
+        const std::string ttl = seconds_until(
+            site.calendar.start_of(day) +
+                (static_cast<std::int64_t>(site.retention_days) + 1) * 86400,
+            n);
         detail::command_list tx;
         tx.add({"MULTI"});
         tx.add(std::move(hset));
-        tx.add({"EXPIREAT", base + ":f", expire_at});
+        tx.add({"EXPIRE", base + ":f", ttl});
         std::vector<std::string> gone = site_hlls;
         for (std::size_t d = 0; d < breakdowns.size(); ++d) {
             const std::string dim{name_of(breakdowns[d])};
             if (!tables[d].empty()) {
-                tx.add({"SET", base + ":r:" + dim, tables[d], "EXAT", expire_at});
+                tx.add({"SET", base + ":r:" + dim, tables[d], "EX", ttl});
             }
             gone.push_back(base + ":d:" + dim);
             for (const auto& r : rows[d]) {

@@ -48,8 +48,9 @@ struct recorder_status {
 /// flush in batches; the hot path does no I/O). On its own thread (a redis::worker), every
 /// flush_interval it:
 ///  - writes the batches handed to it with submit(): one Lua script call per site-day and
-///    batch (HINCRBY and PFADD, EXPIREAT on every key at day + retention_days), with a batch id
-///    Redis remembers for two days, so a batch retried after a lost reply is applied once.
+///    batch (HINCRBY and PFADD, every key expiring at day + retention_days, sent as a time to
+///    live counted on the gateway's clock), with a batch id Redis remembers for two days, so a
+///    batch retried after a lost reply is applied once.
 ///    Increments are commutative: N gateways sharing one Redis add up to one gateway's totals.
 ///    Redis down: batches wait in bounded memory and are retried; what the bound drops is
 ///    counted (status().dropped);

@@ -82,6 +82,11 @@ TEST(AnalyticsStore, WhatWasCountedReachesRedisOnceAndIsThresholded) {
     EXPECT_EQ(pages.dump().find("rare"), std::string::npos);  // C13: never named
     EXPECT_EQ(keys->size(), 1U);  // today's key, shared through Redis
     EXPECT_FALSE(redis.command({"GET", "cg:a:{demo:2026-12-02}:key"}).is_nil());
+    // C6: the key lives until five minutes into the next day on the gateway's clock, whatever
+    // Redis's clock says (this test's clock is not the machine's).
+    const auto ttl = redis.command({"TTL", "cg:a:{demo:2026-12-02}:key"}).integer;
+    EXPECT_GT(ttl, 12 * 3600);
+    EXPECT_LE(ttl, 12 * 3600 + 300);
 }
 
 TEST(AnalyticsStore, TwoGatewaysFedHalvesGiveTheSameAggregatesAsOne) {
