@@ -283,7 +283,9 @@ await step('accept, withdraw', async () => {
   check('L11 delete asks for confirmation first', !log.some(x => x.method === 'DELETE') && await page.isVisible('[data-consent-action="delete-confirm"]'));
   await Promise.all([page.waitForNavigation(WAIT), page.click('[data-consent-action="delete-confirm"]')]);
   check('L11 delete flow calls DELETE /_consent/record and reloads undecided', log.some(x => x.method === 'DELETE') &&
-    await page.getByRole('dialog', { name: docs.nb.texts.title }).isVisible({ timeout: 3000 }).catch(() => false));
+    // isVisible() does not wait: the reloaded page's deferred banner script may not have run yet.
+    await page.getByRole('dialog', { name: docs.nb.texts.title }).waitFor({ state: 'visible', timeout: 5000 })
+      .then(() => true, () => false));
   await ctx.close();
 });
 
