@@ -3,7 +3,10 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <stdexcept>
+#include <string>
 
 #include "banner/content_coding.hpp"
 #include "banner/rewrite_cache.hpp"
@@ -189,9 +192,9 @@ std::unique_ptr<const banner::site_banner> make_site_banner(const site_config& s
     }
     const std::string owner =
         site.banner.who.name.empty() ? std::string{"the site itself"} : site.banner.who.name;
-    facts.cookies.push_back({settings.host_prefix ? "__Host-" + settings.cookie_name + ", " +
-                                                        settings.cookie_name
-                                                  : settings.cookie_name,
+    facts.cookies.push_back({settings.host_prefix
+                                 ? "__Host-" + settings.cookie_name + ", " + settings.cookie_name
+                                 : settings.cookie_name,
                              "necessary", owner,
                              "Remembers the visitor's cookie choice and proves it (consent id, "
                              "categories, policy version, time).",
@@ -210,11 +213,44 @@ std::unique_ptr<const banner::site_banner> make_site_banner(const site_config& s
     return std::make_unique<const banner::site_banner>(site.banner, std::move(facts));
 }
 
+std::string site_privacy_text(const config& cfg, std::string_view site, banner::language l,
+                              banner::text_format f) {
+    const auto at = std::find_if(cfg.sites.begin(), cfg.sites.end(),
+                                 [site](const site_config& s) { return s.name == site; });
+    if (at == cfg.sites.end()) {
+        std::string names;
+        for (const auto& s : cfg.sites) {
+            names += (names.empty() ? "" : ", ") + s.name;
+        }
+        throw std::invalid_argument("no site named \"" + std::string{site} +
+                                    "\" (the sites: " + names + ")");
+    }
+    const auto banner = make_site_banner(*at, cfg.consent);
+    if (!banner) {
+        throw std::invalid_argument("site \"" + at->name +
+                                    "\" has no banner (its \"banner\" object is missing or "
+                                    "disabled), so it has nothing to declare");
+    }
+    banner::privacy_facts facts;
+    facts.consent_lifetime_days = static_cast<unsigned>(
+        std::chrono::duration_cast<std::chrono::days>(at->consent.lifetime).count());
+    facts.record_retention_days = static_cast<unsigned>(
+        std::chrono::duration_cast<std::chrono::days>(at->consent.retention).count());
+    facts.analytics = at->analytics.enabled;
+    facts.analytics_k = at->analytics.k;
+    facts.analytics_retention_days = at->analytics.retention_days;
+    facts.country = !cfg.analytics.geoip_db.empty();
+    for (const auto& t : cfg.analytics.forward) {
+        facts.forwarded_to.push_back(t.name);
+    }
+    return banner::privacy_text(*banner, l, f, facts);
+}
+
 body_filter make_banner_filter(
     const std::vector<std::unique_ptr<const banner::site_banner>>& banners, metrics& stats) {
     const std::uint64_t generation = filter_generation.fetch_add(1, std::memory_order_relaxed);
-    return [&banners, &stats, generation](const transaction& tx,
-                                          const response_head& h) -> std::unique_ptr<body_transform> {
+    return [&banners, &stats, generation](
+               const transaction& tx, const response_head& h) -> std::unique_ptr<body_transform> {
         if (tx.site >= banners.size() || !banners[tx.site] || tx.method != http::verb::get) {
             return nullptr;
         }

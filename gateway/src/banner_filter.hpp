@@ -3,6 +3,7 @@
 #include <string_view>
 #include <vector>
 
+#include "banner/privacy_text.hpp"
 #include "banner/site_banner.hpp"
 #include "consent/config.hpp"
 #include "gateway/body_filter.hpp"
@@ -16,6 +17,12 @@ namespace cg::gateway {
 /// banner is disabled.
 std::unique_ptr<const banner::site_banner> make_site_banner(const site_config& site,
                                                             const consent::settings& settings);
+
+/// The cookie and statistics section of the privacy statement of the site named `site`
+/// (banner::privacy_text), with the lifetimes, retention and analytics settings of `cfg`.
+/// Throws std::invalid_argument for an unknown site or one without a banner.
+std::string site_privacy_text(const config& cfg, std::string_view site, banner::language l,
+                              banner::text_format f);
 
 /// The body filter that puts the banner into pages (issue 9): a GET answered 200 or with an
 /// error page, `text/html` or `application/xhtml+xml`, not an attachment, in no content coding

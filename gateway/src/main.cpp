@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "admin_auth.hpp"
+#include "banner_filter.hpp"
 #include "gateway/config.hpp"
 #include "gateway/server.hpp"
 
@@ -23,6 +24,10 @@ namespace {
 constexpr std::string_view usage =
     "usage: consent-gateway CONFIG.json            run the gateway\n"
     "       consent-gateway --check-config FILE    validate a configuration and exit\n"
+    "       consent-gateway --privacy-text CONFIG SITE [--lang nb|en] [--format markdown|html]\n"
+    "                                              print the cookie and statistics section of\n"
+    "                                              SITE's privacy statement (default nb, "
+    "markdown)\n"
     "       consent-gateway --hash-password        read a password (one line) from standard\n"
     "                                              input, print its hash for admin.users\n"
     "       consent-gateway --version\n";
@@ -36,6 +41,38 @@ int check(const char* file) {
         std::cerr << e.what() << '\n';
         return 2;
     }
+}
+
+// --privacy-text CONFIG SITE [--lang nb|en] [--format markdown|html]: exit 2 for bad arguments,
+// a bad configuration or an unknown site.
+int privacy_text(int argc, char** argv) {
+    auto lang = cg::banner::language::nb;
+    auto format = cg::banner::text_format::markdown;
+    for (int i = 4; i < argc; i += 2) {
+        const std::string_view option = argv[i];
+        const std::string_view value = i + 1 < argc ? argv[i + 1] : "";
+        if (option == "--lang" && (value == "nb" || value == "en")) {
+            lang = value == "en" ? cg::banner::language::en : cg::banner::language::nb;
+        } else if (option == "--format" && (value == "markdown" || value == "html")) {
+            format =
+                value == "html" ? cg::banner::text_format::html : cg::banner::text_format::markdown;
+        } else {
+            std::cerr << "consent-gateway: --privacy-text: expected --lang nb|en or --format "
+                         "markdown|html, got \""
+                      << option << (value.empty() ? "" : " ") << value << "\"\n";
+            return 2;
+        }
+    }
+    try {
+        std::cout << cg::gateway::site_privacy_text(cg::gateway::load_config(argv[2]), argv[3],
+                                                    lang, format);
+        return 0;
+    } catch (const cg::gateway::config_error& e) {
+        std::cerr << e.what() << '\n';
+    } catch (const std::invalid_argument& e) {
+        std::cerr << "consent-gateway: --privacy-text: " << e.what() << '\n';
+    }
+    return 2;
 }
 
 // Turns terminal echo off while a password is typed, and back on.
@@ -126,6 +163,9 @@ int main(int argc, char** argv) {
     const std::string_view first = argc > 1 ? argv[1] : "";
     if (argc == 3 && first == "--check-config") {
         return check(argv[2]);
+    }
+    if (argc >= 4 && first == "--privacy-text") {
+        return privacy_text(argc, argv);
     }
     if (argc == 2 && first == "--hash-password") {
         return hash_password();

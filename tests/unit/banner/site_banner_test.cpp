@@ -1,5 +1,5 @@
 // The site's banner: its config and lint (issue 9), languages, the site documents the banner
-// script reads, the policy hash, the snippet and the declaration.
+// script reads, the policy hash, the snippet, the declaration and the privacy-statement section.
 #include <string>
 #include <vector>
 
@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "banner/config_reader.hpp"
+#include "banner/privacy_text.hpp"
 #include "banner/site_banner.hpp"
 
 namespace cg::banner {
@@ -112,7 +113,8 @@ TEST(SiteBannerConfig, N1RefusesTextsThatClaimConsentFromBrowsing) {
             R"("texts": {"nb": {"intro": "Ved å fortsette å bruke nettstedet godtar du alt."}})")),
         (lines{"test.json: /sites/0/banner/texts/nb/intro: claims consent from \"ved å "
                "fortsette\": only a click on the banner is consent (DESIGN L3, N1)"}));
-    EXPECT_EQ(problems(banner_json(R"("texts": {"en": {"intro": "Manage it in your Browser Settings."}})")),
+    EXPECT_EQ(problems(banner_json(
+                  R"("texts": {"en": {"intro": "Manage it in your Browser Settings."}})")),
               (lines{"test.json: /sites/0/banner/texts/en/intro: claims consent from \"browser "
                      "settings\": only a click on the banner is consent (DESIGN L3, N1)"}));
 }
@@ -222,6 +224,85 @@ TEST(SiteBanner, TheDeclarationListsCookiesAndThirdPartiesInPureAscii) {
     const auto j = json::parse(b.declaration_json());
     EXPECT_EQ(j["controller"]["name"], "Testfirma AS");
     EXPECT_FALSE(j["categories"][1].contains("erase"));
+}
+
+bool contains(const std::string& text, std::string_view part) {
+    return text.find(part) != std::string::npos;
+}
+
+TEST(PrivacyText, N2NamesControllerBasisPerCategoryCookiesThirdPartiesAndTheRules) {
+    const site_banner b{config_of(banner_json(R"("third_parties": ["Google Analytics"])")),
+                        facts()};
+    const auto md = privacy_text(b, language::nb, text_format::markdown, {});
+    EXPECT_TRUE(md.starts_with("## Informasjonskapsler og statistikk\n")) << md;
+    EXPECT_TRUE(contains(md, "Testfirma AS er behandlingsansvarlig")) << md;
+    EXPECT_TRUE(contains(md, "personvern@testfirma.example"));
+    EXPECT_TRUE(contains(md, "(versjon 7." + b.policy_hash() + ")"));
+    // The legal basis: necessary without consent, everything else on consent; the 2025 rule.
+    EXPECT_TRUE(contains(md, "- necessary-nb: krever ikke samtykke")) << md;
+    EXPECT_TRUE(contains(md, "- analytics-nb: bare med ditt samtykke"));
+    EXPECT_TRUE(contains(md, "ekomloven § 2-7 b"));
+    EXPECT_TRUE(contains(md, "Fra 1. januar 2025"));
+    // Each category's cookies as a table, and its third parties.
+    EXPECT_TRUE(contains(md, "### analytics-nb\n\nom analytics\n\n| Navn | Leverandør |")) << md;
+    EXPECT_TRUE(contains(md, "| `_ga` | Google Analytics | Visitor id. | 2 years |")) << md;
+    EXPECT_TRUE(contains(md, "- Google Analytics: "));
+    EXPECT_TRUE(contains(md, "Ingen informasjonskapsler i denne kategorien."));  // marketing
+    // Change, withdraw, access, export, delete.
+    EXPECT_TRUE(contains(md, "<a href=\"#\" data-consent-open>Endre innstillinger"));
+    EXPECT_TRUE(contains(md, "](/_consent/record)"));
+    EXPECT_TRUE(contains(md, "](/_consent/declaration?lang=nb)"));
+    const auto en = privacy_text(b, language::en, text_format::markdown, {});
+    EXPECT_TRUE(en.starts_with("## Cookies and statistics\n"));
+    EXPECT_TRUE(contains(en, "- analytics-en: only with your consent (GDPR art. 6(1)(a))"));
+    EXPECT_TRUE(contains(en, "Since 1 January 2025"));
+}
+
+TEST(PrivacyText, L7StatesTheGatewaysLifetimeRetentionAndAnalyticsFigures) {
+    const site_banner b{config_of(banner_json()), facts()};
+    privacy_facts f;
+    f.consent_lifetime_days = 84;
+    f.record_retention_days = 92;
+    EXPECT_FALSE(contains(privacy_text(b, language::en, text_format::markdown, f),
+                          "Visitor statistics without cookies"));
+    f.analytics = true;
+    f.analytics_k = 7;
+    f.analytics_retention_days = 30;
+    f.country = true;
+    f.forwarded_to = {"warehouse", "parent"};
+    const auto en = privacy_text(b, language::en, text_format::markdown, f);
+    EXPECT_TRUE(contains(en, "kept in a cookie for 84 days")) << en;
+    EXPECT_TRUE(contains(en, "and deleted 92 days after your last choice"));
+    EXPECT_TRUE(contains(en, "### Visitor statistics without cookies"));
+    EXPECT_TRUE(contains(en, "No figure about fewer than 7 visitors"));
+    EXPECT_TRUE(contains(en, "The figures are kept for 30 days."));
+    EXPECT_TRUE(contains(en, "country, device type"));
+    EXPECT_TRUE(contains(en, "passed on to: warehouse, parent."));
+    const auto nb = privacy_text(b, language::nb, text_format::markdown, f);
+    EXPECT_TRUE(contains(nb, "Tallene lagres i 30 dager."));
+    EXPECT_TRUE(contains(nb, "slettes 92 dager etter ditt siste valg"));
+}
+
+TEST(PrivacyText, HtmlIsPureAsciiAndNothingFromConfigBreaksEitherFormat) {
+    auto f = facts();
+    f.cookies.push_back({"x_*", "analytics", "A|B <Co>", "Counts *things* [1] | </td>", "1 day"});
+    const site_banner b{config_of(banner_json()), std::move(f)};
+    const auto html = privacy_text(b, language::nb, text_format::html, {});
+    EXPECT_TRUE(html.starts_with("<h2>Informasjonskapsler og statistikk</h2>\n")) << html;
+    EXPECT_TRUE(contains(html,
+                         "<tr><td><code>x_*</code></td><td>A|B &lt;Co&gt;</td><td>Counts "
+                         "*things* [1] | &lt;/td&gt;</td><td>1 day</td></tr>"))
+        << html;
+    EXPECT_TRUE(contains(html, "<a href=\"#\" data-consent-open>"));
+    EXPECT_TRUE(contains(html, "<a href=\"/_consent/record\">"));
+    for (const char c : html) {
+        EXPECT_LT(static_cast<unsigned char>(c), 0x80U);
+    }
+    const auto md = privacy_text(b, language::nb, text_format::markdown, {});
+    EXPECT_TRUE(contains(md,
+                         "| `x_*` | A\\|B \\<Co\\> | Counts \\*things\\* \\[1\\] \\| "
+                         "\\</td\\> | 1 day |"))
+        << md;
 }
 
 }  // namespace
