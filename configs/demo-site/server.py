@@ -23,7 +23,7 @@ directly.
 
 Cookies:
 
-  HTML responses (200 pages and the 404 page) set
+  Without --cookies, HTML responses (200 pages and the 404 page) set
     PHPSESSID=<26 chars>; Path=/; HttpOnly; SameSite=Lax   (only if the request has none)
     _ga=GA1.1.<rand>.<unix time>; Max-Age=63072000; Path=/            (analytics)
     _ga_ABC123DEF=GS1.1.<start>.<n>.1.<now>.0.0.0; Max-Age=63072000; Path=/  (analytics)
@@ -36,10 +36,49 @@ Cookies:
   Non-HTML responses (CSS, JS, SVG, /api/status, the 303 after POST /kontakt)
   set no cookies.
 
+  --cookies FILE (JSON) lets another stand-in site bring its own behaviour:
+
+    {"cookies": [
+       {"name": "PHPSESSID", "value": "{token:26}",
+        "attributes": "Path=/; HttpOnly; SameSite=Lax", "when": "absent"},
+       {"name": "_ga", "value": "GA1.1.{digits:9}.{now}",
+        "attributes": "Max-Age=63072000; Path=/", "keep_existing": true},
+       {"name": "portal_lang", "value": "nb",
+        "attributes": "Max-Age=31536000; Path=/karriere/", "paths": ["/karriere/"]}],
+     "forms": [
+       {"path": "/kontakt", "redirect": "/takk"},
+       {"path": "/logg-inn", "redirect": "/min-side",
+        "cookies": [{"name": "portal_session", "value": "{hex:32}",
+                     "attributes": "Path=/; HttpOnly; Secure; SameSite=Lax"}]}]}
+
+  "cookies" (default: none) replaces the cookies above: each is sent, in
+  order, on every HTML response (200 pages and the 404 page).
+    name           required; an RFC 6265 token
+    value          required; a template: {token:N} N random chars of [a-z0-9],
+                   {hex:N} N random hex digits, {digits:N} N random decimal
+                   digits (N 1-4096), {now} unix seconds, {now_ms} unix
+                   milliseconds; the rest is literal (RFC 6265 cookie-octets,
+                   without "{" and "}")
+    attributes     appended after "; " (e.g. "Max-Age=600; Path=/")
+    when           "always" (default) or "absent": only when the request
+                   carries no (non-empty) cookie of that name
+    keep_existing  false (default) or true: when the request carries the
+                   cookie, send its value back instead of a new one
+    paths          URL path prefixes; the cookie is sent only for request
+                   paths that start with one of them (e.g. ["/karriere/"])
+  "forms", when present, replaces the POST /kontakt route: a POST to exactly
+  "path" reads the body and answers 303 See Other to "redirect", with the
+  form's own "cookies" (same fields, matched against the POST request) as
+  Set-Cookie on that 303. POST anywhere else answers 405.
+  The file is checked at start: a bad file, an unknown key, a wrong type or
+  a bad template is reported on one line naming the field, with exit status
+  2. Cookie values are never logged.
+
 Routes:
   GET/HEAD /            -> pages/index.html; /name and /name.html both render
                            pages/name.html into the layout; other files are static
   POST /kontakt         -> reads the form body, 303 See Other to /takk.html
+                           (with --cookies: the file's "forms", if it has any)
   GET/HEAD /api/status  -> small JSON document
   anything else         -> pages/404.html with status 404
 
@@ -47,7 +86,7 @@ Every response carries Content-Length. One log line per request goes to
 stderr, without the client address or query string. Stops cleanly on SIGINT
 or SIGTERM.
 
-Usage: python3 server.py [--host 127.0.0.1] [--port 8081] [--root DIR]
+Usage: python3 server.py [--host 127.0.0.1] [--port 8081] [--root DIR] [--cookies FILE]
        (--port 0 picks a free port; the chosen port is printed on stderr)
 """
 
@@ -146,6 +185,219 @@ def file_below(base, parts):
     return None
 
 
+# ----------------------------------------------------------- --cookies FILE
+
+COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 6265 §4.1.1: a token
+COOKIE_OCTETS = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*")  # RFC 6265 cookie-octet
+HEADER_TEXT = re.compile(r"[\x20-\x7e]*")  # printable ASCII: no CR/LF can reach a header
+TEMPLATE_FIELD = re.compile(r"\{([^{}]*)\}")
+TEMPLATE_SIZED = re.compile(r"(token|hex|digits):([0-9]+)")
+TEMPLATE_MAX_N = 4096  # RFC 6265 §6.1: browsers keep cookies of at least 4096 bytes
+TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+COOKIE_KEYS = ("name", "value", "attributes", "when", "keep_existing", "paths")
+FORM_KEYS = ("path", "redirect", "cookies")
+
+
+class CookieFileError(Exception):
+    """A problem in a --cookies file; the message names the field, never a cookie value."""
+
+
+def _json_type(value):
+    if isinstance(value, bool):
+        return "boolean"
+    for kind, name in ((dict, "object"), (list, "array"), (str, "string"),
+                       ((int, float), "number")):
+        if isinstance(value, kind):
+            return name
+    return "null"
+
+
+def _shown(text, limit=40):
+    """text for an error message: as is if it is plain, else quoted and escaped."""
+    if re.fullmatch(r"[A-Za-z0-9_.:/-]{1,%d}" % limit, text):
+        return text
+    return json.dumps(text[:limit])
+
+
+def _expect(value, kind, field):
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        wanted = {dict: "an object", list: "an array", str: "a string", bool: "true or false"}
+        raise CookieFileError("%s: must be %s (got %s)" % (field, wanted[kind], _json_type(value)))
+    return value
+
+
+def _check_keys(obj, field, required, allowed):
+    """obj must be an object with every key of required and no key outside allowed."""
+    _expect(obj, dict, field or "top level")
+    prefix = field + "." if field else ""
+    for key in obj:
+        if key not in allowed:
+            raise CookieFileError("%s%s: unknown key (allowed: %s)"
+                                  % (prefix, _shown(key), ", ".join(allowed)))
+    for key in required:
+        if key not in obj:
+            raise CookieFileError("%s%s: required" % (prefix, key))
+
+
+def _url_path_field(value, field):
+    _expect(value, str, field)
+    if not value.startswith("/") or not HEADER_TEXT.fullmatch(value):
+        raise CookieFileError('%s: must be a URL path starting with "/"' % field)
+    return value
+
+
+def parse_template(text, field):
+    """Split a value template into literal strings and (kind, n) placeholders."""
+    parts, pos = [], 0
+    for match in TEMPLATE_FIELD.finditer(text):
+        parts.append(text[pos:match.start()])
+        inner = match.group(1)
+        sized = TEMPLATE_SIZED.fullmatch(inner)
+        if sized:
+            n = int(sized.group(2))
+            if not 1 <= n <= TEMPLATE_MAX_N:
+                raise CookieFileError("%s: {%s}: length must be 1-%d"
+                                      % (field, sized.group(1), TEMPLATE_MAX_N))
+            parts.append((sized.group(1), n))
+        elif inner in ("now", "now_ms"):
+            parts.append((inner, 0))
+        else:
+            raise CookieFileError("%s: unknown placeholder %s (allowed: {token:N}, {hex:N}, "
+                                  "{digits:N}, {now}, {now_ms})"
+                                  % (field, _shown("{" + inner + "}")))
+        pos = match.end()
+    parts.append(text[pos:])
+    for part in parts:
+        if isinstance(part, str) and ("{" in part or "}" in part):
+            raise CookieFileError('%s: unmatched "{" or "}"' % field)
+        if isinstance(part, str) and not COOKIE_OCTETS.fullmatch(part):
+            raise CookieFileError("%s: only RFC 6265 cookie-octets may be literal (no spaces, "
+                                  "quotes, commas, semicolons, backslashes or non-ASCII)" % field)
+    return [part for part in parts if part != ""]
+
+
+def render_template(parts, now):
+    out = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+            continue
+        kind, n = part
+        if kind == "token":
+            out.append("".join(secrets.choice(TOKEN_ALPHABET) for _ in range(n)))
+        elif kind == "hex":
+            out.append(secrets.token_hex((n + 1) // 2)[:n])
+        elif kind == "digits":
+            out.append("".join(secrets.choice("0123456789") for _ in range(n)))
+        elif kind == "now":
+            out.append(str(int(now)))
+        else:
+            out.append(str(int(now * 1000)))
+    return "".join(out)
+
+
+class CookieRule:
+    """One entry of a "cookies" list: which Set-Cookie to send, and when."""
+
+    def __init__(self, obj, field):
+        _check_keys(obj, field, ("name", "value"), COOKIE_KEYS)
+        self.name = _expect(obj["name"], str, field + ".name")
+        if not COOKIE_NAME.fullmatch(self.name):
+            raise CookieFileError("%s.name: must be an RFC 6265 token (letters, digits, "
+                                  "and !#$%%&'*+-.^_`|~)" % field)
+        self.value = parse_template(_expect(obj["value"], str, field + ".value"), field + ".value")
+        self.attributes = _expect(obj.get("attributes", ""), str, field + ".attributes")
+        if not HEADER_TEXT.fullmatch(self.attributes):
+            raise CookieFileError("%s.attributes: only printable ASCII is allowed" % field)
+        self.when = obj.get("when", "always")
+        if self.when not in ("always", "absent"):
+            raise CookieFileError('%s.when: must be "always" or "absent"' % field)
+        self.keep_existing = _expect(obj.get("keep_existing", False), bool,
+                                     field + ".keep_existing")
+        self.paths = None
+        if "paths" in obj:
+            paths = _expect(obj["paths"], list, field + ".paths")
+            if not paths:
+                raise CookieFileError("%s.paths: must not be empty (leave it out to send the "
+                                      "cookie on every path)" % field)
+            self.paths = tuple(_url_path_field(p, "%s.paths[%d]" % (field, i))
+                               for i, p in enumerate(paths))
+
+    def set_cookie(self, jar, path, now):
+        """The Set-Cookie value for a request with cookies jar and URL path, or None."""
+        if self.paths is not None and not (path and path.startswith(self.paths)):
+            return None
+        existing = jar.get(self.name)  # an empty value counts as absent, as in the default set
+        if self.when == "absent" and existing:
+            return None
+        if self.keep_existing and existing:
+            value = existing
+        else:
+            value = render_template(self.value, now)
+        cookie = "%s=%s" % (self.name, value)
+        return cookie + "; " + self.attributes if self.attributes else cookie
+
+
+def _cookie_rules(value, field):
+    return [CookieRule(obj, "%s[%d]" % (field, i))
+            for i, obj in enumerate(_expect(value, list, field))]
+
+
+class FormRoute:
+    """One entry of "forms": POST path -> 303 to redirect, with its own cookies."""
+
+    def __init__(self, obj, field):
+        _check_keys(obj, field, ("path", "redirect"), FORM_KEYS)
+        self.path = _url_path_field(obj["path"], field + ".path")
+        self.redirect = _expect(obj["redirect"], str, field + ".redirect")
+        if not re.fullmatch(r"[\x21-\x7e]+", self.redirect):
+            raise CookieFileError("%s.redirect: must be a non-empty URL without spaces "
+                                  "(printable ASCII)" % field)
+        self.cookies = _cookie_rules(obj.get("cookies", []), field + ".cookies")
+
+
+class SiteCookies:
+    """A checked --cookies file: the HTML cookies and the form routes (None: the default)."""
+
+    def __init__(self, doc):
+        _check_keys(doc, "", (), ("cookies", "forms"))
+        self.cookies = _cookie_rules(doc.get("cookies", []), "cookies")
+        self.forms = None
+        if "forms" in doc:
+            self.forms = {}
+            for i, obj in enumerate(_expect(doc["forms"], list, "forms")):
+                form = FormRoute(obj, "forms[%d]" % i)
+                if form.path in self.forms:
+                    raise CookieFileError("forms[%d].path: %s is already a form route"
+                                          % (i, _shown(form.path)))
+                self.forms[form.path] = form
+
+
+def _no_duplicate_keys(pairs):
+    obj = {}
+    for key, value in pairs:
+        if key in obj:
+            raise CookieFileError("duplicate key %s" % _shown(key))
+        obj[key] = value
+    return obj
+
+
+def load_site_cookies(path):
+    """Read and check a --cookies file; raises CookieFileError."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise CookieFileError("cannot read: %s" % (e.strerror or e))
+    try:
+        doc = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
+    except UnicodeDecodeError:
+        raise CookieFileError("not UTF-8")
+    except json.JSONDecodeError as e:
+        raise CookieFileError("not valid JSON: %s" % e)
+    return SiteCookies(doc)
+
+
 class BadRequest(Exception):
     def __init__(self, status, message):
         super().__init__(message)
@@ -158,6 +410,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "Apache"
     timeout = 30  # idle keep-alive connections are closed after this many seconds
     root = DEFAULT_ROOT
+    site = None  # a SiteCookies from --cookies FILE; None: the built-in cookies and form
 
     # ------------------------------------------------------------------ logging
 
@@ -203,8 +456,13 @@ class Handler(BaseHTTPRequestHandler):
         except BadRequest as e:
             return self._error_plain(e.status, str(e))
         path = self._url_path()
-        if path in ("/kontakt", "/kontakt/", "/kontakt.html"):
-            return self._contact(body)
+        if self.site is not None and self.site.forms is not None:
+            form = self.site.forms.get(path)
+            if form is not None:
+                return self._form(body, "form " + form.path, form.redirect,
+                                  self._cookies_for(form.cookies))
+        elif path in ("/kontakt", "/kontakt/", "/kontakt.html"):
+            return self._form(body, "contact form", "/takk.html", [])
         self._send(405, b"Method Not Allowed\n", "text/plain; charset=utf-8",
                    extra=[("Allow", "GET, HEAD")])
 
@@ -345,18 +603,21 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, body, "application/json", head,
                    extra=[("Cache-Control", "no-store")])
 
-    def _contact(self, body):
+    def _form(self, body, label, location, set_cookies):
+        """Answer a posted form with 303 See Other to location."""
         ctype = self.headers.get("Content-Type", "")
         fields = {}
         if ctype.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
             fields = urllib.parse.parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
         # Log only which fields arrived, never their contents (personal data).
-        self.log_message("contact form: %d bytes, fields: %s", len(body),
+        self.log_message("%s: %d bytes, fields: %s", label, len(body),
                          ",".join(sorted(fields)) or "-")
-        page = (b'<!DOCTYPE html><html lang="nb"><meta charset="utf-8"><title>Takk</title>'
-                b'<p>Takk! Se <a href="/takk.html">/takk.html</a>.</p></html>\n')
-        self._send(303, page, "text/html; charset=utf-8",
-                   extra=[("Location", "/takk.html"), ("Cache-Control", "no-store")])
+        link = html.escape(location)
+        page = ('<!DOCTYPE html><html lang="nb"><meta charset="utf-8"><title>Takk</title>'
+                '<p>Takk! Se <a href="%s">%s</a>.</p></html>\n' % (link, link)).encode("utf-8")
+        extra = [("Location", location), ("Cache-Control", "no-store")]
+        extra += [("Set-Cookie", c) for c in set_cookies]
+        self._send(303, page, "text/html; charset=utf-8", extra=extra)
 
     # ---------------------------------------------------------------- cookies
 
@@ -368,6 +629,24 @@ class Handler(BaseHTTPRequestHandler):
                 if sep and name and name not in jar:
                     jar[name] = value.strip()
         return jar
+
+    def _html_cookies(self):
+        """Set-Cookie values for an HTML response: the --cookies file's, or the built-in set."""
+        if self.site is not None:
+            return self._cookies_for(self.site.cookies)
+        return self._tracking_cookies()
+
+    def _cookies_for(self, rules):
+        """Set-Cookie values of a --cookies list for this request, in order."""
+        jar = self._request_cookies()
+        path = self._url_path()
+        now = time.time()
+        out = []
+        for rule in rules:
+            cookie = rule.set_cookie(jar, path, now)
+            if cookie is not None:
+                out.append(cookie)
+        return out
 
     def _tracking_cookies(self):
         """Set-Cookie values a PHP/WordPress site with GA4, Meta Pixel and a
@@ -462,7 +741,7 @@ class Handler(BaseHTTPRequestHandler):
             self.rfile.readline(16)  # CRLF after the chunk
 
     def _send_html(self, status, body, head):
-        extra = [("Set-Cookie", c) for c in self._tracking_cookies()]
+        extra = [("Set-Cookie", c) for c in self._html_cookies()]
         extra += [
             ("X-Powered-By", "PHP/8.2.12"),
             ("Cache-Control", "no-store, no-cache, must-revalidate"),
@@ -510,11 +789,20 @@ def main(argv=None):
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8081, help="port to listen on (default 8081, 0 = any free port)")
     parser.add_argument("--root", default=DEFAULT_ROOT, help="directory to serve (default: www/ next to this file)")
+    parser.add_argument("--cookies", metavar="FILE",
+                        help="JSON file with this site's cookies and form routes "
+                             "(default: the built-in set; see the module docstring)")
     args = parser.parse_args(argv)
 
     if not os.path.isdir(args.root):
         parser.error("root directory not found: %s" % args.root)
     Handler.root = os.path.realpath(args.root)
+    if args.cookies is not None:
+        try:
+            Handler.site = load_site_cookies(args.cookies)
+        except CookieFileError as e:
+            sys.stderr.write("demo-site: %s: %s\n" % (args.cookies, e))
+            return 2
     if ":" in args.host:
         Server.address_family = socket.AF_INET6
 
@@ -527,6 +815,11 @@ def main(argv=None):
     host, port = httpd.server_address[:2]
     shown = "[%s]" % host if ":" in host else host
     sys.stderr.write("demo-site: serving %s on http://%s:%d/\n" % (Handler.root, shown, port))
+    if Handler.site is not None:
+        forms = Handler.site.forms
+        sys.stderr.write("demo-site: cookies from %s: %d cookie(s), %s\n" % (
+            args.cookies, len(Handler.site.cookies),
+            "the default form" if forms is None else "%d form(s)" % len(forms)))
     sys.stderr.flush()
 
     def stop(signum, _frame):
