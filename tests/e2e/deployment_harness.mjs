@@ -206,11 +206,18 @@ export async function startDeployment(name, binary, { budgetMs = 200000 } = {}) 
       page.waitForResponse(x => new URL(x.url()).pathname === '/_consent' && x.request().method() === 'POST', { timeout: 6000 }),
       page.click(selector),
     ]);
-    return { status: r.status(), ...(await r.json().catch(() => ({}))) };
+    const body = await r.json().catch(() => null);
+    if (body) return { status: r.status(), ...body };
+    // The banner reloads the page after a withdrawal, which can take the answer's body away:
+    // the decision is then read back from /_consent/state.
+    await page.waitForLoadState('load');
+    const s = await state(page);
+    return { status: r.status(), consent_id: s.consent_id, granted: s.granted, method: s.method };
   };
   /// Opens the settings layer, ticks exactly `categories`, saves.
   const saveChoice = async (page, categories) => {
-    if (!await page.isVisible(`${DLG} .cg-l2:not([hidden])`)) await page.click(act('settings'));
+    if (await page.isVisible(act('settings'))) await page.click(act('settings'));
+    else if (!await page.isVisible(`${DLG} .cg-l2:not([hidden])`)) await page.click('[data-consent-open], .cg-reopen');
     await page.waitForSelector(`${DLG} .cg-l2:not([hidden])`);
     for (const box of await page.$$(`${DLG} input[data-consent-category]:not([disabled])`)) {
       const want = categories.includes(await box.getAttribute('data-consent-category'));
