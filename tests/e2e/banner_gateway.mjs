@@ -9,11 +9,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
+
+import { freePort, sleep, until } from './wait.mjs';
 
 const SKIP = 77;
 const here = dirname(fileURLToPath(import.meta.url));
@@ -59,20 +60,6 @@ async function step(name, fn) {
   try { await fn(); } catch (e) { check(name, false, String(e && e.message || e).split('\n')[0]); }
   console.log(`  -- ${name}: ${Date.now() - t0} ms`);
 }
-const sleep = ms => new Promise(r => setTimeout(r, ms));
-async function until(fn, ms = 5000, every = 50) {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v || Date.now() - t0 > ms) return v;
-    await sleep(every);
-  }
-}
-const freePort = () => new Promise((res, rej) => {
-  const s = net.createServer();
-  s.on('error', rej);
-  s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
-});
 function start(cmd, args, name) {
   const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   c.log = '';

@@ -11,10 +11,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { freePort, sleep, until } from './wait.mjs';
 
 const SKIP = 77;
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -25,20 +26,6 @@ const USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, l
 export const PRIVACY_BEGIN = /<!-- consent-gateway:privacy-text (nb|en) -->\n?/;
 export const PRIVACY_END = '<!-- /consent-gateway:privacy-text -->';
 
-const sleep = ms => new Promise(r => setTimeout(r, ms));
-async function until(fn, ms = 5000, every = 50) {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v || Date.now() - t0 > ms) return v;
-    await sleep(every);
-  }
-}
-const freePort = () => new Promise((res, rej) => {
-  const s = net.createServer();
-  s.on('error', rej);
-  s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
-});
 const wildcard = pattern => new RegExp(`^${pattern.split('*').map(p => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
 
 /// Starts deployment `name` with `binary`; returns the harness `h` (see the end of this function).
