@@ -10,4 +10,9 @@ namespace cg::banner {
 /// `{controller}` replaced by the controller's name (texts.cpp).
 std::string resolved_text(const site_banner_config& c, language l, std::string_view key);
 
+/// A cookie's lifetime as the declaration shows it in `l`: "session" and "<number> <unit>"
+/// (seconds to years, as the catalogue writes them) in nb or nn; anything else, and every
+/// lifetime in en, as written.
+std::string lifetime_in(language l, std::string_view lifetime);
+
 }  // namespace cg::banner

@@ -18,9 +18,9 @@ using json_config::member;
 
 namespace {
 
-constexpr std::array<std::string_view, 8> banner_keys{
-    "enabled", "controller", "third_parties", "trackers", "reopen", "consent_mode", "texts",
-    "cache"};
+constexpr std::array<std::string_view, 8> banner_keys{"enabled",  "controller", "third_parties",
+                                                      "trackers", "reopen",     "consent_mode",
+                                                      "texts",    "cache"};
 constexpr std::array<std::string_view, 3> controller_keys{"name", "contact", "privacy_url"};
 constexpr std::array<std::string_view, 3> reopen_names{"bottom-left", "bottom-right", "none"};
 constexpr std::array<std::string_view, 3> consent_mode_names{"off", "basic", "advanced"};
@@ -29,9 +29,9 @@ constexpr std::array<std::string_view, 3> language_names{"nb", "nn", "en"};
 // Phrases that claim consent from something other than a click (DESIGN L3, N1): a text that
 // says them makes the banner non-compliant, whatever the buttons do.
 constexpr std::array<std::string_view, 12> implied_consent{
-    "by continuing",       "by using this",      "by browsing",     "browser settings",
-    "ved å fortsette",     "ved å bruke",        "ved å surfe",     "ved å halde fram",
-    "ved å bruka",         "nettleserinnstill",  "nettlesarinnstill", "ved videre bruk"};
+    "by continuing",   "by using this",     "by browsing",       "browser settings",
+    "ved å fortsette", "ved å bruke",       "ved å surfe",       "ved å halde fram",
+    "ved å bruka",     "nettleserinnstill", "nettlesarinnstill", "ved videre bruk"};
 
 constexpr std::size_t max_button_chars = 40;
 constexpr std::size_t max_text_chars = 2000;
@@ -61,8 +61,9 @@ void read_controller(json_config::reader& r, const json& v, const std::string& p
     if (!r.check_object(v, pointer, controller_keys)) {
         return;
     }
-    for (const auto& [key, slot] : {std::pair{"name", &out.name}, std::pair{"contact", &out.contact},
-                                    std::pair{"privacy_url", &out.privacy_url}}) {
+    for (const auto& [key, slot] :
+         {std::pair{"name", &out.name}, std::pair{"contact", &out.contact},
+          std::pair{"privacy_url", &out.privacy_url}}) {
         if (const std::string* s = r.read_string(v, pointer, key)) {
             *slot = *s;
         }
@@ -166,11 +167,11 @@ std::string site_trackers_document(const std::string& trackers_json) {
 // from the page's origin (the cookie catalogue names only cookies).
 const std::vector<std::string>& local_storage_keys(std::string_view category) {
     static const std::vector<std::string> none;
-    static const std::vector<std::string> analytics{"_hjid",        "_hjSession*", "_hjUser*",
-                                                    "_hjTLDTest",   "_hjLocalStorageTest",
-                                                    "_hjViewportId", "_clck",      "_clsk"};
-    static const std::vector<std::string> marketing{"_gcl_ls", "_uetsid*", "_uetvid*", "tt_*",
-                                                    "_fbp",    "li_*"};
+    static const std::vector<std::string> analytics{
+        "_hjid",         "_hjSession*", "_hjUser*", "_hjTLDTest", "_hjLocalStorageTest",
+        "_hjViewportId", "_clck",       "_clsk"};
+    static const std::vector<std::string> marketing{"_gcl_ls", "_uetsid*", "_uetvid*",
+                                                    "tt_*",    "_fbp",     "li_*"};
     if (category == "analytics") {
         return analytics;
     }
@@ -315,9 +316,8 @@ std::vector<third_party> third_parties_of(const site_banner_config& c,
                                           const tracker_catalogue& all) {
     std::vector<third_party> out;
     const auto add = [&](const tracker& t) {
-        const bool seen = std::any_of(out.begin(), out.end(), [&](const third_party& p) {
-            return p.vendor == t.vendor;
-        });
+        const bool seen = std::any_of(out.begin(), out.end(),
+                                      [&](const third_party& p) { return p.vendor == t.vendor; });
         if (!seen) {
             out.push_back({t.vendor, std::string{category_name(t.category)}, t.purpose});
         }
@@ -339,11 +339,11 @@ std::vector<third_party> third_parties_of(const site_banner_config& c,
     return out;
 }
 
-json cookie_json(const cookie_info& c) {
+json cookie_json(const cookie_info& c, language l) {
     return {{"name", c.name},
             {"provider", c.provider},
             {"purpose", c.purpose},
-            {"lifetime", c.lifetime}};
+            {"lifetime", lifetime_in(l, c.lifetime)}};
 }
 
 json document_of(const site_banner_config& c, const site_facts& facts,
@@ -358,7 +358,7 @@ json document_of(const site_banner_config& c, const site_facts& facts,
         json erase = json::array();
         for (const auto& ck : facts.cookies) {
             if (ck.category == cat.id) {
-                cookies.push_back(cookie_json(ck));
+                cookies.push_back(cookie_json(ck, l));
                 erase.push_back(ck.name);
             }
         }
@@ -379,24 +379,25 @@ json document_of(const site_banner_config& c, const site_facts& facts,
             }
         }
         const auto i = static_cast<std::size_t>(l);
-        categories.push_back({{"id", cat.id},
-                              {"name", cat.names[i]},
-                              {"description", cat.descriptions[i]},
-                              {"required", cat.required},
-                              {"cookies", std::move(cookies)},
-                              {"third_parties", std::move(vendors)},
-                              {"erase",
-                               {{"cookies", std::move(erase)},
-                                {"local_storage", local_storage_keys(cat.id)}}}});
+        categories.push_back(
+            {{"id", cat.id},
+             {"name", cat.names[i]},
+             {"description", cat.descriptions[i]},
+             {"required", cat.required},
+             {"cookies", std::move(cookies)},
+             {"third_parties", std::move(vendors)},
+             {"erase",
+              {{"cookies", std::move(erase)}, {"local_storage", local_storage_keys(cat.id)}}}});
     }
-    return {{"language", name_of(l)},
-            {"controller",
-             {{"name", c.who.name}, {"contact", c.who.contact}, {"privacy_url", c.who.privacy_url}}},
-            {"texts", std::move(texts)},
-            {"categories", std::move(categories)},
-            {"consent_mode", consent_mode_names[static_cast<std::size_t>(c.google)]},
-            {"reopen", reopen_names[static_cast<std::size_t>(c.reopen)]},
-            {"declaration_url", "/_consent/declaration"}};
+    return {
+        {"language", name_of(l)},
+        {"controller",
+         {{"name", c.who.name}, {"contact", c.who.contact}, {"privacy_url", c.who.privacy_url}}},
+        {"texts", std::move(texts)},
+        {"categories", std::move(categories)},
+        {"consent_mode", consent_mode_names[static_cast<std::size_t>(c.google)]},
+        {"reopen", reopen_names[static_cast<std::size_t>(c.reopen)]},
+        {"declaration_url", "/_consent/declaration"}};
 }
 
 }  // namespace

@@ -58,7 +58,8 @@ constexpr std::array<text_row, 36> rows{{
       "All cookies on this website"}},
     {"your_choice", {"Ditt valg", "Valet ditt", "Your choice"}},
     {"consent_id", {"Samtykke-ID", "Samtykke-ID", "Consent ID"}},
-    {"not_decided", {"Du har ikke valgt ennå.", "Du har ikkje valt enno.", "You have not chosen yet."}},
+    {"not_decided",
+     {"Du har ikke valgt ennå.", "Du har ikkje valt enno.", "You have not chosen yet."}},
     {"download_record",
      {"Last ned samtykkehistorikken din", "Last ned samtykkehistorikken din",
       "Download your consent record"}},
@@ -90,8 +91,7 @@ constexpr std::array<text_row, 36> rows{{
       "Choose whether we may use cookies for preferences, statistics and marketing."}},
     {"declaration_title",
      {"Informasjonskapsler på {site}", "Informasjonskapslar på {site}", "Cookies on {site}"}},
-    {"none_listed",
-     {"Ingen oppført.", "Ingen oppførte.", "None listed."}},
+    {"none_listed", {"Ingen oppført.", "Ingen oppførte.", "None listed."}},
 }};
 
 }  // namespace
@@ -126,6 +126,51 @@ std::string resolved_text(const site_banner_config& c, language l, std::string_v
         out.replace(at, placeholder.size(), c.who.name);
     }
     return out;
+}
+
+namespace {
+
+// A lifetime's unit in English (singular, plural) and in nb and nn (singular, plural).
+struct unit_row {
+    std::array<std::string_view, 2> en;
+    std::array<std::array<std::string_view, 2>, 2> no;  // nb, nn
+};
+constexpr std::array<unit_row, 7> units{{
+    {{"second", "seconds"}, {{{"sekund", "sekunder"}, {"sekund", "sekund"}}}},
+    {{"minute", "minutes"}, {{{"minutt", "minutter"}, {"minutt", "minutt"}}}},
+    {{"hour", "hours"}, {{{"time", "timer"}, {"time", "timar"}}}},
+    {{"day", "days"}, {{{"dag", "dager"}, {"dag", "dagar"}}}},
+    {{"week", "weeks"}, {{{"uke", "uker"}, {"veke", "veker"}}}},
+    {{"month", "months"}, {{{"måned", "måneder"}, {"månad", "månader"}}}},
+    {{"year", "years"}, {{{"år", "år"}, {"år", "år"}}}},
+}};
+
+}  // namespace
+
+std::string lifetime_in(language l, std::string_view lifetime) {
+    if (l == language::en) {
+        return std::string{lifetime};
+    }
+    const auto no = static_cast<std::size_t>(l);  // nb 0, nn 1
+    if (lifetime == "session") {
+        return "økt";
+    }
+    // "<digits> <unit>", as the catalogue writes most lifetimes; anything else stays as written.
+    const auto space = lifetime.find(' ');
+    const auto number = lifetime.substr(0, space);
+    if (space == std::string_view::npos || number.empty() || number.size() > 9 ||
+        !std::all_of(number.begin(), number.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return std::string{lifetime};
+    }
+    const auto word = lifetime.substr(space + 1);
+    for (const auto& u : units) {
+        for (std::size_t plural = 0; plural < 2; ++plural) {
+            if (word == u.en[plural]) {
+                return std::string{number} + " " + std::string{u.no[no][number == "1" ? 0 : 1]};
+            }
+        }
+    }
+    return std::string{lifetime};
 }
 
 }  // namespace cg::banner

@@ -181,6 +181,35 @@ TEST(SiteBanner, L2WritesASiteDocumentPerLanguageWithControllerCategoriesAndThir
     EXPECT_EQ(b.document_path(language::nn), "/_consent/site.nn." + b.policy_hash() + ".json");
 }
 
+TEST(SiteBanner, N2LifetimesAreShownInTheVisitorsLanguageWhereTheyFollowTheCatalogueForm) {
+    auto f = facts();
+    f.cookies.push_back({"sid", "necessary", "Testfirma AS", "Session.", "session"});
+    f.cookies.push_back({"a", "analytics", "X", "A.", "30 minutes"});
+    f.cookies.push_back({"b", "analytics", "X", "B.", "1 week"});
+    f.cookies.push_back({"c", "analytics", "X", "C.", "until you log out"});
+    f.cookies.push_back({"d", "analytics", "X", "D.", "3 months"});
+    const site_banner b{config_of(banner_json()), std::move(f)};
+    const auto lifetimes = [&](language l) {
+        std::vector<std::string> out;
+        const auto doc = json::parse(b.document(l));
+        for (const auto& c : doc["categories"]) {
+            for (const auto& k : c["cookies"]) {
+                out.push_back(k["lifetime"].get<std::string>());
+            }
+        }
+        return out;
+    };
+    EXPECT_EQ(lifetimes(language::nb),
+              (std::vector<std::string>{"1 år", "økt", "2 år", "30 minutter", "1 uke",
+                                        "until you log out", "3 måneder"}));
+    EXPECT_EQ(lifetimes(language::nn),
+              (std::vector<std::string>{"1 år", "økt", "2 år", "30 minutt", "1 veke",
+                                        "until you log out", "3 månader"}));
+    EXPECT_EQ(lifetimes(language::en),
+              (std::vector<std::string>{"1 year", "session", "2 years", "30 minutes", "1 week",
+                                        "until you log out", "3 months"}));
+}
+
 TEST(SiteBanner, L8ThePolicyHashChangesWithWhatTheVisitorIsShown) {
     const auto hash = [](std::string_view banner, site_facts f) {
         return site_banner{config_of(banner), std::move(f)}.policy_hash();
@@ -245,7 +274,7 @@ TEST(PrivacyText, N2NamesControllerBasisPerCategoryCookiesThirdPartiesAndTheRule
     EXPECT_TRUE(contains(md, "Fra 1. januar 2025"));
     // Each category's cookies as a table, and its third parties.
     EXPECT_TRUE(contains(md, "### analytics-nb\n\nom analytics\n\n| Navn | Leverandør |")) << md;
-    EXPECT_TRUE(contains(md, "| `_ga` | Google Analytics | Visitor id. | 2 years |")) << md;
+    EXPECT_TRUE(contains(md, "| `_ga` | Google Analytics | Visitor id. | 2 år |")) << md;
     EXPECT_TRUE(contains(md, "- Google Analytics: "));
     EXPECT_TRUE(contains(md, "Ingen informasjonskapsler i denne kategorien."));  // marketing
     // Change, withdraw, access, export, delete.
@@ -291,7 +320,7 @@ TEST(PrivacyText, HtmlIsPureAsciiAndNothingFromConfigBreaksEitherFormat) {
     EXPECT_TRUE(html.starts_with("<h2>Informasjonskapsler og statistikk</h2>\n")) << html;
     EXPECT_TRUE(contains(html,
                          "<tr><td><code>x_*</code></td><td>A|B &lt;Co&gt;</td><td>Counts "
-                         "*things* [1] | &lt;/td&gt;</td><td>1 day</td></tr>"))
+                         "*things* [1] | &lt;/td&gt;</td><td>1 dag</td></tr>"))
         << html;
     EXPECT_TRUE(contains(html, "<a href=\"#\" data-consent-open>"));
     EXPECT_TRUE(contains(html, "<a href=\"/_consent/record\">"));
@@ -301,7 +330,7 @@ TEST(PrivacyText, HtmlIsPureAsciiAndNothingFromConfigBreaksEitherFormat) {
     const auto md = privacy_text(b, language::nb, text_format::markdown, {});
     EXPECT_TRUE(contains(md,
                          "| `x_*` | A\\|B \\<Co\\> | Counts \\*things\\* \\[1\\] \\| "
-                         "\\</td\\> | 1 day |"))
+                         "\\</td\\> | 1 dag |"))
         << md;
 }
 
