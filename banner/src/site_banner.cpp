@@ -342,7 +342,9 @@ std::vector<third_party> third_parties_of(const site_banner_config& c,
 json cookie_json(const cookie_info& c, language l) {
     return {{"name", c.name},
             {"provider", c.provider},
-            {"purpose", c.purpose},
+            {"purpose", c.purposes[static_cast<std::size_t>(l)].empty()
+                            ? c.purpose
+                            : c.purposes[static_cast<std::size_t>(l)]},
             {"lifetime", lifetime_in(l, c.lifetime)}};
 }
 

@@ -192,13 +192,22 @@ std::unique_ptr<const banner::site_banner> make_site_banner(const site_config& s
     }
     const std::string owner =
         site.banner.who.name.empty() ? std::string{"the site itself"} : site.banner.who.name;
+    // The consent cookie is the gateway's own: its purpose is written in every language.
+    const std::string purpose =
+        "Remembers the visitor's cookie choice and proves it (consent id, categories, policy "
+        "version, time).";
     facts.cookies.push_back({settings.host_prefix
                                  ? "__Host-" + settings.cookie_name + ", " + settings.cookie_name
                                  : settings.cookie_name,
-                             "necessary", owner,
-                             "Remembers the visitor's cookie choice and proves it (consent id, "
-                             "categories, policy version, time).",
-                             lifetime_text(site.consent.lifetime)});
+                             "necessary",
+                             owner,
+                             purpose,
+                             lifetime_text(site.consent.lifetime),
+                             {"Husker valget ditt om informasjonskapsler og dokumenterer det "
+                              "(samtykke-ID, kategorier, versjon av teksten, tidspunkt).",
+                              "Hugsar valet ditt om informasjonskapslar og dokumenterer det "
+                              "(samtykke-ID, kategoriar, versjon av teksten, tidspunkt).",
+                              purpose}});
     for (const auto& rule : site.consent.cookies) {
         facts.cookies.push_back({rule.name, std::string{consent::name_of(rule.cat)},
                                  rule.provider.empty() ? owner : rule.provider, rule.purpose,

@@ -88,6 +88,9 @@ struct cookie_info {
     std::string provider;
     std::string purpose;  ///< English (the catalogue's language)
     std::string lifetime;
+    /// The purpose in nb, nn and en where the gateway knows it (its own consent cookie); an
+    /// empty one falls back to `purpose`.
+    std::array<std::string, 3> purposes{};
 };
 
 /// What the banner needs to know of the site's consent policy (the gateway converts it; banner
@@ -109,9 +112,9 @@ struct page_context {
     granted_trackers granted;
     std::vector<std::string> granted_names;  ///< the granted categories' ids, necessary first
     bool gpc = false;
-    std::string_view nonce;  ///< the page's CSP nonce for scripts ("" = none)
-    std::string_view style_nonce;  ///< the page's CSP nonce for styles ("" = none)
-    std::string_view return_to;  ///< the page's origin-form target, for the no-JS form
+    std::string_view nonce;            ///< the page's CSP nonce for scripts ("" = none)
+    std::string_view style_nonce;      ///< the page's CSP nonce for styles ("" = none)
+    std::string_view return_to;        ///< the page's origin-form target, for the no-JS form
     language fallback = language::nb;  ///< when the page names no language of ours
 };
 
@@ -183,7 +186,7 @@ class site_banner {
     std::array<std::string, 4> snippet_parts_;
     /// The no-JS form by language: before and after its return_to value.
     std::array<std::pair<std::string, std::string>, 3> noscript_forms_;
-    std::string third_party_names_;      ///< "Google Analytics, Hotjar" for the no-JS form
+    std::string third_party_names_;  ///< "Google Analytics, Hotjar" for the no-JS form
     std::string policy_hash_;
     std::array<std::string, 3> documents_;
     std::array<std::string, 3> document_paths_;

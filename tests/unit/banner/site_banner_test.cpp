@@ -181,14 +181,21 @@ TEST(SiteBanner, L2WritesASiteDocumentPerLanguageWithControllerCategoriesAndThir
     EXPECT_EQ(b.document_path(language::nn), "/_consent/site.nn." + b.policy_hash() + ".json");
 }
 
-TEST(SiteBanner, N2LifetimesAreShownInTheVisitorsLanguageWhereTheyFollowTheCatalogueForm) {
+TEST(SiteBanner, N2LifetimesAndKnownPurposesAreShownInTheVisitorsLanguage) {
     auto f = facts();
     f.cookies.push_back({"sid", "necessary", "Testfirma AS", "Session.", "session"});
     f.cookies.push_back({"a", "analytics", "X", "A.", "30 minutes"});
     f.cookies.push_back({"b", "analytics", "X", "B.", "1 week"});
     f.cookies.push_back({"c", "analytics", "X", "C.", "until you log out"});
     f.cookies.push_back({"d", "analytics", "X", "D.", "3 months"});
+    f.cookies.push_back({"e", "marketing", "X", "E.", "1 day", {"Formål.", "Føremål.", ""}});
     const site_banner b{config_of(banner_json()), std::move(f)};
+    const auto purpose_of_e = [&](language l) {
+        return json::parse(b.document(l))["categories"][2]["cookies"][0]["purpose"];
+    };
+    EXPECT_EQ(purpose_of_e(language::nb), "Formål.");
+    EXPECT_EQ(purpose_of_e(language::nn), "Føremål.");
+    EXPECT_EQ(purpose_of_e(language::en), "E.");  // no English text given: `purpose`
     const auto lifetimes = [&](language l) {
         std::vector<std::string> out;
         const auto doc = json::parse(b.document(l));
@@ -201,13 +208,13 @@ TEST(SiteBanner, N2LifetimesAreShownInTheVisitorsLanguageWhereTheyFollowTheCatal
     };
     EXPECT_EQ(lifetimes(language::nb),
               (std::vector<std::string>{"1 år", "økt", "2 år", "30 minutter", "1 uke",
-                                        "until you log out", "3 måneder"}));
+                                        "until you log out", "3 måneder", "1 dag"}));
     EXPECT_EQ(lifetimes(language::nn),
               (std::vector<std::string>{"1 år", "økt", "2 år", "30 minutt", "1 veke",
-                                        "until you log out", "3 månader"}));
+                                        "until you log out", "3 månader", "1 dag"}));
     EXPECT_EQ(lifetimes(language::en),
               (std::vector<std::string>{"1 year", "session", "2 years", "30 minutes", "1 week",
-                                        "until you log out", "3 months"}));
+                                        "until you log out", "3 months", "1 day"}));
 }
 
 TEST(SiteBanner, L8ThePolicyHashChangesWithWhatTheVisitorIsShown) {
