@@ -15,15 +15,22 @@ export default async function ifront(h) {
   await step('access control', async () => {
     const ctx = await h.browser.newContext();
     const page = await ctx.newPage();
+    // Logs in through the form; the status of POST /login.
     const login = async (user, password) => {
       await page.goto(`${h.admin}/login`);
       await page.fill('input[name=username]', user);
       await page.fill('input[name=password]', password);
-      await Promise.all([page.waitForLoadState('load'), page.click('button[type=submit]')]);
+      const [r] = await Promise.all([
+        page.waitForResponse(x => new URL(x.url()).pathname === '/login' && x.request().method() === 'POST'),
+        page.click('button[type=submit]'),
+      ]);
+      await page.waitForLoadState('load');
+      return r.status();
     };
-    await login('marketing', 'wrong-password');
-    check('promise: strict access control: a wrong password is refused', page.url().startsWith(`${h.admin}/login`), page.url());
-    await login('marketing', 'demo-marketing');
+    const refused = await login('marketing', 'wrong-password');
+    check('promise: strict access control: a wrong password is refused', refused === 401 && page.url().startsWith(`${h.admin}/login`), `${refused} ${page.url()}`);
+    const marketing = await login('marketing', 'demo-marketing');
+    check('marketing logs in with its password', marketing === 303, `${marketing}`);
     for (const path of ['/privacy/evidence', '/metrics', '/consent/counts', '/consent/cookies']) {
       const r = await page.request.get(`${h.admin}${path}`, { maxRedirects: 0 });
       check(`promise: strict access control: marketing gets 403 on ${path}`, r.status() === 403, `${r.status()}`);
@@ -31,7 +38,8 @@ export default async function ifront(h) {
     const stats = await page.request.get(`${h.admin}/stats/api/summary?site=ifront`);
     check('promise: strict access control: marketing reads the statistics', stats.status() === 200, `${stats.status()}`);
     await ctx.clearCookies();
-    await login('admin', 'demo-admin');
+    const admin = await login('admin', 'demo-admin');
+    check('admin logs in with its password', admin === 303, `${admin}`);
     const ev = await page.request.get(`${h.admin}/privacy/evidence`);
     check('promise: strict access control: the admin role reads the evidence', ev.status() === 200, `${ev.status()}`);
     await ctx.close();
