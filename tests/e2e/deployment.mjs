@@ -87,7 +87,7 @@ await step('acceptance', async () => {
   await dialogShown(page);
   const r = await decide(page, act('accept-all'));
   consentId = r.consent_id;
-  check('promise: accepting all is recorded with a consent id', r.status === 200 && !!consentId && r.granted.length === h.config.sites[0].consent.categories?.length || r.granted.length >= 2, JSON.stringify(r));
+  check('promise: accepting all is recorded with a consent id', r.status === 200 && !!consentId && r.method === 'accept-all' && r.granted.length >= 2, JSON.stringify(r));
   await page.reload();
   await settle(page);
   await sleep(300);
@@ -102,9 +102,10 @@ await step('change through the privacy statement', async () => {
   const { ctx, page, tr } = visitor;
   await page.goto(`${main.origin}/personvern`);
   await settle(page);
-  const links = await page.$$('main [data-consent-open], article [data-consent-open], [data-consent-open]');
-  check('the privacy statement has a link that re-opens the banner', links.length > 0);
-  await links[0].click();
+  // The link of the generated section (--privacy-text), as the organisation pastes it.
+  const link = page.locator('a[data-consent-open]', { hasText: 'Endre innstillinger for informasjonskapsler' });
+  check('the privacy statement has the generated link that re-opens the banner', await link.count() === 1, `${await link.count()}`);
+  await link.first().click();
   await page.waitForSelector(`${h.DLG} .cg-l2:not([hidden])`, { timeout: 4000 });
   const checked = await page.$$eval(`${h.DLG} input[data-consent-category]:not([disabled])`, els => els.filter(e => e.checked).length);
   check('promise: the link re-opens the banner showing the current choice', checked > 0, `${checked} ticked`);

@@ -23,8 +23,8 @@ const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const artifacts = resolve(process.env.CG_ARTIFACTS || 'build-e2e-artifacts');
 // A desktop Chrome: HeadlessChrome is a bot to the analytics, which would then count nothing.
 const USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
-export const PRIVACY_BEGIN = /<!-- consent-gateway:privacy-text (nb|en) -->\n?/;
-export const PRIVACY_END = '<!-- /consent-gateway:privacy-text -->';
+const PRIVACY_BEGIN = /<!-- consent-gateway:privacy-text (nb|en) -->\n?/;
+const PRIVACY_END = '<!-- /consent-gateway:privacy-text -->';
 
 const wildcard = pattern => new RegExp(`^${pattern.split('*').map(p => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
 
@@ -237,9 +237,9 @@ export async function startDeployment(name, binary, { budgetMs = 200000 } = {}) 
   }
 
   return {
-    name, tag, sites, config, configFile, admin, adminFetch, request, redis, browser, gateway: gw,
+    name, tag, sites, config, admin, adminFetch, request, redis, browser,
     check, step, until, sleep, open, shot, DLG, act, dialogShown, decide, saveChoice, inPage, state, settle, jar, optional,
-    trackerCategory, privacyDrift,
+    privacyDrift,
     async finish() {
       await browser.close().catch(() => {});
       console.log(`${failed ? 'FAIL' : 'PASS'} ${tag}: ${passed} passed, ${failed} failed`);

@@ -24,7 +24,7 @@ export default async function ifokus(h) {
       await dialogShown(page);
       await decide(page, act('reject-all'));
       await page.goto(`${s.origin}/personvern`);
-      await page.click('[data-consent-open]');
+      await page.locator('a[data-consent-open]', { hasText: 'Endre innstillinger for informasjonskapsler' }).click();
       await page.waitForSelector(`${h.DLG} .cg-l2:not([hidden])`, { timeout: 4000 });
       const text = await page.$eval(h.DLG, d => d.textContent);
       check(`promise: ${s.host}'s privacy statement link re-opens the banner of ${s.controller}`, text.includes(s.controller));
