@@ -23,10 +23,12 @@ using line = std::vector<span>;
 
 struct block {
     enum class kind : std::uint8_t { h2, h3, para, list, table } k = kind::para;
-    std::vector<line> lines;  ///< h2/h3/para: one; list: one per item; table: one per row
+    /// h2/h3/para: one; list: one per item; table: one per row, each span a cell, the first
+    /// row the header.
+    std::vector<line> lines;
 };
 
-// Table rows are lines whose spans are the cells; the first row is the header.
+// Markdown's special characters escaped, line ends as spaces (a value stays in its cell).
 std::string markdown_escaped(std::string_view s) {
     std::string out;
     out.reserve(s.size());
