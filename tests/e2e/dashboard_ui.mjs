@@ -417,11 +417,16 @@ await step('ranges', async () => {
   const r = await waitReq(l => l.rep === 'timeseries' && l.q.from === from && l.q.to === TODAY);
   const draw = await page.evaluate(() => { const t = performance.now(); dispatchEvent(new Event('resize')); return performance.now() - t; });
   check('custom range: the page asks for the chosen from/to (400 days)', !!r && /range=custom/.test(page.url()) && page.url().includes(`from=${from}`), page.url());
+  // Functional, not timed (wall-clock limits fail on a loaded machine): two frames after the
+  // container shrinks, the canvas has the new width and is drawn; the times are only reported.
+  const wide = await pixels(page, '#chart');
   const long = await page.evaluate(() => new Promise(res => {
     const t = performance.now(), el = document.querySelector('#chart');
     el.parentElement.style.width = '700px';
     requestAnimationFrame(() => requestAnimationFrame(() => { res(performance.now() - t); })); }));
-  check('400 daily points: a resize redraws within a frame or two', long < 200 && (await pixels(page, '#chart')).w > 0, `${long.toFixed(0)} ms, ${draw.toFixed(1)} ms`);
+  const narrow = await pixels(page, '#chart');
+  check('400 daily points: a resize redraws within two frames', narrow.w > 0 && narrow.w < wide.w && narrow.n > 2000,
+    `${wide.w} -> ${narrow.w} px wide, ${long.toFixed(0)} ms, ${draw.toFixed(1)} ms`);
   await page.evaluate(() => { document.querySelector('#chart').parentElement.style.width = ''; });
   await page.reload();
   await ready(page);
