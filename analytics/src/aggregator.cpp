@@ -119,7 +119,7 @@ aggregator::cell* aggregator::cell_for(const probe& p, bool always) {
 
 bool aggregator::remember(cell& c, const visitor_id& id) {
     // A visitor's page views come in a row: the last id is the one most often repeated.
-    if (!c.ids.empty() && c.ids.back() == id) {
+    if (!c.ids.empty() && id_order::words(c.ids.back()) == id_order::words(id)) {
         return true;
     }
     if (id_count_ >= max_ids_) {
@@ -142,17 +142,19 @@ void aggregator::add_count(std::uint32_t site, std::int64_t period, dimension wh
 }
 
 void aggregator::add(const page_view& v) {
-    add(v, v.anonymous || v.where == nullptr || v.ua == nullptr ? page_rows{} : rows_of(v));
+    if (v.anonymous || v.where == nullptr || v.ua == nullptr) {
+        const std::int64_t hour = std::int64_t{v.when.day} * 24 + v.when.hour;
+        cell_for({v.site, hour, dimension::total, {}, empty_hash}, true)->n += 1;
+        cell_for({v.site, hour, dimension::anonymous, {}, empty_hash}, true)->n += 1;
+        return;
+    }
+    add(v, rows_of(v));
 }
 
 void aggregator::add(const page_view& v, const page_rows& rows) {
     const std::int64_t day = v.when.day;
     const std::int64_t hour = day * 24 + v.when.hour;
     cell_for({v.site, hour, dimension::total, {}, empty_hash}, true)->n += 1;
-    if (v.anonymous || v.where == nullptr || v.ua == nullptr) {
-        cell_for({v.site, hour, dimension::anonymous, {}, empty_hash}, true)->n += 1;
-        return;
-    }
     bool complete = true;
     if (cell* c = cell_for({v.site, hour, dimension::page_hour, rows.values[0], rows.hashes[0]},
                            false)) {

@@ -1,5 +1,8 @@
 #include "analytics/tap.hpp"
 
+#include <algorithm>
+#include <initializer_list>
+
 namespace cg::analytics {
 
 const visitor_hasher* tap::hasher_for(std::uint32_t site, day_number day) {
@@ -29,6 +32,14 @@ std::optional<not_counted> tap::count(std::uint32_t site, const site_settings& s
                                       const std::vector<std::string>& own_hosts,
                                       const exchange& e) {
     exchange_facts f = e.facts;
+    // The request's header values were read long before its answer ended and are out of the
+    // caches by now: ask for them all at once rather than wait for each in turn.
+    for (const std::string_view s : {f.content_type, f.sec_fetch_dest, f.accept_language,
+                                     e.user_agent, e.target, e.referer}) {
+        for (std::size_t at = 0; at < std::min<std::size_t>(s.size(), 192); at += 64) {
+            __builtin_prefetch(s.data() + at);
+        }
+    }
     auto reason = classify(f);
     const user_agent* ua = nullptr;
     if (!reason || reason == not_counted::no_language) {
@@ -90,8 +101,50 @@ std::optional<not_counted> tap::count(std::uint32_t site, const site_settings& s
     }
     v.country = step.country.view();
     rows.set(7, v.country);  // this step's copy: touch's view pointed into its own
-    counts_.add(v, rows);
+    wait(v, rows);
     return std::nullopt;
+}
+
+void tap::wait(const page_view& v, const page_rows& rows) {
+    waiting_view& w = waiting_.emplace_back();
+    w.site = v.site;
+    w.when = v.when;
+    w.minute = v.minute;
+    w.remember = v.remember;
+    w.identified = v.visitor != nullptr;
+    if (w.identified) {
+        w.id = *v.visitor;
+    }
+    w.text = static_cast<std::uint32_t>(waiting_text_.size());
+    for (std::size_t i = 0; i < unique_rows.size(); ++i) {
+        waiting_text_ += rows.values[i];
+        w.sizes[i] = static_cast<std::uint32_t>(rows.values[i].size());
+    }
+    w.hashes = rows.hashes;
+    if (waiting_.size() >= group_size) {
+        add_waiting();
+    }
+}
+
+void tap::add_waiting() {
+    page_rows rows;
+    for (const waiting_view& w : waiting_) {
+        std::size_t at = w.text;
+        for (std::size_t i = 0; i < unique_rows.size(); ++i) {
+            rows.values[i] = std::string_view{waiting_text_}.substr(at, w.sizes[i]);
+            at += w.sizes[i];
+        }
+        rows.hashes = w.hashes;
+        page_view v;
+        v.site = w.site;
+        v.when = w.when;
+        v.minute = w.minute;
+        v.remember = w.remember;
+        v.visitor = w.identified ? &w.id : nullptr;
+        counts_.add(v, rows);
+    }
+    waiting_.clear();
+    waiting_text_.clear();
 }
 
 void tap::count_decision(std::uint32_t site, std::int64_t now, decision_kind kind,

@@ -139,7 +139,8 @@ class aggregator {
         : max_keys_(max_keys), max_ids_(max_ids) {}
 
     void add(const page_view& v);
-    /// The same with the page view's rows already read (rows_of).
+    /// A measured page view (not anonymous) whose rows were read already (rows_of); `where`,
+    /// `ua` and `country` are not looked at.
     void add(const page_view& v, const page_rows& rows);
     /// Adds `n` to one counter (visits, consent figures). Site figures are never dropped.
     void add_count(std::uint32_t site, std::int64_t period, dimension what,
