@@ -586,7 +586,12 @@ if [[ -n $PERF_OUT ]]; then
     perf record "${PERF_ARGS[@]}" -p "$GW_PID" -o "$T/perf.data" -- sleep "$PERF_SECS" \
         > "$T/perf-record.log" 2>&1 &
     PERF_PID=$!
+    perf_c0=$(cpu_ticks "$GW_PID")
+    metrics > "$T/m0" || die "GET /metrics failed"
     run_wrk tap-on perf "$PERF_SECS"
+    perf_c1=$(cpu_ticks "$GW_PID")
+    metrics > "$T/m1" || die "GET /metrics failed"
+    perf_pv=$(( $(metric_of "$PV_ON" < "$T/m1") - $(metric_of "$PV_ON" < "$T/m0") ))
     wait "$PERF_PID" || { cat "$T/perf-record.log" >&2; die "perf record failed"; }
     PERF_PID=
     log "perf: reporting (unwinding the DWARF stacks takes a while) ..."
@@ -605,8 +610,18 @@ if [[ -n $PERF_OUT ]]; then
         perf_table --no-children --sort symbol -g none --percent-limit 0.3 | awk 'NR <= 60'
         echo "## with children (total, self): the tap (analytics::), HMAC/SHA-256, GeoIP (MMDB), RE2, cctz, hiredis"
         perf_table --children --sort symbol -g none \
-            | grep -E 'analytics|HMAC|hmac|SHA256|sha256|MMDB|re2::|RE2|cctz|redis|visitor|aggregat' \
+            | grep -E 'analytics|HMAC|hmac|SHA256|sha256|MMDB|re2::|RE2|cctz|redis|visitor|aggregat|XXH' \
             | awk 'NR <= 60'
+        echo "## per page view (the gateway's CPU during the run / its page views, times the share)"
+        perf_table --children --sort symbol -g none | awk -v ticks=$(( perf_c1 - perf_c0 )) \
+            -v hz="$CLK_TCK" -v pv="$perf_pv" '
+            $4 == "cg::analytics::tap::count" { tap = $1 + 0 }
+            $4 == "cg::gateway::analytics_stage" { stage = $1 + 0 }
+            END {
+                if (pv <= 0) { print "no page views counted during the run"; exit }
+                all = ticks / hz * 1e6 / pv
+                printf "gateway CPU %.1f µs per page view (%d page views); tap::count %.2f %% = %.2f µs; analytics_stage %.2f %% = %.2f µs\n", all, pv, tap, tap * all / 100, stage, stage * all / 100
+            }'
     } > "$PERF_OUT"
     log "perf report written to $PERF_OUT"
 fi

@@ -12,6 +12,7 @@ build_packages=(
     libre2-dev libyaml-cpp-dev         # analytics: ua-parser's User-Agent regexes, read from YAML
     uap-core                           # ... the regexes themselves (and their test cases)
     libmaxminddb-dev                   # analytics: country of a visitor's address (.mmdb)
+    libxxhash-dev                      # analytics: the visit table's seeded keys (XXH3)
     libcctz-dev tzdata                 # analytics: days and hours in each site's time zone
 )
 test_packages=(

@@ -81,13 +81,13 @@ std::optional<not_counted> tap::count(std::uint32_t site, const site_settings& s
     v.where = &where_;
     v.ua = ua;
     page_rows rows = rows_of(v);  // no entry row, no country yet
-    visitor_id id{};
     visit_step step;
     if (const visitor_hasher* h = hasher_for(site, when.day)) {
-        id = (*h)(plan.name, e.visitor, ua->digest);
-        step = shared_.visits.touch(site, when, v.minute, id, e.now, rows,
-                                    shared_.countries.get(), e.visitor, counts_);
-        v.visitor = &id;
+        const visitor_source who{h, per_site_[site].generation, plan.name, e.visitor,
+                                 ua->digest};
+        step = shared_.visits.touch(site, when, v.minute, who, e.now, rows,
+                                    shared_.countries.get(), counts_);
+        v.visitor = &step.id;
         v.entry = step.started;
         v.remember = step.remember;
         if (v.entry) {

@@ -1,11 +1,45 @@
 #include "analytics/visits.hpp"
 
 #include <algorithm>
+#include <random>
+
+#include <xxhash.h>
 
 namespace cg::analytics {
 
 visit_table::visit_table(std::size_t max_visits, std::int64_t idle_seconds)
-    : per_shard_(std::max<std::size_t>(1, max_visits / 16)), idle_(idle_seconds) {}
+    : per_shard_(std::max<std::size_t>(1, max_visits / 16)), idle_(idle_seconds) {
+    std::random_device random;
+    seed_ = (std::uint64_t{random()} << 32) | random();
+}
+
+visit_table::visit_key visit_table::key_of(std::uint32_t site, day_number day,
+                                           const visitor_source& who) const noexcept {
+    // site ‖ day ‖ key generation ‖ family ‖ address ‖ User-Agent digest, fixed lengths.
+    unsigned char in[4 + 4 + 8 + 1 + 16 + 16] = {};
+    std::size_t at = 0;
+    const auto put = [&](const void* p, std::size_t n) {
+        std::memcpy(in + at, p, n);
+        at += n;
+    };
+    put(&site, 4);
+    put(&day, 4);
+    put(&who.key_generation, 8);
+    if (who.address.is_v4()) {
+        in[at++] = 4;
+        put(who.address.to_v4().to_bytes().data(), 4);
+        at += 12;
+    } else {
+        in[at++] = 6;
+        put(who.address.to_v6().to_bytes().data(), 16);
+    }
+    put(who.user_agent.data(), who.user_agent.size());
+    const XXH128_hash_t h = XXH3_128bits_withSeed(in, sizeof in, seed_);
+    visit_key key;
+    std::memcpy(key.data(), &h.low64, 8);
+    std::memcpy(key.data() + 8, &h.high64, 8);
+    return key;
+}
 
 void visit_table::fold(const state& s, aggregator& out) {
     out.add_count(s.site, s.day, dimension::visits_ended, {}, 1);
@@ -37,15 +71,14 @@ std::uint32_t row_hash(std::size_t row, std::size_t value_hash) noexcept {
 }  // namespace
 
 visit_step visit_table::touch(std::uint32_t site, local_moment when, std::int64_t minute,
-                              const visitor_id& id, std::int64_t now,
-                              page_rows& rows,
-                              const country_database* countries,
-                              const boost::asio::ip::address& address, aggregator& out) {
-    shard& sh = shards_[id[15] & 15U];
+                              const visitor_source& who, std::int64_t now, page_rows& rows,
+                              const country_database* countries, aggregator& out) {
+    const visit_key key = key_of(site, when.day, who);
+    shard& sh = shards_[key[15] & 15U];
     const std::lock_guard lock{sh.mutex};
     visit_step step;
     state* s = nullptr;
-    if (auto it = sh.open.find(id); it != sh.open.end()) {
+    if (auto it = sh.open.find(key); it != sh.open.end()) {
         if (now - it->second.last < idle_) {
             s = &it->second;
             s->last = std::max(s->last, now);
@@ -70,9 +103,10 @@ visit_step visit_table::touch(std::uint32_t site, local_moment when, std::int64_
         fresh.start = fresh.last = now;
         fresh.pages = 1;
         if (countries != nullptr) {
-            fresh.country = countries->lookup(address);  // C9: once per visit, country only
+            fresh.country = countries->lookup(who.address);  // C9: once per visit, country only
         }
-        s = &sh.open.emplace(id, fresh).first->second;
+        fresh.id = (*who.hasher)(who.site_name, who.address, who.user_agent);
+        s = &sh.open.emplace(key, fresh).first->second;
         out.add_count(site, when.day, dimension::visits, {}, 1);
         step.started = true;
         step.remember = remember_day | remember_hour | remember_minute;
@@ -87,6 +121,7 @@ visit_step visit_table::touch(std::uint32_t site, local_moment when, std::int64_
     s->hour = when.hour;
     s->minute = minute;
     step.country = s->country;
+    step.id = s->id;
     rows.set(7, step.country.view());  // unique_rows[7] is the country
     for (std::size_t i = 0; i < unique_rows.size(); ++i) {
         if (rows.values[i].empty()) {

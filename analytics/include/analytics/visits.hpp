@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <mutex>
+#include <string_view>
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
@@ -20,31 +21,44 @@ struct visit_step {
     bool started = false;        ///< the first page view of a visit
     std::uint32_t remember = 0;  ///< page_view::remember: ids the visit has not added yet
     country_code country;        ///< looked up once, when the visit started
+    visitor_id id{};             ///< derived once, when the visit started
 };
 
-/// Open visits (DESIGN §6): per visitor id, when the visit started, its last page view and how
-/// many it had, in gateway memory only. A visit ends after `idle_seconds` without a page view
-/// (30 minutes, as Plausible and GA) and is then folded into counters (bounces, pages, seconds);
-/// nothing about it survives. The id changes with the day key, so no visit outlives its day's
-/// key. Bounded: a full table ends a visit early to make room and counts it in evicted().
-/// Thread-safe (16 shards with a lock each); the aggregator passed in must be the caller's own.
+/// Who a page view is from, as the visit table needs it; read only during touch().
+struct visitor_source {
+    const visitor_hasher* hasher = nullptr;  ///< under the day's key (required)
+    std::uint64_t key_generation = 0;        ///< which key that is: a new key starts new visits
+    std::string_view site_name;
+    boost::asio::ip::address address;  ///< for the visit's key, the id and the country only
+    ua_digest user_agent{};
+};
+
+/// Open visits (DESIGN §6): per visitor, its id, when the visit started, its last page view and
+/// how many it had, in gateway memory only. A visit ends after `idle_seconds` without a page
+/// view (30 minutes, as Plausible and GA) and is then folded into counters (bounces, pages,
+/// seconds); nothing about it survives. Visits are found by a key that hashes the site, the
+/// local day, the day key's generation, the address and the User-Agent digest with XXH3 under a
+/// seed drawn when the table is made: about 20 ns, where the visitor id's HMAC costs two SHA-256
+/// blocks, so the id is derived once per visit, when it starts. A new day or day key gives a
+/// new key, so no visit outlives its day's key. Bounded: a full table ends a visit early to make
+/// room and counts it in evicted(). Thread-safe (16 shards with a lock each); the aggregator
+/// passed in must be the caller's own.
 class visit_table {
   public:
     explicit visit_table(std::size_t max_visits = 200'000, std::int64_t idle_seconds = 1800);
 
-    /// A measured page view of `id` at `now` (Unix seconds) on local `day` of `site`. A page
-    /// view that starts a visit is counted in `out` (visits; the entry row by the caller) and
-    /// looks the country of `address` up in `countries` (if any), kept for the visit. `rows`
+    /// A measured page view from `who` at `now` (Unix seconds) on local `when.day` of `site`. A
+    /// page view that starts a visit is counted in `out` (visits; the entry row by the caller),
+    /// derives the visitor id and looks the country of the address up in `countries` (if any),
+    /// both kept for the visit. `rows`
     /// are the page view's (rows_of, without the entry row; the country's is set here, valid
     /// only during the call: the caller sets it again from the answer's copy); the
     /// answer's `remember` leaves out the ids the visit already added (the same
     /// row, hour or minute: HyperLogLogs would ignore them). A visit it ends (idle, or evicted
     /// for room) is folded into `out`.
     visit_step touch(std::uint32_t site, local_moment when, std::int64_t minute,
-                     const visitor_id& id, std::int64_t now,
-                     page_rows& rows,
-                     const country_database* countries, const boost::asio::ip::address& address,
-                     aggregator& out);
+                     const visitor_source& who, std::int64_t now, page_rows& rows,
+                     const country_database* countries, aggregator& out);
     /// Ends the visits idle for idle_seconds at `now` (every visit when `all`), folding them
     /// into `out`.
     void sweep(std::int64_t now, aggregator& out, bool all = false);
@@ -66,17 +80,21 @@ class visit_table {
         std::uint8_t hour = 0;    ///< of the last page view
         std::uint8_t seen_count = 0;
         country_code country;
+        visitor_id id{};
         std::array<std::uint32_t, 8> seen{};  ///< hashes of the rows the visit added its id to
     };
+    using visit_key = std::array<std::uint8_t, 16>;
+    [[nodiscard]] visit_key key_of(std::uint32_t site, day_number day,
+                                   const visitor_source& who) const noexcept;
     struct id_hash {
-        std::size_t operator()(const visitor_id& id) const noexcept {
+        std::size_t operator()(const visit_key& id) const noexcept {
             std::size_t h;
             std::memcpy(&h, id.data(), sizeof h);  // already a keyed hash
             return h;
         }
     };
     struct id_equal {  // two words, not memcmp
-        bool operator()(const visitor_id& a, const visitor_id& b) const noexcept {
+        bool operator()(const visit_key& a, const visit_key& b) const noexcept {
             std::uint64_t x[2];
             std::uint64_t y[2];
             std::memcpy(x, a.data(), sizeof x);
@@ -86,7 +104,7 @@ class visit_table {
     };
     struct shard {
         mutable std::mutex mutex;
-        boost::unordered_flat_map<visitor_id, state, id_hash, id_equal> open;
+        boost::unordered_flat_map<visit_key, state, id_hash, id_equal> open;
     };
     static void fold(const state& s, aggregator& out);
     // Folds and removes the shard's visits idle at `now` (all when `all`); its lock is held.
@@ -94,6 +112,7 @@ class visit_table {
 
     std::size_t per_shard_;
     std::int64_t idle_;
+    std::uint64_t seed_;  // XXH3's for visit keys: random, never leaves the process
     std::array<shard, 16> shards_;
     std::atomic<std::uint64_t> evicted_{0};
 };

@@ -7,13 +7,18 @@ namespace {
 using cg::analytics::aggregator;
 using cg::analytics::dimension;
 using cg::analytics::visit_table;
-using cg::analytics::visitor_id;
+using cg::analytics::visitor_hasher;
+using cg::analytics::visitor_source;
 
-visitor_id id_of(std::uint8_t n) {
-    visitor_id id{};
-    id[0] = n;
-    id[15] = n;
-    return id;
+const visitor_hasher& hasher() {
+    static const visitor_hasher h{cg::analytics::day_key{7}};
+    return h;
+}
+
+// Visitor `n`: an address of its own, the same User-Agent as everyone.
+visitor_source who_is(std::uint8_t n, std::uint64_t key_generation = 1) {
+    return {&hasher(), key_generation, "site", boost::asio::ip::address_v4{0x0A000000U + n},
+            cg::analytics::digest_of("Mozilla/5.0")};
 }
 
 std::uint64_t figure(const aggregator& a, dimension d) {
@@ -22,7 +27,8 @@ std::uint64_t figure(const aggregator& a, dimension d) {
 
 // A page view of `path` on day 7 at `now`; the answer as touch() gives it.
 cg::analytics::visit_step view(visit_table& visits, std::uint8_t who, std::int64_t now,
-                               aggregator& a, std::string_view path = "/") {
+                               aggregator& a, std::string_view path = "/",
+                               std::uint64_t key_generation = 1) {
     cg::analytics::page_rows rows;
     const std::array<std::string_view, cg::analytics::unique_rows.size()> values{
         path, {}, {}, "direct", {}, {}, {}, {}, "desktop", "Firefox", "Linux"};
@@ -31,8 +37,7 @@ cg::analytics::visit_step view(visit_table& visits, std::uint8_t who, std::int64
     }
     const auto when = cg::analytics::local_moment{7, static_cast<std::uint8_t>(now / 3600 % 24),
                                                   static_cast<std::uint16_t>(now / 60 % 1440)};
-    return visits.touch(0, when, now / 60, id_of(who), now, rows, nullptr,
-                        boost::asio::ip::address{}, a);
+    return visits.touch(0, when, now / 60, who_is(who, key_generation), now, rows, nullptr, a);
 }
 
 TEST(Visits, PageViewsWithin30MinutesAreOneVisit) {
@@ -45,6 +50,18 @@ TEST(Visits, PageViewsWithin30MinutesAreOneVisit) {
     EXPECT_EQ(figure(a, dimension::visits), 2U);
     EXPECT_EQ(figure(a, dimension::visits_ended), 0U);
     EXPECT_EQ(visits.size(), 2U);
+}
+
+TEST(Visits, AVisitKeepsTheIdItStartedWithAndANewDayKeyStartsANewOne) {
+    visit_table visits;
+    aggregator a;
+    const auto first = view(visits, 1, 1000, a);
+    EXPECT_EQ(first.id, hasher()("site", who_is(1).address, who_is(1).user_agent));
+    EXPECT_EQ(view(visits, 1, 1100, a).id, first.id);
+    EXPECT_NE(view(visits, 2, 1100, a).id, first.id);
+    const auto rekeyed = view(visits, 1, 1200, a, "/", 2);  // the day key was replaced
+    EXPECT_TRUE(rekeyed.started);
+    EXPECT_EQ(figure(a, dimension::visits), 3U);
 }
 
 TEST(Visits, AnEndedVisitIsFoldedIntoCountersAndForgotten) {
