@@ -9,7 +9,9 @@
 #   --instructions S: after the rounds, the gateway again under callgrind: instructions per
 #             request per row (wrk -t1 -c1, S seconds a run, each row twice): steady figures.
 #   --perf FILE: after the rounds, `perf record -e cpu-clock --call-graph dwarf` on the gateway
-#             during one more tap-on run; the top symbols (self, with children) go to FILE.
+#             during one more tap-on run; the top symbols (self, with children) go to FILE,
+#             and the tap's share turned into µs per page view (the gateway's CPU during that
+#             run / its page views): steadier than the share, which moves with the kernel's.
 #   Builds DIR/gateway/consent-gateway (Release) if it is missing or has no analytics tap
 #   (a binary from before issue 10's tap). Needs nginx, wrk, curl, redis-server, redis-cli,
 #   python3 (and perf for --perf); as root it apt-get installs the missing ones.
@@ -47,11 +49,12 @@
 #
 # Result (printed, and written to bench/out/analytics_tap.md): per row the medians over the
 # rounds (and min–max), then the cost of the tap = 1 − on/off of the req/s medians and
-# on/off − 1 of the CPU-per-request medians, each PASS/FAIL against 3 % (issue 10), and the
-# same cost per round (paired runs, adjacent in time): their spread is the noise. wrk, nginx,
+# on/off − 1 of the CPU-per-request medians, each PASS/FAIL against 3 % (issue 10), or "noise"
+# when the paired rounds fall on both sides of 3 %, and the same cost per round (paired runs,
+# adjacent in time): their spread is the noise. wrk, nginx,
 # Redis and the gateway share this machine's cores: compare the two rows, not absolute numbers;
 # a cost closer to 0 than the spread between rounds is noise. CPU per request is less affected
-# by other load than req/s. Exit status: 0 both within 3 %, 3 a target missed, 1 the benchmark
+# by other load than req/s. Exit status: 0 both PASS, 3 a target missed or unclear, 1 the benchmark
 # could not run (setup error, a check failed, a tool failed).
 #
 # Safety: traffic goes only to 127.0.0.1; every loop is bounded; every process started here is
@@ -609,11 +612,11 @@ if [[ -n $PERF_OUT ]]; then
         echo "## self time, top symbols"
         perf_table --no-children --sort symbol -g none --percent-limit 0.3 | awk 'NR <= 60'
         echo "## with children (total, self): the tap (analytics::), HMAC/SHA-256, GeoIP (MMDB), RE2, cctz, hiredis"
-        perf_table --children --sort symbol -g none \
-            | grep -E 'analytics|HMAC|hmac|SHA256|sha256|MMDB|re2::|RE2|cctz|redis|visitor|aggregat|XXH' \
-            | awk 'NR <= 60'
+        perf_table --children --sort symbol -g none > "$T/perf-children.txt"
+        grep -E 'analytics|HMAC|hmac|SHA256|sha256|MMDB|re2::|RE2|cctz|redis|visitor|aggregat|XXH' \
+            "$T/perf-children.txt" | awk 'NR <= 60'
         echo "## per page view (the gateway's CPU during the run / its page views, times the share)"
-        perf_table --children --sort symbol -g none | awk -v ticks=$(( perf_c1 - perf_c0 )) \
+        awk -v ticks=$(( perf_c1 - perf_c0 )) \
             -v hz="$CLK_TCK" -v pv="$perf_pv" '
             $4 == "cg::analytics::tap::count" { tap = $1 + 0 }
             $4 == "cg::gateway::analytics_stage" { stage = $1 + 0 }
@@ -621,7 +624,7 @@ if [[ -n $PERF_OUT ]]; then
                 if (pv <= 0) { print "no page views counted during the run"; exit }
                 all = ticks / hz * 1e6 / pv
                 printf "gateway CPU %.1f µs per page view (%d page views); tap::count %.2f %% = %.2f µs; analytics_stage %.2f %% = %.2f µs\n", all, pv, tap, tap * all / 100, stage, stage * all / 100
-            }'
+            }' "$T/perf-children.txt"
     } > "$PERF_OUT"
     log "perf report written to $PERF_OUT"
 fi
@@ -731,9 +734,12 @@ on_cpu, off_cpu = stat("tap-on", "cpu_us")[0], stat("tap-off", "cpu_us")[0]
 cost_rps = (1 - on_rps / off_rps) * 100
 cost_cpu = (on_cpu / off_cpu - 1) * 100
 verdict = lambda c: "PASS" if c <= target else "FAIL"
-lines += ["", "| cost of the tap | tap-off | tap-on | cost | target | |", "|---|---:|---:|---:|---:|---|",
-          f"| req/s (1 − on/off) | {off_rps:,.0f} | {on_rps:,.0f} | {cost_rps:+.1f} % | ≤ {target:g} % | {verdict(cost_rps)} |",
-          f"| CPU µs/request (on/off − 1) | {off_cpu:.1f} | {on_cpu:.1f} | {cost_cpu:+.1f} % | ≤ {target:g} % | {verdict(cost_cpu)} |"]
+# A wall-clock cost is judged only when every paired round agrees: on this shared machine the
+# rounds often spread wider than the target itself.
+def wall_verdict(c, rounds):
+    if rounds and min(rounds) <= target < max(rounds):
+        return "noise (rounds disagree)"
+    return verdict(c)
 # Per round: the two runs of a round are adjacent in time, so their ratio sees the least drift.
 by_round = {}
 for r in recs:
@@ -744,13 +750,16 @@ for k in sorted(by_round):
     if "tap-on" in d and "tap-off" in d:
         pr_rps.append((1 - d["tap-on"]["rps"] / d["tap-off"]["rps"]) * 100)
         pr_cpu.append((d["tap-on"]["cpu_us"] / d["tap-off"]["cpu_us"] - 1) * 100)
+lines += ["", "| cost of the tap | tap-off | tap-on | cost | target | |", "|---|---:|---:|---:|---:|---|",
+          f"| req/s (1 − on/off) | {off_rps:,.0f} | {on_rps:,.0f} | {cost_rps:+.1f} % | ≤ {target:g} % | {wall_verdict(cost_rps, pr_rps)} |",
+          f"| CPU µs/request (on/off − 1) | {off_cpu:.1f} | {on_cpu:.1f} | {cost_cpu:+.1f} % | ≤ {target:g} % | {wall_verdict(cost_cpu, pr_cpu)} |"]
 if pr_rps:
     fmt = lambda xs: ", ".join(f"{x:+.1f}" for x in xs)
     lines += ["", f"Per round (paired, adjacent runs): req/s cost {fmt(pr_rps)} % (median "
               f"{med(pr_rps):+.1f} %); CPU/request cost {fmt(pr_cpu)} % (median {med(pr_cpu):+.1f} %).",
               "A cost nearer 0 than the spread between rounds is noise: both rows share the "
               "machine's cores with wrk, nginx and Redis (and whatever else runs)."]
-passed = cost_rps <= target and cost_cpu <= target
+passed = (wall_verdict(cost_rps, pr_rps) == "PASS" and wall_verdict(cost_cpu, pr_cpu) == "PASS")
 # Instructions per request under callgrind (--instructions): requests and instructions summed
 # over both runs of each row.
 totals = {}
