@@ -16,6 +16,7 @@ visit_table::visit_table(std::size_t max_visits, std::int64_t idle_seconds)
 visit_table::visit_key visit_table::key_of(std::uint32_t site, day_number day,
                                            const visitor_source& who) const noexcept {
     // site ‖ day ‖ key generation ‖ family ‖ address ‖ User-Agent digest, fixed lengths.
+    static_assert(sizeof site == 4 && sizeof day == 4 && sizeof who.key_generation == 8);
     unsigned char in[4 + 4 + 8 + 1 + 16 + 16] = {};
     std::size_t at = 0;
     const auto put = [&](const void* p, std::size_t n) {

@@ -114,7 +114,7 @@ class tap {
     page_dimensions where_;  // reused: its strings keep their buffers
     // Measured page views are added to the aggregator group_size at a time, not one by one:
     // between two page views the gateway moves a whole proxied page through the caches, so a
-    // page view added alone finds the aggregator's dozen cells out of them (about 40 % of the
+    // page view added alone finds the aggregator's dozen cells out of them (a quarter of the
     // tap's time in the gateway, by perf); a group finds them where the last one left them.
     std::vector<waiting_view> waiting_;
     std::string waiting_text_;
