@@ -1,0 +1,109 @@
+#include "analytics/tap.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+namespace {
+
+using cg::analytics::count_key;
+using cg::analytics::dimension;
+using cg::analytics::exchange;
+using cg::analytics::flush_batch;
+using cg::analytics::shared_analytics;
+using cg::analytics::tap;
+
+// One ua-parser rule is enough: Firefox on Linux, a desktop.
+constexpr std::string_view yaml = R"(
+user_agent_parsers:
+  - regex: '(Firefox)/(\d+)'
+os_parsers:
+  - regex: '(Linux)'
+device_parsers:
+  - regex: '(Nothing)'
+)";
+
+class TapTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        file_ = std::filesystem::temp_directory_path() /
+                ("cg-tap-test-" + std::to_string(::getpid()) + ".yaml");
+        std::ofstream{file_} << yaml;
+        shared_.sites.push_back({"site", true, cg::analytics::site_calendar{"UTC"}, 30, 5});
+        shared_.user_agents = std::make_unique<cg::analytics::lazy_ua_database>(file_);
+        for (int i = 0; i < 500 && shared_.user_agents->get() == nullptr; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        ASSERT_NE(shared_.user_agents->get(), nullptr);
+        shared_.keys->set(0, day, cg::analytics::day_key{1});
+    }
+    void TearDown() override { std::filesystem::remove(file_); }
+
+    // A navigation to `path` by visitor `who` (an address of its own) at `now`.
+    std::optional<cg::analytics::not_counted> view(tap& t, std::uint32_t who,
+                                                   const std::string& path) {
+        exchange e;
+        e.facts.method = "GET";
+        e.facts.status = 200;
+        e.facts.content_type = "text/html";
+        e.facts.sec_fetch_dest = "document";
+        e.facts.accept_language = "nb";
+        e.user_agent = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133";
+        e.target = path;
+        e.referer = "https://www.google.no/";
+        e.visitor = boost::asio::ip::address_v4{0x0A000000U + who};
+        e.now = now;
+        return t.count(0, settings_, own_hosts_, e);
+    }
+
+    static constexpr std::int64_t now = 1'796'000'000;  // 2026-11-30 00:53 UTC
+    static constexpr cg::analytics::day_number day = now / 86'400;
+    std::filesystem::path file_;
+    shared_analytics shared_;
+    cg::analytics::site_settings settings_;
+    std::vector<std::string> own_hosts_{"site.example"};
+};
+
+std::uint64_t sum(const flush_batch& b, dimension d) {
+    std::uint64_t n = 0;
+    for (const auto& [key, count] : b.counts) {
+        n += key.what == d ? count : 0;
+    }
+    return n;
+}
+
+std::size_t ids(const flush_batch& b, const count_key& k) {
+    for (const auto& [key, list] : b.uniques) {
+        if (key == k) {
+            return list.size();
+        }
+    }
+    return 0;
+}
+
+// Page views wait in groups before the aggregator: a drain holds every one of them, those of
+// full groups and those still waiting, and their visitors and visits exactly.
+TEST_F(TapTest, ADrainHoldsEveryPageViewWhetherItsGroupWasFullOrNot) {
+    tap t{shared_};
+    const std::size_t views = 2 * tap::group_size + 7;
+    for (std::size_t i = 0; i < views; ++i) {
+        ASSERT_FALSE(view(t, static_cast<std::uint32_t>(i % 300), "/p/" + std::to_string(i % 40)));
+    }
+    const flush_batch b = t.drain();
+    EXPECT_EQ(sum(b, dimension::total), views);
+    EXPECT_EQ(sum(b, dimension::page_hour), views);
+    EXPECT_EQ(sum(b, dimension::page), views);
+    EXPECT_EQ(sum(b, dimension::browser), views);
+    EXPECT_EQ(sum(b, dimension::visits), 300U);
+    EXPECT_EQ(sum(b, dimension::entry), 300U);
+    EXPECT_EQ(ids(b, {0, day, dimension::visitors, ""}), 300U);
+    EXPECT_EQ(ids(b, {0, day, dimension::browser, "Firefox"}), 300U);
+    EXPECT_EQ(b.dropped, 0U);
+    EXPECT_TRUE(t.drain().counts.empty());  // nothing left waiting
+}
+
+}  // namespace
