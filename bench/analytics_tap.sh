@@ -4,14 +4,19 @@
 # Usage: bench/analytics_tap.sh [--build-dir DIR] [--duration S] [--rounds N] [--connections C]
 #                               [--threads T] [--warmup S] [--visitors N] [--no-access-log]
 #                               [--perf FILE] [--perf-seconds S] [--instructions S] [--keep-tmp]
+#                               [--flush-ms MS]
 #   defaults: --build-dir build-release --duration 5 --rounds 5 --connections 50 --threads 1
-#             --warmup 3 --visitors 3000 --perf-seconds 10   (about 1.5 minutes in all)
+#             --warmup 3 --visitors 3000 --perf-seconds 10 --flush-ms 5000 (about 2 minutes)
 #   --instructions S: after the rounds, the gateway again under callgrind: instructions per
 #             request per row (wrk -t1 -c1, S seconds a run, each row twice): steady figures.
 #   --perf FILE: after the rounds, `perf record -e cpu-clock --call-graph dwarf` on the gateway
 #             during one more tap-on run; the top symbols (self, with children) go to FILE,
 #             and the tap's share turned into µs per page view (the gateway's CPU during that
 #             run / its page views): steadier than the share, which moves with the kernel's.
+#             The tap on the request path is analytics_stage (classifying, the User-Agent, and
+#             measuring the queued page views group by group); the analytics in all adds the
+#             workers' flush (flush_analytics) and the Redis writer's thread.
+#   --flush-ms MS: the gateway's analytics.flush_interval_ms (default: the gateway's default).
 #   Builds DIR/gateway/consent-gateway (Release) if it is missing or has no analytics tap
 #   (a binary from before issue 10's tap). Needs nginx, wrk, curl, redis-server, redis-cli,
 #   python3 (and perf for --perf); as root it apt-get installs the missing ones.
@@ -22,7 +27,7 @@
 # upstream, without a banner (the rewrite is not measured), differing only in analytics:
 #   tap-on   Host on.bench    analytics enabled (the default)
 #   tap-off  Host off.bench   "analytics": {"enabled": false}
-# with top-level "analytics": {"flush_interval_ms": 1000, "geoip_db": ip-location-db's
+# with top-level "analytics": {"flush_interval_ms": --flush-ms, "geoip_db": ip-location-db's
 # geo-whois-asn-country.mmdb from node_modules} and "trusted_proxies": ["127.0.0.1/32"].
 # wrk sends realistic page views to both (a Lua script written to the temp dir; a ring of
 # max(8,192, 3 x visitors) pre-built requests from a fixed seed, so both hosts get the same
@@ -35,7 +40,7 @@
 # Upgrade-Insecure-Requests: 1. No Cookie, no DNT/Sec-GPC: every request is a page view of a
 # visitor who did not object, so the User-Agent cache, the GeoIP lookup, the visitor HMAC, the
 # visit table and the HyperLogLog ids all do their work, and the writer thread flushes to Redis
-# every second.
+# every flush interval.
 # Checks before measuring: both hosts answer the page byte for byte; after the warm-up
 # /metrics has cg_analytics_page_views_total{site="tap-on"} > 0 (and tap-off none), and after a
 # flush /stats/api/summary?site=tap-on has page_views > 0 and visitors > 0 (tap-off: 404, no
@@ -74,7 +79,7 @@ PERF_SECS=10
 INSTR_SECS=0
 KEEP_TMP=0
 TARGET_PCT=3          # issue 10: the tap costs <= 3 % of req/s and of CPU per request
-FLUSH_MS=1000
+FLUSH_MS=5000         # the gateway's default analytics.flush_interval_ms
 ON_HOST=on.bench
 OFF_HOST=off.bench
 PAGE=30k.html
@@ -98,6 +103,7 @@ while [[ $# -gt 0 ]]; do
         --perf-seconds) PERF_SECS=${2:?--perf-seconds needs a value}; shift 2 ;;
         --keep-tmp) KEEP_TMP=1; shift ;;
         --instructions) INSTR_SECS=${2:?--instructions needs seconds}; shift 2 ;;
+        --flush-ms) FLUSH_MS=${2:?--flush-ms needs a value}; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
@@ -112,6 +118,7 @@ check_range --threads "$THREADS" 1 "$CONNS"
 check_range --warmup "$WARMUP" 1 60
 check_range --visitors "$VISITORS" 1 1000000
 check_range --perf-seconds "$PERF_SECS" 1 120
+check_range --flush-ms "$FLUSH_MS" 100 60000
 if [[ -n $PERF_OUT && "$PERF_OUT" != /* ]]; then PERF_OUT="$PWD/$PERF_OUT"; fi
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -618,12 +625,16 @@ if [[ -n $PERF_OUT ]]; then
         echo "## per page view (the gateway's CPU during the run / its page views, times the share)"
         awk -v ticks=$(( perf_c1 - perf_c0 )) \
             -v hz="$CLK_TCK" -v pv="$perf_pv" '
-            $4 == "cg::analytics::tap::count" { tap = $1 + 0 }
             $4 == "cg::gateway::analytics_stage" { stage = $1 + 0 }
+            / cg::gateway::\(anonymous namespace\)::flush_analytics$/ { flush = $1 + 0 }
+            $4 == "cg::analytics::recorder::impl::background" { writer = $1 + 0 }
             END {
                 if (pv <= 0) { print "no page views counted during the run"; exit }
                 all = ticks / hz * 1e6 / pv
-                printf "gateway CPU %.1f µs per page view (%d page views); tap::count %.2f %% = %.2f µs; analytics_stage %.2f %% = %.2f µs\n", all, pv, tap, tap * all / 100, stage, stage * all / 100
+                sum = stage + flush + writer
+                printf "gateway CPU %.1f µs per page view (%d page views)\n", all, pv
+                printf "the tap on the request path (analytics_stage): %.2f %% = %.2f µs\n", stage, stage * all / 100
+                printf "analytics in all (+ flush_analytics %.2f %%, the writer %.2f %%): %.2f %% = %.2f µs\n", flush, writer, sum, sum * all / 100
             }' "$T/perf-children.txt"
     } > "$PERF_OUT"
     log "perf report written to $PERF_OUT"

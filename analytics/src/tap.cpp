@@ -28,9 +28,17 @@ local_moment tap::local_time(std::uint32_t site, std::int64_t now) {
     return cached.minute_at;
 }
 
-std::optional<not_counted> tap::count(std::uint32_t site, const site_settings& settings,
-                                      const std::vector<std::string>& own_hosts,
-                                      const exchange& e) {
+void tap::hold(std::shared_ptr<const void> owner) {
+    if (owners_.size() >= 4) {
+        measure();  // reloads in quick succession: let the older configurations go
+    }
+    owner_ = owner.get();
+    owners_.push_back(std::move(owner));
+}
+
+std::optional<not_counted> tap::take(std::uint32_t site, const site_settings& settings,
+                                     const std::vector<std::string>& own_hosts,
+                                     const exchange& e) {
     exchange_facts f = e.facts;
     // The request's header values were read long before its answer ended and are out of the
     // caches by now: ask for them all at once rather than wait for each in turn.
@@ -41,7 +49,7 @@ std::optional<not_counted> tap::count(std::uint32_t site, const site_settings& s
         }
     }
     auto reason = classify(f);
-    const user_agent* ua = nullptr;
+    const ua_summary* ua = nullptr;
     if (!reason || reason == not_counted::no_language) {
         // Could be a page view: only now is the User-Agent worth parsing (and its database
         // worth loading).
@@ -61,31 +69,81 @@ std::optional<not_counted> tap::count(std::uint32_t site, const site_settings& s
     if (reason) {
         return reason;
     }
-    const site_plan& plan = shared_.sites[site];
-    const local_moment when = local_time(site, e.now);
+    const bool anonymous = e.gpc || e.do_not_track || e.analytics_refused;
+    if (e.banner_shown || anonymous) {
+        const local_moment when = local_time(site, e.now);
+        if (e.banner_shown) {
+            counts_.add_count(site, when.day, dimension::consent, "shown", 1);
+        }
+        if (anonymous) {
+            // DESIGN C8: an objection leaves one anonymous count in the totals, nothing else:
+            // no id, no visit, no row.
+            page_view v;
+            v.site = site;
+            v.when = when;
+            v.minute = e.now / 60;
+            v.anonymous = true;
+            counts_.add(v);
+            return std::nullopt;
+        }
+    }
+    queued_view& q = queue_.emplace_back();
+    q.site = site;
+    q.now = e.now;
+    q.settings = &settings;
+    q.own_hosts = &own_hosts;
+    q.visitor = e.visitor;
+    q.kind = ua->kind;
+    q.digest = ua->digest;
+    q.text = queue_text_.size();
+    std::size_t i = 0;
+    for (const std::string_view s : {e.target, e.referer, std::string_view{ua->browser},
+                                     std::string_view{ua->os}}) {
+        queue_text_ += s;
+        q.sizes[i++] = static_cast<std::uint32_t>(s.size());
+    }
+    if (queue_.size() >= group_size || queue_text_.size() >= max_queue_text) {
+        measure();
+    }
+    return std::nullopt;
+}
+
+void tap::measure() {
+    for (const queued_view& q : queue_) {
+        std::string_view text = std::string_view{queue_text_}.substr(q.text);
+        const auto next = [&](std::size_t i) {
+            const std::string_view s = text.substr(0, q.sizes[i]);
+            text.remove_prefix(s.size());
+            return s;
+        };
+        const std::string_view target = next(0);
+        const std::string_view referer = next(1);
+        agent_.browser = next(2);
+        agent_.os = next(3);
+        measure(q, target, referer);
+    }
+    queue_.clear();
+    queue_text_.clear();
+    owners_.clear();
+    owner_ = nullptr;
+}
+
+void tap::measure(const queued_view& q, std::string_view target, std::string_view referer) {
+    const site_plan& plan = shared_.sites[q.site];
     page_view v;
-    v.site = site;
-    v.when = when;
-    v.minute = e.now / 60;
-    if (e.banner_shown) {
-        counts_.add_count(site, when.day, dimension::consent, "shown", 1);
-    }
-    // DESIGN C8: an objection leaves one anonymous count in the totals, nothing else: no id,
-    // no visit, no row.
-    v.anonymous = e.gpc || e.do_not_track || e.analytics_refused;
-    if (v.anonymous) {
-        counts_.add(v);
-        return std::nullopt;
-    }
-    read_dimensions(where_, e.target, e.referer, own_hosts, settings.path_rules);
+    v.site = q.site;
+    v.when = local_time(q.site, q.now);
+    v.minute = q.now / 60;
+    read_dimensions(where_, target, referer, *q.own_hosts, q.settings->path_rules);
     v.where = &where_;
-    v.ua = ua;
+    agent_.kind = q.kind;
+    v.ua = &agent_;
     page_rows rows = rows_of(v);  // no entry row, no country yet
     visit_step step;
-    if (const visitor_hasher* h = hasher_for(site, when.day)) {
-        const visitor_source who{h, per_site_[site].generation, plan.name, e.visitor,
-                                 ua->digest};
-        step = shared_.visits.touch(site, when, v.minute, who, e.now, rows,
+    if (const visitor_hasher* h = hasher_for(q.site, v.when.day)) {
+        const visitor_source who{h, per_site_[q.site].generation, plan.name, q.visitor,
+                                 q.digest};
+        step = shared_.visits.touch(q.site, v.when, v.minute, who, q.now, rows,
                                     shared_.countries.get(), counts_);
         v.visitor = &step.id;
         v.entry = step.started;
@@ -94,57 +152,13 @@ std::optional<not_counted> tap::count(std::uint32_t site, const site_settings& s
             v.remember |= 1U << 1;  // unique_rows[1]: the entry page
             rows.values[1] = rows.values[0];
             rows.hashes[1] = rows.hashes[0];
-            counts_.add_count(site, when.day, dimension::entry, where_.path, 1);
+            counts_.add_count(q.site, v.when.day, dimension::entry, where_.path, 1);
         }
     } else if (shared_.countries) {
-        step.country = shared_.countries->lookup(e.visitor);  // no visit without an id
+        step.country = shared_.countries->lookup(q.visitor);  // no visit without an id
     }
-    v.country = step.country.view();
-    rows.set(7, v.country);  // this step's copy: touch's view pointed into its own
-    wait(v, rows);
-    return std::nullopt;
-}
-
-void tap::wait(const page_view& v, const page_rows& rows) {
-    waiting_view& w = waiting_.emplace_back();
-    w.site = v.site;
-    w.when = v.when;
-    w.minute = v.minute;
-    w.remember = v.remember;
-    w.identified = v.visitor != nullptr;
-    if (w.identified) {
-        w.id = *v.visitor;
-    }
-    w.text = static_cast<std::uint32_t>(waiting_text_.size());
-    for (std::size_t i = 0; i < unique_rows.size(); ++i) {
-        waiting_text_ += rows.values[i];
-        w.sizes[i] = static_cast<std::uint32_t>(rows.values[i].size());
-    }
-    w.hashes = rows.hashes;
-    if (waiting_.size() >= group_size) {
-        add_waiting();
-    }
-}
-
-void tap::add_waiting() {
-    page_rows rows;
-    for (const waiting_view& w : waiting_) {
-        std::size_t at = w.text;
-        for (std::size_t i = 0; i < unique_rows.size(); ++i) {
-            rows.values[i] = std::string_view{waiting_text_}.substr(at, w.sizes[i]);
-            at += w.sizes[i];
-        }
-        rows.hashes = w.hashes;
-        page_view v;
-        v.site = w.site;
-        v.when = w.when;
-        v.minute = w.minute;
-        v.remember = w.remember;
-        v.visitor = w.identified ? &w.id : nullptr;
-        counts_.add(v, rows);
-    }
-    waiting_.clear();
-    waiting_text_.clear();
+    rows.set(7, step.country.view());  // this step's copy: touch's view pointed into its own
+    counts_.add(v, rows);
 }
 
 void tap::count_decision(std::uint32_t site, std::int64_t now, decision_kind kind,

@@ -2,11 +2,13 @@
 
 #include <re2/filtered_re2.h>
 #include <re2/re2.h>
+#include <xxhash.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <array>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <utility>
 
@@ -336,13 +338,21 @@ user_agent ua_database::parse(std::string_view ua) const {
     return u;
 }
 
-const user_agent& ua_cache::parse(std::string_view ua) {
+ua_cache::ua_cache(const ua_database& db, std::size_t capacity)
+    : db_(db), capacity_(std::max<std::size_t>(capacity, 1)) {
+    std::random_device random;
+    seed_ = (std::uint64_t{random()} << 32) | random();
+}
+
+const ua_summary& ua_cache::parse(std::string_view ua) {
     ++tick_;
-    if (const auto it = by_ua_.find(ua); it != by_ua_.end()) {
+    const XXH128_hash_t h = XXH3_128bits_withSeed(ua.data(), ua.size(), seed_);
+    const key k{h.low64, h.high64};
+    if (const auto it = by_ua_.find(k); it != by_ua_.end()) {
         it->second.used = tick_;
-        return it->second.parsed;
+        return it->second.summary;
     }
-    if (by_ua_.size() >= std::max<std::size_t>(capacity_, 1)) {
+    if (by_ua_.size() >= capacity_) {
         // Full: the least recently used half goes in one pass (ticks are unique).
         std::vector<std::uint64_t> ticks;
         ticks.reserve(by_ua_.size());
@@ -356,9 +366,15 @@ const user_agent& ua_cache::parse(std::string_view ua) {
         boost::unordered::erase_if(by_ua_,
                                    [&](const auto& kv) { return kv.second.used <= oldest_kept; });
     }
-    entry fresh{db_.parse(ua), tick_};
-    fresh.parsed.digest = digest_of(ua);
-    return by_ua_.emplace(std::string{ua}, std::move(fresh)).first->second.parsed;
+    user_agent parsed = db_.parse(ua);
+    ++parsed_;
+    entry fresh;
+    fresh.summary.kind = parsed.kind;
+    fresh.summary.digest = digest_of(ua);
+    fresh.summary.browser = std::move(parsed.browser);
+    fresh.summary.os = std::move(parsed.os);
+    fresh.used = tick_;
+    return by_ua_.emplace(k, std::move(fresh)).first->second.summary;
 }
 
 }  // namespace cg::analytics

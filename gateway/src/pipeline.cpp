@@ -349,8 +349,9 @@ void log_stages(const transaction& tx, std::string_view site_name, site_counters
     access_log->added();
 }
 
-void analytics_stage(const transaction& tx, const site_config& site, bool banner,
-                     analytics::tap& tap, site_counters& counters, std::int64_t now) {
+void analytics_stage(const transaction& tx, const std::shared_ptr<const config>& cfg,
+                     const site_config& site, bool banner, analytics::tap& tap,
+                     site_counters& counters, std::int64_t now) {
     if (!site.analytics.enabled) {
         return;
     }
@@ -372,7 +373,7 @@ void analytics_stage(const transaction& tx, const site_config& site, bool banner
     e.banner_shown = banner && tx.rewritten && !v.state;
     e.visitor = tx.visitor_address;
     e.now = now;
-    const auto reason = tap.count(static_cast<std::uint32_t>(tx.site), site.analytics, site.hosts, e);
+    const auto reason = tap.count(cfg, static_cast<std::uint32_t>(tx.site), site.analytics, site.hosts, e);
     const std::size_t slot = reason ? static_cast<std::size_t>(*reason) + 1 : 0;
     counters.analytics[slot].fetch_add(1, std::memory_order_relaxed);
 }

@@ -154,7 +154,7 @@ void log_stages(worker& w, const connection& c, const transaction& tx) {
     const auto& g = *c.gen->shared;
     const auto& sites = g.cfg->sites;
     if (site < sites.size() && w.analytics) {
-        analytics_stage(tx, sites[site], g.banners[site] != nullptr, *w.analytics,
+        analytics_stage(tx, g.cfg, sites[site], g.banners[site] != nullptr, *w.analytics,
                         w.counters(site), unix_now());
     }
     const bool access = g.cfg->log.access && w.shared.log.enabled(log_level::info);

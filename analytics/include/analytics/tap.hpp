@@ -51,34 +51,47 @@ struct exchange {
 enum class decision_kind { accept_all, reject_all, custom };
 
 /// One worker's analytics tap (DESIGN §4: "count page view in memory; no I/O"): classifies an
-/// answer, parses the User-Agent (cached), finds the country, derives the visitor id under the
-/// day key and adds the page view, its visit and its unique-visitor ids to the worker's
-/// aggregator. Not thread-safe: one per worker.
+/// answer, parses the User-Agent (cached), and queues a page view; the queue is measured
+/// group_size at a time (the dimensions read, the country looked up, the visitor id derived
+/// under the day key, the visit found) into the worker's aggregator. Not thread-safe: one per
+/// worker.
 class tap {
   public:
     explicit tap(shared_analytics& shared) : shared_(shared), per_site_(shared.sites.size()) {}
 
     /// Counts one answer for site `site` (its index); nullopt when it was a page view, else why
     /// not. A visitor who objected (GPC, DNT, analytics refused: C8) counts as one anonymous page
-    /// view and nothing else.
-    std::optional<not_counted> count(std::uint32_t site, const site_settings& settings,
+    /// view and nothing else. A page view is measured later (by the next full group, sweep()
+    /// or drain()): `settings` and `own_hosts` are read then, and `owner` (what holds them: the
+    /// configuration) is kept until then, so a reload cannot free them first.
+    template <class Owner>
+    std::optional<not_counted> count(const std::shared_ptr<Owner>& owner, std::uint32_t site,
+                                     const site_settings& settings,
                                      const std::vector<std::string>& own_hosts,
-                                     const exchange& e);
+                                     const exchange& e) {
+        if (static_cast<const void*>(owner.get()) != owner_) {
+            hold(owner);  // a copy only when the owner changes: no shared count per answer
+        }
+        return take(site, settings, own_hosts, e);
+    }
     /// Counts a decision recorded at POST /_consent (`granted`: the categories besides
     /// necessary).
     void count_decision(std::uint32_t site, std::int64_t now, decision_kind kind,
                         std::span<const std::string> granted, bool gpc);
 
-    /// Ends idle visits (all when `all`) into this worker's counts.
-    void sweep(std::int64_t now, bool all = false) { shared_.visits.sweep(now, counts_, all); }
-    /// This worker's counts since the last drain.
+    /// Ends idle visits (all when `all`) into this worker's counts, after measuring the queue.
+    void sweep(std::int64_t now, bool all = false) {
+        measure();
+        shared_.visits.sweep(now, counts_, all);
+    }
+    /// This worker's counts since the last drain, the queue measured first.
     flush_batch drain() {
-        add_waiting();
+        measure();
         return counts_.drain();
     }
 
-    /// Page views that wait to be added to the aggregator together (see waiting_).
-    static constexpr std::size_t group_size = 512;
+    /// Page views queued before they are measured together (see queue_).
+    static constexpr std::size_t group_size = 2048;
 
   private:
     // Per site: the prepared hasher of the day's key, and the local time of the last minute.
@@ -89,35 +102,48 @@ class tap {
         std::int64_t minute = INT64_MIN;
         local_moment minute_at;
     };
-    // A measured page view waiting for the aggregator: its rows' values are copied into
-    // waiting_text_ (from `text` on, `sizes` bytes each).
-    struct waiting_view {
+    // A page view not measured yet. Its request target, Referer, browser and OS family are
+    // copied into queue_text_ (from `text` on, `sizes` bytes each): the request's buffers are
+    // gone by the time it is measured. The address stays in memory only, as before (C9).
+    struct queued_view {
         std::uint32_t site = 0;
-        local_moment when;
-        std::int64_t minute = 0;
-        std::uint32_t remember = 0;
-        bool identified = false;
-        visitor_id id{};
-        std::uint32_t text = 0;
-        std::array<std::uint32_t, unique_rows.size()> sizes{};
-        std::array<std::size_t, unique_rows.size()> hashes{};
+        std::int64_t now = 0;
+        const site_settings* settings = nullptr;
+        const std::vector<std::string>* own_hosts = nullptr;
+        boost::asio::ip::address visitor;
+        device_class kind = device_class::desktop;
+        ua_digest digest{};
+        std::size_t text = 0;
+        std::array<std::uint32_t, 4> sizes{};  // target, Referer, browser, OS
     };
+    // Beyond this much queued text (long targets or Referers), the group is measured early.
+    static constexpr std::size_t max_queue_text = 1024 * 1024;
+
+    std::optional<not_counted> take(std::uint32_t site, const site_settings& settings,
+                                    const std::vector<std::string>& own_hosts, const exchange& e);
+    void hold(std::shared_ptr<const void> owner);
+    void measure();
+    void measure(const queued_view& q, std::string_view target, std::string_view referer);
     const visitor_hasher* hasher_for(std::uint32_t site, day_number day);
     local_moment local_time(std::uint32_t site, std::int64_t now);
-    void wait(const page_view& v, const page_rows& rows);
-    void add_waiting();
 
     shared_analytics& shared_;
     std::optional<ua_cache> user_agents_;
     aggregator counts_;
     std::vector<per_site> per_site_;
     page_dimensions where_;  // reused: its strings keep their buffers
-    // Measured page views are added to the aggregator group_size at a time, not one by one:
-    // between two page views the gateway moves a whole proxied page through the caches, so a
-    // page view added alone finds the aggregator's dozen cells out of them (a quarter of the
-    // tap's time in the gateway, by perf); a group finds them where the last one left them.
-    std::vector<waiting_view> waiting_;
-    std::string waiting_text_;
+    user_agent agent_;       // the queued view's family names, for rows_of; reused likewise
+    // Page views are measured group_size at a time, not one by one: between two answers the
+    // gateway moves a whole proxied page through the caches, so a page view measured alone
+    // found the User-Agent rules, the visit table and the aggregator's cells out of them
+    // (two thirds of the tap's time in the gateway, by perf); a group finds them where the
+    // last page view left them.
+    std::vector<queued_view> queue_;
+    std::string queue_text_;
+    // What keeps the queued views' settings alive (usually one configuration; a reload while
+    // older connections finish adds another), and the last one's address.
+    std::vector<std::shared_ptr<const void>> owners_;
+    const void* owner_ = nullptr;
 };
 
 }  // namespace cg::analytics

@@ -101,9 +101,11 @@ void log_stages(const transaction& tx, std::string_view site_name, site_counters
 /// is tx.visitor_address: the peer, or behind trusted proxies the first untrusted
 /// X-Forwarded-For hop); `banner` says whether the site has a banner (so an undecided
 /// visitor's rewritten page showed it). Every answer is counted in `counters` as a page view
-/// or by why it is none. No I/O; nothing about the visitor is kept.
-void analytics_stage(const transaction& tx, const site_config& site, bool banner,
-                     analytics::tap& tap, site_counters& counters, std::int64_t now);
+/// or by why it is none. No I/O; nothing about the visitor is kept. `cfg` holds `site` (the
+/// tap keeps it until the page view is measured).
+void analytics_stage(const transaction& tx, const std::shared_ptr<const config>& cfg,
+                     const site_config& site, bool banner, analytics::tap& tap,
+                     site_counters& counters, std::int64_t now);
 
 /// Unix seconds now (the consent cookie's clock).
 std::int64_t unix_now() noexcept;

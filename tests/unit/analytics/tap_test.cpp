@@ -46,6 +46,9 @@ class TapTest : public ::testing::Test {
     // A navigation to `path` by visitor `who` (an address of its own) at `now`.
     std::optional<cg::analytics::not_counted> view(tap& t, std::uint32_t who,
                                                    const std::string& path) {
+        return t.count(owner_, 0, settings_, own_hosts_, navigation(who, path));
+    }
+    static exchange navigation(std::uint32_t who, const std::string& path) {
         exchange e;
         e.facts.method = "GET";
         e.facts.status = 200;
@@ -57,7 +60,7 @@ class TapTest : public ::testing::Test {
         e.referer = "https://www.google.no/";
         e.visitor = boost::asio::ip::address_v4{0x0A000000U + who};
         e.now = now;
-        return t.count(0, settings_, own_hosts_, e);
+        return e;
     }
 
     static constexpr std::int64_t now = 1'796'000'000;  // 2026-11-30 00:53 UTC
@@ -66,6 +69,7 @@ class TapTest : public ::testing::Test {
     shared_analytics shared_;
     cg::analytics::site_settings settings_;
     std::vector<std::string> own_hosts_{"site.example"};
+    std::shared_ptr<const int> owner_ = std::make_shared<const int>(0);  // the test owns both
 };
 
 std::uint64_t sum(const flush_batch& b, dimension d) {
@@ -104,6 +108,44 @@ TEST_F(TapTest, ADrainHoldsEveryPageViewWhetherItsGroupWasFullOrNot) {
     EXPECT_EQ(ids(b, {0, day, dimension::browser, "Firefox"}), 300U);
     EXPECT_EQ(b.dropped, 0U);
     EXPECT_TRUE(t.drain().counts.empty());  // nothing left waiting
+}
+
+// What a configuration gives the tap for one site, owned like the gateway's configuration.
+struct site_part {
+    cg::analytics::site_settings settings;
+    std::vector<std::string> own_hosts;
+};
+
+// A page view is measured after count() returns (in a group, or by the drain): the settings it
+// was counted under stay alive and in use until then, even when a reload has let go of them,
+// and are let go of afterwards.
+TEST_F(TapTest, APageViewIsMeasuredWithTheSettingsItWasCountedUnderEvenAfterAReload) {
+    tap t{shared_};
+    auto before = std::make_shared<site_part>();
+    before->settings.path_rules = {{"/jobb/:id"}};
+    before->own_hosts = {"site.example"};
+    std::string path = "/jobb/17";  // the request's buffer, gone before the drain
+    ASSERT_FALSE(t.count(before, 0, before->settings, before->own_hosts, navigation(1, path)));
+    path = "/overwritten";
+    const std::weak_ptr<site_part> gone = before;
+    before.reset();  // a reload: the old configuration is the tap's alone now
+    ASSERT_FALSE(gone.expired());
+    auto after = std::make_shared<site_part>();  // no rule
+    ASSERT_FALSE(t.count(after, 0, after->settings, after->own_hosts, navigation(2, "/jobb/18")));
+    const flush_batch b = t.drain();
+    EXPECT_TRUE(gone.expired());  // measured: let go of
+    const auto page = [&](const std::string& p) {
+        for (const auto& [key, n] : b.counts) {
+            if (key.what == dimension::page && key.value == p) {
+                return n;
+            }
+        }
+        return std::uint64_t{0};
+    };
+    EXPECT_EQ(page("/jobb/:id"), 1U);  // under the rule it was counted with
+    EXPECT_EQ(page("/jobb/18"), 1U);   // the later one, under the new settings
+    EXPECT_EQ(sum(b, dimension::page), 2U);
+    EXPECT_EQ(ids(b, {0, day, dimension::referrer, "google.no"}), 2U);
 }
 
 }  // namespace

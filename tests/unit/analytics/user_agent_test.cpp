@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <string>
 
+#include "analytics/visitor.hpp"
+
 namespace {
 
 using namespace std::string_view_literals;
@@ -117,12 +119,17 @@ TEST(UserAgent, BadDatabasesAreRefusedWithTheReason) {
 TEST(UserAgent, TheCacheKeepsTheMostRecentlyUsed) {
     const auto db = small();
     ua_cache cache{db, 2};
-    EXPECT_EQ(cache.parse("Bar/1").browser_major, "1");
-    EXPECT_EQ(cache.parse("Bar/2").browser_major, "2");
-    EXPECT_EQ(cache.parse("Bar/1").browser_major, "1");  // now the most recent
-    EXPECT_EQ(cache.parse("Bar/3").browser_major, "3");  // "Bar/2" goes
+    EXPECT_EQ(cache.parse("Bar/1").browser, "Bar");
+    EXPECT_EQ(cache.parse("Bar/2").digest, cg::analytics::digest_of("Bar/2"));
+    EXPECT_EQ(cache.parse("Bar/1").digest, cg::analytics::digest_of("Bar/1"));  // most recent
+    EXPECT_EQ(cache.parsed(), 2U);  // from the cache
+    EXPECT_EQ(cache.parse("Bar/3").digest, cg::analytics::digest_of("Bar/3"));  // "Bar/2" goes
     EXPECT_EQ(cache.size(), 2U);
-    EXPECT_EQ(cache.parse("Bar/2").browser_major, "2");
+    EXPECT_EQ(cache.parse("Bar/1").os, "Other");
+    EXPECT_EQ(cache.parsed(), 3U);  // "Bar/1" stayed
+    EXPECT_EQ(cache.parse("Bar/2").digest, cg::analytics::digest_of("Bar/2"));
+    EXPECT_EQ(cache.parsed(), 4U);  // "Bar/2" had gone
+    EXPECT_EQ(cache.parse("Foo").kind, device_class::desktop);
 }
 
 // Debian's uap-core, which scripts/deps.sh installs: the real database on real browsers.
