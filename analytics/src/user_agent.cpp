@@ -356,7 +356,7 @@ const ua_summary& ua_cache::parse(std::string_view ua) {
         // Full: the least recently used half goes in one pass (ticks are unique).
         std::vector<std::uint64_t> ticks;
         ticks.reserve(by_ua_.size());
-        for (const auto& [text, e] : by_ua_) {
+        for (const auto& [hashed, e] : by_ua_) {
             ticks.push_back(e.used);
         }
         const std::size_t out = std::max<std::size_t>(1, ticks.size() / 2);
