@@ -135,9 +135,9 @@ class tap {
     user_agent agent_;       // the queued view's family names, for rows_of; reused likewise
     // Page views are measured group_size at a time, not one by one: between two answers the
     // gateway moves a whole proxied page through the caches, so a page view measured alone
-    // found the User-Agent rules, the visit table and the aggregator's cells out of them
-    // (two thirds of the tap's time in the gateway, by perf); a group finds them where the
-    // last page view left them.
+    // found the path rules, the visit table and the aggregator's cells out of them; a group
+    // finds them where the last page view left them (by perf in the gateway: 3.0-3.2 % of its
+    // CPU with groups of 512, 2.4-2.9 % with 2,048).
     std::vector<queued_view> queue_;
     std::string queue_text_;
     // What keeps the queued views' settings alive (usually one configuration; a reload while
