@@ -10,12 +10,13 @@ namespace cg::analytics {
 
 namespace {
 
+using detail::find_any;
+using detail::find_char;
 using detail::lower;
 using detail::trim;
 
 constexpr std::size_t max_path_bytes = 512;
 constexpr std::size_t max_value_bytes = 100;
-
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
@@ -27,10 +28,9 @@ bool icontains(std::string_view haystack, std::string_view needle) noexcept {
                        [](char x, char y) { return lower(x) == lower(y); }) != haystack.end();
 }
 
-
 // The media type of a Content-Type value, without parameters.
 std::string_view media_type(std::string_view content_type) noexcept {
-    return trim(content_type.substr(0, content_type.find(';')));
+    return trim(content_type.substr(0, find_char(content_type, ';')));
 }
 
 int hex(char c) noexcept {
@@ -111,20 +111,21 @@ void decode_value(std::string_view v, std::string& out) {
 // The host of an absolute http(s) URL into `host` (empty before), lower case, without port,
 // user info or "www."; left empty when it is none.
 void host_of(std::string_view url, std::string& host) {
-    const auto scheme_end = url.find("://");
-    if (scheme_end == std::string_view::npos || !(iequals(url.substr(0, scheme_end), "http") ||
-                                                  iequals(url.substr(0, scheme_end), "https"))) {
+    const auto scheme_end = find_char(url, ':');
+    if (scheme_end == std::string_view::npos || url.substr(scheme_end, 3) != "://" ||
+        !(iequals(url.substr(0, scheme_end), "http") ||
+          iequals(url.substr(0, scheme_end), "https"))) {
         return;
     }
     std::string_view rest = url.substr(scheme_end + 3);
-    rest = rest.substr(0, rest.find_first_of("/?#"));
+    rest = rest.substr(0, find_any(rest, "/?#"));
     if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
         rest.remove_prefix(at + 1);
     }
     if (!rest.empty() && rest.front() == '[') {
-        rest = rest.substr(0, rest.find(']') + 1);  // an IPv6 literal keeps its colons
+        rest = rest.substr(0, find_char(rest, ']') + 1);  // an IPv6 literal keeps its colons
     } else {
-        rest = rest.substr(0, rest.find(':'));
+        rest = rest.substr(0, find_char(rest, ':'));
     }
     while (!rest.empty() && rest.back() == '.') {
         rest.remove_suffix(1);
@@ -185,8 +186,8 @@ channel channel_of(std::string_view host, std::string_view medium) noexcept {
         }
     }
     // A search engine's name as any label but the last: "google.no", "www.google.co.uk".
-    for (std::size_t at = 0, dot = host.find('.'); dot != std::string_view::npos;
-         at = dot + 1, dot = host.find('.', at)) {
+    for (std::size_t at = 0, dot = find_char(host, '.'); dot != std::string_view::npos;
+         at = dot + 1, dot = find_char(host, '.', at)) {
         const std::string_view label = host.substr(at, dot - at);
         if (std::find(search_engines.begin(), search_engines.end(), label) !=
             search_engines.end()) {
@@ -213,8 +214,8 @@ bool matches(std::string_view pattern, std::string_view path) noexcept {
         }
         pattern.remove_prefix(1);
         path.remove_prefix(1);
-        const auto p_end = std::min(pattern.find('/'), pattern.size());
-        const auto s_end = std::min(path.find('/'), path.size());
+        const auto p_end = std::min(find_char(pattern, '/'), pattern.size());
+        const auto s_end = std::min(find_char(path, '/'), path.size());
         const std::string_view p = pattern.substr(0, p_end);
         const std::string_view s = path.substr(0, s_end);
         if (p.starts_with(':') ? s.empty() : p != s) {
@@ -303,12 +304,12 @@ void read_dimensions(page_dimensions& d, std::string_view target, std::string_vi
     d.utm_source.clear();
     d.utm_medium.clear();
     d.utm_campaign.clear();
-    const auto query_at = target.find_first_of("?#");
+    const auto query_at = find_any(target, "?#");
     const std::string_view path = target.substr(0, query_at);
     std::string_view query;
     if (query_at != std::string_view::npos && target[query_at] == '?') {
         query = target.substr(query_at + 1);
-        query = query.substr(0, query.find('#'));
+        query = query.substr(0, find_char(query, '#'));
     }
     const auto rule = std::find_if(rules.begin(), rules.end(),
                                    [&](const path_rule& r) { return matches(r.pattern, path); });
@@ -318,10 +319,10 @@ void read_dimensions(page_dimensions& d, std::string_view target, std::string_vi
         append_utf8(d.path, path.empty() ? std::string_view{"/"} : path, max_path_bytes);
     }
     while (!query.empty()) {
-        const auto amp = std::min(query.find('&'), query.size());
+        const auto amp = std::min(find_char(query, '&'), query.size());
         const std::string_view pair = query.substr(0, amp);
         query.remove_prefix(std::min(amp + 1, query.size()));
-        const auto eq = pair.find('=');
+        const auto eq = find_char(pair, '=');
         if (eq == std::string_view::npos || !pair.starts_with("utm_")) {
             continue;
         }
@@ -338,9 +339,8 @@ void read_dimensions(page_dimensions& d, std::string_view target, std::string_vi
     std::string& host = d.referrer_host;
     host_of(referer, host);
     if (std::any_of(own_hosts.begin(), own_hosts.end(), [&](const std::string& own) {
-            return own == host ||
-                   (own.size() == host.size() + 4 && own.starts_with("www.") &&
-                    own.ends_with(host));
+            return own == host || (own.size() == host.size() + 4 && own.starts_with("www.") &&
+                                   own.ends_with(host));
         })) {
         host.clear();
     }

@@ -103,6 +103,10 @@ inline constexpr std::uint32_t remember_day = 1U << 11;
 inline constexpr std::uint32_t remember_hour = 1U << 12;
 inline constexpr std::uint32_t remember_minute = 1U << 13;
 
+/// The hash of a row's value, as the aggregator's keys use it (XXH3: a third of the time of
+/// std::hash's on the short values of a page view).
+std::size_t value_hash(std::string_view value) noexcept;
+
 /// The values of the rows one page view touches, in unique_rows order ("" = none), each with
 /// its hash: computed once per page view, then used by the visit table and the aggregator.
 struct page_rows {
@@ -111,7 +115,7 @@ struct page_rows {
     /// Sets row `i` to `value` and hashes it.
     void set(std::size_t i, std::string_view value) noexcept {
         values[i] = value;
-        hashes[i] = std::hash<std::string_view>{}(value);
+        hashes[i] = value_hash(value);
     }
 };
 
