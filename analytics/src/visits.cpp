@@ -36,10 +36,75 @@ visit_table::visit_key visit_table::key_of(std::uint32_t site, day_number day,
     }
     put(who.user_agent.data(), who.user_agent.size());
     const XXH128_hash_t h = XXH3_128bits_withSeed(in, sizeof in, seed_);
-    visit_key key;
-    std::memcpy(key.data(), &h.low64, 8);
-    std::memcpy(key.data() + 8, &h.high64, 8);
-    return key;
+    return {h.low64, h.high64 == 0 && h.low64 == 0 ? 1 : h.high64};  // all zero marks a free slot
+}
+
+visit_table::slot* visit_table::find(shard& sh, const visit_key& k) noexcept {
+    if (sh.slots.empty()) {
+        return nullptr;
+    }
+    const std::size_t mask = sh.slots.size() - 1;
+    for (std::size_t i = k.low & mask;; i = (i + 1) & mask) {
+        slot& at = sh.slots[i];
+        if (at.key == k) {
+            return &at;
+        }
+        if (at.free()) {
+            return nullptr;  // never full: at most three quarters are used
+        }
+    }
+}
+
+visit_table::slot& visit_table::insert(shard& sh, const visit_key& k, const state& s) {
+    if ((sh.used + 1) * 4 > sh.slots.size() * 3) {
+        std::vector<slot> old(std::max<std::size_t>(16, sh.slots.size() * 2));
+        old.swap(sh.slots);
+        sh.used = 0;
+        for (const slot& o : old) {
+            if (!o.free()) {
+                insert(sh, o.key, o.s);
+            }
+        }
+        sh.base.store(sh.slots.data(), std::memory_order_relaxed);
+        sh.mask.store(sh.slots.size() - 1, std::memory_order_relaxed);
+    }
+    const std::size_t mask = sh.slots.size() - 1;
+    std::size_t i = k.low & mask;
+    while (!sh.slots[i].free()) {
+        i = (i + 1) & mask;
+    }
+    sh.slots[i].key = k;
+    sh.slots[i].s = s;
+    ++sh.used;
+    return sh.slots[i];
+}
+
+void visit_table::erase(shard& sh, std::size_t at) noexcept {
+    // Linear probing without tombstones: each later slot of the same run moves into the hole
+    // unless its own home lies (cyclically) between the hole and it.
+    const std::size_t mask = sh.slots.size() - 1;
+    for (std::size_t j = (at + 1) & mask; !sh.slots[j].free(); j = (j + 1) & mask) {
+        const std::size_t home = sh.slots[j].key.low & mask;
+        const bool stays = at <= j ? (at < home && home <= j) : (at < home || home <= j);
+        if (!stays) {
+            sh.slots[at] = sh.slots[j];
+            at = j;
+        }
+    }
+    sh.slots[at].key = {};
+    --sh.used;
+}
+
+void visit_table::prefetch(std::uint32_t site, day_number day,
+                           const visitor_source& who) const noexcept {
+    const visit_key k = key_of(site, day, who);
+    const shard& sh = shards_[shard_of(k)];
+    const slot* base = sh.base.load(std::memory_order_relaxed);
+    if (base != nullptr) {
+        const slot* at = base + (k.low & sh.mask.load(std::memory_order_relaxed));
+        __builtin_prefetch(at);
+        __builtin_prefetch(reinterpret_cast<const char*>(at) + 64);
+    }
 }
 
 void visit_table::fold(const state& s, aggregator& out) {
@@ -53,13 +118,14 @@ void visit_table::fold(const state& s, aggregator& out) {
 }
 
 void visit_table::end_idle(shard& sh, std::int64_t now, aggregator& out, bool all) const {
-    boost::unordered::erase_if(sh.open, [&](const auto& entry) {
-        if (all || now - entry.second.last >= idle_) {
-            fold(entry.second, out);
-            return true;
+    // erase() may move a later visit into slot i: look at i again until it stays. A visit it
+    // brings round from the array's start was looked at already and stays.
+    for (std::size_t i = 0; i < sh.slots.size(); ++i) {
+        while (!sh.slots[i].free() && (all || now - sh.slots[i].s.last >= idle_)) {
+            fold(sh.slots[i].s, out);
+            erase(sh, i);
         }
-        return false;
-    });
+    }
 }
 
 namespace {
@@ -75,26 +141,32 @@ visit_step visit_table::touch(std::uint32_t site, local_moment when, std::int64_
                               const visitor_source& who, std::int64_t now, page_rows& rows,
                               const country_database* countries, aggregator& out) {
     const visit_key key = key_of(site, when.day, who);
-    shard& sh = shards_[key[15] & 15U];
+    shard& sh = shards_[shard_of(key)];
     const std::lock_guard lock{sh.mutex};
     visit_step step;
     state* s = nullptr;
-    if (auto it = sh.open.find(key); it != sh.open.end()) {
-        if (now - it->second.last < idle_) {
-            s = &it->second;
+    if (slot* found = find(sh, key)) {
+        if (now - found->s.last < idle_) {
+            s = &found->s;
             s->last = std::max(s->last, now);
             ++s->pages;
         } else {
-            fold(it->second, out);
-            sh.open.erase(it);
+            fold(found->s, out);
+            erase(sh, static_cast<std::size_t>(found - sh.slots.data()));
         }
     }
     if (s == nullptr) {
-        if (sh.open.size() >= per_shard_) {
+        if (sh.used >= per_shard_) {
             end_idle(sh, now, out, false);
-            if (sh.open.size() >= per_shard_) {
-                fold(sh.open.begin()->second, out);
-                sh.open.erase(sh.open.begin());
+            if (sh.used >= per_shard_) {
+                // Make room next to where the new visit goes: the first visit from its home on.
+                const std::size_t mask = sh.slots.size() - 1;
+                std::size_t i = key.low & mask;
+                while (sh.slots[i].free()) {
+                    i = (i + 1) & mask;
+                }
+                fold(sh.slots[i].s, out);
+                erase(sh, i);
                 evicted_.fetch_add(1, std::memory_order_relaxed);
             }
         }
@@ -107,7 +179,7 @@ visit_step visit_table::touch(std::uint32_t site, local_moment when, std::int64_
             fresh.country = countries->lookup(who.address);  // C9: once per visit, country only
         }
         fresh.id = (*who.hasher)(who.site_name, who.address, who.user_agent);
-        s = &sh.open.emplace(key, fresh).first->second;
+        s = &insert(sh, key, fresh).s;
         out.add_count(site, when.day, dimension::visits, {}, 1);
         step.started = true;
         step.remember = remember_day | remember_hour | remember_minute;
@@ -152,7 +224,7 @@ std::size_t visit_table::size() const {
     std::size_t n = 0;
     for (const auto& sh : shards_) {
         const std::lock_guard lock{sh.mutex};
-        n += sh.open.size();
+        n += sh.used;
     }
     return n;
 }

@@ -6,9 +6,9 @@
 #include <cstring>
 #include <mutex>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/ip/address.hpp>
-#include <boost/unordered/unordered_flat_map.hpp>
 
 #include "analytics/aggregator.hpp"
 #include "analytics/geoip.hpp"
@@ -59,6 +59,10 @@ class visit_table {
     visit_step touch(std::uint32_t site, local_moment when, std::int64_t minute,
                      const visitor_source& who, std::int64_t now, page_rows& rows,
                      const country_database* countries, aggregator& out);
+    /// Asks for the memory where touch() will look for the visit of `who` on `day` of `site`,
+    /// without waiting for it: the tap calls this a few page views ahead, so a visit is found
+    /// in the cache and not in main memory. Only a hint: it changes nothing.
+    void prefetch(std::uint32_t site, day_number day, const visitor_source& who) const noexcept;
     /// Ends the visits idle for idle_seconds at `now` (every visit when `all`), folding them
     /// into `out`.
     void sweep(std::int64_t now, aggregator& out, bool all = false);
@@ -77,35 +81,41 @@ class visit_table {
         std::int64_t last = 0;
         std::int64_t minute = 0;  ///< of the last page view
         std::uint32_t pages = 0;
-        std::uint8_t hour = 0;    ///< of the last page view
+        std::uint8_t hour = 0;  ///< of the last page view
         std::uint8_t seen_count = 0;
         country_code country;
         visitor_id id{};
         std::array<std::uint32_t, 8> seen{};  ///< hashes of the rows the visit added its id to
     };
-    using visit_key = std::array<std::uint8_t, 16>;
-    [[nodiscard]] visit_key key_of(std::uint32_t site, day_number day,
-                                   const visitor_source& who) const noexcept;
-    struct id_hash {
-        std::size_t operator()(const visit_key& id) const noexcept {
-            std::size_t h;
-            std::memcpy(&h, id.data(), sizeof h);  // already a keyed hash
-            return h;
-        }
+    // A keyed XXH3-128 of site, day, key generation, address and User-Agent digest; all zero
+    // marks a free slot (a key that comes out all zero is changed, see key_of).
+    struct visit_key {
+        std::uint64_t low = 0;
+        std::uint64_t high = 0;
+        friend bool operator==(const visit_key&, const visit_key&) = default;
     };
-    struct id_equal {  // two words, not memcmp
-        bool operator()(const visit_key& a, const visit_key& b) const noexcept {
-            std::uint64_t x[2];
-            std::uint64_t y[2];
-            std::memcpy(x, a.data(), sizeof x);
-            std::memcpy(y, b.data(), sizeof y);
-            return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
-        }
+    struct alignas(64) slot {
+        visit_key key;
+        state s;
+        [[nodiscard]] bool free() const noexcept { return key == visit_key{}; }
     };
+    // One shard's visits: open addressing with linear probing in a power-of-two array at most
+    // three quarters full, so the slot a visit is in follows from its key and can be asked
+    // for ahead (prefetch). `base` and `mask` repeat the array's place for prefetch(), which
+    // reads them without the lock: a stale value costs only a useless prefetch.
     struct shard {
         mutable std::mutex mutex;
-        boost::unordered_flat_map<visit_key, state, id_hash, id_equal> open;
+        std::vector<slot> slots;
+        std::size_t used = 0;
+        std::atomic<const slot*> base{nullptr};
+        std::atomic<std::size_t> mask{0};
     };
+    [[nodiscard]] visit_key key_of(std::uint32_t site, day_number day,
+                                   const visitor_source& who) const noexcept;
+    static std::size_t shard_of(const visit_key& k) noexcept { return k.high >> 60; }
+    static slot* find(shard& sh, const visit_key& k) noexcept;
+    static slot& insert(shard& sh, const visit_key& k, const state& s);
+    static void erase(shard& sh, std::size_t at) noexcept;
     static void fold(const state& s, aggregator& out);
     // Folds and removes the shard's visits idle at `now` (all when `all`); its lock is held.
     void end_idle(shard& sh, std::int64_t now, aggregator& out, bool all) const;

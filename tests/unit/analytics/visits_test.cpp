@@ -16,7 +16,7 @@ const visitor_hasher& hasher() {
 }
 
 // Visitor `n`: an address of its own, the same User-Agent as everyone.
-visitor_source who_is(std::uint8_t n, std::uint64_t key_generation = 1) {
+visitor_source who_is(std::uint32_t n, std::uint64_t key_generation = 1) {
     return {&hasher(), key_generation, "site", boost::asio::ip::address_v4{0x0A000000U + n},
             cg::analytics::digest_of("Mozilla/5.0")};
 }
@@ -26,7 +26,7 @@ std::uint64_t figure(const aggregator& a, dimension d) {
 }
 
 // A page view of `path` on day 7 at `now`; the answer as touch() gives it.
-cg::analytics::visit_step view(visit_table& visits, std::uint8_t who, std::int64_t now,
+cg::analytics::visit_step view(visit_table& visits, std::uint32_t who, std::int64_t now,
                                aggregator& a, std::string_view path = "/",
                                std::uint64_t key_generation = 1) {
     cg::analytics::page_rows rows;
@@ -82,6 +82,31 @@ TEST(Visits, AnEndedVisitIsFoldedIntoCountersAndForgotten) {
     visits.sweep(0, a, /*all=*/true);  // shutdown: every visit ends
     EXPECT_EQ(visits.size(), 0U);
     EXPECT_EQ(figure(a, dimension::visits_ended), 3U);
+}
+
+TEST(Visits, VisitsThatEndLeaveTheOthersFindable) {
+    // Thousands of visits grow every shard several times; ending half of them moves others
+    // into the freed places, and each of those must still be found as the visit it is.
+    visit_table visits;
+    aggregator a;
+    constexpr std::uint32_t n = 3000;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        ASSERT_TRUE(view(visits, i, 1000, a).started);
+    }
+    for (std::uint32_t i = 1; i < n; i += 2) {
+        ASSERT_FALSE(view(visits, i, 2000, a).started) << i;
+    }
+    visits.sweep(1000 + 1800, a);  // the even ones were idle for 30 minutes
+    EXPECT_EQ(visits.size(), n / 2);
+    EXPECT_EQ(figure(a, dimension::visits_ended), n / 2);
+    for (std::uint32_t i = 0; i < n; ++i) {
+        EXPECT_EQ(view(visits, i, 2100, a).started, i % 2 == 0) << i;
+    }
+    EXPECT_EQ(figure(a, dimension::visits), n + n / 2);
+    EXPECT_EQ(visits.size(), n);
+    visits.sweep(0, a, /*all=*/true);
+    EXPECT_EQ(visits.size(), 0U);
+    EXPECT_EQ(figure(a, dimension::visits_ended), n + n / 2);
 }
 
 TEST(Visits, AFullTableEndsAVisitEarlyAndCountsIt) {
