@@ -13,9 +13,11 @@
 #             during one more tap-on run; the top symbols (self, with children) go to FILE,
 #             and the tap's share turned into µs per page view (the gateway's CPU during that
 #             run / its page views): steadier than the share, which moves with the kernel's.
-#             The tap on the request path is analytics_stage (classifying, the User-Agent, and
-#             measuring the queued page views group by group); the analytics in all adds the
-#             workers' flush (flush_analytics) and the Redis writer's thread.
+#             The tap on the request path is analytics_request_stage (its look at the request:
+#             classifying the request's half, the User-Agent) and analytics_stage (the answer's
+#             half, queueing, and measuring the queued page views group by group); the
+#             analytics in all adds the workers' flush (flush_analytics) and the Redis writer's
+#             thread.
 #   --flush-ms MS: the gateway's analytics.flush_interval_ms (default: the gateway's default).
 #   Builds DIR/gateway/consent-gateway (Release) if it is missing or has no analytics tap
 #   (a binary from before issue 10's tap). Needs nginx, wrk, curl, redis-server, redis-cli,
@@ -626,14 +628,17 @@ if [[ -n $PERF_OUT ]]; then
         awk -v ticks=$(( perf_c1 - perf_c0 )) \
             -v hz="$CLK_TCK" -v pv="$perf_pv" '
             $4 == "cg::gateway::analytics_stage" { stage = $1 + 0 }
+            $4 == "cg::gateway::analytics_request_stage" && $1 + 0 > look { look = $1 + 0 }
+            $4 == "cg::analytics::tap::look" && $1 + 0 > look { look = $1 + 0 }  # when inlined
             / cg::gateway::\(anonymous namespace\)::flush_analytics$/ { flush = $1 + 0 }
             $4 == "cg::analytics::recorder::impl::background" { writer = $1 + 0 }
             END {
                 if (pv <= 0) { print "no page views counted during the run"; exit }
                 all = ticks / hz * 1e6 / pv
-                sum = stage + flush + writer
+                tap = look + stage
+                sum = tap + flush + writer
                 printf "gateway CPU %.1f µs per page view (%d page views)\n", all, pv
-                printf "the tap on the request path (analytics_stage): %.2f %% = %.2f µs\n", stage, stage * all / 100
+                printf "the tap on the request path (analytics_request_stage %.2f %% + analytics_stage %.2f %%): %.2f %% = %.2f µs\n", look, stage, tap, tap * all / 100
                 printf "analytics in all (+ flush_analytics %.2f %%, the writer %.2f %%): %.2f %% = %.2f µs\n", flush, writer, sum, sum * all / 100
             }' "$T/perf-children.txt"
     } > "$PERF_OUT"

@@ -269,16 +269,9 @@ std::string_view name_of(channel c) noexcept {
     return "direct";
 }
 
-std::optional<not_counted> classify(const exchange_facts& f) noexcept {
+std::optional<not_counted> classify_request(const exchange_facts& f) noexcept {
     if (f.method != "GET") {
         return not_counted::method;
-    }
-    if (f.status < 200 || f.status > 299) {
-        return not_counted::status;
-    }
-    const auto type = media_type(f.content_type);
-    if (!iequals(type, "text/html") && !iequals(type, "application/xhtml+xml")) {
-        return not_counted::not_html;
     }
     const auto dest = trim(f.sec_fetch_dest);
     if (dest.empty() ? !icontains(f.accept, "text/html") : !iequals(dest, "document")) {
@@ -294,6 +287,26 @@ std::optional<not_counted> classify(const exchange_facts& f) noexcept {
         return not_counted::no_language;
     }
     return std::nullopt;
+}
+
+std::optional<not_counted> classify_answer(std::optional<not_counted> request, unsigned status,
+                                           std::string_view content_type) noexcept {
+    // The reasons in classify()'s order: the method, the status and the type, then the rest.
+    if (request == not_counted::method) {
+        return request;
+    }
+    if (status < 200 || status > 299) {
+        return not_counted::status;
+    }
+    const auto type = media_type(content_type);
+    if (!iequals(type, "text/html") && !iequals(type, "application/xhtml+xml")) {
+        return not_counted::not_html;
+    }
+    return request;
+}
+
+std::optional<not_counted> classify(const exchange_facts& f) noexcept {
+    return classify_answer(classify_request(f), f.status, f.content_type);
 }
 
 void read_dimensions(page_dimensions& d, std::string_view target, std::string_view referer,

@@ -36,35 +36,56 @@ void tap::hold(std::shared_ptr<const void> owner) {
     owners_.push_back(std::move(owner));
 }
 
+std::optional<not_counted> tap::judge_request(exchange_facts f, std::string_view user_agent,
+                                              const ua_summary*& ua) {
+    auto reason = classify_request(f);
+    if (reason && reason != not_counted::no_language) {
+        return reason;
+    }
+    // Could be a page view: only now is the User-Agent worth parsing (and its database worth
+    // loading).
+    if (!user_agents_ && shared_.user_agents) {
+        if (const ua_database* db = shared_.user_agents->get()) {
+            user_agents_.emplace(*db, 4096);
+        }
+    }
+    if (!user_agents_) {
+        return not_counted::ua_loading;
+    }
+    ua = &user_agents_->parse(user_agent);
+    f.bot = ua->kind == device_class::bot;
+    return classify_request(f);
+}
+
+void tap::look(const exchange& e, request_look& out) {
+    out.ua = nullptr;
+    out.reason = judge_request(e.facts, e.user_agent, out.ua);
+    out.ua_generation = user_agents_ ? user_agents_->generation() : 0;
+    out.looked = true;
+}
+
 std::optional<not_counted> tap::take(std::uint32_t site, const site_settings& settings,
-                                     const std::vector<std::string>& own_hosts, const exchange& e) {
-    exchange_facts f = e.facts;
-    // The request's header values were read long before its answer ended and are out of the
-    // caches by now: ask for them all at once rather than wait for each in turn.
-    for (const std::string_view s :
-         {f.content_type, f.sec_fetch_dest, f.accept_language, e.user_agent, e.target, e.referer}) {
+                                     const std::vector<std::string>& own_hosts,
+                                     const exchange& e) {
+    // The target and the Referer were read long before the answer ended and are out of the
+    // caches by now: ask for both at once rather than wait for each in turn.
+    for (const std::string_view s : {e.target, e.referer}) {
         for (std::size_t at = 0; at < std::min<std::size_t>(s.size(), 192); at += 64) {
             __builtin_prefetch(s.data() + at);
         }
     }
-    auto reason = classify(f);
+    const request_look* look = e.look;
+    std::optional<not_counted> request_reason;
     const ua_summary* ua = nullptr;
-    if (!reason || reason == not_counted::no_language) {
-        // Could be a page view: only now is the User-Agent worth parsing (and its database
-        // worth loading).
-        if (!user_agents_ && shared_.user_agents) {
-            if (const ua_database* db = shared_.user_agents->get()) {
-                user_agents_.emplace(*db, 4096);
-            }
-        }
-        if (!user_agents_) {
-            reason = not_counted::ua_loading;
-        } else {
-            ua = &user_agents_->parse(e.user_agent);
-            f.bot = ua->kind == device_class::bot;
-            reason = classify(f);
-        }
+    if (look != nullptr && look->looked && look->reason != not_counted::ua_loading &&
+        (look->ua == nullptr ||
+         (user_agents_ && user_agents_->generation() == look->ua_generation))) {
+        request_reason = look->reason;
+        ua = look->ua;
+    } else {
+        request_reason = judge_request(e.facts, e.user_agent, ua);
     }
+    const auto reason = classify_answer(request_reason, e.facts.status, e.facts.content_type);
     if (reason) {
         return reason;
     }

@@ -349,21 +349,38 @@ void log_stages(const transaction& tx, std::string_view site_name, site_counters
     access_log->added();
 }
 
+namespace {
+
+// The request's half of what the tap reads: the facts and the User-Agent.
+analytics::exchange request_exchange(const transaction& tx) {
+    analytics::exchange e;
+    e.facts.method = tx.method == http::verb::get ? std::string_view{"GET"} : std::string_view{"-"};
+    e.facts.sec_fetch_dest = tx.facts.sec_fetch_dest;
+    e.facts.accept = tx.facts.accept;
+    e.facts.sec_purpose = tx.facts.sec_purpose.empty() ? tx.facts.purpose : tx.facts.sec_purpose;
+    e.facts.accept_language = tx.facts.accept_language;
+    e.user_agent = tx.facts.user_agent;
+    return e;
+}
+
+}  // namespace
+
+void analytics_request_stage(transaction& tx, const site_config& site, analytics::tap& tap) {
+    if (site.analytics.enabled) {
+        tap.look(request_exchange(tx), tx.analytics);
+    }
+}
+
 void analytics_stage(const transaction& tx, const std::shared_ptr<const config>& cfg,
                      const site_config& site, bool banner, analytics::tap& tap,
                      site_counters& counters, std::int64_t now) {
     if (!site.analytics.enabled) {
         return;
     }
-    analytics::exchange e;
-    e.facts.method = tx.method == http::verb::get ? std::string_view{"GET"} : std::string_view{"-"};
+    analytics::exchange e = request_exchange(tx);
+    e.look = &tx.analytics;
     e.facts.status = tx.status;
     e.facts.content_type = tx.content_type;
-    e.facts.sec_fetch_dest = tx.facts.sec_fetch_dest;
-    e.facts.accept = tx.facts.accept;
-    e.facts.sec_purpose = tx.facts.sec_purpose.empty() ? tx.facts.purpose : tx.facts.sec_purpose;
-    e.facts.accept_language = tx.facts.accept_language;
-    e.user_agent = tx.facts.user_agent;
     e.target = tx.origin;
     e.referer = tx.facts.referer;
     const auto& v = tx.visitor;

@@ -684,6 +684,9 @@ net::awaitable<void> forward(worker& w, connection& client, request_parser& req,
         }
     }
     request_stages(tx, site, *client.gen->shared->consent_sites[tx.site], unix_now());
+    if (w.analytics) {
+        analytics_request_stage(tx, site, *w.analytics);
+    }
     serialize_head(tx.request, client.head_text);
 
     const auto scratch = w.scratch.get();

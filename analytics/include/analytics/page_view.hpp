@@ -39,6 +39,13 @@ struct exchange_facts {
 /// navigation (`Sec-Fetch-Dest: document`, or, from a browser that sends no Sec-Fetch headers,
 /// an Accept that names text/html), not a prefetch, not a bot, with an Accept-Language.
 std::optional<not_counted> classify(const exchange_facts& f) noexcept;
+/// The request's half of classify(), before there is an answer: method, not_a_page, prefetch,
+/// bot, no_language (`status` and `content_type` are not looked at).
+std::optional<not_counted> classify_request(const exchange_facts& f) noexcept;
+/// classify() from the request's half (classify_request's answer) and the answer's status and
+/// Content-Type: the same reason classify() gives for the whole exchange.
+std::optional<not_counted> classify_answer(std::optional<not_counted> request, unsigned status,
+                                           std::string_view content_type) noexcept;
 
 /// Where a visit came from, as Plausible and GA4's default channel groups tell them apart.
 enum class channel { direct, organic_search, social, email, referral, campaign };

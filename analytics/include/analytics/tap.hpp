@@ -33,6 +33,16 @@ struct shared_analytics {
     visit_table visits;
 };
 
+/// What the tap read of a request while its head was still in the caches (tap::look), kept
+/// with the request until its answer is counted (exchange::look): after a proxied page has
+/// passed through, the header values are in main memory and each read of one waits for it.
+struct request_look {
+    bool looked = false;
+    std::optional<not_counted> reason;  ///< classify_request's, with the User-Agent's bot check
+    const ua_summary* ua = nullptr;     ///< in the tap's cache, when it was parsed
+    std::uint64_t ua_generation = 0;    ///< `ua` is valid while the cache has this generation
+};
+
 /// One response as the tap sees it; every view is untrusted and only read during the call.
 struct exchange {
     exchange_facts facts;            ///< method, status, types, Sec-Fetch, Accept-Language
@@ -45,6 +55,9 @@ struct exchange {
     bool banner_shown = false;       ///< the banner was put in this page for an undecided visitor
     boost::asio::ip::address visitor;  ///< used for the country and the id, then forgotten
     std::int64_t now = 0;              ///< Unix seconds
+    /// tap::look's reading of the request, when it had one (else the request's facts are read
+    /// now).
+    const request_look* look = nullptr;
 };
 
 /// How a decision at POST /_consent counts in the consent statistics.
@@ -74,6 +87,9 @@ class tap {
         }
         return take(site, settings, own_hosts, e);
     }
+    /// Reads the request's half of `e` (its facts and User-Agent; the answer's are not looked
+    /// at) into `out`, for count() at its answer: call it while the request head is fresh.
+    void look(const exchange& e, request_look& out);
     /// Counts a decision recorded at POST /_consent (`granted`: the categories besides
     /// necessary).
     void count_decision(std::uint32_t site, std::int64_t now, decision_kind kind,
@@ -119,6 +135,10 @@ class tap {
     // Beyond this much queued text (long targets or Referers), the group is measured early.
     static constexpr std::size_t max_queue_text = 1024 * 1024;
 
+    // The request's half of classify() and, when that could still be a page view, the
+    // User-Agent's summary (in `ua`).
+    std::optional<not_counted> judge_request(exchange_facts f, std::string_view user_agent,
+                                             const ua_summary*& ua);
     std::optional<not_counted> take(std::uint32_t site, const site_settings& settings,
                                     const std::vector<std::string>& own_hosts, const exchange& e);
     void hold(std::shared_ptr<const void> owner);

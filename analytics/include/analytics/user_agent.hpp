@@ -90,9 +90,11 @@ struct ua_summary {
 class ua_cache {
   public:
     ua_cache(const ua_database& db, std::size_t capacity);
-    /// The summary of `ua`, from the cache or parsed now. The reference is valid until the next
-    /// call.
+    /// The summary of `ua`, from the cache or parsed now. The reference stays valid as long as
+    /// generation() does not change: only a string the cache did not have changes it (the
+    /// entries may move or go then).
     const ua_summary& parse(std::string_view ua);
+    [[nodiscard]] std::uint64_t generation() const noexcept { return parsed_; }
     [[nodiscard]] std::size_t size() const noexcept { return by_ua_.size(); }
     /// How many strings the database has parsed (those the cache did not have).
     [[nodiscard]] std::uint64_t parsed() const noexcept { return parsed_; }

@@ -16,7 +16,7 @@
 /// gateway/src/pipeline.cpp knows the order; the session and the proxy do the I/O in between:
 ///
 ///   read head -> open_transaction -> route (local handler, or:)
-///   request_stages -> [send to the upstream] -> early_hints_stages / switching_stages
+///   request_stages -> analytics_request_stage -> [send to the upstream] -> early_hints_stages / switching_stages
 ///   -> response_stages (filters, body plan, framing) -> [relay, through the transform]
 ///   -> log stages (metrics, access log), once per answered request.
 ///
@@ -96,13 +96,20 @@ class log_batch;
 void log_stages(const transaction& tx, std::string_view site_name, site_counters& counters,
                 log_batch* access_log);
 
+/// The analytics tap's look at a proxied request (issue 10), right after the request stages,
+/// while its head is still in the caches: what the request alone says about a page view, and
+/// its User-Agent, into tx.analytics for analytics_stage. Nothing when the site has analytics
+/// off.
+void analytics_request_stage(transaction& tx, const site_config& site, analytics::tap& tap);
+
 /// The analytics tap (issue 10), once per answered request of a site with analytics on, after
 /// the answer: analytics::tap::count with what the transaction knows (the visitor's address
 /// is tx.visitor_address: the peer, or behind trusted proxies the first untrusted
 /// X-Forwarded-For hop); `banner` says whether the site has a banner (so an undecided
 /// visitor's rewritten page showed it). Every answer is counted in `counters` as a page view
 /// or by why it is none. No I/O; nothing about the visitor is kept. `cfg` holds `site` (the
-/// tap keeps it until the page view is measured).
+/// tap keeps it until the page view is measured). What analytics_request_stage read of the
+/// request is used, else the request's facts are read now.
 void analytics_stage(const transaction& tx, const std::shared_ptr<const config>& cfg,
                      const site_config& site, bool banner, analytics::tap& tap,
                      site_counters& counters, std::int64_t now);

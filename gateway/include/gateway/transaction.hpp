@@ -10,6 +10,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/http/verb.hpp>
 
+#include "analytics/tap.hpp"
 #include "consent/site_context.hpp"
 #include "gateway/error.hpp"
 #include "gateway/forwarding.hpp"
@@ -69,6 +70,8 @@ struct transaction {
     std::string_view query;      ///< of `origin`, after '?' ("" when none)
     std::string origin_storage;  ///< holds `origin` when it is not a part of the head's target
     request_facts facts;
+    /// The analytics tap's reading of the request (analytics_request_stage), for its answer.
+    analytics::request_look analytics;
 
     // --- who asked ---
     client_info client;  ///< the TCP peer (address text, trusted proxy or not)

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -21,6 +22,7 @@ using cg::analytics::tap;
 constexpr std::string_view yaml = R"(
 user_agent_parsers:
   - regex: '(Firefox)/(\d+)'
+  - regex: '(Googlebot)/(\d+)'
 os_parsers:
   - regex: '(Linux)'
 device_parsers:
@@ -146,6 +148,75 @@ TEST_F(TapTest, APageViewIsMeasuredWithTheSettingsItWasCountedUnderEvenAfterARel
     EXPECT_EQ(page("/jobb/18"), 1U);   // the later one, under the new settings
     EXPECT_EQ(sum(b, dimension::page), 2U);
     EXPECT_EQ(ids(b, {0, day, dimension::referrer, "google.no"}), 2U);
+}
+
+// What the tap reads of a request when it comes (look) decides as reading it at its answer
+// would: the same reason for every kind of exchange, the same counts. Between the look and the
+// answer the request's buffers are overwritten, so a count that read them again would see
+// other values; only when the User-Agent cache changed in between does the answer read the
+// request again, and then it must still be there.
+TEST_F(TapTest, ARequestLookedAtWhenItCameIsCountedAsAtItsAnswer) {
+    using cg::analytics::not_counted;
+    using cg::analytics::request_look;
+    struct variant {
+        const char* name;
+        std::function<void(exchange&)> change;
+        std::optional<not_counted> reason;
+    };
+    const std::vector<variant> variants{
+        {"page view", [](exchange&) {}, std::nullopt},
+        {"POST", [](exchange& e) { e.facts.method = "POST"; }, not_counted::method},
+        {"404", [](exchange& e) { e.facts.status = 404; }, not_counted::status},
+        {"404 image", [](exchange& e) { e.facts.status = 404; e.facts.sec_fetch_dest = "image"; },
+         not_counted::status},
+        {"JSON", [](exchange& e) { e.facts.content_type = "application/json"; },
+         not_counted::not_html},
+        {"fetch", [](exchange& e) { e.facts.sec_fetch_dest = "empty"; }, not_counted::not_a_page},
+        {"prefetch", [](exchange& e) { e.facts.sec_purpose = "prefetch"; }, not_counted::prefetch},
+        {"bot", [](exchange& e) { e.user_agent = "Googlebot/2.1"; }, not_counted::bot},
+        {"no language", [](exchange& e) { e.facts.accept_language = ""; },
+         not_counted::no_language},
+    };
+    tap looked{shared_};
+    tap unlooked{shared_};
+    for (const auto& v : variants) {
+        exchange e = navigation(1, "/a");
+        v.change(e);
+        request_look look;
+        looked.look(e, look);
+        EXPECT_TRUE(look.looked) << v.name;
+        exchange answer = e;  // what the answer stage sees: the request's half overwritten
+        answer.facts.method = "-";
+        answer.facts.sec_fetch_dest = "image";
+        answer.facts.sec_purpose = "prefetch";
+        answer.facts.accept_language = "";
+        answer.user_agent = "Googlebot/2.1";
+        answer.look = &look;
+        EXPECT_EQ(looked.count(owner_, 0, settings_, own_hosts_, answer), v.reason) << v.name;
+        EXPECT_EQ(unlooked.count(owner_, 0, settings_, own_hosts_, e), v.reason) << v.name;
+    }
+    // A User-Agent new to the cache between the look and the answer: the look's summary may
+    // have moved, so the answer reads the request again.
+    exchange first = navigation(2, "/b");
+    request_look look;
+    looked.look(first, look);
+    exchange other = navigation(3, "/c");
+    other.user_agent = "Mozilla/5.0 (X11; Linux x86_64; rv:134.0) Gecko/20100101 Firefox/134";
+    EXPECT_FALSE(looked.count(owner_, 0, settings_, own_hosts_, other));
+    first.look = &look;
+    EXPECT_FALSE(looked.count(owner_, 0, settings_, own_hosts_, first));
+    EXPECT_FALSE(unlooked.count(owner_, 0, settings_, own_hosts_, navigation(2, "/b")));
+    EXPECT_FALSE(unlooked.count(owner_, 0, settings_, own_hosts_, other));
+    const flush_batch a = looked.drain();
+    const flush_batch b = unlooked.drain();
+    for (const dimension d : {dimension::total, dimension::page, dimension::browser,
+                              dimension::os, dimension::referrer}) {
+        EXPECT_EQ(sum(a, d), sum(b, d)) << cg::analytics::name_of(d);
+    }
+    EXPECT_EQ(sum(a, dimension::total), 3U);
+    // The taps share one visit table, as a gateway's workers do: three visitors, three visits.
+    EXPECT_EQ(sum(a, dimension::visits) + sum(b, dimension::visits), 3U);
+    EXPECT_EQ(ids(a, {0, day, dimension::browser, "Firefox"}), 3U);
 }
 
 }  // namespace
