@@ -65,8 +65,7 @@ void tap::look(const exchange& e, request_look& out) {
 }
 
 std::optional<not_counted> tap::take(std::uint32_t site, const site_settings& settings,
-                                     const std::vector<std::string>& own_hosts,
-                                     const exchange& e) {
+                                     const std::vector<std::string>& own_hosts, const exchange& e) {
     // The target and the Referer were read long before the answer ended and are out of the
     // caches by now: ask for both at once rather than wait for each in turn.
     for (const std::string_view s : {e.target, e.referer}) {

@@ -390,7 +390,8 @@ void analytics_stage(const transaction& tx, const std::shared_ptr<const config>&
     e.banner_shown = banner && tx.rewritten && !v.state;
     e.visitor = tx.visitor_address;
     e.now = now;
-    const auto reason = tap.count(cfg, static_cast<std::uint32_t>(tx.site), site.analytics, site.hosts, e);
+    const auto reason =
+        tap.count(cfg, static_cast<std::uint32_t>(tx.site), site.analytics, site.hosts, e);
     const std::size_t slot = reason ? static_cast<std::size_t>(*reason) + 1 : 0;
     counters.analytics[slot].fetch_add(1, std::memory_order_relaxed);
 }

@@ -45,14 +45,14 @@ struct request_look {
 
 /// One response as the tap sees it; every view is untrusted and only read during the call.
 struct exchange {
-    exchange_facts facts;            ///< method, status, types, Sec-Fetch, Accept-Language
+    exchange_facts facts;  ///< method, status, types, Sec-Fetch, Accept-Language
     std::string_view user_agent;
-    std::string_view target;         ///< the request target (origin-form)
+    std::string_view target;  ///< the request target (origin-form)
     std::string_view referer;
-    bool do_not_track = false;       ///< DNT: 1
-    bool gpc = false;                ///< Sec-GPC: 1
-    bool analytics_refused = false;  ///< the visitor decided, without analytics
-    bool banner_shown = false;       ///< the banner was put in this page for an undecided visitor
+    bool do_not_track = false;         ///< DNT: 1
+    bool gpc = false;                  ///< Sec-GPC: 1
+    bool analytics_refused = false;    ///< the visitor decided, without analytics
+    bool banner_shown = false;         ///< the banner was put in this page for an undecided visitor
     boost::asio::ip::address visitor;  ///< used for the country and the id, then forgotten
     std::int64_t now = 0;              ///< Unix seconds
     /// tap::look's reading of the request, when it had one (else the request's facts are read
@@ -80,8 +80,7 @@ class tap {
     template <class Owner>
     std::optional<not_counted> count(const std::shared_ptr<Owner>& owner, std::uint32_t site,
                                      const site_settings& settings,
-                                     const std::vector<std::string>& own_hosts,
-                                     const exchange& e) {
+                                     const std::vector<std::string>& own_hosts, const exchange& e) {
         if (static_cast<const void*>(owner.get()) != owner_) {
             hold(owner);  // a copy only when the owner changes: no shared count per answer
         }

@@ -4,8 +4,8 @@
 
 #include <chrono>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -167,7 +167,11 @@ TEST_F(TapTest, ARequestLookedAtWhenItCameIsCountedAsAtItsAnswer) {
         {"page view", [](exchange&) {}, std::nullopt},
         {"POST", [](exchange& e) { e.facts.method = "POST"; }, not_counted::method},
         {"404", [](exchange& e) { e.facts.status = 404; }, not_counted::status},
-        {"404 image", [](exchange& e) { e.facts.status = 404; e.facts.sec_fetch_dest = "image"; },
+        {"404 image",
+         [](exchange& e) {
+             e.facts.status = 404;
+             e.facts.sec_fetch_dest = "image";
+         },
          not_counted::status},
         {"JSON", [](exchange& e) { e.facts.content_type = "application/json"; },
          not_counted::not_html},
@@ -209,8 +213,8 @@ TEST_F(TapTest, ARequestLookedAtWhenItCameIsCountedAsAtItsAnswer) {
     EXPECT_FALSE(unlooked.count(owner_, 0, settings_, own_hosts_, other));
     const flush_batch a = looked.drain();
     const flush_batch b = unlooked.drain();
-    for (const dimension d : {dimension::total, dimension::page, dimension::browser,
-                              dimension::os, dimension::referrer}) {
+    for (const dimension d : {dimension::total, dimension::page, dimension::browser, dimension::os,
+                              dimension::referrer}) {
         EXPECT_EQ(sum(a, d), sum(b, d)) << cg::analytics::name_of(d);
     }
     EXPECT_EQ(sum(a, dimension::total), 3U);
