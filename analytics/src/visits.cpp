@@ -1,6 +1,7 @@
 #include "analytics/visits.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <random>
 
 #include <xxhash.h>
