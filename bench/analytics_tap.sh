@@ -4,7 +4,7 @@
 # Usage: bench/analytics_tap.sh [--build-dir DIR] [--duration S] [--rounds N] [--connections C]
 #                               [--threads T] [--warmup S] [--visitors N] [--no-access-log]
 #                               [--perf FILE] [--perf-seconds S] [--instructions S] [--keep-tmp]
-#                               [--flush-ms MS]
+#                               [--flush-ms MS] [--together]
 #   defaults: --build-dir build-release --duration 5 --rounds 5 --connections 50 --threads 1
 #             --warmup 3 --visitors 3000 --perf-seconds 10 --flush-ms 5000 (about 2 minutes)
 #   --instructions S: after the rounds, the gateway again under callgrind: instructions per
@@ -19,6 +19,13 @@
 #             analytics in all adds the workers' flush (flush_analytics) and the Redis writer's
 #             thread.
 #   --flush-ms MS: the gateway's analytics.flush_interval_ms (default: the gateway's default).
+#   --together: the rows run at the same time, not one after the other: a second gateway process
+#             (B, the same configuration) starts beside the first (A), and each round sends
+#             tap-on to one and tap-off to the other at once, with two wrk (A on, B off in odd
+#             rounds, the reverse in even ones, so a difference between the processes cancels).
+#             Both rows then share the same seconds of the machine, and whatever else runs on it
+#             slows both alike: the paired cost per round spreads far less than with rows taken
+#             in turn. Redis CPU is not split between them (not reported).
 #   Builds DIR/gateway/consent-gateway (Release) if it is missing or has no analytics tap
 #   (a binary from before issue 10's tap). Needs nginx, wrk, curl, redis-server, redis-cli,
 #   python3 (and perf for --perf); as root it apt-get installs the missing ones.
@@ -55,12 +62,13 @@
 # writer, admin) / requests; Redis's CPU per request too (for information: the tap's writes).
 #
 # Result (printed, and written to bench/out/analytics_tap.md): per row the medians over the
-# rounds (and min–max), then the cost of the tap = 1 − on/off of the req/s medians and
-# on/off − 1 of the CPU-per-request medians, each PASS/FAIL against 3 % (issue 10), or "noise"
-# when the paired rounds fall on both sides of 3 %, and the same cost per round (paired runs,
-# adjacent in time): their spread is the noise. wrk, nginx,
-# Redis and the gateway share this machine's cores: compare the two rows, not absolute numbers;
-# a cost closer to 0 than the spread between rounds is noise. CPU per request is less affected
+# rounds (and min–max); the cost of the tap = 1 − on/off of the req/s medians and on/off − 1 of
+# the CPU-per-request medians; and the same cost per round (the two runs of a round are paired:
+# adjacent in time, or with --together in the same seconds), with the rounds' mean and its
+# standard error (SE), which decides: PASS when mean + 2 SE <= 3 % (issue 10), FAIL when
+# mean − 2 SE > 3 %, else unclear. wrk, nginx, Redis and the gateway share this machine's
+# cores: compare the two rows, not absolute numbers; a cost closer to 0 than the spread between
+# rounds is noise. CPU per request is less affected
 # by other load than req/s. Exit status: 0 both PASS, 3 a target missed or unclear, 1 the benchmark
 # could not run (setup error, a check failed, a tool failed).
 #
@@ -80,6 +88,7 @@ PERF_OUT=""
 PERF_SECS=10
 INSTR_SECS=0
 KEEP_TMP=0
+TOGETHER=0
 TARGET_PCT=3          # issue 10: the tap costs <= 3 % of req/s and of CPU per request
 FLUSH_MS=5000         # the gateway's default analytics.flush_interval_ms
 ON_HOST=on.bench
@@ -106,6 +115,7 @@ while [[ $# -gt 0 ]]; do
         --keep-tmp) KEEP_TMP=1; shift ;;
         --instructions) INSTR_SECS=${2:?--instructions needs seconds}; shift 2 ;;
         --flush-ms) FLUSH_MS=${2:?--flush-ms needs a value}; shift 2 ;;
+        --together) TOGETHER=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
@@ -176,7 +186,7 @@ fi
 T=$(mktemp -d -t cg-atap.XXXXXX)
 PIDS=()      # processes started here: TERM on exit, KILL if still alive after 5 s
 WORKERS=()   # nginx worker processes: they stop with their master; KILLed if not
-WRK_PID=     # the wrk run in progress, if any
+WRK_PIDS=()  # the wrk runs in progress, if any
 PERF_PID=    # perf record in progress, if any
 # shellcheck disable=SC2317  # invoked via trap
 cleanup() {
@@ -184,7 +194,7 @@ cleanup() {
     set +e
     trap - EXIT INT TERM ERR
     [[ $rc -eq 130 || $rc -eq 143 ]] && log "interrupted: stopping everything"
-    [[ -n "$WRK_PID" ]] && { kill -KILL "$WRK_PID"; wait "$WRK_PID"; } 2>/dev/null
+    for pid in "${WRK_PIDS[@]}"; do { kill -KILL "$pid"; wait "$pid"; } 2>/dev/null; done
     [[ -n "$PERF_PID" ]] && { kill -INT "$PERF_PID"; wait "$PERF_PID"; } 2>/dev/null
     for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for _ in $(seq 1 50); do          # up to 5 s for a clean stop
@@ -215,8 +225,8 @@ wait_http() {
     die "$name not ready at $url after $((tries / 10)) s"
 }
 
-mapfile -t PORTS < <(python3 "$BENCH/free_ports.py" 3)
-[[ ${#PORTS[@]} -eq 3 ]] || die "could not pick free ports"
+mapfile -t PORTS < <(python3 "$BENCH/free_ports.py" 5)
+[[ ${#PORTS[@]} -eq 5 ]] || die "could not pick free ports"
 UP_PORT=${PORTS[0]} GW_PORT=${PORTS[1]} ADMIN_PORT=${PORTS[2]}
 
 mkdir -p "$T/www" "$T/wrk" "$T/check"
@@ -288,38 +298,57 @@ done
 # The gateway: one worker, two sites on the same upstream, analytics on one of them.
 CONSENT_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 ADMIN_TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
-cat > "$T/gateway.json" <<EOF
-{"listen": {"address": "127.0.0.1", "port": $GW_PORT},
- "admin": {"address": "127.0.0.1", "port": $ADMIN_PORT, "token": "$ADMIN_TOKEN"},
+# start_gateway I: gateway I (0: A, 1: B, with --together) on its own ports and consent journal.
+GW_NAMES=(A B) GW_PORTS=("$GW_PORT" "${PORTS[3]}") ADMIN_PORTS=("$ADMIN_PORT" "${PORTS[4]}")
+GW_CONFS=("$T/gateway.json" "$T/gateway-b.json") GW_LOGS=("$T/gateway.log" "$T/gateway-b.log")
+GW_PIDS=()
+start_gateway() {
+    local i=$1
+    cat > "${GW_CONFS[i]}" <<EOF
+{"listen": {"address": "127.0.0.1", "port": ${GW_PORTS[i]}},
+ "admin": {"address": "127.0.0.1", "port": ${ADMIN_PORTS[i]}, "token": "$ADMIN_TOKEN"},
  "workers": 1, "log": {"level": "info", "access": $ACCESS_LOG},
  "trusted_proxies": ["127.0.0.1/32"],
- "consent": {"keys": ["$CONSENT_KEY"], "journal": {"path": "$T/consent-journal.jsonl"}},
+ "consent": {"keys": ["$CONSENT_KEY"], "journal": {"path": "$T/consent-journal-${GW_NAMES[i]}.jsonl"}},
  "redis": {"socket": "$REDIS_SOCK"},
  "analytics": {"flush_interval_ms": $FLUSH_MS, "geoip_db": "$GEOIP_DB"},
  "sites": [{"name": "tap-on", "hosts": ["$ON_HOST"], "upstream": "http://127.0.0.1:$UP_PORT"},
            {"name": "tap-off", "hosts": ["$OFF_HOST"], "upstream": "http://127.0.0.1:$UP_PORT",
             "analytics": {"enabled": false}}]}
 EOF
-chmod 600 "$T/gateway.json"
-"$GATEWAY_BIN" --check-config "$T/gateway.json" > "$T/check-config.out" 2>&1 \
-    || { cat "$T/check-config.out" >&2; die "the gateway refuses the benchmark's config"; }
-GW_LOG="$T/gateway.log"
-"$GATEWAY_BIN" "$T/gateway.json" > "$GW_LOG" 2>&1 &
-GW_PID=$!
-PIDS+=("$GW_PID")
-wait_http "http://127.0.0.1:$ADMIN_PORT/healthz" "$GW_PID" "gateway" "$GW_LOG" 100
+    chmod 600 "${GW_CONFS[i]}"
+    "$GATEWAY_BIN" --check-config "${GW_CONFS[i]}" > "$T/check-config.out" 2>&1 \
+        || { cat "$T/check-config.out" >&2; die "the gateway refuses the benchmark's config"; }
+    "$GATEWAY_BIN" "${GW_CONFS[i]}" > "${GW_LOGS[i]}" 2>&1 &
+    GW_PIDS[i]=$!
+    PIDS+=("${GW_PIDS[i]}")
+    wait_http "http://127.0.0.1:${ADMIN_PORTS[i]}/healthz" "${GW_PIDS[i]}" \
+        "gateway ${GW_NAMES[i]}" "${GW_LOGS[i]}" 100
+}
+GATEWAYS=(0)
+(( TOGETHER )) && GATEWAYS=(0 1)
+for g in "${GATEWAYS[@]}"; do start_gateway "$g"; done
+GW_PID=${GW_PIDS[0]} GW_LOG=${GW_LOGS[0]}
 
 gw_alive() {
-    kill -0 "$GW_PID" 2>/dev/null && return 0
-    tail -n 30 "$GW_LOG" >&2 || true
-    die "the gateway exited (log: $GW_LOG)"
+    local g
+    kill -0 "$GW_PID" 2>/dev/null || { tail -n 30 "$GW_LOG" >&2 || true; die "the gateway exited (log: $GW_LOG)"; }
+    for g in "${GATEWAYS[@]:1}"; do
+        kill -0 "${GW_PIDS[g]}" 2>/dev/null && continue
+        tail -n 30 "${GW_LOGS[g]}" >&2 || true
+        die "gateway ${GW_NAMES[g]} exited (log: ${GW_LOGS[g]})"
+    done
 }
-admin_get() {  # admin_get PATH: the body, with the admin token (fails on non-2xx)
-    curl -sf --max-time 10 -H "Authorization: Bearer $ADMIN_TOKEN" "http://127.0.0.1:$ADMIN_PORT$1"
+admin_get() {  # admin_get PATH [GATEWAY]: the body, with the admin token (fails on non-2xx)
+    curl -sf --max-time 10 -H "Authorization: Bearer $ADMIN_TOKEN" "http://127.0.0.1:${ADMIN_PORTS[${2:-0}]}$1"
 }
-metrics() { admin_get /metrics; }
-metric_of() {  # metric_of NAME < metrics: its value (0 when absent)
-    awk -v k="$1" '$1 == k {v = $2} END {printf "%.0f\n", v + 0}'
+metrics() { admin_get /metrics "${1:-0}"; }  # metrics [GATEWAY]
+all_metrics() {  # every gateway's /metrics, one after the other
+    local g
+    for g in "${GATEWAYS[@]}"; do metrics "$g" || return 1; done
+}
+metric_of() {  # metric_of NAME < metrics: its value, summed over the gateways' (0 when absent)
+    awk -v k="$1" '$1 == k {v += $2} END {printf "%.0f\n", v + 0}'
 }
 PV_ON='cg_analytics_page_views_total{site="tap-on"}'
 PV_OFF='cg_analytics_page_views_total{site="tap-off"}'
@@ -479,68 +508,97 @@ page_headers=(-H 'User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWeb
               -H 'Accept-Language: nb-NO,nb;q=0.9,en;q=0.8' -H 'Sec-Fetch-Dest: document'
               -H 'Sec-Fetch-Mode: navigate' -H 'Referer: https://www.google.no/'
               -H 'X-Forwarded-For: 151.101.1.1')
-for host in "$ON_HOST" "$OFF_HOST"; do
-    curl -sf --max-time 10 -o "$T/check/$host" -H "Host: $host" "${page_headers[@]}" \
-        "http://127.0.0.1:$GW_PORT/nyheter/valg-1007?utm_source=x" \
-        || die "GET via the gateway with Host $host failed (see $GW_LOG)"
-    cmp -s "$T/check/$host" "$T/www/$PAGE" || die "Host $host: the page differs from the file"
+for g in "${GATEWAYS[@]}"; do
+    for host in "$ON_HOST" "$OFF_HOST"; do
+        curl -sf --max-time 10 -o "$T/check/$host" -H "Host: $host" "${page_headers[@]}" \
+            "http://127.0.0.1:${GW_PORTS[g]}/nyheter/valg-1007?utm_source=x" \
+            || die "GET via gateway ${GW_NAMES[g]} with Host $host failed (see ${GW_LOGS[g]})"
+        cmp -s "$T/check/$host" "$T/www/$PAGE" || die "Host $host: the page differs from the file"
+    done
 done
 log "both hosts answer the page byte for byte"
 
 RESULTS="$T/results.jsonl"
 : > "$RESULTS"
-run_wrk() {  # run_wrk ROW ROUND SECONDS [record]
-    local row=$1 round=$2 secs=$3 record=${4:-} host out c0 c1 r0 r1 m0 m1
-    case $row in
-        tap-on) host=$ON_HOST ;;
-        tap-off) host=$OFF_HOST ;;
-        *) die "run_wrk: unknown row $row" ;;
-    esac
-    out="$T/wrk/$row-$round.txt"
-    metrics > "$T/m0" || die "GET /metrics failed"
-    c0=$(cpu_ticks "$GW_PID") r0=$(cpu_ticks "$REDIS_PID")
-    # in the background so that a TERM/INT stops the benchmark at once (cleanup kills wrk)
-    wrk --latency -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 10s -s "$T/pageviews.lua" \
-        "http://127.0.0.1:$GW_PORT/" -- "$host" "$VISITORS" 20261202 > "$out" 2>&1 &
-    WRK_PID=$!
-    wait "$WRK_PID" || { cat "$out" >&2; die "wrk failed on $row"; }
-    WRK_PID=
+# run_rows ROUND SECONDS RECORD ROW [ROW]: wrk with the first row's host on gateway A and, when a
+# second row is given (--together), with the second's on gateway B in the same seconds. RECORD
+# "record" appends each run to RESULTS: req/s (wrk), that gateway's CPU ticks, the tap-on and
+# tap-off page views it counted, and Redis's CPU ticks when one gateway ran alone.
+run_rows() {
+    local round=$1 secs=$2 record=$3 g host pid r0 r1 redis on off
+    shift 3
+    local rows=("$@") outs=() c0=() c1=()
+    r0=$(cpu_ticks "$REDIS_PID")
+    for g in "${!rows[@]}"; do
+        metrics "$g" > "$T/m0-$g" || die "GET /metrics of gateway ${GW_NAMES[g]} failed"
+        c0[g]=$(cpu_ticks "${GW_PIDS[g]}")
+    done
+    for g in "${!rows[@]}"; do
+        case ${rows[g]} in
+            tap-on) host=$ON_HOST ;;
+            tap-off) host=$OFF_HOST ;;
+            *) die "run_rows: unknown row ${rows[g]}" ;;
+        esac
+        outs[g]="$T/wrk/${rows[g]}-$round-${GW_NAMES[g]}.txt"
+        # in the background so that a TERM/INT stops the benchmark at once (cleanup kills wrk)
+        wrk --latency -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 10s -s "$T/pageviews.lua" \
+            "http://127.0.0.1:${GW_PORTS[g]}/" -- "$host" "$VISITORS" 20261202 > "${outs[g]}" 2>&1 &
+        WRK_PIDS+=($!)
+    done
+    for g in "${!WRK_PIDS[@]}"; do
+        pid=${WRK_PIDS[g]}
+        wait "$pid" || { cat "${outs[g]}" >&2; die "wrk failed on ${rows[g]} (gateway ${GW_NAMES[g]})"; }
+    done
+    WRK_PIDS=()
     gw_alive
-    c1=$(cpu_ticks "$GW_PID") r1=$(cpu_ticks "$REDIS_PID")
-    metrics > "$T/m1" || die "GET /metrics failed"
-    m0=$(metric_of "$PV_ON" < "$T/m0") m1=$(metric_of "$PV_ON" < "$T/m1")
-    if [[ -n $record ]]; then
-        python3 "$BENCH/parse_wrk.py" "$row" "$PAGE" "$round" "cpu_ticks=$(( c1 - c0 ))" \
-            "redis_ticks=$(( r1 - r0 ))" "clk_tck=$CLK_TCK" "pv_on=$(( m1 - m0 ))" \
-            "pv_off=$(( $(metric_of "$PV_OFF" < "$T/m1") - $(metric_of "$PV_OFF" < "$T/m0") ))" \
-            "conns=$CONNS" < "$out" >> "$RESULTS" || die "could not parse wrk output ($out)"
-        log "round $round $(printf '%-8s' "$row") $(grep -m1 '^Requests/sec' "$out" | tr -s ' '); gateway CPU $(( (c1 - c0) * 1000 / CLK_TCK )) ms; tap-on page views +$(( m1 - m0 ))"
-    fi
+    r1=$(cpu_ticks "$REDIS_PID")
+    redis=$(( ${#rows[@]} == 1 ? r1 - r0 : -1 ))
+    for g in "${!rows[@]}"; do
+        c1[g]=$(cpu_ticks "${GW_PIDS[g]}")
+        metrics "$g" > "$T/m1-$g" || die "GET /metrics of gateway ${GW_NAMES[g]} failed"
+        [[ -n $record ]] || continue
+        on=$(( $(metric_of "$PV_ON" < "$T/m1-$g") - $(metric_of "$PV_ON" < "$T/m0-$g") ))
+        off=$(( $(metric_of "$PV_OFF" < "$T/m1-$g") - $(metric_of "$PV_OFF" < "$T/m0-$g") ))
+        python3 "$BENCH/parse_wrk.py" "${rows[g]}" "$PAGE" "$round" "cpu_ticks=$(( c1[g] - c0[g] ))" \
+            "redis_ticks=$redis" "clk_tck=$CLK_TCK" "pv_on=$on" "pv_off=$off" "conns=$CONNS" \
+            "gateway=${GW_NAMES[g]}" < "${outs[g]}" >> "$RESULTS" \
+            || die "could not parse wrk output (${outs[g]})"
+        log "round $round $(printf '%-8s' "${rows[g]}") on ${GW_NAMES[g]}: $(grep -m1 '^Requests/sec' "${outs[g]}" | tr -s ' '); gateway CPU $(( (c1[g] - c0[g]) * 1000 / CLK_TCK )) ms; tap-on page views +$on"
+    done
 }
 
 # Redis must be reachable for the analytics writer (and the consent store).
-for _ in $(seq 1 50); do        # up to 5 s
-    curl -sf --max-time 2 "http://127.0.0.1:$ADMIN_PORT/readyz" | grep -q '"redis":"up"' && break
-    sleep 0.1
+for g in "${GATEWAYS[@]}"; do
+    ready="http://127.0.0.1:${ADMIN_PORTS[g]}/readyz"
+    for _ in $(seq 1 50); do        # up to 5 s
+        curl -sf --max-time 2 "$ready" | grep -q '"redis":"up"' && break
+        sleep 0.1
+    done
+    curl -sf --max-time 2 "$ready" | grep -q '"redis":"up"' \
+        || die "gateway ${GW_NAMES[g]} does not reach Redis (/readyz: $(curl -s --max-time 2 "$ready"))"
 done
-curl -sf --max-time 2 "http://127.0.0.1:$ADMIN_PORT/readyz" | grep -q '"redis":"up"' \
-    || die "the gateway does not reach Redis (/readyz: $(curl -s --max-time 2 "http://127.0.0.1:$ADMIN_PORT/readyz"))"
 
 LOAD_START=$(cut -d" " -f1-3 /proc/loadavg)
 log "warm-up: ${WARMUP} s per host, twice (the User-Agent database loads at the first page view; load average now: $LOAD_START)"
-for _ in 1 2; do run_wrk tap-on 0 "$WARMUP"; run_wrk tap-off 0 "$WARMUP"; done
+if (( TOGETHER )); then
+    for _ in 1 2; do run_rows 0 "$WARMUP" "" tap-on tap-off; run_rows 0 "$WARMUP" "" tap-off tap-on; done
+else
+    for _ in 1 2; do run_rows 0 "$WARMUP" "" tap-on; run_rows 0 "$WARMUP" "" tap-off; done
+fi
 # The User-Agent database must have finished loading: no more ua_loading during a short run.
 UA_LOADING='cg_analytics_not_counted_total{site="tap-on",reason="ua_loading"}'
+UA_ROWS=(tap-on)
+(( TOGETHER )) && UA_ROWS=(tap-on tap-on)
 for _ in $(seq 1 10); do
-    l0=$(metrics | metric_of "$UA_LOADING")
-    run_wrk tap-on 0 1
-    l1=$(metrics | metric_of "$UA_LOADING")
+    l0=$(all_metrics | metric_of "$UA_LOADING")
+    run_rows 0 1 "" "${UA_ROWS[@]}"
+    l1=$(all_metrics | metric_of "$UA_LOADING")
     [[ $l0 == "$l1" ]] && break
     log "the User-Agent database is still loading ($l1 page views not counted so far): warming up more"
 done
 [[ $l0 == "$l1" ]] || die "the User-Agent database did not finish loading after the warm-up"
 
-metrics > "$T/check/metrics-warm" || die "GET /metrics failed"
+all_metrics > "$T/check/metrics-warm" || die "GET /metrics failed"
 pv_on=$(metric_of "$PV_ON" < "$T/check/metrics-warm")
 pv_off=$(metric_of "$PV_OFF" < "$T/check/metrics-warm")
 (( pv_on > 0 )) || { grep '^cg_analytics' "$T/check/metrics-warm" >&2 || true; die "the tap counted no page view of tap-on after the warm-up"; }
@@ -564,21 +622,29 @@ countries=$(admin_get "/stats/api/countries?site=tap-on" | python3 -c 'import js
 log "the tap counts: /metrics tap-on $pv_on page views (tap-off $pv_off); summary tap-on page_views $s_pv, visitors $s_vis; tap-off summary: HTTP $off_code; $countries country rows"
 
 # ---------------------------------------------------------------------------- measure
-log "measuring: $ROUNDS round(s) x 2 rows x ${DURATION}s (~$(( ROUNDS * 2 * DURATION ))s), wrk -t$THREADS -c$CONNS"
-for round in $(seq 1 "$ROUNDS"); do
-    if (( round % 2 == 1 )); then order=(tap-on tap-off); else order=(tap-off tap-on); fi
-    for row in "${order[@]}"; do run_wrk "$row" "$round" "$DURATION" record; done
-done
+if (( TOGETHER )); then
+    log "measuring: $ROUNDS round(s) x ${DURATION}s, both rows at once (gateway A on tap-on and B on tap-off in odd rounds, the reverse in even ones), wrk -t$THREADS -c$CONNS each"
+    for round in $(seq 1 "$ROUNDS"); do
+        if (( round % 2 == 1 )); then run_rows "$round" "$DURATION" record tap-on tap-off
+        else run_rows "$round" "$DURATION" record tap-off tap-on; fi
+    done
+else
+    log "measuring: $ROUNDS round(s) x 2 rows x ${DURATION}s (~$(( ROUNDS * 2 * DURATION ))s), wrk -t$THREADS -c$CONNS"
+    for round in $(seq 1 "$ROUNDS"); do
+        if (( round % 2 == 1 )); then order=(tap-on tap-off); else order=(tap-off tap-on); fi
+        for row in "${order[@]}"; do run_rows "$round" "$DURATION" record "$row"; done
+    done
+fi
 LOAD_END=$(cut -d" " -f1-3 /proc/loadavg)
 
 # Every page view counted reached Redis: wait for the writer (pending 0), then compare.
 for _ in $(seq 1 100); do       # up to 10 s
-    metrics > "$T/check/metrics-end" || die "GET /metrics failed"
+    all_metrics > "$T/check/metrics-end" || die "GET /metrics failed"
     [[ $(metric_of cg_analytics_pending < "$T/check/metrics-end") == 0 ]] && break
     sleep 0.1
 done
 sleep $(( FLUSH_MS * 2 / 1000 + 1 ))
-metrics > "$T/check/metrics-end" || die "GET /metrics failed"
+all_metrics > "$T/check/metrics-end" || die "GET /metrics failed"
 admin_get "/stats/api/summary?site=tap-on" > "$T/check/summary-end.json" \
     || die "GET /stats/api/summary?site=tap-on failed"
 END_PV=$(metric_of "$PV_ON" < "$T/check/metrics-end")
@@ -600,7 +666,7 @@ if [[ -n $PERF_OUT ]]; then
     PERF_PID=$!
     perf_c0=$(cpu_ticks "$GW_PID")
     metrics > "$T/m0" || die "GET /metrics failed"
-    run_wrk tap-on perf "$PERF_SECS"
+    run_rows perf "$PERF_SECS" "" tap-on
     perf_c1=$(cpu_ticks "$GW_PID")
     metrics > "$T/m1" || die "GET /metrics failed"
     perf_pv=$(( $(metric_of "$PV_ON" < "$T/m1") - $(metric_of "$PV_ON" < "$T/m0") ))
@@ -695,7 +761,12 @@ git -C "$REPO" diff-index --quiet HEAD -- CMakeLists.txt cmake common consent ga
     2>/dev/null || rev="$rev + uncommitted changes"
 rev="$rev, binary built $(date -u -r "$GATEWAY_BIN" '+%Y-%m-%d %H:%MZ')"
 H1="date: $(date -u '+%Y-%m-%d %H:%M:%SZ') | nproc: $(nproc) | cpu: ${cpu:-unknown} | load avg at start: $LOAD_START, at end: $LOAD_END | gateway @ $rev"
-H2="wrk -t$THREADS -c$CONNS -d${DURATION}s × $ROUNDS round(s), interleaved (odd rounds on→off, even off→on) | one gateway process, \"workers\": 1, access log $ACCESS_LOG | $PAGE from nginx under 200 paths | $VISITORS visitors (XFF), 50 User-Agents, 10 referrers | Redis AOF everysec on a Unix socket | flush every ${FLUSH_MS} ms | GeoIP: geo-whois-asn-country.mmdb"
+if (( TOGETHER )); then
+    H2="wrk -t$THREADS -c$CONNS -d${DURATION}s × $ROUNDS round(s), both rows at once (odd rounds A on and B off, even the reverse) | two gateway processes (A, B), each \"workers\": 1, access log $ACCESS_LOG"
+else
+    H2="wrk -t$THREADS -c$CONNS -d${DURATION}s × $ROUNDS round(s), interleaved (odd rounds on→off, even off→on) | one gateway process, \"workers\": 1, access log $ACCESS_LOG"
+fi
+H2="$H2 | $PAGE from nginx under 200 paths | $VISITORS visitors (XFF), 50 User-Agents, 10 referrers | Redis AOF everysec on a Unix socket | flush every ${FLUSH_MS} ms | GeoIP: geo-whois-asn-country.mmdb"
 H3="checks: tap-on page views in /metrics and in /stats/api/summary (visitors > 0) before measuring; after: $END_PV counted, $END_STORED in Redis (visitors $END_VISITORS), dropped $END_DROPPED, write failures $END_FAILURES"
 mkdir -p "$BENCH/out"
 rc=0
@@ -709,7 +780,9 @@ recs = [json.loads(l) for l in open(path) if l.strip()]
 errors = []
 for r in recs:
     r["cpu_us"] = r["cpu_ticks"] * 1e6 / r["clk_tck"] / max(r["requests"], 1)
-    r["redis_us"] = r["redis_ticks"] * 1e6 / r["clk_tck"] / max(r["requests"], 1)
+    # -1: gateways ran together, Redis's CPU is theirs jointly
+    r["redis_us"] = (r["redis_ticks"] * 1e6 / r["clk_tck"] / max(r["requests"], 1)
+                     if r["redis_ticks"] >= 0 else None)
     if r["non2xx"] or r["socket_errors"]:
         errors.append(f"{r['target']} round {r['round']}: {r['non2xx']} non-2xx, "
                       f"{r['socket_errors']} socket errors")
@@ -724,6 +797,7 @@ if end_stored != end_pv:
 if end_dropped != "0":
     errors.append(f"{end_dropped} page views dropped")
 
+together = any(r.get("gateway") == "B" for r in recs)
 rows = {}
 for r in recs:
     rows.setdefault(r["target"], []).append(r)
@@ -739,24 +813,20 @@ lines += ["| row | req/s median | req/s min–max | spread | gateway CPU µs/req
 for row in ("tap-off", "tap-on"):
     rps, rlo, rhi = stat(row, "rps")
     cpu, clo, chi = stat(row, "cpu_us")
-    red, _, _ = stat(row, "redis_us")
+    reds = [r["redis_us"] for r in rows[row] if r["redis_us"] is not None]
+    red = f"{med(reds):.2f}" if reds else "n/a"
     pv = sum(r["pv_on"] for r in rows[row])
     rq = sum(r["requests"] for r in rows[row])
     lines.append(f"| {row} | {rps:,.0f} | {rlo:,.0f}–{rhi:,.0f} | {(rhi - rlo) / rps * 100:.1f} % | "
-                 f"{cpu:.1f} | {clo:.1f}–{chi:.1f} | {(chi - clo) / cpu * 100:.1f} % | {red:.2f} | "
+                 f"{cpu:.1f} | {clo:.1f}–{chi:.1f} | {(chi - clo) / cpu * 100:.1f} % | {red} | "
                  f"{pv:,} / {rq:,} |")
 on_rps, off_rps = stat("tap-on", "rps")[0], stat("tap-off", "rps")[0]
 on_cpu, off_cpu = stat("tap-on", "cpu_us")[0], stat("tap-off", "cpu_us")[0]
 cost_rps = (1 - on_rps / off_rps) * 100
 cost_cpu = (on_cpu / off_cpu - 1) * 100
 verdict = lambda c: "PASS" if c <= target else "FAIL"
-# A wall-clock cost is judged only when every paired round agrees: on this shared machine the
-# rounds often spread wider than the target itself.
-def wall_verdict(c, rounds):
-    if rounds and min(rounds) <= target < max(rounds):
-        return "noise (rounds disagree)"
-    return verdict(c)
-# Per round: the two runs of a round are adjacent in time, so their ratio sees the least drift.
+# Per round: the two runs of a round are adjacent in time (or, with --together, in the same
+# seconds), so their ratio sees the least drift.
 by_round = {}
 for r in recs:
     by_round.setdefault(r["round"], {})[r["target"]] = r
@@ -766,16 +836,38 @@ for k in sorted(by_round):
     if "tap-on" in d and "tap-off" in d:
         pr_rps.append((1 - d["tap-on"]["rps"] / d["tap-off"]["rps"]) * 100)
         pr_cpu.append((d["tap-on"]["cpu_us"] / d["tap-off"]["cpu_us"] - 1) * 100)
-lines += ["", "| cost of the tap | tap-off | tap-on | cost | target | |", "|---|---:|---:|---:|---:|---|",
-          f"| req/s (1 − on/off) | {off_rps:,.0f} | {on_rps:,.0f} | {cost_rps:+.1f} % | ≤ {target:g} % | {wall_verdict(cost_rps, pr_rps)} |",
-          f"| CPU µs/request (on/off − 1) | {off_cpu:.1f} | {on_cpu:.1f} | {cost_cpu:+.1f} % | ≤ {target:g} % | {wall_verdict(cost_cpu, pr_cpu)} |"]
+def mean_se(xs):  # the mean of the paired costs and its standard error (n - 1 in the spread)
+    if len(xs) < 2:
+        return (xs[0] if xs else float("nan")), float("nan")
+    return statistics.fmean(xs), statistics.stdev(xs) / len(xs) ** 0.5
+# A wall-clock cost is judged by the paired rounds' mean and its standard error: PASS when
+# mean + 2 SE is within the target, FAIL when mean - 2 SE is beyond it, else unclear (on this
+# shared machine a round often spreads wider than the target itself).
+def wall_verdict(rounds):
+    m, se = mean_se(rounds)
+    if se != se:
+        return "unclear (one round)"
+    if m + 2 * se <= target:
+        return "PASS"
+    return "FAIL" if m - 2 * se > target else "unclear"
+(m_rps, se_rps), (m_cpu, se_cpu) = mean_se(pr_rps), mean_se(pr_cpu)
+lines += ["", "| cost of the tap | tap-off | tap-on | cost of the medians | paired rounds: mean ± 2 SE | target | |",
+          "|---|---:|---:|---:|---:|---:|---|",
+          f"| req/s (1 − on/off) | {off_rps:,.0f} | {on_rps:,.0f} | {cost_rps:+.1f} % | "
+          f"{m_rps:+.2f} ± {2 * se_rps:.2f} % | ≤ {target:g} % | {wall_verdict(pr_rps)} |",
+          f"| CPU µs/request (on/off − 1) | {off_cpu:.1f} | {on_cpu:.1f} | {cost_cpu:+.1f} % | "
+          f"{m_cpu:+.2f} ± {2 * se_cpu:.2f} % | ≤ {target:g} % | {wall_verdict(pr_cpu)} |"]
 if pr_rps:
     fmt = lambda xs: ", ".join(f"{x:+.1f}" for x in xs)
-    lines += ["", f"Per round (paired, adjacent runs): req/s cost {fmt(pr_rps)} % (median "
-              f"{med(pr_rps):+.1f} %); CPU/request cost {fmt(pr_cpu)} % (median {med(pr_cpu):+.1f} %).",
+    paired = ("the two gateway processes at once, A and B swapping rows every round"
+              if together else "adjacent runs")
+    lines += ["", f"Per round (paired: {paired}): req/s cost {fmt(pr_rps)} % (median "
+              f"{med(pr_rps):+.1f} %, mean {m_rps:+.2f} %, standard error {se_rps:.2f} %); "
+              f"CPU/request cost {fmt(pr_cpu)} % (median {med(pr_cpu):+.1f} %, mean "
+              f"{m_cpu:+.2f} %, standard error {se_cpu:.2f} %).",
               "A cost nearer 0 than the spread between rounds is noise: both rows share the "
               "machine's cores with wrk, nginx and Redis (and whatever else runs)."]
-passed = (wall_verdict(cost_rps, pr_rps) == "PASS" and wall_verdict(cost_cpu, pr_cpu) == "PASS")
+passed = wall_verdict(pr_rps) == "PASS" and wall_verdict(pr_cpu) == "PASS"
 # Instructions per request under callgrind (--instructions): requests and instructions summed
 # over both runs of each row.
 totals = {}
