@@ -62,25 +62,44 @@ void tap::look(const exchange& e, request_look& out) {
     out.reason = judge_request(e.facts, e.user_agent, out.ua);
     out.ua_generation = user_agents_ ? user_agents_->generation() : 0;
     out.looked = true;
+    out.round = 0;
+    if (!out.reason) {
+        // Could be a page view: its target and Referer are copied now, while they are in the
+        // caches; at the answer, after the page has passed through, each would be a wait for
+        // main memory. A request that turns out not to be one leaves its copy unused until the
+        // next group is measured (bounded by max_queue_text, as the queue's own).
+        out.text = copy_text(e.target, e.referer, *out.ua, out.sizes);
+        out.round = round_;
+        if (queue_text_.size() >= max_queue_text) {
+            measure();  // the look's copy is dropped too: its answer copies again
+        }
+    }
+}
+
+std::size_t tap::copy_text(std::string_view target, std::string_view referer,
+                           const ua_summary& ua, std::array<std::uint32_t, 4>& sizes) {
+    const std::size_t at = queue_text_.size();
+    std::size_t i = 0;
+    for (const std::string_view s :
+         {target, referer, std::string_view{ua.browser}, std::string_view{ua.os}}) {
+        queue_text_ += s;
+        sizes[i++] = static_cast<std::uint32_t>(s.size());
+    }
+    return at;
 }
 
 std::optional<not_counted> tap::take(std::uint32_t site, const site_settings& settings,
                                      const std::vector<std::string>& own_hosts, const exchange& e) {
-    // The target and the Referer were read long before the answer ended and are out of the
-    // caches by now: ask for both at once rather than wait for each in turn.
-    for (const std::string_view s : {e.target, e.referer}) {
-        for (std::size_t at = 0; at < std::min<std::size_t>(s.size(), 192); at += 64) {
-            __builtin_prefetch(s.data() + at);
-        }
-    }
     const request_look* look = e.look;
     std::optional<not_counted> request_reason;
     const ua_summary* ua = nullptr;
+    const request_look* copied = nullptr;  // the look whose text copy is still in queue_text_
     if (look != nullptr && look->looked && look->reason != not_counted::ua_loading &&
         (look->ua == nullptr ||
          (user_agents_ && user_agents_->generation() == look->ua_generation))) {
         request_reason = look->reason;
         ua = look->ua;
+        copied = look->round == round_ ? look : nullptr;
     } else {
         request_reason = judge_request(e.facts, e.user_agent, ua);
     }
@@ -114,12 +133,11 @@ std::optional<not_counted> tap::take(std::uint32_t site, const site_settings& se
     q.visitor = e.visitor;
     q.kind = ua->kind;
     q.digest = ua->digest;
-    q.text = queue_text_.size();
-    std::size_t i = 0;
-    for (const std::string_view s :
-         {e.target, e.referer, std::string_view{ua->browser}, std::string_view{ua->os}}) {
-        queue_text_ += s;
-        q.sizes[i++] = static_cast<std::uint32_t>(s.size());
+    if (copied != nullptr) {
+        q.text = copied->text;
+        q.sizes = copied->sizes;
+    } else {
+        q.text = copy_text(e.target, e.referer, *ua, q.sizes);
     }
     if (queue_.size() >= group_size || queue_text_.size() >= max_queue_text) {
         measure();
@@ -157,6 +175,7 @@ void tap::measure() {
     }
     queue_.clear();
     queue_text_.clear();
+    ++round_;
     owners_.clear();
     owner_ = nullptr;
 }

@@ -351,7 +351,8 @@ void log_stages(const transaction& tx, std::string_view site_name, site_counters
 
 namespace {
 
-// The request's half of what the tap reads: the facts and the User-Agent.
+// The request's half of what the tap reads: the facts, the User-Agent, the target and the
+// Referer.
 analytics::exchange request_exchange(const transaction& tx) {
     analytics::exchange e;
     e.facts.method = tx.method == http::verb::get ? std::string_view{"GET"} : std::string_view{"-"};
@@ -360,6 +361,8 @@ analytics::exchange request_exchange(const transaction& tx) {
     e.facts.sec_purpose = tx.facts.sec_purpose.empty() ? tx.facts.purpose : tx.facts.sec_purpose;
     e.facts.accept_language = tx.facts.accept_language;
     e.user_agent = tx.facts.user_agent;
+    e.target = tx.origin;
+    e.referer = tx.facts.referer;
     return e;
 }
 
@@ -381,8 +384,6 @@ void analytics_stage(const transaction& tx, const std::shared_ptr<const config>&
     e.look = &tx.analytics;
     e.facts.status = tx.status;
     e.facts.content_type = tx.content_type;
-    e.target = tx.origin;
-    e.referer = tx.facts.referer;
     const auto& v = tx.visitor;
     e.gpc = v.gpc;
     e.do_not_track = tx.facts.dnt.starts_with("1");

@@ -41,6 +41,12 @@ struct request_look {
     std::optional<not_counted> reason;  ///< classify_request's, with the User-Agent's bot check
     const ua_summary* ua = nullptr;     ///< in the tap's cache, when it was parsed
     std::uint64_t ua_generation = 0;    ///< `ua` is valid while the cache has this generation
+    /// When the request could be a page view (no `reason`), the look copied its target, Referer,
+    /// browser and OS family into the tap's queue text: from `text` on, `sizes` bytes each, valid
+    /// while the tap has measured no group since (its round is still `round`; 0: no copy).
+    std::uint64_t round = 0;
+    std::size_t text = 0;
+    std::array<std::uint32_t, 4> sizes{};
 };
 
 /// One response as the tap sees it; every view is untrusted and only read during the call.
@@ -86,8 +92,9 @@ class tap {
         }
         return take(site, settings, own_hosts, e);
     }
-    /// Reads the request's half of `e` (its facts and User-Agent; the answer's are not looked
-    /// at) into `out`, for count() at its answer: call it while the request head is fresh.
+    /// Reads the request's half of `e` (its facts, User-Agent, target and Referer; the answer's
+    /// are not looked at) into `out`, for count() at its answer: call it while the request head
+    /// is fresh.
     void look(const exchange& e, request_look& out);
     /// Counts a decision recorded at POST /_consent (`granted`: the categories besides
     /// necessary).
@@ -118,8 +125,9 @@ class tap {
         local_moment minute_at;
     };
     // A page view not measured yet. Its request target, Referer, browser and OS family are
-    // copied into queue_text_ (from `text` on, `sizes` bytes each): the request's buffers are
-    // gone by the time it is measured. The address stays in memory only, as before (C9).
+    // copied into queue_text_ (from `text` on, `sizes` bytes each; by look() when it had a
+    // look this round, else at its answer): the request's buffers are gone by the time it is
+    // measured. The address stays in memory only, as before (C9).
     struct queued_view {
         std::uint32_t site = 0;
         std::int64_t now = 0;
@@ -141,6 +149,9 @@ class tap {
     std::optional<not_counted> take(std::uint32_t site, const site_settings& settings,
                                     const std::vector<std::string>& own_hosts, const exchange& e);
     void hold(std::shared_ptr<const void> owner);
+    // Copies what measuring a page view reads of its request into queue_text_; its offset.
+    std::size_t copy_text(std::string_view target, std::string_view referer, const ua_summary& ua,
+                          std::array<std::uint32_t, 4>& sizes);
     void measure();
     void measure(const queued_view& q, std::string_view target, std::string_view referer);
     const visitor_hasher* hasher_for(std::uint32_t site, day_number day);
@@ -159,6 +170,7 @@ class tap {
     // CPU with groups of 512, 2.4-2.9 % with 2,048).
     std::vector<queued_view> queue_;
     std::string queue_text_;
+    std::uint64_t round_ = 1;  // how many times the queue was measured, plus one
     // What keeps the queued views' settings alive (usually one configuration; a reload while
     // older connections finish adds another), and the last one's address.
     std::vector<std::shared_ptr<const void>> owners_;

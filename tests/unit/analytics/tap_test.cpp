@@ -82,6 +82,15 @@ std::uint64_t sum(const flush_batch& b, dimension d) {
     return n;
 }
 
+// The count of one row (`what`, `value`), on any site and day.
+std::uint64_t count_of(const flush_batch& b, dimension what, std::string_view value) {
+    std::uint64_t n = 0;
+    for (const auto& [key, count] : b.counts) {
+        n += key.what == what && key.value == value ? count : 0;
+    }
+    return n;
+}
+
 std::size_t ids(const flush_batch& b, const count_key& k) {
     for (const auto& [key, list] : b.uniques) {
         if (key == k) {
@@ -136,16 +145,8 @@ TEST_F(TapTest, APageViewIsMeasuredWithTheSettingsItWasCountedUnderEvenAfterARel
     ASSERT_FALSE(t.count(after, 0, after->settings, after->own_hosts, navigation(2, "/jobb/18")));
     const flush_batch b = t.drain();
     EXPECT_TRUE(gone.expired());  // measured: let go of
-    const auto page = [&](const std::string& p) {
-        for (const auto& [key, n] : b.counts) {
-            if (key.what == dimension::page && key.value == p) {
-                return n;
-            }
-        }
-        return std::uint64_t{0};
-    };
-    EXPECT_EQ(page("/jobb/:id"), 1U);  // under the rule it was counted with
-    EXPECT_EQ(page("/jobb/18"), 1U);   // the later one, under the new settings
+    EXPECT_EQ(count_of(b, dimension::page, "/jobb/:id"), 1U);  // under the rule it was counted with
+    EXPECT_EQ(count_of(b, dimension::page, "/jobb/18"), 1U);  // the later one, under the new settings
     EXPECT_EQ(sum(b, dimension::page), 2U);
     EXPECT_EQ(ids(b, {0, day, dimension::referrer, "google.no"}), 2U);
 }
@@ -221,6 +222,54 @@ TEST_F(TapTest, ARequestLookedAtWhenItCameIsCountedAsAtItsAnswer) {
     // The taps share one visit table, as a gateway's workers do: three visitors, three visits.
     EXPECT_EQ(sum(a, dimension::visits) + sum(b, dimension::visits), 3U);
     EXPECT_EQ(ids(a, {0, day, dimension::browser, "Firefox"}), 3U);
+}
+
+// A look copies the target and Referer of a request that could be a page view while they are in
+// the caches, and its answer counts that copy: the request's buffers may hold anything by then.
+// When a group was measured between the look and the answer, the copy is gone with it and the
+// answer copies the request's (still valid) values instead.
+TEST_F(TapTest, ALookKeepsWhatItsPageViewNeedsUntilTheAnswerEvenAcrossAMeasuredGroup) {
+    tap t{shared_};
+    std::string target = "/a";
+    std::string referer = "https://www.google.no/";
+    exchange e = navigation(1, "");
+    e.target = target;
+    e.referer = referer;
+    cg::analytics::request_look look;
+    t.look(e, look);
+    ASSERT_FALSE(look.reason);
+    target = "/overwritten-by-the-next-request";  // the buffers e's views point into change
+    referer = "https://elsewhere.example/some/long/path/to/move/the/buffer";
+    exchange answer = navigation(1, "");
+    answer.target = "/wrong";  // what the answer stage would read after the page: not used
+    answer.referer = "";
+    answer.look = &look;
+    EXPECT_FALSE(t.count(owner_, 0, settings_, own_hosts_, answer));
+
+    // A look, then a measured group (a drain), then its answer: counted from the answer's values.
+    exchange second = navigation(2, "/b");
+    cg::analytics::request_look look2;
+    t.look(second, look2);
+    const flush_batch first = t.drain();
+    second.look = &look2;
+    EXPECT_FALSE(t.count(owner_, 0, settings_, own_hosts_, second));
+    // A look at a request whose answer is no page view leaves nothing counted.
+    exchange missing = navigation(3, "/c");
+    cg::analytics::request_look look3;
+    t.look(missing, look3);
+    missing.look = &look3;
+    missing.facts.status = 404;
+    EXPECT_EQ(t.count(owner_, 0, settings_, own_hosts_, missing),
+              cg::analytics::not_counted::status);
+    const flush_batch later = t.drain();
+
+    EXPECT_EQ(count_of(first, dimension::page, "/a"), 1U);
+    EXPECT_EQ(count_of(first, dimension::referrer, "google.no"), 1U);
+    EXPECT_EQ(sum(first, dimension::page), 1U);
+    EXPECT_EQ(count_of(later, dimension::page, "/b"), 1U);
+    EXPECT_EQ(count_of(later, dimension::referrer, "google.no"), 1U);
+    EXPECT_EQ(sum(later, dimension::page), 1U);
+    EXPECT_EQ(sum(later, dimension::total), 1U);
 }
 
 }  // namespace
