@@ -124,7 +124,7 @@ check_range() {  # check_range OPTION VALUE LO HI
     if ! is_uint "$2" || (( $2 < $3 || $2 > $4 )); then die "$1 must be $3..$4"; fi
 }
 check_range --duration "$DURATION" 1 600
-check_range --rounds "$ROUNDS" 1 50
+check_range --rounds "$ROUNDS" 1 200
 check_range --connections "$CONNS" 1 10000
 check_range --threads "$THREADS" 1 "$CONNS"
 check_range --warmup "$WARMUP" 1 60

@@ -125,7 +125,8 @@ page_rows rows_of(const page_view& v) noexcept;
 /// What a drain hands to the flusher: counters and, per HyperLogLog, the visitor ids to add.
 struct flush_batch {
     std::vector<std::pair<count_key, std::uint64_t>> counts;
-    std::vector<std::pair<count_key, std::vector<visitor_id>>> uniques;  ///< ids sorted, unique
+    /// Per HyperLogLog, the ids to add: each once, in the order they first came.
+    std::vector<std::pair<count_key, std::vector<visitor_id>>> uniques;
     std::uint64_t dropped = 0;  ///< page views whose breakdowns a bound left out
     [[nodiscard]] bool empty() const noexcept {
         return counts.empty() && uniques.empty() && dropped == 0;
@@ -204,6 +205,7 @@ class aggregator {
     std::size_t max_ids_;
     std::size_t id_count_ = 0;
     std::uint64_t dropped_ = 0;
+    std::vector<std::uint32_t> slots_;  // drain's, to drop repeated ids: kept for its buffer
     // Boost 1.81's open-addressing maps: a page view does a dozen look-ups here, and these
     // took half the time of std::unordered_map's in the tap benchmark.
     boost::unordered_flat_map<count_key, cell, key_hash, key_equal> cells_;
