@@ -4,6 +4,8 @@
 #include <array>
 #include <cstdint>
 
+#include <xxhash.h>
+
 #include "text.hpp"
 
 namespace cg::analytics {
@@ -164,19 +166,22 @@ constexpr std::array<std::string_view, 6> mail_sites{"mail.google.com",    "outl
                                                      "outlook.office.com", "mail.yahoo.com",
                                                      "mail.proton.me",     "webmail.online.no"};
 
-channel channel_of(std::string_view host, std::string_view medium) noexcept {
-    if (!medium.empty()) {
-        if (medium == "email" || medium == "e-mail" || medium == "newsletter") {
-            return channel::email;
-        }
-        if (medium == "social" || medium == "social-media" || medium == "sm") {
-            return channel::social;
-        }
-        if (medium == "organic") {
-            return channel::organic_search;
-        }
-        return channel::campaign;  // cpc, display, banner, affiliate, ...
+// The channel a campaign's utm_medium (not empty) names.
+channel channel_of_medium(std::string_view medium) noexcept {
+    if (medium == "email" || medium == "e-mail" || medium == "newsletter") {
+        return channel::email;
     }
+    if (medium == "social" || medium == "social-media" || medium == "sm") {
+        return channel::social;
+    }
+    if (medium == "organic") {
+        return channel::organic_search;
+    }
+    return channel::campaign;  // cpc, display, banner, affiliate, ...
+}
+
+// The channel a referrer host (reported, so "" when none or own) implies.
+channel channel_of_host(std::string_view host) noexcept {
     if (host.empty()) {
         return channel::direct;
     }
@@ -227,7 +232,48 @@ bool matches(std::string_view pattern, std::string_view path) noexcept {
     return path.empty();
 }
 
+// The referrer host of `referer` (none when it is one of `own_hosts`) and its channel.
+void read_referrer(std::string_view referer, const std::vector<std::string>& own_hosts,
+                   std::string& host, channel& source) {
+    host.clear();
+    host_of(referer, host);
+    if (std::any_of(own_hosts.begin(), own_hosts.end(), [&](const std::string& own) {
+            return own == host || (own.size() == host.size() + 4 && own.starts_with("www.") &&
+                                   own.ends_with(host));
+        })) {
+        host.clear();
+    }
+    source = channel_of_host(host);
+}
+
 }  // namespace
+
+void referrer_memo::read(std::string_view referer, const std::vector<std::string>& own_hosts,
+                         std::string& host, channel& source) {
+    // The origin: what host_of reads of a URL, up to the path, query or fragment.
+    const auto colon = find_char(referer, ':');
+    if (colon == std::string_view::npos || referer.substr(colon, 3) != "://") {
+        read_referrer(referer, own_hosts, host, source);  // no host: nothing to remember
+        return;
+    }
+    const std::string_view rest = referer.substr(colon + 3);
+    const std::string_view origin =
+        referer.substr(0, colon + 3 + std::min(find_any(rest, "/?#"), rest.size()));
+    entry& e = entries_[XXH3_64bits(origin.data(), origin.size()) % entries_.size()];
+    if (e.own_hosts != &own_hosts || e.origin != origin) {
+        read_referrer(origin, own_hosts, e.host, e.source);
+        e.origin.assign(origin);
+        e.own_hosts = &own_hosts;
+    }
+    host.assign(e.host);
+    source = e.source;
+}
+
+void referrer_memo::forget() noexcept {
+    for (entry& e : entries_) {
+        e.own_hosts = nullptr;
+    }
+}
 
 std::string_view name_of(not_counted r) noexcept {
     switch (r) {
@@ -311,9 +357,8 @@ std::optional<not_counted> classify(const exchange_facts& f) noexcept {
 
 void read_dimensions(page_dimensions& d, std::string_view target, std::string_view referer,
                      const std::vector<std::string>& own_hosts,
-                     const std::vector<path_rule>& rules) {
+                     const std::vector<path_rule>& rules, referrer_memo* memo) {
     d.path.clear();
-    d.referrer_host.clear();
     d.utm_source.clear();
     d.utm_medium.clear();
     d.utm_campaign.clear();
@@ -349,15 +394,13 @@ void read_dimensions(page_dimensions& d, std::string_view target, std::string_vi
             decode_value(pair.substr(eq + 1), *into[which]);
         }
     }
-    std::string& host = d.referrer_host;
-    host_of(referer, host);
-    if (std::any_of(own_hosts.begin(), own_hosts.end(), [&](const std::string& own) {
-            return own == host || (own.size() == host.size() + 4 && own.starts_with("www.") &&
-                                   own.ends_with(host));
-        })) {
-        host.clear();
+    channel from_host = channel::direct;
+    if (memo != nullptr) {
+        memo->read(referer, own_hosts, d.referrer_host, from_host);
+    } else {
+        read_referrer(referer, own_hosts, d.referrer_host, from_host);
     }
-    d.source = channel_of(host, d.utm_medium);
+    d.source = d.utm_medium.empty() ? from_host : channel_of_medium(d.utm_medium);
     if (d.source == channel::direct && !d.utm_source.empty()) {
         d.source = channel::campaign;  // utm_source alone: a tagged link
     }

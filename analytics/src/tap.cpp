@@ -176,6 +176,7 @@ void tap::measure() {
     queue_.clear();
     queue_text_.clear();
     ++round_;
+    referrers_.forget();  // before the own hosts it knows by address may go with their owners
     owners_.clear();
     owner_ = nullptr;
 }
@@ -186,7 +187,7 @@ void tap::measure(const queued_view& q, std::string_view target, std::string_vie
     v.site = q.site;
     v.when = local_time(q.site, q.now);
     v.minute = q.now / 60;
-    read_dimensions(where_, target, referer, *q.own_hosts, q.settings->path_rules);
+    read_dimensions(where_, target, referer, *q.own_hosts, q.settings->path_rules, &referrers_);
     v.where = &where_;
     agent_.kind = q.kind;
     v.ua = &agent_;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -68,6 +69,30 @@ struct page_dimensions {
     std::string utm_source, utm_medium, utm_campaign;  ///< decoded, lower-cased, ≤ 100 bytes
 };
 
+/// Recent Referer origins ("https://www.google.no": a referrer's host and channel follow from its
+/// origin and the site's own hosts alone) with the host and channel they gave, so that
+/// read_dimensions parses and classifies each origin once while it is here: direct-mapped, 64
+/// origins. Own hosts are told apart by their address: call forget() before any list given to
+/// it may be freed. Not thread-safe (the tap keeps one per worker).
+class referrer_memo {
+  public:
+    /// The referrer host and the channel its host implies (read_dimensions' referrer_host, and
+    /// its source before utm_medium is looked at) of `referer` for `own_hosts`, into `host`.
+    void read(std::string_view referer, const std::vector<std::string>& own_hosts,
+              std::string& host, channel& source);
+    /// Forgets every origin.
+    void forget() noexcept;
+
+  private:
+    struct entry {
+        std::string origin;
+        const std::vector<std::string>* own_hosts = nullptr;  ///< null: free
+        std::string host;
+        channel source = channel::direct;
+    };
+    std::array<entry, 64> entries_;
+};
+
 /// Reads the dimensions from the request target (origin-form, untrusted), the Referer
 /// (untrusted) and the site's own hosts (lower case; a Referer from one of them is no
 /// referrer). Only utm_source, utm_medium and utm_campaign are kept of the query; click ids and
@@ -75,9 +100,10 @@ struct page_dimensions {
 page_dimensions dimensions_of(std::string_view target, std::string_view referer,
                               const std::vector<std::string>& own_hosts,
                               const std::vector<path_rule>& rules);
-/// The same into `d`, whose strings keep their buffers (the tap reuses one per worker).
+/// The same into `d`, whose strings keep their buffers (the tap reuses one per worker), through
+/// `memo` when given.
 void read_dimensions(page_dimensions& d, std::string_view target, std::string_view referer,
                      const std::vector<std::string>& own_hosts,
-                     const std::vector<path_rule>& rules);
+                     const std::vector<path_rule>& rules, referrer_memo* memo = nullptr);
 
 }  // namespace cg::analytics

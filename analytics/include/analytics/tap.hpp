@@ -162,6 +162,7 @@ class tap {
     aggregator counts_;
     std::vector<per_site> per_site_;
     page_dimensions where_;  // reused: its strings keep their buffers
+    referrer_memo referrers_;  // forgotten with the owners of the own hosts it was given
     user_agent agent_;       // the queued view's family names, for rows_of; reused likewise
     // Page views are measured group_size at a time, not one by one: between two answers the
     // gateway moves a whole proxied page through the caches, so a page view measured alone

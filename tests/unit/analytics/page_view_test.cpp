@@ -146,4 +146,43 @@ TEST(PageView, AReusedDimensionsObjectKeepsNothingOfThePreviousPageView) {
     EXPECT_EQ(d.path, "/x y");
 }
 
+// Through a memo of Referer origins the dimensions are the same as without one: for every kind of
+// Referer, seen once or again, with or without a campaign, and for another site's own hosts.
+// After forget(), a list of own hosts that changed in place is read afresh.
+TEST(PageView, AReferrerMemoGivesTheDimensionsReadingEachTimeGives) {
+    const std::vector<std::string> own{"arbeidsro.no", "www.arbeidsro.no"};
+    const std::vector<std::string> other{"finn.no"};
+    const std::vector<std::string> referers{
+        "", "https://www.arbeidsro.no/jobb", "https://www.arbeidsro.no/om-oss?x#y",
+        "https://arbeidsro.no", "https://www.google.no/", "https://www.google.no/search?q=a",
+        "HTTPS://WWW.GOOGLE.NO/", "https://l.facebook.com/l.php?u=x", "https://t.co/abc",
+        "https://mail.google.com/", "https://www.finn.no/job", "https://www.finn.no?x",
+        "https://user:pw@Blog.Example:8443/x", "android-app://com.google.android.gm/",
+        "https://bad host/", "http://[2001:db8::1]:8080/a", "ftp://files.example/", "https:/x",
+        "no colon at all", "https://finn.no#frag"};
+    cg::analytics::referrer_memo memo;
+    cg::analytics::page_dimensions with;
+    for (int round = 0; round < 3; ++round) {
+        for (const auto* hosts : {&own, &other}) {
+            for (const auto& referer : referers) {
+                for (const std::string target : {"/", "/a?utm_medium=email&utm_source=x"}) {
+                    read_dimensions(with, target, referer, *hosts, {}, &memo);
+                    const auto without = dimensions_of(target, referer, *hosts, {});
+                    EXPECT_EQ(with.referrer_host, without.referrer_host) << referer;
+                    EXPECT_EQ(with.source, without.source) << referer;
+                    EXPECT_EQ(with.path, without.path) << referer;
+                }
+            }
+        }
+    }
+    std::vector<std::string> changing{"finn.no"};
+    read_dimensions(with, "/", "https://www.finn.no/job", changing, {}, &memo);
+    EXPECT_EQ(with.referrer_host, "");  // own
+    memo.forget();
+    changing = {"arbeidsro.no"};  // the same list, other hosts (a reload reusing the memory)
+    read_dimensions(with, "/", "https://www.finn.no/job", changing, {}, &memo);
+    EXPECT_EQ(with.referrer_host, "finn.no");
+    EXPECT_EQ(with.source, channel::referral);
+}
+
 }  // namespace
