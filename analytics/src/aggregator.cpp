@@ -247,6 +247,9 @@ flush_batch aggregator::drain() {
             out.uniques.emplace_back(key, std::move(c.ids));
         }
     }
+    if (slots_.capacity() > 64 * 1024) {
+        std::vector<std::uint32_t>{}.swap(slots_);  // a busy row's set is not kept for the next
+    }
     out.dropped = dropped_;
     cells_.clear();
     id_count_ = 0;

@@ -205,7 +205,7 @@ class aggregator {
     std::size_t max_ids_;
     std::size_t id_count_ = 0;
     std::uint64_t dropped_ = 0;
-    std::vector<std::uint32_t> slots_;  // drain's, to drop repeated ids: kept for its buffer
+    std::vector<std::uint32_t> slots_;  // drain's, to drop repeated ids: kept while small
     // Boost 1.81's open-addressing maps: a page view does a dozen look-ups here, and these
     // took half the time of std::unordered_map's in the tap benchmark.
     boost::unordered_flat_map<count_key, cell, key_hash, key_equal> cells_;
