@@ -356,8 +356,8 @@ std::optional<not_counted> classify(const exchange_facts& f) noexcept {
 }
 
 void read_dimensions(page_dimensions& d, std::string_view target, std::string_view referer,
-                     const std::vector<std::string>& own_hosts,
-                     const std::vector<path_rule>& rules, referrer_memo* memo) {
+                     const std::vector<std::string>& own_hosts, const std::vector<path_rule>& rules,
+                     referrer_memo* memo) {
     d.path.clear();
     d.utm_source.clear();
     d.utm_medium.clear();

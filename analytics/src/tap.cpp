@@ -76,8 +76,8 @@ void tap::look(const exchange& e, request_look& out) {
     }
 }
 
-std::size_t tap::copy_text(std::string_view target, std::string_view referer,
-                           const ua_summary& ua, std::array<std::uint32_t, 4>& sizes) {
+std::size_t tap::copy_text(std::string_view target, std::string_view referer, const ua_summary& ua,
+                           std::array<std::uint32_t, 4>& sizes) {
     const std::size_t at = queue_text_.size();
     std::size_t i = 0;
     for (const std::string_view s :

@@ -103,7 +103,7 @@ page_dimensions dimensions_of(std::string_view target, std::string_view referer,
 /// The same into `d`, whose strings keep their buffers (the tap reuses one per worker), through
 /// `memo` when given.
 void read_dimensions(page_dimensions& d, std::string_view target, std::string_view referer,
-                     const std::vector<std::string>& own_hosts,
-                     const std::vector<path_rule>& rules, referrer_memo* memo = nullptr);
+                     const std::vector<std::string>& own_hosts, const std::vector<path_rule>& rules,
+                     referrer_memo* memo = nullptr);
 
 }  // namespace cg::analytics

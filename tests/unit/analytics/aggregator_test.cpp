@@ -126,7 +126,8 @@ TEST(Aggregator, UniqueVisitorsPerDayHourAndRow) {
               (std::set<cg::analytics::visitor_id>{anna, ola}));
     EXPECT_EQ(distinct({0, hour, dimension::visitors_hour, ""}).size(), 2U);
     EXPECT_EQ(distinct({0, day, dimension::page, "/jobb/:id"}).size(), 2U);
-    EXPECT_EQ(distinct({0, day, dimension::page, "/"}), (std::set<cg::analytics::visitor_id>{anna}));
+    EXPECT_EQ(distinct({0, day, dimension::page, "/"}),
+              (std::set<cg::analytics::visitor_id>{anna}));
     EXPECT_EQ(distinct({0, day, dimension::referrer, "google.no"}).size(), 1U);
     EXPECT_TRUE(a.empty());
 }

@@ -152,14 +152,26 @@ TEST(PageView, AReusedDimensionsObjectKeepsNothingOfThePreviousPageView) {
 TEST(PageView, AReferrerMemoGivesTheDimensionsReadingEachTimeGives) {
     const std::vector<std::string> own{"arbeidsro.no", "www.arbeidsro.no"};
     const std::vector<std::string> other{"finn.no"};
-    const std::vector<std::string> referers{
-        "", "https://www.arbeidsro.no/jobb", "https://www.arbeidsro.no/om-oss?x#y",
-        "https://arbeidsro.no", "https://www.google.no/", "https://www.google.no/search?q=a",
-        "HTTPS://WWW.GOOGLE.NO/", "https://l.facebook.com/l.php?u=x", "https://t.co/abc",
-        "https://mail.google.com/", "https://www.finn.no/job", "https://www.finn.no?x",
-        "https://user:pw@Blog.Example:8443/x", "android-app://com.google.android.gm/",
-        "https://bad host/", "http://[2001:db8::1]:8080/a", "ftp://files.example/", "https:/x",
-        "no colon at all", "https://finn.no#frag"};
+    const std::vector<std::string> referers{"",
+                                            "https://www.arbeidsro.no/jobb",
+                                            "https://www.arbeidsro.no/om-oss?x#y",
+                                            "https://arbeidsro.no",
+                                            "https://www.google.no/",
+                                            "https://www.google.no/search?q=a",
+                                            "HTTPS://WWW.GOOGLE.NO/",
+                                            "https://l.facebook.com/l.php?u=x",
+                                            "https://t.co/abc",
+                                            "https://mail.google.com/",
+                                            "https://www.finn.no/job",
+                                            "https://www.finn.no?x",
+                                            "https://user:pw@Blog.Example:8443/x",
+                                            "android-app://com.google.android.gm/",
+                                            "https://bad host/",
+                                            "http://[2001:db8::1]:8080/a",
+                                            "ftp://files.example/",
+                                            "https:/x",
+                                            "no colon at all",
+                                            "https://finn.no#frag"};
     cg::analytics::referrer_memo memo;
     cg::analytics::page_dimensions with;
     for (int round = 0; round < 3; ++round) {

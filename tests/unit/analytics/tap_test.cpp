@@ -146,7 +146,8 @@ TEST_F(TapTest, APageViewIsMeasuredWithTheSettingsItWasCountedUnderEvenAfterARel
     const flush_batch b = t.drain();
     EXPECT_TRUE(gone.expired());  // measured: let go of
     EXPECT_EQ(count_of(b, dimension::page, "/jobb/:id"), 1U);  // under the rule it was counted with
-    EXPECT_EQ(count_of(b, dimension::page, "/jobb/18"), 1U);  // the later one, under the new settings
+    EXPECT_EQ(count_of(b, dimension::page, "/jobb/18"),
+              1U);  // the later one, under the new settings
     EXPECT_EQ(sum(b, dimension::page), 2U);
     EXPECT_EQ(ids(b, {0, day, dimension::referrer, "google.no"}), 2U);
 }
