@@ -3,7 +3,7 @@
 #include <array>
 #include <cstring>
 
-#include <xxhash.h>
+#include "xxh3.hpp"
 
 namespace cg::analytics {
 
@@ -105,6 +105,28 @@ std::size_t aggregator::key_hash::operator()(const probe& p) const noexcept {
     return mix(p.value_hash, p.site, p.period, p.what);
 }
 
+namespace {
+
+// The hashes of the names of an enumeration's first `n` values, computed once.
+template <class Enum, std::size_t n>
+std::array<std::size_t, n> name_hashes() {
+    std::array<std::size_t, n> out{};
+    for (std::size_t i = 0; i < n; ++i) {
+        out[i] = value_hash(name_of(static_cast<Enum>(i)));
+    }
+    return out;
+}
+
+const auto channel_hashes = name_hashes<channel, 6>();
+const auto device_hashes = name_hashes<device_class, 4>();
+
+}  // namespace
+
+void page_rows::set(std::size_t i, std::string_view value) noexcept {
+    values[i] = value;
+    hashes[i] = value.empty() ? 0 : value_hash(value);
+}
+
 page_rows rows_of(const page_view& v) noexcept {
     page_rows r;
     const page_dimensions& d = *v.where;
@@ -114,12 +136,14 @@ page_rows rows_of(const page_view& v) noexcept {
         r.hashes[1] = r.hashes[0];
     }
     r.set(2, d.referrer_host);
-    r.set(3, name_of(d.source));
+    r.values[3] = name_of(d.source);
+    r.hashes[3] = channel_hashes[static_cast<std::size_t>(d.source)];
     r.set(4, d.utm_source);
     r.set(5, d.utm_medium);
     r.set(6, d.utm_campaign);
     r.set(7, v.country);
-    r.set(8, name_of(v.ua->kind));
+    r.values[8] = name_of(v.ua->kind);
+    r.hashes[8] = device_hashes[static_cast<std::size_t>(v.ua->kind)];
     r.set(9, v.ua->browser);
     r.set(10, v.ua->os);
     return r;

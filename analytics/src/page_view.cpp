@@ -4,9 +4,8 @@
 #include <array>
 #include <cstdint>
 
-#include <xxhash.h>
-
 #include "text.hpp"
+#include "xxh3.hpp"
 
 namespace cg::analytics {
 
@@ -343,6 +342,10 @@ std::optional<not_counted> classify_answer(std::optional<not_counted> request, u
     }
     if (status < 200 || status > 299) {
         return not_counted::status;
+    }
+    if (content_type.starts_with("text/html") &&
+        (content_type.size() == 9 || content_type[9] == ';')) {
+        return request;  // the usual spelling, with or without parameters
     }
     const auto type = media_type(content_type);
     if (!iequals(type, "text/html") && !iequals(type, "application/xhtml+xml")) {

@@ -1,7 +1,6 @@
 #include "analytics/tap.hpp"
 
 #include <algorithm>
-#include <initializer_list>
 
 namespace cg::analytics {
 
@@ -36,9 +35,9 @@ void tap::hold(std::shared_ptr<const void> owner) {
     owners_.push_back(std::move(owner));
 }
 
-std::optional<not_counted> tap::judge_request(exchange_facts f, std::string_view user_agent,
-                                              const ua_summary*& ua) {
-    auto reason = classify_request(f);
+std::optional<not_counted> tap::judge_request(const exchange_facts& f,
+                                              std::string_view user_agent, const ua_summary*& ua) {
+    const auto reason = classify_request(f);
     if (reason && reason != not_counted::no_language) {
         return reason;
     }
@@ -53,8 +52,8 @@ std::optional<not_counted> tap::judge_request(exchange_facts f, std::string_view
         return not_counted::ua_loading;
     }
     ua = &user_agents_->parse(user_agent);
-    f.bot = ua->kind == device_class::bot;
-    return classify_request(f);
+    // What classify_request says with f.bot set: of its reasons only no_language comes after.
+    return ua->kind == device_class::bot ? not_counted::bot : reason;
 }
 
 void tap::look(const exchange& e, request_look& out) {
@@ -79,11 +78,16 @@ void tap::look(const exchange& e, request_look& out) {
 std::size_t tap::copy_text(std::string_view target, std::string_view referer, const ua_summary& ua,
                            std::array<std::uint32_t, 4>& sizes) {
     const std::size_t at = queue_text_.size();
-    std::size_t i = 0;
-    for (const std::string_view s :
-         {target, referer, std::string_view{ua.browser}, std::string_view{ua.os}}) {
-        queue_text_ += s;
-        sizes[i++] = static_cast<std::uint32_t>(s.size());
+    const std::array<std::string_view, 4> parts{target, referer, ua.browser, ua.os};
+    std::size_t size = 0;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        sizes[i] = static_cast<std::uint32_t>(parts[i].size());
+        size += parts[i].size();
+    }
+    queue_text_.resize(at + size);  // one size check, then plain copies
+    char* to = queue_text_.data() + at;
+    for (const std::string_view part : parts) {
+        to = std::copy(part.begin(), part.end(), to);
     }
     return at;
 }
@@ -147,18 +151,25 @@ std::optional<not_counted> tap::take(std::uint32_t site, const site_settings& se
 
 void tap::measure() {
     // A group's visits are spread over a table too big to stay in the caches between groups:
-    // each page view asks for its visit's slot `ahead` page views before it is measured.
+    // each page view asks for its visit's slot `ahead` page views before it is measured. Its
+    // visit key is computed then, once, and kept in `asked` until it is measured.
     constexpr std::size_t ahead = 6;
-    const auto ask = [&](const queued_view& q) {
-        const visitor_source who{nullptr, per_site_[q.site].generation, {}, q.visitor, q.digest};
-        shared_.visits.prefetch(q.site, local_time(q.site, q.now).day, who);
+    std::array<visit_key_for, 8> asked;
+    static_assert(asked.size() > ahead);
+    const auto ask = [&](std::size_t i) {
+        const queued_view& q = queue_[i];
+        visit_key_for& k = asked[i % asked.size()];
+        k.generation = per_site_[q.site].generation;
+        const visitor_source who{nullptr, k.generation, {}, q.visitor, q.digest};
+        k.key = shared_.visits.key_of(q.site, local_time(q.site, q.now).day, who);
+        shared_.visits.prefetch(k.key);
     };
     for (std::size_t i = 0; i < std::min(ahead, queue_.size()); ++i) {
-        ask(queue_[i]);
+        ask(i);
     }
     for (std::size_t i = 0; i < queue_.size(); ++i) {
         if (i + ahead < queue_.size()) {
-            ask(queue_[i + ahead]);
+            ask(i + ahead);
         }
         const queued_view& q = queue_[i];
         std::string_view text = std::string_view{queue_text_}.substr(q.text);
@@ -171,7 +182,7 @@ void tap::measure() {
         const std::string_view referer = next(1);
         agent_.browser = next(2);
         agent_.os = next(3);
-        measure(q, target, referer);
+        measure(q, target, referer, asked[i % asked.size()]);
     }
     queue_.clear();
     queue_text_.clear();
@@ -181,7 +192,8 @@ void tap::measure() {
     owner_ = nullptr;
 }
 
-void tap::measure(const queued_view& q, std::string_view target, std::string_view referer) {
+void tap::measure(const queued_view& q, std::string_view target, std::string_view referer,
+                  const visit_key_for& asked) {
     const site_plan& plan = shared_.sites[q.site];
     page_view v;
     v.site = q.site;
@@ -194,8 +206,13 @@ void tap::measure(const queued_view& q, std::string_view target, std::string_vie
     page_rows rows = rows_of(v);  // no entry row, no country yet
     visit_step step;
     if (const visitor_hasher* h = hasher_for(q.site, v.when.day)) {
-        const visitor_source who{h, per_site_[q.site].generation, plan.name, q.visitor, q.digest};
-        step = shared_.visits.touch(q.site, v.when, v.minute, who, q.now, rows,
+        const std::uint64_t generation = per_site_[q.site].generation;
+        const visitor_source who{h, generation, plan.name, q.visitor, q.digest};
+        // The day's key may have come since the view was asked for: then its key is another.
+        const visit_table::visit_key key = asked.generation == generation
+                                               ? asked.key
+                                               : shared_.visits.key_of(q.site, v.when.day, who);
+        step = shared_.visits.touch(key, q.site, v.when, v.minute, who, q.now, rows,
                                     shared_.countries.get(), counts_);
         v.visitor = &step.id;
         v.entry = step.started;
@@ -208,8 +225,9 @@ void tap::measure(const queued_view& q, std::string_view target, std::string_vie
         }
     } else if (shared_.countries) {
         step.country = shared_.countries->lookup(q.visitor);  // no visit without an id
+        rows.set(7, step.country.view());
     }
-    rows.set(7, step.country.view());  // this step's copy: touch's view pointed into its own
+    rows.values[7] = step.country.view();  // this step's copy: touch's pointed into its own
     counts_.add(v, rows);
 }
 

@@ -2,7 +2,6 @@
 
 #include <re2/filtered_re2.h>
 #include <re2/re2.h>
-#include <xxhash.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -13,6 +12,7 @@
 #include <utility>
 
 #include "analytics/visitor.hpp"
+#include "xxh3.hpp"
 #include "text.hpp"
 
 namespace cg::analytics {

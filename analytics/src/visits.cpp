@@ -4,7 +4,7 @@
 #include <cstring>
 #include <random>
 
-#include <xxhash.h>
+#include "xxh3.hpp"
 
 namespace cg::analytics {
 
@@ -96,9 +96,7 @@ void visit_table::erase(shard& sh, std::size_t at) noexcept {
     --sh.used;
 }
 
-void visit_table::prefetch(std::uint32_t site, day_number day,
-                           const visitor_source& who) const noexcept {
-    const visit_key k = key_of(site, day, who);
+void visit_table::prefetch(const visit_key& k) const noexcept {
     const shard& sh = shards_[shard_of(k)];
     const slot* base = sh.base.load(std::memory_order_relaxed);
     if (base != nullptr) {
@@ -138,10 +136,10 @@ std::uint32_t row_hash(std::size_t row, std::size_t value_hash) noexcept {
 
 }  // namespace
 
-visit_step visit_table::touch(std::uint32_t site, local_moment when, std::int64_t minute,
-                              const visitor_source& who, std::int64_t now, page_rows& rows,
-                              const country_database* countries, aggregator& out) {
-    const visit_key key = key_of(site, when.day, who);
+visit_step visit_table::touch(const visit_key& key, std::uint32_t site, local_moment when,
+                              std::int64_t minute, const visitor_source& who, std::int64_t now,
+                              page_rows& rows, const country_database* countries,
+                              aggregator& out) {
     shard& sh = shards_[shard_of(key)];
     const std::lock_guard lock{sh.mutex};
     visit_step step;

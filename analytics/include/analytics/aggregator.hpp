@@ -108,15 +108,13 @@ inline constexpr std::uint32_t remember_minute = 1U << 13;
 std::size_t value_hash(std::string_view value) noexcept;
 
 /// The values of the rows one page view touches, in unique_rows order ("" = none), each with
-/// its hash: computed once per page view, then used by the visit table and the aggregator.
+/// its hash (value_hash; not computed for "": no row, never looked up): computed once per page
+/// view, then used by the visit table and the aggregator.
 struct page_rows {
     std::array<std::string_view, unique_rows.size()> values{};
     std::array<std::size_t, unique_rows.size()> hashes{};
     /// Sets row `i` to `value` and hashes it.
-    void set(std::size_t i, std::string_view value) noexcept {
-        values[i] = value;
-        hashes[i] = value_hash(value);
-    }
+    void set(std::size_t i, std::string_view value) noexcept;
 };
 
 /// The rows of a measured page view (`where` and `ua` set): the entry row only when `entry`.

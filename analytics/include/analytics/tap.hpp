@@ -144,7 +144,7 @@ class tap {
 
     // The request's half of classify() and, when that could still be a page view, the
     // User-Agent's summary (in `ua`).
-    std::optional<not_counted> judge_request(exchange_facts f, std::string_view user_agent,
+    std::optional<not_counted> judge_request(const exchange_facts& f, std::string_view user_agent,
                                              const ua_summary*& ua);
     std::optional<not_counted> take(std::uint32_t site, const site_settings& settings,
                                     const std::vector<std::string>& own_hosts, const exchange& e);
@@ -152,8 +152,15 @@ class tap {
     // Copies what measuring a page view reads of its request into queue_text_; its offset.
     std::size_t copy_text(std::string_view target, std::string_view referer, const ua_summary& ua,
                           std::array<std::uint32_t, 4>& sizes);
+    // A queued view's visit key, computed when its visit was asked for (prefetch), under the
+    // day key's generation of then.
+    struct visit_key_for {
+        visit_table::visit_key key;
+        std::uint64_t generation = 0;
+    };
     void measure();
-    void measure(const queued_view& q, std::string_view target, std::string_view referer);
+    void measure(const queued_view& q, std::string_view target, std::string_view referer,
+                 const visit_key_for& asked);
     const visitor_hasher* hasher_for(std::uint32_t site, day_number day);
     local_moment local_time(std::uint32_t site, std::int64_t now);
 

@@ -46,7 +46,21 @@ class visit_table {
   public:
     explicit visit_table(std::size_t max_visits = 200'000, std::int64_t idle_seconds = 1800);
 
-    /// A measured page view from `who` at `now` (Unix seconds) on local `when.day` of `site`. A
+    /// What a visit is found by: a keyed XXH3-128 of the site, the local day, the day key's
+    /// generation, the address and the User-Agent digest (key_of); all zero marks a free slot
+    /// (a key that comes out all zero is changed).
+    struct visit_key {
+        std::uint64_t low = 0;
+        std::uint64_t high = 0;
+        friend bool operator==(const visit_key&, const visit_key&) = default;
+    };
+    /// The key of the visit of `who` on `day` of `site`: the tap computes it once per page view,
+    /// for prefetch() and then touch().
+    [[nodiscard]] visit_key key_of(std::uint32_t site, day_number day,
+                                   const visitor_source& who) const noexcept;
+
+    /// A measured page view from `who` at `now` (Unix seconds) on local `when.day` of `site`
+    /// (`key`: key_of(site, when.day, who)). A
     /// page view that starts a visit is counted in `out` (visits; the entry row by the caller),
     /// derives the visitor id and looks the country of the address up in `countries` (if any),
     /// both kept for the visit. `rows`
@@ -55,13 +69,13 @@ class visit_table {
     /// answer's `remember` leaves out the ids the visit already added (the same
     /// row, hour or minute: HyperLogLogs would ignore them). A visit it ends (idle, or evicted
     /// for room) is folded into `out`.
-    visit_step touch(std::uint32_t site, local_moment when, std::int64_t minute,
-                     const visitor_source& who, std::int64_t now, page_rows& rows,
-                     const country_database* countries, aggregator& out);
-    /// Asks for the memory where touch() will look for the visit of `who` on `day` of `site`,
-    /// without waiting for it: the tap calls this a few page views ahead, so a visit is found
-    /// in the cache and not in main memory. Only a hint: it changes nothing.
-    void prefetch(std::uint32_t site, day_number day, const visitor_source& who) const noexcept;
+    visit_step touch(const visit_key& key, std::uint32_t site, local_moment when,
+                     std::int64_t minute, const visitor_source& who, std::int64_t now,
+                     page_rows& rows, const country_database* countries, aggregator& out);
+    /// Asks for the memory where touch() will look for the visit with `key`, without waiting
+    /// for it: the tap calls this a few page views ahead, so a visit is found in the cache and
+    /// not in main memory. Only a hint: it changes nothing.
+    void prefetch(const visit_key& key) const noexcept;
     /// Ends the visits idle for idle_seconds at `now` (every visit when `all`), folding them
     /// into `out`.
     void sweep(std::int64_t now, aggregator& out, bool all = false);
@@ -86,13 +100,6 @@ class visit_table {
         visitor_id id{};
         std::array<std::uint32_t, 8> seen{};  ///< hashes of the rows the visit added its id to
     };
-    // A keyed XXH3-128 of site, day, key generation, address and User-Agent digest; all zero
-    // marks a free slot (a key that comes out all zero is changed, see key_of).
-    struct visit_key {
-        std::uint64_t low = 0;
-        std::uint64_t high = 0;
-        friend bool operator==(const visit_key&, const visit_key&) = default;
-    };
     struct alignas(64) slot {
         visit_key key;
         state s;
@@ -109,8 +116,6 @@ class visit_table {
         std::atomic<const slot*> base{nullptr};
         std::atomic<std::size_t> mask{0};
     };
-    [[nodiscard]] visit_key key_of(std::uint32_t site, day_number day,
-                                   const visitor_source& who) const noexcept;
     static std::size_t shard_of(const visit_key& k) noexcept { return k.high >> 60; }
     static slot* find(shard& sh, const visit_key& k) noexcept;
     static slot& insert(shard& sh, const visit_key& k, const state& s);

@@ -36,6 +36,24 @@ TEST(PageView, ABrowsersNavigationToHtmlCounts) {
     EXPECT_EQ(classify(old_browser), std::nullopt);
 }
 
+// HTML is its media type, in any case, with or without parameters; anything that only starts
+// like it is not.
+TEST(PageView, HtmlIsTheMediaTypeHoweverItIsSpelled) {
+    for (const char* type : {"text/html", "text/html;charset=utf-8", "text/html; charset=UTF-8",
+                             "TEXT/HTML", "Text/Html ; charset=utf-8", " text/html ",
+                             "text/html\t;q=1", "application/xhtml+xml; charset=utf-8"}) {
+        auto f = navigation();
+        f.content_type = type;
+        EXPECT_EQ(classify(f), std::nullopt) << type;
+    }
+    for (const char* type : {"text/htmlx", "text/html5; charset=utf-8", "text/htm", "text/plain",
+                             "", "text/html-sandboxed", "xtext/html", "text / html"}) {
+        auto f = navigation();
+        f.content_type = type;
+        EXPECT_EQ(classify(f), not_counted::not_html) << type;
+    }
+}
+
 TEST(PageView, SaysWhyARequestIsNotCounted) {
     auto f = navigation();
     f.method = "HEAD";

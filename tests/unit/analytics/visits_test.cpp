@@ -37,7 +37,9 @@ cg::analytics::visit_step view(visit_table& visits, std::uint32_t who, std::int6
     }
     const auto when = cg::analytics::local_moment{7, static_cast<std::uint8_t>(now / 3600 % 24),
                                                   static_cast<std::uint16_t>(now / 60 % 1440)};
-    return visits.touch(0, when, now / 60, who_is(who, key_generation), now, rows, nullptr, a);
+    const visitor_source source = who_is(who, key_generation);
+    return visits.touch(visits.key_of(0, when.day, source), 0, when, now / 60, source, now, rows,
+                        nullptr, a);
 }
 
 TEST(Visits, PageViewsWithin30MinutesAreOneVisit) {
