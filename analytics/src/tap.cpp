@@ -35,8 +35,8 @@ void tap::hold(std::shared_ptr<const void> owner) {
     owners_.push_back(std::move(owner));
 }
 
-std::optional<not_counted> tap::judge_request(const exchange_facts& f,
-                                              std::string_view user_agent, const ua_summary*& ua) {
+std::optional<not_counted> tap::judge_request(const exchange_facts& f, std::string_view user_agent,
+                                              const ua_summary*& ua) {
     const auto reason = classify_request(f);
     if (reason && reason != not_counted::no_language) {
         return reason;

@@ -12,8 +12,8 @@
 #include <utility>
 
 #include "analytics/visitor.hpp"
-#include "xxh3.hpp"
 #include "text.hpp"
+#include "xxh3.hpp"
 
 namespace cg::analytics {
 

@@ -138,8 +138,7 @@ std::uint32_t row_hash(std::size_t row, std::size_t value_hash) noexcept {
 
 visit_step visit_table::touch(const visit_key& key, std::uint32_t site, local_moment when,
                               std::int64_t minute, const visitor_source& who, std::int64_t now,
-                              page_rows& rows, const country_database* countries,
-                              aggregator& out) {
+                              page_rows& rows, const country_database* countries, aggregator& out) {
     shard& sh = shards_[shard_of(key)];
     const std::lock_guard lock{sh.mutex};
     visit_step step;
