@@ -247,17 +247,23 @@ void read_referrer(std::string_view referer, const std::vector<std::string>& own
 
 }  // namespace
 
-void referrer_memo::read(std::string_view referer, const std::vector<std::string>& own_hosts,
-                         std::string& host, channel& source) {
-    // The origin: what host_of reads of a URL, up to the path, query or fragment.
+std::string_view referrer_origin(std::string_view referer) noexcept {
+    // What host_of reads of a URL: up to the path, query or fragment.
     const auto colon = find_char(referer, ':');
     if (colon == std::string_view::npos || referer.substr(colon, 3) != "://") {
-        read_referrer(referer, own_hosts, host, source);  // no host: nothing to remember
-        return;
+        return {};
     }
     const std::string_view rest = referer.substr(colon + 3);
-    const std::string_view origin =
-        referer.substr(0, colon + 3 + std::min(find_any(rest, "/?#"), rest.size()));
+    return referer.substr(0, colon + 3 + std::min(find_any(rest, "/?#"), rest.size()));
+}
+
+void referrer_memo::read(std::string_view referer, const std::vector<std::string>& own_hosts,
+                         std::string& host, channel& source) {
+    const std::string_view origin = referrer_origin(referer);
+    if (origin.empty()) {
+        read_referrer({}, own_hosts, host, source);  // no host: nothing to remember
+        return;
+    }
     entry& e = entries_[XXH3_64bits(origin.data(), origin.size()) % entries_.size()];
     if (e.own_hosts != &own_hosts || e.origin != origin) {
         read_referrer(origin, own_hosts, e.host, e.source);

@@ -75,13 +75,21 @@ void tap::look(const exchange& e, request_look& out) {
     }
 }
 
-std::size_t tap::copy_text(std::string_view target, std::string_view referer, const ua_summary& ua,
-                           std::array<std::uint32_t, 4>& sizes) {
+boost::asio::ip::address tap::queued_view::visitor() const noexcept {
+    if (v6) {
+        return boost::asio::ip::address_v6{address};
+    }
+    return boost::asio::ip::address_v4{{address[0], address[1], address[2], address[3]}};
+}
+
+std::uint32_t tap::copy_text(std::string_view target, std::string_view referer,
+                             const ua_summary& ua, std::array<std::uint16_t, 4>& sizes) {
     const std::size_t at = queue_text_.size();
-    const std::array<std::string_view, 4> parts{target, referer, ua.browser, ua.os};
+    std::array<std::string_view, 4> parts{target, referrer_origin(referer), ua.browser, ua.os};
     std::size_t size = 0;
     for (std::size_t i = 0; i < parts.size(); ++i) {
-        sizes[i] = static_cast<std::uint32_t>(parts[i].size());
+        parts[i] = parts[i].substr(0, UINT16_MAX);  // a longer target loses the rest of its query
+        sizes[i] = static_cast<std::uint16_t>(parts[i].size());
         size += parts[i].size();
     }
     queue_text_.resize(at + size);  // one size check, then plain copies
@@ -89,7 +97,7 @@ std::size_t tap::copy_text(std::string_view target, std::string_view referer, co
     for (const std::string_view part : parts) {
         to = std::copy(part.begin(), part.end(), to);
     }
-    return at;
+    return static_cast<std::uint32_t>(at);  // below max_queue_text plus one page view's text
 }
 
 std::optional<not_counted> tap::take(std::uint32_t site, const site_settings& settings,
@@ -129,12 +137,27 @@ std::optional<not_counted> tap::take(std::uint32_t site, const site_settings& se
             return std::nullopt;
         }
     }
+    per_site& inputs = per_site_[site];
+    if (inputs.settings != &settings || inputs.own_hosts != &own_hosts) {
+        // Another configuration's (a reload): the queue is measured with the settings it came
+        // with first.
+        if (!queue_.empty()) {
+            measure();
+            copied = nullptr;  // went with the group
+        }
+        inputs.settings = &settings;
+        inputs.own_hosts = &own_hosts;
+    }
     queued_view& q = queue_.emplace_back();
     q.site = site;
     q.now = e.now;
-    q.settings = &settings;
-    q.own_hosts = &own_hosts;
-    q.visitor = e.visitor;
+    if (e.visitor.is_v6()) {
+        q.v6 = true;
+        q.address = e.visitor.to_v6().to_bytes();
+    } else {
+        const auto v4 = e.visitor.to_v4().to_bytes();
+        std::copy(v4.begin(), v4.end(), q.address.begin());
+    }
     q.kind = ua->kind;
     q.digest = ua->digest;
     if (copied != nullptr) {
@@ -160,7 +183,7 @@ void tap::measure() {
         const queued_view& q = queue_[i];
         visit_key_for& k = asked[i % asked.size()];
         k.generation = per_site_[q.site].generation;
-        const visitor_source who{nullptr, k.generation, {}, q.visitor, q.digest};
+        const visitor_source who{nullptr, k.generation, {}, q.visitor(), q.digest};
         k.key = shared_.visits.key_of(q.site, local_time(q.site, q.now).day, who);
         shared_.visits.prefetch(k.key);
     };
@@ -179,10 +202,10 @@ void tap::measure() {
             return s;
         };
         const std::string_view target = next(0);
-        const std::string_view referer = next(1);
+        const std::string_view origin = next(1);
         agent_.browser = next(2);
         agent_.os = next(3);
-        measure(q, target, referer, asked[i % asked.size()]);
+        measure(q, target, origin, asked[i % asked.size()]);
     }
     queue_.clear();
     queue_text_.clear();
@@ -192,14 +215,16 @@ void tap::measure() {
     owner_ = nullptr;
 }
 
-void tap::measure(const queued_view& q, std::string_view target, std::string_view referer,
+void tap::measure(const queued_view& q, std::string_view target, std::string_view referrer_origin,
                   const visit_key_for& asked) {
     const site_plan& plan = shared_.sites[q.site];
+    const per_site& inputs = per_site_[q.site];
     page_view v;
     v.site = q.site;
     v.when = local_time(q.site, q.now);
     v.minute = q.now / 60;
-    read_dimensions(where_, target, referer, *q.own_hosts, q.settings->path_rules, &referrers_);
+    read_dimensions(where_, target, referrer_origin, *inputs.own_hosts,
+                    inputs.settings->path_rules, &referrers_);
     v.where = &where_;
     agent_.kind = q.kind;
     v.ua = &agent_;
@@ -207,7 +232,7 @@ void tap::measure(const queued_view& q, std::string_view target, std::string_vie
     visit_step step;
     if (const visitor_hasher* h = hasher_for(q.site, v.when.day)) {
         const std::uint64_t generation = per_site_[q.site].generation;
-        const visitor_source who{h, generation, plan.name, q.visitor, q.digest};
+        const visitor_source who{h, generation, plan.name, q.visitor(), q.digest};
         // The day's key may have come since the view was asked for: then its key is another.
         const visit_table::visit_key key = asked.generation == generation
                                                ? asked.key
@@ -224,7 +249,7 @@ void tap::measure(const queued_view& q, std::string_view target, std::string_vie
             counts_.add_count(q.site, v.when.day, dimension::entry, where_.path, 1);
         }
     } else if (shared_.countries) {
-        step.country = shared_.countries->lookup(q.visitor);  // no visit without an id
+        step.country = shared_.countries->lookup(q.visitor());  // no visit without an id
         rows.set(7, step.country.view());
     }
     rows.values[7] = step.country.view();  // this step's copy: touch's pointed into its own

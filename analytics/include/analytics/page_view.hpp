@@ -69,6 +69,11 @@ struct page_dimensions {
     std::string utm_source, utm_medium, utm_campaign;  ///< decoded, lower-cased, ≤ 100 bytes
 };
 
+/// What read_dimensions reads of a Referer (untrusted): its origin, the scheme and authority
+/// ("https://www.google.no" of "https://www.google.no/search?q=x"), or "" when it has no
+/// "scheme://". The dimensions read with the origin are those read with the whole Referer.
+std::string_view referrer_origin(std::string_view referer) noexcept;
+
 /// Recent Referer origins ("https://www.google.no": a referrer's host and channel follow from its
 /// origin and the site's own hosts alone) with the host and channel they gave, so that
 /// read_dimensions parses and classifies each origin once while it is here: direct-mapped, 64

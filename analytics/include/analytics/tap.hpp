@@ -41,12 +41,12 @@ struct request_look {
     std::optional<not_counted> reason;  ///< classify_request's, with the User-Agent's bot check
     const ua_summary* ua = nullptr;     ///< in the tap's cache, when it was parsed
     std::uint64_t ua_generation = 0;    ///< `ua` is valid while the cache has this generation
-    /// When the request could be a page view (no `reason`), the look copied its target, Referer,
-    /// browser and OS family into the tap's queue text: from `text` on, `sizes` bytes each, valid
+    /// When the request could be a page view (no `reason`), the look copied its target, the
+    /// Referer's origin, browser and OS family into the tap's queue text: from `text` on, `sizes` bytes each, valid
     /// while the tap has measured no group since (its round is still `round`; 0: no copy).
     std::uint64_t round = 0;
-    std::size_t text = 0;
-    std::array<std::uint32_t, 4> sizes{};
+    std::uint32_t text = 0;
+    std::array<std::uint16_t, 4> sizes{};
 };
 
 /// One response as the tap sees it; every view is untrusted and only read during the call.
@@ -116,30 +116,36 @@ class tap {
     static constexpr std::size_t group_size = 2048;
 
   private:
-    // Per site: the prepared hasher of the day's key, and the local time of the last minute.
+    // Per site: the prepared hasher of the day's key, the local time of the last minute, and
+    // the settings and own hosts its queued page views are measured with.
     struct per_site {
         day_number day = 0;
         std::uint64_t generation = 0;
         std::unique_ptr<visitor_hasher> hasher;  // null: no key for that day yet
         std::int64_t minute = INT64_MIN;
         local_moment minute_at;
-    };
-    // A page view not measured yet. Its request target, Referer, browser and OS family are
-    // copied into queue_text_ (from `text` on, `sizes` bytes each; by look() when it had a
-    // look this round, else at its answer): the request's buffers are gone by the time it is
-    // measured. The address stays in memory only, as before (C9).
-    struct queued_view {
-        std::uint32_t site = 0;
-        std::int64_t now = 0;
         const site_settings* settings = nullptr;
         const std::vector<std::string>* own_hosts = nullptr;
-        boost::asio::ip::address visitor;
-        device_class kind = device_class::desktop;
-        ua_digest digest{};
-        std::size_t text = 0;
-        std::array<std::uint32_t, 4> sizes{};  // target, Referer, browser, OS
     };
-    // Beyond this much queued text (long targets or Referers), the group is measured early.
+    // A page view not measured yet, in one cache line: a group's queue passes through the
+    // caches with the rest of the gateway's memory. Its request target, Referer's origin,
+    // browser and OS family are copied into queue_text_ (from `text` on, `sizes` bytes each; by
+    // look() when it had a look this round, else at its answer): the request's buffers are gone
+    // by the time it is measured. Its site's settings and own hosts are its per_site's. The
+    // address stays in memory only, as before (C9).
+    struct queued_view {
+        std::uint32_t site = 0;
+        std::uint32_t text = 0;
+        std::int64_t now = 0;
+        ua_digest digest{};
+        std::array<std::uint8_t, 16> address{};  // IPv6, or IPv4 in the first 4 bytes
+        std::array<std::uint16_t, 4> sizes{};    // target, Referer's origin, browser, OS
+        bool v6 = false;
+        device_class kind = device_class::desktop;
+        [[nodiscard]] boost::asio::ip::address visitor() const noexcept;
+    };
+    static_assert(sizeof(queued_view) <= 64);
+    // Beyond this much queued text (long targets), the group is measured early.
     static constexpr std::size_t max_queue_text = 1024 * 1024;
 
     // The request's half of classify() and, when that could still be a page view, the
@@ -149,9 +155,10 @@ class tap {
     std::optional<not_counted> take(std::uint32_t site, const site_settings& settings,
                                     const std::vector<std::string>& own_hosts, const exchange& e);
     void hold(std::shared_ptr<const void> owner);
-    // Copies what measuring a page view reads of its request into queue_text_; its offset.
-    std::size_t copy_text(std::string_view target, std::string_view referer, const ua_summary& ua,
-                          std::array<std::uint32_t, 4>& sizes);
+    // Copies what measuring a page view reads of its request into queue_text_ (each part cut
+    // at 65,535 bytes); its offset.
+    std::uint32_t copy_text(std::string_view target, std::string_view referer,
+                            const ua_summary& ua, std::array<std::uint16_t, 4>& sizes);
     // A queued view's visit key, computed when its visit was asked for (prefetch), under the
     // day key's generation of then.
     struct visit_key_for {
@@ -159,7 +166,7 @@ class tap {
         std::uint64_t generation = 0;
     };
     void measure();
-    void measure(const queued_view& q, std::string_view target, std::string_view referer,
+    void measure(const queued_view& q, std::string_view target, std::string_view referrer_origin,
                  const visit_key_for& asked);
     const visitor_hasher* hasher_for(std::uint32_t site, day_number day);
     local_moment local_time(std::uint32_t site, std::int64_t now);

@@ -167,6 +167,17 @@ TEST(PageView, AReusedDimensionsObjectKeepsNothingOfThePreviousPageView) {
 // Through a memo of Referer origins the dimensions are the same as without one: for every kind of
 // Referer, seen once or again, with or without a campaign, and for another site's own hosts.
 // After forget(), a list of own hosts that changed in place is read afresh.
+TEST(PageView, AReferrersOriginIsItsSchemeAndAuthority) {
+    using cg::analytics::referrer_origin;
+    EXPECT_EQ(referrer_origin("https://www.google.no/search?q=a#b"), "https://www.google.no");
+    EXPECT_EQ(referrer_origin("https://user@host.example:8443?x"), "https://user@host.example:8443");
+    EXPECT_EQ(referrer_origin("http://[2001:db8::1]:8080/a"), "http://[2001:db8::1]:8080");
+    EXPECT_EQ(referrer_origin("https://t.co"), "https://t.co");
+    EXPECT_EQ(referrer_origin("https:/x"), "");
+    EXPECT_EQ(referrer_origin("no colon at all"), "");
+    EXPECT_EQ(referrer_origin(""), "");
+}
+
 TEST(PageView, AReferrerMemoGivesTheDimensionsReadingEachTimeGives) {
     const std::vector<std::string> own{"arbeidsro.no", "www.arbeidsro.no"};
     const std::vector<std::string> other{"finn.no"};
@@ -201,6 +212,12 @@ TEST(PageView, AReferrerMemoGivesTheDimensionsReadingEachTimeGives) {
                     EXPECT_EQ(with.referrer_host, without.referrer_host) << referer;
                     EXPECT_EQ(with.source, without.source) << referer;
                     EXPECT_EQ(with.path, without.path) << referer;
+                    // The tap queues only the origin: it must give the same dimensions.
+                    const auto origin = cg::analytics::referrer_origin(referer);
+                    EXPECT_LE(origin.size(), referer.size());
+                    const auto from_origin = dimensions_of(target, origin, *hosts, {});
+                    EXPECT_EQ(from_origin.referrer_host, without.referrer_host) << referer;
+                    EXPECT_EQ(from_origin.source, without.source) << referer;
                 }
             }
         }

@@ -152,6 +152,56 @@ TEST_F(TapTest, APageViewIsMeasuredWithTheSettingsItWasCountedUnderEvenAfterARel
     EXPECT_EQ(ids(b, {0, day, dimension::referrer, "google.no"}), 2U);
 }
 
+// Right after a reload, answers under the old configuration and the new one come in turn (old
+// connections finishing): each page view is measured with the settings it was counted under,
+// however the two alternate within a group.
+TEST_F(TapTest, PageViewsUnderTwoConfigurationsInTurnAreEachMeasuredWithTheirOwn) {
+    tap t{shared_};
+    auto old_part = std::make_shared<site_part>();
+    old_part->settings.path_rules = {{"/jobb/:id"}};
+    old_part->own_hosts = {"site.example"};
+    auto new_part = std::make_shared<site_part>();
+    new_part->own_hosts = {"site.example", "google.no"};  // a Referer from it is no referrer
+    for (std::uint32_t i = 0; i < 100; ++i) {
+        const auto& part = i % 3 == 0 ? new_part : old_part;
+        ASSERT_FALSE(t.count(part, 0, part->settings, part->own_hosts,
+                             navigation(i, "/jobb/" + std::to_string(i))));
+    }
+    const flush_batch b = t.drain();
+    EXPECT_EQ(count_of(b, dimension::page, "/jobb/:id"), 66U);
+    EXPECT_EQ(count_of(b, dimension::referrer, "google.no"), 66U);
+    EXPECT_EQ(sum(b, dimension::page), 100U);
+    EXPECT_EQ(sum(b, dimension::referrer), 66U);
+}
+
+// A visitor's address goes through the queue compacted: IPv4, IPv6 and IPv4-mapped IPv6 come out
+// as they went in, so each gets the id its address and User-Agent give under the day's key.
+TEST_F(TapTest, AVisitorsAddressComesOutOfTheQueueAsItWentIn) {
+    tap t{shared_};
+    const boost::asio::ip::address addresses[] = {
+        boost::asio::ip::make_address("192.0.2.7"), boost::asio::ip::make_address("2001:db8::7"),
+        boost::asio::ip::make_address("::ffff:192.0.2.7")};
+    for (const auto& address : addresses) {
+        exchange e = navigation(0, "/");
+        e.visitor = address;
+        ASSERT_FALSE(t.count(owner_, 0, settings_, own_hosts_, e));
+    }
+    const flush_batch b = t.drain();
+    std::vector<cg::analytics::visitor_id> got;
+    for (const auto& [key, list] : b.uniques) {
+        if (key == count_key{0, day, dimension::visitors, ""}) {
+            got = list;
+        }
+    }
+    const cg::analytics::visitor_hasher hasher{cg::analytics::day_key{1}};
+    const std::string ua{navigation(0, "/").user_agent};
+    std::vector<cg::analytics::visitor_id> want;
+    for (const auto& address : addresses) {
+        want.push_back(hasher("site", address, ua));
+    }
+    EXPECT_EQ(got, want);
+}
+
 // What the tap reads of a request when it comes (look) decides as reading it at its answer
 // would: the same reason for every kind of exchange, the same counts. Between the look and the
 // answer the request's buffers are overwritten, so a count that read them again would see
