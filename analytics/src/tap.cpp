@@ -223,8 +223,8 @@ void tap::measure(const queued_view& q, std::string_view target, std::string_vie
     v.site = q.site;
     v.when = local_time(q.site, q.now);
     v.minute = q.now / 60;
-    read_dimensions(where_, target, referrer_origin, *inputs.own_hosts,
-                    inputs.settings->path_rules, &referrers_);
+    read_dimensions(where_, target, referrer_origin, *inputs.own_hosts, inputs.settings->path_rules,
+                    &referrers_);
     v.where = &where_;
     agent_.kind = q.kind;
     v.ua = &agent_;

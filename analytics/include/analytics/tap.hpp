@@ -42,8 +42,9 @@ struct request_look {
     const ua_summary* ua = nullptr;     ///< in the tap's cache, when it was parsed
     std::uint64_t ua_generation = 0;    ///< `ua` is valid while the cache has this generation
     /// When the request could be a page view (no `reason`), the look copied its target, the
-    /// Referer's origin, browser and OS family into the tap's queue text: from `text` on, `sizes` bytes each, valid
-    /// while the tap has measured no group since (its round is still `round`; 0: no copy).
+    /// Referer's origin, browser and OS family into the tap's queue text: from `text` on, `sizes`
+    /// bytes each, valid while the tap has measured no group since (its round is still `round`; 0:
+    /// no copy).
     std::uint64_t round = 0;
     std::uint32_t text = 0;
     std::array<std::uint16_t, 4> sizes{};
@@ -157,8 +158,8 @@ class tap {
     void hold(std::shared_ptr<const void> owner);
     // Copies what measuring a page view reads of its request into queue_text_ (each part cut
     // at 65,535 bytes); its offset.
-    std::uint32_t copy_text(std::string_view target, std::string_view referer,
-                            const ua_summary& ua, std::array<std::uint16_t, 4>& sizes);
+    std::uint32_t copy_text(std::string_view target, std::string_view referer, const ua_summary& ua,
+                            std::array<std::uint16_t, 4>& sizes);
     // A queued view's visit key, computed when its visit was asked for (prefetch), under the
     // day key's generation of then.
     struct visit_key_for {

@@ -170,7 +170,8 @@ TEST(PageView, AReusedDimensionsObjectKeepsNothingOfThePreviousPageView) {
 TEST(PageView, AReferrersOriginIsItsSchemeAndAuthority) {
     using cg::analytics::referrer_origin;
     EXPECT_EQ(referrer_origin("https://www.google.no/search?q=a#b"), "https://www.google.no");
-    EXPECT_EQ(referrer_origin("https://user@host.example:8443?x"), "https://user@host.example:8443");
+    EXPECT_EQ(referrer_origin("https://user@host.example:8443?x"),
+              "https://user@host.example:8443");
     EXPECT_EQ(referrer_origin("http://[2001:db8::1]:8080/a"), "http://[2001:db8::1]:8080");
     EXPECT_EQ(referrer_origin("https://t.co"), "https://t.co");
     EXPECT_EQ(referrer_origin("https:/x"), "");
