@@ -215,7 +215,7 @@ void tap::measure() {
     owner_ = nullptr;
 }
 
-void tap::measure(const queued_view& q, std::string_view target, std::string_view referrer_origin,
+void tap::measure(const queued_view& q, std::string_view target, std::string_view origin,
                   const visit_key_for& asked) {
     const site_plan& plan = shared_.sites[q.site];
     const per_site& inputs = per_site_[q.site];
@@ -223,7 +223,7 @@ void tap::measure(const queued_view& q, std::string_view target, std::string_vie
     v.site = q.site;
     v.when = local_time(q.site, q.now);
     v.minute = q.now / 60;
-    read_dimensions(where_, target, referrer_origin, *inputs.own_hosts, inputs.settings->path_rules,
+    read_dimensions(where_, target, origin, *inputs.own_hosts, inputs.settings->path_rules,
                     &referrers_);
     v.where = &where_;
     agent_.kind = q.kind;

@@ -91,7 +91,13 @@ class tap {
         if (static_cast<const void*>(owner.get()) != owner_) {
             hold(owner);  // a copy only when the owner changes: no shared count per answer
         }
-        return take(site, settings, own_hosts, e);
+        const auto reason = take(site, settings, own_hosts, e);
+        if (owner_ == nullptr && !queue_.empty()) {
+            // take() measured the queue before queueing this page view (its settings changed:
+            // a reload), which let go of every owner: this one's is needed until it is measured.
+            hold(owner);
+        }
+        return reason;
     }
     /// Reads the request's half of `e` (its facts, User-Agent, target and Referer; the answer's
     /// are not looked at) into `out`, for count() at its answer: call it while the request head
@@ -167,7 +173,7 @@ class tap {
         std::uint64_t generation = 0;
     };
     void measure();
-    void measure(const queued_view& q, std::string_view target, std::string_view referrer_origin,
+    void measure(const queued_view& q, std::string_view target, std::string_view origin,
                  const visit_key_for& asked);
     const visitor_hasher* hasher_for(std::uint32_t site, day_number day);
     local_moment local_time(std::uint32_t site, std::int64_t now);
