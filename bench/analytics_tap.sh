@@ -8,7 +8,9 @@
 #   defaults: --build-dir build-release --duration 5 --rounds 5 --connections 50 --threads 1
 #             --warmup 3 --visitors 3000 --perf-seconds 10 --flush-ms 5000 (about 2 minutes)
 #   --instructions S: after the rounds, the gateway again under callgrind: instructions per
-#             request per row (wrk -t1 -c1, S seconds a run, each row twice): steady figures.
+#             request per row (wrk -t1 -c1, S seconds a run, each row twice, after the User-Agent
+#             database has loaded again) and the tap's on the request path per page view: steady
+#             figures to compare builds with, not a verdict (user space only).
 #   --perf FILE: after the rounds, `perf record -e cpu-clock --call-graph dwarf` on the gateway
 #             during one more tap-on run; the top symbols (self, with children) go to FILE,
 #             and the tap's share turned into µs per page view (the gateway's CPU during that
@@ -745,10 +747,25 @@ if (( INSTR_SECS > 0 )); then
         dump=$(ls -t "$T"/gw.cg.out.* | head -n1)
         n=$(sed -n 's/^ *\([0-9][0-9]*\) requests in .*/\1/p' "$out")
         [[ -n $n && $n -gt 0 ]] || die "no request count in $out"
-        awk -v row="$1" -v n="$n" '/^(summary|totals):/ {print row, n, $2; exit}' "$dump" \
-            >> "$INSTR_FILE"
-        log "instructions: $1 $(tail -n1 "$INSTR_FILE" | awk '{printf "%d requests, %.0f per request", $2, $3 / $2}')"
+        # The tap on the request path: the two stages with everything below them (inclusive).
+        tap=$(callgrind_annotate --inclusive=yes --threshold=100 "$dump" 2>/dev/null | awk '
+            /cg::gateway::analytics_request_stage\(|cg::gateway::analytics_stage\(/ {
+                gsub(",", "", $1); s += $1 }
+            END { print s + 0 }')
+        awk -v row="$1" -v n="$n" -v tap="$tap" '/^(summary|totals):/ {print row, n, $2, tap; exit}' \
+            "$dump" >> "$INSTR_FILE"
+        log "instructions: $1 $(tail -n1 "$INSTR_FILE" | awk '{printf "%d requests, %.0f per request, the tap on the request path %.0f", $2, $3 / $2, $4 / $2}')"
     }
+    # Restarted under callgrind, the User-Agent database loads again, ~50 times slower: the
+    # recorded runs start once it has (its first parses would be counted as the tap's).
+    for _ in $(seq 1 30); do
+        l0=$(all_metrics | metric_of "$UA_LOADING")
+        instr_run tap-on 5
+        l1=$(all_metrics | metric_of "$UA_LOADING")
+        [[ $l0 == "$l1" ]] && break
+        log "instructions: the User-Agent database is still loading under callgrind: warming up more"
+    done
+    [[ $l0 == "$l1" ]] || die "the User-Agent database did not finish loading under callgrind"
     instr_run tap-on 5
     instr_run tap-off 5
     for row in tap-on tap-off tap-off tap-on; do instr_run "$row" "$INSTR_SECS" record; done
@@ -880,24 +897,31 @@ passed = wall_verdict(pr_rps) == "PASS" and wall_verdict(pr_cpu) == "PASS"
 # over both runs of each row.
 totals = {}
 for line in open(instr):
-    row, n, ins = line.split()
-    t = totals.setdefault(row, [0, 0])
+    row, n, ins, tap = line.split()
+    t = totals.setdefault(row, [0, 0, 0])
     t[0] += int(n)
     t[1] += int(ins)
+    t[2] += int(tap)
 if "tap-on" in totals and "tap-off" in totals:
     on_i = totals["tap-on"][1] / totals["tap-on"][0]
     off_i = totals["tap-off"][1] / totals["tap-off"][0]
+    tap_i = totals["tap-on"][2] / totals["tap-on"][0]
     cost_i = (on_i / off_i - 1) * 100
-    passed = passed and cost_i <= target
-    lines += ["", "Under callgrind (the steadiest figure: instructions do not depend on what else "
-              "runs), wrk -t1 -c1, rows alternated twice, the whole gateway process "
-              "(workers, analytics writer, admin):", "",
-              "| | tap-off | tap-on | cost | target | |", "|---|---:|---:|---:|---:|---|",
-              f"| instructions/request (on/off − 1) | {off_i:,.0f} | {on_i:,.0f} | {cost_i:+.1f} % "
-              f"| ≤ {target:g} % | {verdict(cost_i)} |",
+    # Not a verdict: callgrind counts user-space instructions only (the kernel's share of a
+    # proxied request is most of its CPU here), and at its rate the flush and the writer spread
+    # over ~50 times fewer page views.
+    lines += ["", "Under callgrind (instructions do not depend on what else runs), wrk -t1 -c1, "
+              "rows alternated twice after the User-Agent database loaded, the whole gateway "
+              "process (workers, analytics writer, admin), user space only:", "",
+              "| | tap-off | tap-on | difference |", "|---|---:|---:|---:|",
+              f"| instructions/request | {off_i:,.0f} | {on_i:,.0f} | {cost_i:+.1f} % |",
+              f"| the tap on the request path (analytics_request_stage + analytics_stage), per "
+              f"page view | | {tap_i:,.0f} | |",
               "", f"Requests measured: tap-on {totals['tap-on'][0]:,}, tap-off "
-              f"{totals['tap-off'][0]:,}. The writer flushes every second at ~1/50 of the rate, so "
-              "its share per page view is overstated here."]
+              f"{totals['tap-off'][0]:,}. Not a verdict: at ~1/50 of the rate the flush and the "
+              "writer spread over 50 times fewer page views, and the kernel's instructions (most "
+              "of a proxied request's CPU) are not counted. The tap's row is the figure to "
+              "compare between builds."]
 if errors:
     lines += ["", "**Checks failed:**"] + [f"- {e}" for e in errors]
 text = "\n".join(lines) + "\n"
