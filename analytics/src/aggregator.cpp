@@ -107,18 +107,27 @@ std::size_t aggregator::key_hash::operator()(const probe& p) const noexcept {
 
 namespace {
 
-// The hashes of the names of an enumeration's first `n` values, computed once.
+// The hashes of the names of an enumeration's first `n` values, computed once, and the hash of
+// any value's name (a value past them, added later, is hashed when it comes).
 template <class Enum, std::size_t n>
-std::array<std::size_t, n> name_hashes() {
-    std::array<std::size_t, n> out{};
-    for (std::size_t i = 0; i < n; ++i) {
-        out[i] = value_hash(name_of(static_cast<Enum>(i)));
+class name_hashes {
+  public:
+    name_hashes() {
+        for (std::size_t i = 0; i < n; ++i) {
+            known_[i] = value_hash(name_of(static_cast<Enum>(i)));
+        }
     }
-    return out;
-}
+    std::size_t operator()(Enum e) const noexcept {
+        const auto i = static_cast<std::size_t>(e);
+        return i < n ? known_[i] : value_hash(name_of(e));
+    }
 
-const auto channel_hashes = name_hashes<channel, 6>();
-const auto device_hashes = name_hashes<device_class, 4>();
+  private:
+    std::array<std::size_t, n> known_{};
+};
+
+const name_hashes<channel, 6> channel_hash;
+const name_hashes<device_class, 4> device_hash;
 
 }  // namespace
 
@@ -137,13 +146,13 @@ page_rows rows_of(const page_view& v) noexcept {
     }
     r.set(2, d.referrer_host);
     r.values[3] = name_of(d.source);
-    r.hashes[3] = channel_hashes[static_cast<std::size_t>(d.source)];
+    r.hashes[3] = channel_hash(d.source);
     r.set(4, d.utm_source);
     r.set(5, d.utm_medium);
     r.set(6, d.utm_campaign);
     r.set(7, v.country);
     r.values[8] = name_of(v.ua->kind);
-    r.hashes[8] = device_hashes[static_cast<std::size_t>(v.ua->kind)];
+    r.hashes[8] = device_hash(v.ua->kind);
     r.set(9, v.ua->browser);
     r.set(10, v.ua->os);
     return r;

@@ -100,8 +100,7 @@ std::uint32_t tap::copy_text(std::string_view target, std::string_view referer,
     return static_cast<std::uint32_t>(at);  // below max_queue_text plus one page view's text
 }
 
-std::optional<not_counted> tap::take(std::uint32_t site, const site_settings& settings,
-                                     const std::vector<std::string>& own_hosts, const exchange& e) {
+std::optional<not_counted> tap::take(std::uint32_t site, const exchange& e) {
     const request_look* look = e.look;
     std::optional<not_counted> request_reason;
     const ua_summary* ua = nullptr;
@@ -136,17 +135,6 @@ std::optional<not_counted> tap::take(std::uint32_t site, const site_settings& se
             counts_.add(v);
             return std::nullopt;
         }
-    }
-    per_site& inputs = per_site_[site];
-    if (inputs.settings != &settings || inputs.own_hosts != &own_hosts) {
-        // Another configuration's (a reload): the queue is measured with the settings it came
-        // with first.
-        if (!queue_.empty()) {
-            measure();
-            copied = nullptr;  // went with the group
-        }
-        inputs.settings = &settings;
-        inputs.own_hosts = &own_hosts;
     }
     queued_view& q = queue_.emplace_back();
     q.site = site;
@@ -231,7 +219,7 @@ void tap::measure(const queued_view& q, std::string_view target, std::string_vie
     page_rows rows = rows_of(v);  // no entry row, no country yet
     visit_step step;
     if (const visitor_hasher* h = hasher_for(q.site, v.when.day)) {
-        const std::uint64_t generation = per_site_[q.site].generation;
+        const std::uint64_t generation = inputs.generation;  // hasher_for's
         const visitor_source who{h, generation, plan.name, q.visitor(), q.digest};
         // The day's key may have come since the view was asked for: then its key is another.
         const visit_table::visit_key key = asked.generation == generation

@@ -83,21 +83,18 @@ class tap {
     /// not. A visitor who objected (GPC, DNT, analytics refused: C8) counts as one anonymous page
     /// view and nothing else. A page view is measured later (by the next full group, sweep()
     /// or drain()): `settings` and `own_hosts` are read then, and `owner` (what holds them: the
-    /// configuration) is kept until then, so a reload cannot free them first.
+    /// configuration) is kept until then, so a reload cannot free them first. An answer under
+    /// other settings or own hosts than the site's queued page views (a reload) has those
+    /// measured first.
     template <class Owner>
     std::optional<not_counted> count(const std::shared_ptr<Owner>& owner, std::uint32_t site,
                                      const site_settings& settings,
                                      const std::vector<std::string>& own_hosts, const exchange& e) {
+        use_inputs(site, settings, own_hosts);  // before hold(): measuring lets go of owners
         if (static_cast<const void*>(owner.get()) != owner_) {
             hold(owner);  // a copy only when the owner changes: no shared count per answer
         }
-        const auto reason = take(site, settings, own_hosts, e);
-        if (owner_ == nullptr && !queue_.empty()) {
-            // take() measured the queue before queueing this page view (its settings changed:
-            // a reload), which let go of every owner: this one's is needed until it is measured.
-            hold(owner);
-        }
-        return reason;
+        return take(site, e);
     }
     /// Reads the request's half of `e` (its facts, User-Agent, target and Referer; the answer's
     /// are not looked at) into `out`, for count() at its answer: call it while the request head
@@ -159,9 +156,22 @@ class tap {
     // User-Agent's summary (in `ua`).
     std::optional<not_counted> judge_request(const exchange_facts& f, std::string_view user_agent,
                                              const ua_summary*& ua);
-    std::optional<not_counted> take(std::uint32_t site, const site_settings& settings,
-                                    const std::vector<std::string>& own_hosts, const exchange& e);
+    // Counts an answer of site `site`, whose inputs use_inputs() set.
+    std::optional<not_counted> take(std::uint32_t site, const exchange& e);
     void hold(std::shared_ptr<const void> owner);
+    // Makes `settings` and `own_hosts` those site `site`'s queued page views are measured with;
+    // when they change (a reload), the queue is measured first, with those it came with.
+    void use_inputs(std::uint32_t site, const site_settings& settings,
+                    const std::vector<std::string>& own_hosts) {
+        per_site& inputs = per_site_[site];
+        if (inputs.settings != &settings || inputs.own_hosts != &own_hosts) {
+            if (!queue_.empty()) {
+                measure();
+            }
+            inputs.settings = &settings;
+            inputs.own_hosts = &own_hosts;
+        }
+    }
     // Copies what measuring a page view reads of its request into queue_text_ (each part cut
     // at 65,535 bytes); its offset.
     std::uint32_t copy_text(std::string_view target, std::string_view referer, const ua_summary& ua,
