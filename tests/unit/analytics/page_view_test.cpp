@@ -216,8 +216,8 @@ TEST(PageView, AReferrerMemoGivesTheDimensionsReadingEachTimeGives) {
                     EXPECT_EQ(with.source, without.source) << referer;
                     EXPECT_EQ(with.path, without.path) << referer;
                     // The tap queues only the origin: it must give the same dimensions.
-                    const auto from_origin = dimensions_of(
-                        target, cg::analytics::referrer_origin(referer), *hosts, {});
+                    const auto from_origin =
+                        dimensions_of(target, cg::analytics::referrer_origin(referer), *hosts, {});
                     EXPECT_EQ(from_origin.referrer_host, without.referrer_host) << referer;
                     EXPECT_EQ(from_origin.source, without.source) << referer;
                 }
